@@ -1,0 +1,42 @@
+# adarchive: the two commands are `make demo` and `make test`; both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TOOLS := .tools
+
+.PHONY: setup tools demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+# Independent verification tools live in their own venvs: they pin old
+# dependencies that would clash with ours (see shared NOTES: pywb, py-wacz).
+tools: $(TOOLS)/pywb/.installed
+
+$(TOOLS)/pywb/.installed:
+	$(PYTHON) -m venv $(TOOLS)/pywb
+	$(TOOLS)/pywb/bin/pip install -q --upgrade pip
+	$(TOOLS)/pywb/bin/pip install -q 'pywb==2.10.*'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/adarchive demo --out demo-output
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup tools lint
+	$(PY) -m pytest -q
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf demo-output .pytest_cache .ruff_cache

@@ -1,0 +1,261 @@
+"""`adarchive …` commands: parse arguments, call the library, print.
+
+User mistakes (bad definition, unusable output directory or store URL, bad
+input) end with one ``adarchive: error: …`` line and exit status 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crawler import __version__
+
+
+class UserError(RuntimeError):
+    """A mistake the user can fix; printed as one line."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from crawler.platforms import DefinitionError
+    from crawler.runner import CrawlSetupError
+    from crawler.store.db import StoreError
+
+    return (UserError, DefinitionError, StoreError, CrawlSetupError)
+
+
+def _setting_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"-s expects NAME=VALUE (got {pair!r})")
+        out[name.strip()] = value
+    return out
+
+
+def _definition(name_or_path: str, definitions_dir: str | None) -> Any:
+    from crawler.platforms import load_all, load_definition
+
+    if name_or_path.endswith(".toml"):
+        return load_definition(name_or_path)
+    known = load_all(definitions_dir)
+    if name_or_path not in known:
+        names = ", ".join(sorted(known)) or "none"
+        raise UserError(f"unknown platform {name_or_path!r} (known: {names})")
+    return known[name_or_path]
+
+
+# -- commands ---------------------------------------------------------------
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.report import print_crawl_summary
+    from crawler.runner import CrawlJob, build_settings, run_crawls
+
+    definitions = [_definition(name, args.definitions) for name in args.platform]
+    start_urls = _start_urls(args.start_url, [d.name for d in definitions])
+    settings = build_settings(
+        args.out,
+        args.db,
+        overrides={"LOG_LEVEL": args.log_level, **_setting_overrides(args.set)},
+        max_pages=args.max_pages,
+        definitions_dir=args.definitions,
+    )
+    jobs = [CrawlJob(d, start_urls.get(d.name)) for d in definitions]
+    results = run_crawls(jobs, settings)
+    print_crawl_summary(results, settings)
+    return (
+        0 if all(r.finish_reason in ("finished", "closespider_pagecount") for r in results) else 1
+    )
+
+
+def _start_urls(values: Sequence[str], names: Sequence[str]) -> dict[str, str]:
+    """``--start-url URL`` for one platform, ``--start-url NAME=URL`` (repeatable) for several."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if sep and "://" not in name:
+            if name not in names:
+                raise UserError(f"--start-url names {name!r}, which is not being crawled")
+            out[name] = url
+        elif len(names) == 1:
+            out[names[0]] = value
+        else:
+            raise UserError("with several platforms, give --start-url as NAME=URL")
+    return out
+
+
+def cmd_platforms(args: argparse.Namespace) -> int:
+    from crawler.platforms import load_all
+
+    definitions = load_all(args.definitions)
+    rows = [
+        (
+            d.name,
+            d.country,
+            d.language,
+            f"{d.listing_render}/{d.detail_render}",
+            " ".join(d.start_urls),
+        )
+        for d in definitions.values()
+    ]
+    _print_table(("name", "country", "language", "render", "start urls"), rows)
+    return 0
+
+
+def cmd_platform_check(args: argparse.Namespace) -> int:
+    from crawler.platforms import load_definition
+
+    definition = load_definition(args.file)
+    print(
+        f"OK {definition.path}: platform {definition.name!r} ({definition.country}, "
+        f"{definition.language}), listing {definition.listing_render}, detail {definition.detail_render}, "
+        f"{len(definition.fields)} detail fields"
+    )
+    if args.page is None:
+        return 0
+    if not args.url:
+        raise UserError("--page needs --url (the address the page was saved from)")
+    from crawler.check import check_page
+
+    report = check_page(definition, Path(args.page), args.url)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crawler.demo.run import run_demo
+
+    return run_demo(Path(args.out), db=args.db, ads_per_platform=args.ads, seed=args.seed)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from crawler.extract.jsonl import run_jsonl
+
+    if args.file in (None, "-"):
+        return run_jsonl(sys.stdin, sys.stdout, sys.stderr, args.region)
+    try:
+        handle = open(args.file, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+    with handle:
+        return run_jsonl(handle, sys.stdout, sys.stderr, args.region)
+
+
+def cmd_identifiers(args: argparse.Namespace) -> int:
+    from crawler.queries import identifier_counts
+    from crawler.store.db import open_store, resolve_db_url
+
+    factory = open_store(resolve_db_url(args.db), create=False)
+    with factory() as session:
+        rows = identifier_counts(session, kind=args.kind, min_ads=args.min_ads, limit=args.limit)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        _print_table(
+            ("kind", "value", "ads", "platforms"),
+            [(r["kind"], r["value"], r["ads"], r["platforms"]) for r in rows],
+        )
+    return 0
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [list(map(str, header))] + [
+        [("" if c is None else str(c)) for c in row] for row in rows
+    ]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+# -- parser -----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adarchive",
+        description="Polite crawler and ad archive for counter-trafficking work.",
+    )
+    parser.add_argument("--version", action="version", version=f"adarchive {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def db_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
+
+    def definitions_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--definitions", metavar="DIR", help="directory of platform definitions")
+
+    p = sub.add_parser("crawl", help="crawl platforms into the archive and store")
+    p.add_argument("platform", nargs="+", help="platform name(s), or definition file(s) (*.toml)")
+    p.add_argument("--start-url", action="append", default=[], metavar="[NAME=]URL",
+                   help="start here instead of the definition's start URLs (NAME=URL for several "
+                   "platforms; comma-separate several URLs)")  # fmt: skip
+    p.add_argument("--out", default="adarchive-data", help="data directory (WARC files, store)")
+    db_option(p)
+    definitions_option(p)
+    p.add_argument("--max-pages", type=int, help="stop after this many responses")
+    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a Scrapy/adarchive setting (repeatable)")  # fmt: skip
+    p.add_argument("--log-level", default="INFO", help="Scrapy log level (default INFO)")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("platforms", help="list platform definitions")
+    definitions_option(p)
+    p.set_defaults(func=cmd_platforms)
+
+    p = sub.add_parser("platform", help="work on one platform definition")
+    psub = p.add_subparsers(dest="platform_command", required=True, metavar="SUBCOMMAND")
+    c = psub.add_parser("check", help="validate a definition; with --page, show what it extracts")
+    c.add_argument("file", help="definition file (*.toml)")
+    c.add_argument("--page", help="a saved page (HTML) to apply the selectors to")
+    c.add_argument("--url", help="the URL the saved page came from")
+    c.set_defaults(func=cmd_platform_check)
+
+    p = sub.add_parser("demo", help="serve the synthetic fixture web and crawl it end to end")
+    p.add_argument("--out", default="demo-output", help="output directory (default demo-output)")
+    db_option(p)
+    p.add_argument("--ads", type=int, default=16, help="adverts per platform (default 16)")
+    p.add_argument("--seed", type=int, default=1, help="fixture world seed (default 1)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("extract", help="extract contact identifiers from JSONL texts")
+    p.add_argument("file", nargs="?", default="-", help="JSONL input file, or - for stdin")
+    p.add_argument("--region", help="default region (ISO country) for phone numbers")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("identifiers", help="identifiers in the store, with ad and platform counts")
+    db_option(p)
+    p.add_argument("--kind", help="only this kind (phone, email, telegram, ...)")
+    p.add_argument("--min-ads", type=int, default=1, help="only identifiers on at least N ads")
+    p.add_argument("--limit", type=int, default=0, help="at most N rows (0 = all)")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.set_defaults(func=cmd_identifiers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        print(f"adarchive: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("adarchive: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

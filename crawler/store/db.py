@@ -1,0 +1,129 @@
+"""Engine and session set-up, and the one rule for which store a command uses.
+
+``--db URL`` beats ``ADARCHIVE_DB``, which beats ``<out>/adarchive.db`` (for
+commands with ``--out``), which beats ``./adarchive-data/adarchive.db``.
+A plain path is taken as a SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_DATA_DIR = Path("adarchive-data")
+DB_FILENAME = "adarchive.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used; the message is one line for the user."""
+
+
+def resolve_db_url(db: str | None = None, out: str | Path | None = None) -> str:
+    """The store URL a command should use (see module docstring)."""
+    if db:
+        return _as_url(db)
+    env = os.environ.get("ADARCHIVE_DB")
+    if env:
+        return _as_url(env)
+    base = Path(out) if out is not None else DEFAULT_DATA_DIR
+    return _as_url(str(base / DB_FILENAME))
+
+
+def _as_url(value: str) -> str:
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other engines / in-memory."""
+    parsed = make_url(url)
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
+        return None
+    return Path(parsed.database)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; with ``create=False`` a missing SQLite file is an error.
+
+    Read-only commands pass ``create=False`` so a typo in a path never
+    silently creates an empty store.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"bad database URL {url!r} (expected e.g. sqlite:///path/adarchive.db)"
+        ) from None
+    path = sqlite_path(url)
+    if path is not None:
+        if not create and not path.exists():
+            raise StoreError(f"no store at {path} (run a crawl first, or pass --db URL)")
+        if create:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create store directory {path.parent}: {exc.strerror}"
+                ) from None
+            if not os.access(path.parent, os.W_OK):
+                raise StoreError(f"store directory {path.parent} is not writable")
+    try:
+        engine = create_engine(parsed, future=True)
+    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+        raise StoreError(f"cannot use database URL {url!r}: {exc}".splitlines()[0]) from None
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the store to the newest schema with the Alembic migrations."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as exc:
+        raise StoreError(f"cannot open store {engine.url!r}: {exc.orig}".splitlines()[0]) from None
+
+
+def open_store(url: str, *, create: bool = True) -> sessionmaker[Session]:
+    """A session factory for a store that exists (or is created) at the newest schema."""
+    engine = make_engine(url, create=create)
+    if create:
+        upgrade_schema(engine)
+    else:
+        try:
+            tables = set(inspect(engine).get_table_names())
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot open store {engine.url!r}: {exc.orig}".splitlines()[0]
+            ) from None
+        if "ad" not in tables:
+            raise StoreError(f"{engine.url!r} is not an adarchive store (no 'ad' table)")
+    return sessionmaker(engine, expire_on_commit=False)

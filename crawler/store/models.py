@@ -1,0 +1,251 @@
+"""SQLAlchemy 2 models of the store (see DESIGN.md, "Store").
+
+Times are UTC. SQLite returns them naive; :func:`utc` restores the zone.
+Digests are lower-case hex SHA-256. WARC paths are relative to the data root.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CAPTURE_KINDS = ("response", "request", "metadata", "resource", "revisit")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+Timestamp = DateTime(timezone=True)
+
+
+class Platform(Base):
+    __tablename__ = "platform"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Crawl(Base):
+    __tablename__ = "crawl"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """running | finished | failed | interrupted"""
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    ads: Mapped[int] = mapped_column(Integer, default=0)
+    new_ads: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    settings_json: Mapped[str | None] = mapped_column(Text)
+    """The capture-shaping settings of this crawl, as canonical JSON."""
+
+    platform: Mapped[Platform] = relationship()
+
+
+class WarcFile(Base):
+    __tablename__ = "warc_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crawl_id: Mapped[int | None] = mapped_column(ForeignKey("crawl.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    """Path relative to the data root, of the closed file (no ``.open``)."""
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    """open | closed | repaired"""
+    opened_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class Capture(Base):
+    __tablename__ = "capture"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crawl_id: Mapped[int | None] = mapped_column(ForeignKey("crawl.id"), index=True)
+    warc_file_id: Mapped[int | None] = mapped_column(ForeignKey("warc_file.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(Timestamp)
+    status: Mapped[int | None] = mapped_column(Integer)
+    offset: Mapped[int | None] = mapped_column(BigInteger)
+    length: Mapped[int | None] = mapped_column(BigInteger)
+    record_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    block_sha256: Mapped[str | None] = mapped_column(String(64))
+    payload_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    parent_capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"), index=True)
+
+    warc_file: Mapped[WarcFile | None] = relationship()
+
+    __table_args__ = (Index("ix_capture_url_kind", "url", "kind"),)
+
+
+class Ad(Base):
+    __tablename__ = "ad"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(Timestamp)
+    last_seen: Mapped[datetime] = mapped_column(Timestamp)
+    title: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    age: Mapped[str | None] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[str | None] = mapped_column(Text)
+    posted: Mapped[str | None] = mapped_column(String(255))
+    poster_account: Mapped[str | None] = mapped_column(Text)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the normalised text of the latest sighting."""
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+    """The response capture of the detail page of the latest sighting (the proof)."""
+    first_capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+
+    platform: Mapped[Platform] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("platform_id", "external_id", name="uq_ad_platform_external"),
+    )
+
+
+class Sighting(Base):
+    __tablename__ = "sighting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    crawl_id: Mapped[int | None] = mapped_column(ForeignKey("crawl.id"), index=True)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+    seen_at: Mapped[datetime] = mapped_column(Timestamp)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class Identifier(Base):
+    __tablename__ = "identifier"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(512))
+
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_identifier_kind_value"),)
+
+
+class AdIdentifier(Base):
+    __tablename__ = "ad_identifier"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    identifier_id: Mapped[int] = mapped_column(ForeignKey("identifier.id"), index=True)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+    field: Mapped[str] = mapped_column(String(32))
+    match: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint(
+            "ad_id",
+            "identifier_id",
+            "capture_id",
+            "field",
+            "start",
+            name="uq_ad_identifier_occurrence",
+        ),
+    )
+
+
+class Image(Base):
+    __tablename__ = "image"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    phash: Mapped[str | None] = mapped_column(String(16), index=True)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Matches an agency-supplied list of known hashes: never rendered, not exported."""
+
+
+class AdImage(Base):
+    __tablename__ = "ad_image"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id"), index=True)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+
+    __table_args__ = (UniqueConstraint("ad_id", "url", name="uq_ad_image_ad_url"),)
+
+
+class CustodyEvent(Base):
+    __tablename__ = "custody_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+    """Canonical JSON (RFC 8785) of the event's details."""
+    details_sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Schedule(Base):
+    __tablename__ = "schedule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(64))
+    every_seconds: Mapped[float | None] = mapped_column(Float)
+    cron: Mapped[str | None] = mapped_column(String(128))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_run: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_run: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -1,0 +1,288 @@
+"""The crawl's one door into the store: crawl rows, WARC files, captures, ads.
+
+Scrapy components (archive middleware, store pipeline) reach the same
+recorder through :meth:`CrawlRecorder.for_crawler`. Every crawler in a process
+that names the same store shares one session: SQLite serialises writers, and
+all Scrapy callbacks run in the reactor thread, so one session and batched
+commits are both safe and fast. Before each commit the registered hooks run
+(the WARC writer fsyncs), so no capture row ever points at bytes not on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.store.db import open_store, resolve_db_url
+from crawler.store.models import (
+    Capture,
+    Crawl,
+    Platform,
+    WarcFile,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+
+class RecordInfo(Protocol):
+    """What the archive tells the store about one written WARC record."""
+
+    kind: str
+    url: str
+    fetched_at: datetime
+    status: int | None
+    offset: int
+    length: int
+    record_id: str
+    block_sha256: str
+    payload_sha256: str | None
+    ip: str | None
+    content_type: str | None
+
+
+@dataclass
+class SharedStore:
+    """One session per store URL per process, with batched commits."""
+
+    url: str
+    session: Session
+    commit_every: int
+    hooks: list[Callable[[], None]] = field(default_factory=list)
+    pending: int = 0
+    users: int = 0
+
+    def touch(self, n: int = 1) -> None:
+        self.pending += n
+        if self.pending >= self.commit_every:
+            self.commit()
+
+    def commit(self) -> None:
+        for hook in list(self.hooks):
+            hook()
+        self.session.commit()
+        self.pending = 0
+
+
+_STORES: dict[str, SharedStore] = {}
+
+
+def shared_store(url: str, commit_every: int = 200) -> SharedStore:
+    store = _STORES.get(url)
+    if store is None:
+        factory = open_store(url, create=True)
+        store = SharedStore(url=url, session=factory(), commit_every=max(1, commit_every))
+        _STORES[url] = store
+    return store
+
+
+def release_store(store: SharedStore) -> None:
+    store.users -= 1
+    if store.users <= 0:
+        store.commit()
+        store.session.close()
+        store.session.get_bind().dispose()
+        _STORES.pop(store.url, None)
+
+
+def capture_settings(settings: Any) -> dict[str, Any]:
+    """The settings that shape what was captured, for crawl rows and warcinfo."""
+    from crawler.useragent import user_agent_from_settings
+
+    keys = (
+        "ROBOTSTXT_OBEY",
+        "DOWNLOAD_DELAY",
+        "CONCURRENT_REQUESTS",
+        "CONCURRENT_REQUESTS_PER_DOMAIN",
+        "AUTOTHROTTLE_ENABLED",
+        "DOWNLOAD_MAXSIZE",
+        "DOWNLOAD_TIMEOUT",
+        "CLOSESPIDER_PAGECOUNT",
+        "ADARCHIVE_ROBOTS_CRAWL_DELAY",
+        "ADARCHIVE_OPERATOR_CONTACT",
+    )
+    out: dict[str, Any] = {k: settings.get(k) for k in keys}
+    out["USER_AGENT"] = user_agent_from_settings(settings)
+    out["Accept-Encoding"] = (settings.getdict("DEFAULT_REQUEST_HEADERS") or {}).get(
+        "Accept-Encoding"
+    )
+    return out
+
+
+class CrawlRecorder:
+    """Records one crawler's crawl, WARC files, captures (and, via pipelines, ads)."""
+
+    ATTR = "_adarchive_recorder"
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.data_root = Path(settings.get("ADARCHIVE_DATA_DIR") or "adarchive-data").resolve()
+        self.db_url = resolve_db_url(settings.get("ADARCHIVE_DB"), self.data_root)
+        self.store = shared_store(self.db_url, settings.getint("ADARCHIVE_STORE_COMMIT_EVERY", 200))
+        self.store.users += 1
+        self.crawl_id: int | None = None
+        self.platform_id: int | None = None
+        self.platform: str = ""
+        self.stats = {"pages": 0, "ads": 0, "new_ads": 0}
+        self._closed = False
+        from scrapy import signals
+
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> CrawlRecorder:
+        recorder = getattr(crawler, cls.ATTR, None)
+        if recorder is None:
+            recorder = cls(crawler)
+            setattr(crawler, cls.ATTR, recorder)
+        return recorder
+
+    @property
+    def session(self) -> Session:
+        return self.store.session
+
+    # -- crawl lifecycle --------------------------------------------------
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.start_crawl(spider)
+
+    def start_crawl(self, spider: Spider) -> int:
+        if self.crawl_id is not None:
+            return self.crawl_id
+        definition = getattr(spider, "definition", None)
+        self.platform = spider.name
+        platform = self.ensure_platform(
+            spider.name,
+            getattr(definition, "country", None),
+            getattr(definition, "language", None),
+        )
+        crawl = Crawl(
+            platform_id=platform.id,
+            started_at=utcnow(),
+            status="running",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            settings_json=json.dumps(
+                capture_settings(self.crawler.settings), sort_keys=True, default=str
+            ),
+        )
+        self.session.add(crawl)
+        self.session.flush()
+        self.crawl_id = crawl.id
+        self.platform_id = platform.id
+        self.store.commit()
+        return crawl.id
+
+    def ensure_platform(self, name: str, country: str | None, language: str | None) -> Platform:
+        platform = self.session.scalar(select(Platform).where(Platform.name == name))
+        if platform is None:
+            platform = Platform(name=name, country=country, language=language)
+            self.session.add(platform)
+            self.session.flush()
+        else:
+            platform.country = country or platform.country
+            platform.language = language or platform.language
+        return platform
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.finish_crawl(reason)
+
+    def finish_crawl(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        stats = self.crawler.stats
+        if self.crawl_id is not None:
+            crawl = self.session.get(Crawl, self.crawl_id)
+            if crawl is not None:
+                crawl.finished_at = utcnow()
+                crawl.finish_reason = reason
+                crawl.status = (
+                    "finished"
+                    if reason in ("finished", "closespider_pagecount")
+                    else ("interrupted" if reason == "shutdown" else "failed")
+                )
+                if stats is not None:
+                    crawl.pages = int(stats.get_value("response_received_count", 0) or 0)
+                    crawl.errors = int(stats.get_value("log_count/ERROR", 0) or 0)
+                crawl.ads = self.stats["ads"]
+                crawl.new_ads = self.stats["new_ads"]
+        self.store.commit()
+
+    def engine_stopped(self) -> None:
+        """Last signal of a crawler: every component has closed, release the store."""
+        if self.store.users > 0 and not getattr(self, "_released", False):
+            self._released = True
+            release_store(self.store)
+
+    # -- archive side -----------------------------------------------------
+
+    def relative(self, path: Path) -> str:
+        """A WARC path as stored: relative to the data root when inside it."""
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.data_root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def warc_file_opened(self, path: Path) -> int:
+        row = WarcFile(
+            crawl_id=self.crawl_id, path=self.relative(path), status="open", opened_at=utcnow()
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def warc_file_closed(self, warc_file_id: int, size: int, sha256: str) -> None:
+        row = self.session.get(WarcFile, warc_file_id)
+        if row is not None:
+            row.size = size
+            row.sha256 = sha256
+            row.status = "closed"
+            row.closed_at = utcnow()
+        self.store.commit()
+
+    def add_capture(
+        self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None
+    ) -> int:
+        row = Capture(
+            crawl_id=self.crawl_id,
+            warc_file_id=warc_file_id,
+            kind=record.kind,
+            url=record.url,
+            fetched_at=record.fetched_at,
+            status=record.status,
+            offset=record.offset,
+            length=record.length,
+            record_id=record.record_id,
+            block_sha256=record.block_sha256,
+            payload_sha256=record.payload_sha256,
+            ip=record.ip,
+            content_type=record.content_type,
+            parent_capture_id=parent_id,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.store.touch()
+        return row.id
+
+    def add_commit_hook(self, fn: Callable[[], None]) -> None:
+        self.store.hooks.append(fn)
+
+    def remove_commit_hook(self, fn: Callable[[], None]) -> None:
+        if fn in self.store.hooks:
+            self.store.hooks.remove(fn)

@@ -1,0 +1,1 @@
+"""Spiders: the generic definition-driven spider and any platform-specific code spiders."""

@@ -1,0 +1,111 @@
+"""Shared test fixtures: one fixture web and one crawl of it per test session.
+
+Crawls run in subprocesses (the Twisted reactor cannot restart in one
+process), against the synthetic fixture web on loopback addresses only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_ADS = 6
+# Local fixture web: short pause between requests; robots.txt still obeyed.
+FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False"]
+
+
+def adarchive(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
+              check: bool = False) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run the real CLI in a subprocess."""
+    inherited = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
+    full_env = {**inherited, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=full_env,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"adarchive {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def fixture_web() -> Iterator[Any]:
+    """The synthetic fixture web, tiny, served once per session on 127.0.0.(10+i)."""
+    from crawler.demo.server import FixtureWeb
+    from crawler.demo.world import build_world
+
+    web = FixtureWeb(build_world(seed=1, ads_per_platform=TINY_ADS), port=0)
+    web.start()
+    try:
+        yield web
+    finally:
+        web.stop()
+
+
+@pytest.fixture(scope="session")
+def truth(fixture_web: Any) -> dict[str, Any]:
+    return fixture_web.truth()
+
+
+def static_platforms(web: Any) -> list[str]:
+    from crawler.platforms import load_all
+
+    return [n for n, d in load_all().items() if not d.needs_browser and n in web.start_urls]
+
+
+def start_url_args(web: Any, names: list[str]) -> list[str]:
+    args: list[str] = []
+    for name in names:
+        args += ["--start-url", f"{name}={web.start_urls[name]}"]
+    return args
+
+
+@dataclass
+class CrawlRun:
+    out: Path
+    db: Path
+    result: subprocess.CompletedProcess[str]
+    platforms: list[str]
+    log_start: int
+    log_end: int
+
+    def query(self, sql: str, *params: Any) -> list[tuple]:
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(sql, params).fetchall()
+
+
+def crawl_all(web: Any, out: Path, *extra: str) -> CrawlRun:
+    names = static_platforms(web)
+    log_start = len(web.request_log)
+    result = adarchive(
+        "crawl", *names, *start_url_args(web, names), "--out", str(out), *FAST, *extra
+    )
+    return CrawlRun(out, out / "adarchive.db", result, names, log_start, len(web.request_log))
+
+
+@pytest.fixture(scope="session")
+def static_crawl(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> CrawlRun:
+    """One crawl of every static platform of the fixture web, shared by the session."""
+    run = crawl_all(fixture_web, tmp_path_factory.mktemp("static-crawl"))
+    assert run.result.returncode == 0, run.result.stdout + run.result.stderr
+    return run
+
+
+def load_truth_file(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
