@@ -55,7 +55,7 @@ def _definition(name_or_path: str, definitions_dir: str | None) -> Any:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.report import print_crawl_summary
+    from crawler.report import crawl_exit_status, print_crawl_summary
     from crawler.runner import CrawlJob, build_settings, run_crawls
 
     definitions = [_definition(name, args.definitions) for name in args.platform]
@@ -70,9 +70,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     jobs = [CrawlJob(d, start_urls.get(d.name)) for d in definitions]
     results = run_crawls(jobs, settings)
     print_crawl_summary(results, settings)
-    return (
-        0 if all(r.finish_reason in ("finished", "closespider_pagecount") for r in results) else 1
-    )
+    return crawl_exit_status(results)
 
 
 def _start_urls(values: Sequence[str], names: Sequence[str]) -> dict[str, str]:

@@ -51,3 +51,21 @@ def print_crawl_summary(results: Sequence[CrawlResult], settings: Any, out: Any 
             size = f"{f.size:,} B" if f.size is not None else "open"
             print(f"  {f.path}  {size}  sha256:{f.sha256 or '-'}", file=out)
     print(f"\nstore: {settings.get('ADARCHIVE_DB')}", file=out)
+
+
+def crawl_exit_status(results: Sequence[CrawlResult], err: Any = None) -> int:
+    """0 when every crawl finished without errors; else 1, saying which did not."""
+    import sys
+
+    bad = [
+        r
+        for r in results
+        if r.errors or r.finish_reason not in ("finished", "closespider_pagecount")
+    ]
+    for r in bad:
+        print(
+            f"adarchive: {r.platform}: finished as {r.finish_reason!r} with {r.errors} errors "
+            "(see the crawl log)",
+            file=err or sys.stderr,
+        )
+    return 1 if bad else 0

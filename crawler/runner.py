@@ -101,7 +101,7 @@ def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
     from crawler.store.recorder import CrawlRecorder
     from spiders.base import DefinitionSpider
 
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawlers = []
     started = time.monotonic()
     for job in jobs:

@@ -11,7 +11,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import select
 
-from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting
+from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting, utc
 from crawler.store.recorder import CrawlRecorder
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class StorePipeline:
             recorder.stats["new_ads"] += 1
         recorder.stats["ads"] += 1
         ad.url = fields["url"]
-        ad.last_seen = max(seen_at, ad.last_seen) if ad.id else seen_at
+        ad.last_seen = max(seen_at, utc(ad.last_seen) or seen_at)
         for name in AD_TEXT_FIELDS:
             setattr(ad, name, fields.get(name))
         ad.text_sha256 = digest

@@ -8,7 +8,6 @@ says so); robots.txt and its Crawl-delay are still obeyed.
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed:
     """Serve, crawl every static demo platform into ``out``, print a summary."""
     from crawler.demo.server import FixtureWeb
     from crawler.demo.world import build_world
-    from crawler.report import print_crawl_summary
+    from crawler.report import crawl_exit_status, print_crawl_summary
 
     prepare_output_dir(out)
     started = time.monotonic()
@@ -72,8 +71,4 @@ def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed:
     print_crawl_summary(results, settings)
     print(f"truth: {out / 'truth.json'}  log: {out / 'crawl.log'}")
     print(f"demo finished in {time.monotonic() - started:.1f}s")
-    failed = [r.platform for r in results if r.finish_reason != "finished"]
-    if failed:
-        print(f"adarchive: crawls did not finish cleanly: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return crawl_exit_status(results)

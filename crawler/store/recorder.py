@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.evidence import events as custody_events
 from crawler.store.db import open_store, resolve_db_url
 from crawler.store.models import (
     Capture,
@@ -100,19 +101,20 @@ def capture_settings(settings: Any) -> dict[str, Any]:
     """The settings that shape what was captured, for crawl rows and warcinfo."""
     from crawler.useragent import user_agent_from_settings
 
-    keys = (
-        "ROBOTSTXT_OBEY",
-        "DOWNLOAD_DELAY",
-        "CONCURRENT_REQUESTS",
-        "CONCURRENT_REQUESTS_PER_DOMAIN",
-        "AUTOTHROTTLE_ENABLED",
-        "DOWNLOAD_MAXSIZE",
-        "DOWNLOAD_TIMEOUT",
-        "CLOSESPIDER_PAGECOUNT",
-        "ADARCHIVE_ROBOTS_CRAWL_DELAY",
-        "ADARCHIVE_OPERATOR_CONTACT",
-    )
-    out: dict[str, Any] = {k: settings.get(k) for k in keys}
+    typed = {
+        "ROBOTSTXT_OBEY": settings.getbool,
+        "AUTOTHROTTLE_ENABLED": settings.getbool,
+        "ADARCHIVE_ROBOTS_CRAWL_DELAY": settings.getbool,
+        "DOWNLOAD_DELAY": settings.getfloat,
+        "DOWNLOAD_DELAY_JITTER": settings.getfloat,
+        "CONCURRENT_REQUESTS": settings.getint,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.getint,
+        "DOWNLOAD_MAXSIZE": settings.getint,
+        "DOWNLOAD_TIMEOUT": settings.getfloat,
+        "CLOSESPIDER_PAGECOUNT": settings.getint,
+        "ADARCHIVE_OPERATOR_CONTACT": settings.get,
+    }
+    out: dict[str, Any] = {key: read(key) for key, read in typed.items()}
     out["USER_AGENT"] = user_agent_from_settings(settings)
     out["Accept-Encoding"] = (settings.getdict("DEFAULT_REQUEST_HEADERS") or {}).get(
         "Accept-Encoding"
@@ -185,6 +187,8 @@ class CrawlRecorder:
         self.crawl_id = crawl.id
         self.platform_id = platform.id
         self.store.commit()
+        # Custody log (crawler/evidence): settings and robots policy, hash-chained.
+        custody_events.crawl_started(self, crawl)
         return crawl.id
 
     def ensure_platform(self, name: str, country: str | None, language: str | None) -> Platform:
@@ -222,6 +226,9 @@ class CrawlRecorder:
                 crawl.ads = self.stats["ads"]
                 crawl.new_ads = self.stats["new_ads"]
         self.store.commit()
+        if self.crawl_id is not None and crawl is not None:
+            # Custody log (crawler/evidence): how the crawl ended, its stats.
+            custody_events.crawl_finished(self, crawl)
 
     def engine_stopped(self) -> None:
         """Last signal of a crawler: every component has closed, release the store."""
@@ -255,6 +262,9 @@ class CrawlRecorder:
             row.status = "closed"
             row.closed_at = utcnow()
         self.store.commit()
+        if row is not None:
+            # Custody log (crawler/evidence): name, size, SHA-256; RFC 3161 stamp if a TSA is set.
+            custody_events.warc_closed(self, row)
 
     def add_capture(
         self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None

@@ -1,0 +1,41 @@
+"""The store: migrations agree with the models; URLs resolve as documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from crawler.store.db import StoreError, make_engine, open_store, resolve_db_url, upgrade_schema
+from crawler.store.models import Base
+
+
+def test_migrations_match_models(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade_schema(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_resolve_db_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADARCHIVE_DB", raising=False)
+    assert resolve_db_url(None, None) == "sqlite:///adarchive-data/adarchive.db"
+    assert resolve_db_url(None, tmp_path) == f"sqlite:///{tmp_path}/adarchive.db"
+    assert resolve_db_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path}/x.db"
+    monkeypatch.setenv("ADARCHIVE_DB", "postgresql+psycopg://u@h/db")
+    assert resolve_db_url(None, tmp_path) == "postgresql+psycopg://u@h/db"
+    assert resolve_db_url("sqlite:///a.db", tmp_path) == "sqlite:///a.db"
+
+
+def test_read_only_open_refuses_missing_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no store at"):
+        open_store(f"sqlite:///{tmp_path / 'none.db'}", create=False)
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_bad_url_is_store_error() -> None:
+    with pytest.raises(StoreError, match="bad database URL"):
+        make_engine("::::")
