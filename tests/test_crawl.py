@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,9 +62,11 @@ def test_shift_jis_platform_decoded(static_crawl: CrawlRun, truth: dict) -> None
     assert any(any("\u3040" <= ch <= "\u9fff" for ch in value) for value in rows.values())
 
 
-def test_no_disallowed_path_requested(
-    static_crawl: CrawlRun, truth: dict, fixture_web: Any
-) -> None:
+def test_no_disallowed_path_requested(static_crawl: CrawlRun, truth: dict, fixture_web: Any) -> None:
+    from urllib.request import urlopen
+
+    from protego import Protego
+
     checked = 0
     for platform in truth["platforms"]:
         if platform["name"] not in static_crawl.platforms:
@@ -71,12 +74,16 @@ def test_no_disallowed_path_requested(
         entries = requests_to(fixture_web, static_crawl, platform["base_url"])
         assert any(urlsplit(e.url).path == "/robots.txt" for e in entries)
         assert platform["disallowed_paths"], platform["name"]
+        with urlopen(platform["base_url"] + "/robots.txt", timeout=10) as reply:
+            robots = Protego.parse(reply.read().decode("utf-8"))
         for e in entries:
-            path = urlsplit(e.url).path
-            for disallowed in platform["disallowed_paths"]:
-                assert not path.startswith(disallowed), f"{e.url} is disallowed by robots.txt"
+            # Path and query as requested: one trap sits in the query string.
+            assert robots.can_fetch(e.url, e.user_agent), f"{e.url} is disallowed by robots.txt"
             checked += 1
     assert checked > 20
+    # The traps are linked like real adverts: the crawl must have seen and refused them.
+    forbidden = re.findall(r"'robotstxt/forbidden': (\d+)", static_crawl.result.stderr)
+    assert sum(map(int, forbidden)) >= len(static_crawl.platforms)
 
 
 def test_crawl_delay_respected(static_crawl: CrawlRun, truth: dict, fixture_web: Any) -> None:
