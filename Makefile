@@ -17,12 +17,18 @@ $(VENV)/.installed: pyproject.toml
 
 # Independent verification tools live in their own venvs: they pin old
 # dependencies that would clash with ours (see shared NOTES: pywb, py-wacz).
-tools: $(TOOLS)/pywb/.installed
+tools: $(TOOLS)/pywb/.installed $(TOOLS)/wacz/.installed
 
 $(TOOLS)/pywb/.installed:
 	$(PYTHON) -m venv $(TOOLS)/pywb
 	$(TOOLS)/pywb/bin/pip install -q --upgrade pip
 	$(TOOLS)/pywb/bin/pip install -q 'pywb==2.10.*'
+	touch $@
+
+$(TOOLS)/wacz/.installed:
+	$(PYTHON) -m venv $(TOOLS)/wacz
+	$(TOOLS)/wacz/bin/pip install -q --upgrade pip
+	$(TOOLS)/wacz/bin/pip install -q 'wacz==0.6.0'
 	touch $@
 
 demo: setup

@@ -22,11 +22,20 @@ class UserError(RuntimeError):
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from crawler.analysis.commands import USER_ERRORS as ANALYSIS_ERRORS
+    from crawler.evidence.commands import USER_ERRORS as EVIDENCE_ERRORS
     from crawler.platforms import DefinitionError
     from crawler.runner import CrawlSetupError
     from crawler.store.db import StoreError
 
-    return (UserError, DefinitionError, StoreError, CrawlSetupError)
+    return (
+        UserError,
+        DefinitionError,
+        StoreError,
+        CrawlSetupError,
+        *EVIDENCE_ERRORS,
+        *ANALYSIS_ERRORS,
+    )
 
 
 def _setting_overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -237,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="at most N rows (0 = all)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(func=cmd_identifiers)
+
+    # Feature areas register their own commands (one module each, thin as these).
+    from crawler.analysis.commands import register as register_analysis
+    from crawler.evidence.commands import register as register_evidence
+
+    register_evidence(sub)
+    register_analysis(sub)
     return parser
 
 

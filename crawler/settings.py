@@ -87,6 +87,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "pipelines.contacts.ContactsPipeline": 300,
     "pipelines.store.StorePipeline": 800,
+    "pipelines.images.ImagesPipeline": 850,
 }
 
 # Items are exported by the store; the feed exporter is not used by default.
@@ -104,9 +105,11 @@ ADARCHIVE_DB = None
 # relative to it so an archive can move.
 ADARCHIVE_DATA_DIR = "adarchive-data"
 
-# Commit the store after this many captures/items (and at the end). Larger
-# batches are faster on SQLite; the WARC files are fsynced before each commit.
-ADARCHIVE_STORE_COMMIT_EVERY = 200
+# Commit the store after this many captures/items (and at the end). 0 = auto:
+# 200 on SQLite (one writer; batches are much faster), 1 on PostgreSQL (many
+# writers; short transactions never deadlock). WARC files are fsynced before
+# each commit, so no capture row points at bytes not on disk.
+ADARCHIVE_STORE_COMMIT_EVERY = 0
 
 # --- Extraction -----------------------------------------------------------
 
@@ -117,3 +120,24 @@ ADARCHIVE_CONTACTS_ENABLED = True
 
 # Stop after this many responses (0 = no limit). `adarchive crawl --max-pages`.
 CLOSESPIDER_PAGECOUNT = 0
+
+# --- WARC archive ---------------------------------------------------------
+# (crawler.archive; the middleware is registered at 950 in DOWNLOADER_MIDDLEWARES)
+
+# Archive every response as received (response + request + metadata records,
+# SHA-256 digests, a capture row each). Evidence is the point of the crawler,
+# so it is on; the benchmark turns it off to measure bare Scrapy.
+ADARCHIVE_WARC_ENABLED = True
+
+# Where WARC files are written. None means `<ADARCHIVE_DATA_DIR>/warc`, so the
+# files move together with the store (their paths are stored relative to it).
+ADARCHIVE_WARC_DIR = None
+
+# A file is closed (fsynced, hashed, renamed from *.open) and a new one begun
+# once it reaches this many bytes. 1 GB is the customary WARC size: small
+# enough to copy and verify, large enough not to scatter a crawl.
+ADARCHIVE_WARC_MAX_SIZE = 1_000_000_000
+
+# File names are `{prefix}-{YYYYMMDDhhmmssfff}-{serial:05}-{host}-{pid}.warc.gz`;
+# change the prefix to tell a unit's or a case's archives apart.
+ADARCHIVE_WARC_PREFIX = "adarchive"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting, utc
 from crawler.store.recorder import CrawlRecorder
+from crawler.store.upsert import get_or_create_id
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -75,19 +76,20 @@ class StorePipeline:
         seen_at = fields["fetched_at"]
         capture_id = fields.get("capture_id")
         digest = text_sha256(fields)
-        ad = session.scalar(
-            select(Ad).where(Ad.platform_id == platform_id, Ad.external_id == fields["external_id"])
+        ad_id, created = get_or_create_id(
+            session,
+            Ad,
+            {"platform_id": platform_id, "external_id": fields["external_id"]},
+            {
+                "url": fields["url"],
+                "first_seen": seen_at,
+                "last_seen": seen_at,
+                "first_capture_id": capture_id,
+            },
         )
-        if ad is None:
-            ad = Ad(
-                platform_id=platform_id,
-                external_id=fields["external_id"],
-                url=fields["url"],
-                first_seen=seen_at,
-                last_seen=seen_at,
-                first_capture_id=capture_id,
-            )
-            session.add(ad)
+        ad = session.get(Ad, ad_id)
+        assert ad is not None
+        if created:
             recorder.stats["new_ads"] += 1
         recorder.stats["ads"] += 1
         ad.url = fields["url"]
@@ -117,21 +119,17 @@ class StorePipeline:
         cached = self._identifier_ids.get(key)
         if cached is not None:
             return cached
-        session = self.recorder.session
-        row = session.scalar(
-            select(Identifier).where(Identifier.kind == kind, Identifier.value == value)
+        identifier_id, _ = get_or_create_id(
+            self.recorder.session, Identifier, {"kind": kind, "value": value}
         )
-        if row is None:
-            row = Identifier(kind=kind, value=value)
-            session.add(row)
-            session.flush()
-        self._identifier_ids[key] = row.id
-        return row.id
+        self._identifier_ids[key] = identifier_id
+        return identifier_id
 
     def _store_identifiers(self, ad: Ad, found: list[dict], capture_id: int | None) -> None:
         session = self.recorder.session
         seen: set[tuple] = set()
-        for ident in found:
+        # Insert in a fixed order, so concurrent writers never wait on each other in a cycle.
+        for ident in sorted(found, key=lambda i: (i["kind"], i["value"], i["start"])):
             identifier_id = self._identifier_id(ident["kind"], ident["value"])
             key = (identifier_id, ident.get("field") or "", ident["start"])
             if key in seen:

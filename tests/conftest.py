@@ -109,3 +109,43 @@ def static_crawl(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def load_truth_file(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# -- store engines -------------------------------------------------------------
+
+PG_SERVER = os.environ.get("ADARCHIVE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def postgres_schema_url(schema: str) -> str:
+    """A URL whose connections use their own schema of the test database."""
+    return f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store on SQLite and on the real PostgreSQL server.
+
+    Where PostgreSQL is unreachable the PostgreSQL case is reported as
+    skipped with the reason, never as passed.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_SERVER)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # connection refused, auth, missing driver
+        admin.dispose()
+        pytest.skip(f"PostgreSQL unreachable at {PG_SERVER}: {str(exc).splitlines()[0]}")
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

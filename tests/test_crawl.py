@@ -62,7 +62,9 @@ def test_shift_jis_platform_decoded(static_crawl: CrawlRun, truth: dict) -> None
     assert any(any("\u3040" <= ch <= "\u9fff" for ch in value) for value in rows.values())
 
 
-def test_no_disallowed_path_requested(static_crawl: CrawlRun, truth: dict, fixture_web: Any) -> None:
+def test_no_disallowed_path_requested(
+    static_crawl: CrawlRun, truth: dict, fixture_web: Any
+) -> None:
     from urllib.request import urlopen
 
     from protego import Protego

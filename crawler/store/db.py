@@ -103,7 +103,8 @@ def upgrade_schema(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # The connection is handed over below; the URL is only informative (% escaped for configparser).
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string().replace("%", "%%"))
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn

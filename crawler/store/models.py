@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -249,3 +250,100 @@ class Schedule(Base):
     next_run: Mapped[datetime | None] = mapped_column(Timestamp)
     last_run: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+# --- analysis ---
+# Written by ``adarchive analyze`` (crawler.analysis); derived from the rows
+# above, never edited by hand. Every link and indicator names the captures
+# that prove it. See docs/analysis.md.
+
+
+class AnalysisRun(Base):
+    __tablename__ = "analysis_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """running | finished | failed"""
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True when everything was recomputed (first run, --full, or a changed link config)."""
+    config_json: Mapped[str] = mapped_column(Text)
+    config_sha256: Mapped[str] = mapped_column(String(64))
+    stats_json: Mapped[str | None] = mapped_column(Text)
+
+
+class AdText(Base):
+    """The MinHash signature of an ad's normalised text, kept so reruns only sign new text."""
+
+    __tablename__ = "ad_text"
+
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), primary_key=True)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))
+    """The ad's ``text_sha256`` when signed: a different value means the text changed."""
+    params: Mapped[str] = mapped_column(String(64))
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Little-endian uint32 signature; NULL when the text is too short to compare."""
+    chars: Mapped[int] = mapped_column(Integer, default=0)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_run.id"))
+
+
+class Link(Base):
+    """One reason two ads belong together; only a spanning set is stored (see graph.py)."""
+
+    __tablename__ = "link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_a: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    ad_b: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    """phone | email | telegram | line | kakao | wechat | url | image_sha256 | image_phash | poster_account | text"""
+    weight: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    """One human-readable line, e.g. ``shared phone +77011234567``."""
+    detail: Mapped[str] = mapped_column(Text)
+    """JSON: identifier / image ids, Jaccard estimate, Hamming distance."""
+    capture_a: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+    capture_b: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_run.id"), index=True)
+
+
+class Network(Base):
+    """A connected component (≥ 2 ads) of the links, over all links or strong ones only."""
+
+    __tablename__ = "network"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), unique=True)
+    """``N-<smallest ad id>`` (all links) or ``S-<smallest ad id>`` (strong links only)."""
+    strong: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(Integer)
+    platforms: Mapped[int] = mapped_column(Integer)
+    identifiers: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    """Sum of the indicator weights of its ads: a ranking for review, not a verdict."""
+    first_seen: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_seen: Mapped[datetime | None] = mapped_column(Timestamp)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_run.id"))
+
+
+class AdNetwork(Base):
+    __tablename__ = "ad_network"
+
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("network.id"), primary_key=True, index=True)
+
+
+class AdIndicator(Base):
+    """One risk indicator that fired on one ad, with its evidence (a lead for review)."""
+
+    __tablename__ = "ad_indicator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    indicator: Mapped[str] = mapped_column(String(64), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str] = mapped_column(Text)
+    """JSON: what was seen (the matched words, the identifier, the other ads …)."""
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_run.id"))

@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.evidence import events as custody_events
@@ -31,6 +30,7 @@ from crawler.store.models import (
     WarcFile,
     utcnow,
 )
+from crawler.store.upsert import get_or_create_id
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -79,11 +79,21 @@ class SharedStore:
 _STORES: dict[str, SharedStore] = {}
 
 
-def shared_store(url: str, commit_every: int = 200) -> SharedStore:
+def default_commit_every(url: str) -> int:
+    """Batch commits on SQLite (one writer, fast); commit each item elsewhere.
+
+    On PostgreSQL several crawler processes write at once: short transactions
+    that take row locks in a fixed order cannot deadlock each other.
+    """
+    return 200 if url.startswith("sqlite") else 1
+
+
+def shared_store(url: str, commit_every: int = 0) -> SharedStore:
     store = _STORES.get(url)
     if store is None:
         factory = open_store(url, create=True)
-        store = SharedStore(url=url, session=factory(), commit_every=max(1, commit_every))
+        every = commit_every or default_commit_every(url)
+        store = SharedStore(url=url, session=factory(), commit_every=max(1, every))
         _STORES[url] = store
     return store
 
@@ -132,7 +142,7 @@ class CrawlRecorder:
         self.crawler = crawler
         self.data_root = Path(settings.get("ADARCHIVE_DATA_DIR") or "adarchive-data").resolve()
         self.db_url = resolve_db_url(settings.get("ADARCHIVE_DB"), self.data_root)
-        self.store = shared_store(self.db_url, settings.getint("ADARCHIVE_STORE_COMMIT_EVERY", 200))
+        self.store = shared_store(self.db_url, settings.getint("ADARCHIVE_STORE_COMMIT_EVERY", 0))
         self.store.users += 1
         self.crawl_id: int | None = None
         self.platform_id: int | None = None
@@ -192,14 +202,13 @@ class CrawlRecorder:
         return crawl.id
 
     def ensure_platform(self, name: str, country: str | None, language: str | None) -> Platform:
-        platform = self.session.scalar(select(Platform).where(Platform.name == name))
-        if platform is None:
-            platform = Platform(name=name, country=country, language=language)
-            self.session.add(platform)
-            self.session.flush()
-        else:
-            platform.country = country or platform.country
-            platform.language = language or platform.language
+        platform_id, _ = get_or_create_id(
+            self.session, Platform, {"name": name}, {"country": country, "language": language}
+        )
+        platform = self.session.get(Platform, platform_id)
+        assert platform is not None
+        platform.country = country or platform.country
+        platform.language = language or platform.language
         return platform
 
     def spider_closed(self, spider: Spider, reason: str) -> None:

@@ -1,0 +1,179 @@
+"""What evidence capture costs: bare Scrapy vs the full adarchive stack, same crawl.
+
+Serves the synthetic fixture web in its own process, then crawls it twice with
+identical concurrency and delay settings:
+
+* **bare**: the same definition spider with ``ADARCHIVE_WARC_ENABLED=False``
+  and no item pipelines (Scrapy plus our politeness middlewares);
+* **full**: WARC capture, capture rows, contact extraction and the store.
+
+Only static platforms without a robots.txt Crawl-delay are crawled (jp_dating
+asks for 1 s between requests, which would measure the delay, not the
+crawler; th_board needs a browser). Throughput is measured on the server side:
+requests served / (last request time - first request time), so process
+start-up and imports do not count. The full run goes first, so warm caches
+favour the bare run and the ratio errs low. Target: ratio >= 0.85.
+
+    .venv/bin/python bench/crawl_overhead.py [--pages 2040] [--repeat 2] [--breakdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = 0.85
+
+
+@dataclass
+class RunResult:
+    label: str
+    pages: int
+    span: float
+    wall: float
+    detail_pages: int
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.span if self.span > 0 else 0.0
+
+
+def start_server(ads: int, log: Path, truth: Path) -> tuple[subprocess.Popen[str], dict]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.demo.server", "--ads", str(ads), "--port", "0"]
+        + ["--log", str(log), "--truth", str(truth)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=10)
+        raise SystemExit(f"fixture web failed to start (exit {proc.returncode})")
+    return proc, json.loads(line)
+
+
+def crawl(
+    label: str,
+    platforms: list[str],
+    start_urls: dict[str, str],
+    out: Path,
+    common: list[str],
+    extra: list[str],
+    log: IO[str],
+    detail_urls: set[str],
+) -> RunResult:
+    log.seek(0, 2)
+    starts = [a for name in platforms for a in ("--start-url", f"{name}={start_urls[name]}")]
+    cmd = [sys.executable, "-m", "crawler.cli", "crawl", *platforms, *starts, "--out", str(out)]
+    cmd += ["--log-level", "WARNING", *common, *extra]
+    began = time.monotonic()
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    wall = time.monotonic() - began
+    if result.returncode != 0:
+        raise SystemExit(f"{label} crawl failed:\n{result.stdout}\n{result.stderr[-4000:]}")
+    entries = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+    times = sorted(e["time"] for e in entries)
+    detail = sum(1 for e in entries if e["url"] in detail_urls)
+    return RunResult(label, len(entries), times[-1] - times[0], wall, detail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=2040, help="detail pages in all (>= 2000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="CONCURRENT_REQUESTS")
+    parser.add_argument("--per-site", type=int, default=8, help="CONCURRENT_REQUESTS_PER_DOMAIN")
+    parser.add_argument("--strict", action="store_true", help="exit 1 below the target ratio")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="crawl each variant N times (alternating), keep the best",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also crawl with WARC capture but no item pipelines (the archive's own share)",
+    )
+    args = parser.parse_args(argv)
+
+    from crawler.demo.world import build_world
+
+    platforms = [
+        p["name"]
+        for p in build_world(seed=1, ads_per_platform=1).truth()["platforms"]
+        if p["render"] == "static" and not p["crawl_delay"]
+    ]
+    with tempfile.TemporaryDirectory(prefix="adarchive-bench-") as tmp:
+        root = Path(tmp)
+        log_path, truth_path = root / "requests.jsonl", root / "truth.json"
+        log_path.touch()
+        ads = math.ceil(args.pages / len(platforms))
+        server, urls = start_server(ads, log_path, truth_path)
+        try:
+            truth = json.loads(truth_path.read_text(encoding="utf-8"))
+            details = {a["url"] for a in truth["ads"] if a["platform"] in platforms}
+            common = [
+                "-s", "DOWNLOAD_DELAY=0",
+                "-s", "RANDOMIZE_DOWNLOAD_DELAY=False",
+                "-s", "AUTOTHROTTLE_ENABLED=False",
+                "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
+                "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.per_site}",
+            ]  # fmt: skip
+            bare_extra = ["-s", "ADARCHIVE_WARC_ENABLED=False", "-s", "ITEM_PIPELINES={}"]
+            print(
+                f"fixture web: {', '.join(platforms)}; {ads} ads each; "
+                f"concurrency {args.concurrency} ({args.per_site} per site), no delay",
+                flush=True,
+            )
+            variants = [("full", []), ("bare", bare_extra)]
+            if args.breakdown:
+                variants.insert(1, ("warc", ["-s", "ITEM_PIPELINES={}"]))
+            results: dict[str, RunResult] = {}
+            with log_path.open(encoding="utf-8") as log:
+                for n in range(args.repeat):
+                    for label, extra in variants:
+                        out = root / f"{label}-{n}"
+                        run = crawl(
+                            label, platforms, urls["start_urls"], out, common, extra, log, details
+                        )
+                        rate = run.pages_per_second
+                        print(f"  run {n + 1} {label}: {rate:.1f} pages/s", flush=True)
+                        if label not in results or rate > results[label].pages_per_second:
+                            results[label] = run
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        warc_bytes = sum(p.stat().st_size for p in (root / "full-0" / "warc").glob("*.warc.gz"))
+
+    bare, full = results["bare"], results["full"]
+    for run in results.values():
+        print(
+            f"{run.label:>5}: {run.pages} requests ({run.detail_pages} detail pages) in "
+            f"{run.span:.2f} s = {run.pages_per_second:.1f} pages/s (process wall {run.wall:.1f} s)"
+        )
+    if "warc" in results:
+        share = results["warc"].pages_per_second / bare.pages_per_second
+        print(f"ratio warc-only/bare: {share:.3f}")
+    ratio = full.pages_per_second / bare.pages_per_second
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(f"full archive WARC bytes: {warc_bytes:,}")
+    print(f"ratio full/bare: {ratio:.3f} (target >= {TARGET}: {verdict})")
+    if bare.detail_pages < 2000 or full.detail_pages != bare.detail_pages:
+        print("warning: the runs did not fetch the same >= 2,000 detail pages", file=sys.stderr)
+        return 1
+    return 1 if args.strict and ratio < TARGET else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Downloader middleware that archives every response as received into WARC files.
+
+At order 950 it is the middleware closest to the downloader, so in the response
+direction it runs before HttpCompression (590), Redirect (600) and HttpCache
+(900): it sees the body still content-coded and every redirect, error status
+and robots.txt response, exactly as fetched.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import scrapy
+import warcio
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from crawler import __version__
+from crawler.archive.records import (
+    RECONSTRUCTION_LIMITS,
+    ExchangeContext,
+    ExchangeIds,
+    build_exchange,
+)
+from crawler.archive.writer import ClosedWarc, RotatingWarcWriter, WrittenRecord
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+
+    from crawler.store.recorder import CrawlRecorder
+
+META_CAPTURE_ID = "adarchive_capture_id"
+META_CAPTURE = "adarchive_capture"
+
+DEFAULT_MAX_SIZE = 1_000_000_000
+DEFAULT_PREFIX = "adarchive"
+
+# Settings that shape what a capture contains, listed in every warcinfo record.
+CAPTURE_SETTINGS = (
+    "ROBOTSTXT_OBEY",
+    "ADARCHIVE_ROBOTS_CRAWL_DELAY",
+    "ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX",
+    "DOWNLOAD_DELAY",
+    "RANDOMIZE_DOWNLOAD_DELAY",
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "CONCURRENT_REQUESTS_PER_IP",
+    "AUTOTHROTTLE_ENABLED",
+    "AUTOTHROTTLE_START_DELAY",
+    "AUTOTHROTTLE_MAX_DELAY",
+    "AUTOTHROTTLE_TARGET_CONCURRENCY",
+    "DOWNLOAD_MAXSIZE",
+    "DOWNLOAD_TIMEOUT",
+    "DOWNLOAD_FAIL_ON_DATALOSS",
+    "RETRY_ENABLED",
+    "RETRY_TIMES",
+    "REDIRECT_ENABLED",
+    "COOKIES_ENABLED",
+    "CLOSESPIDER_PAGECOUNT",
+    "ADARCHIVE_WARC_MAX_SIZE",
+)
+
+
+@functools.cache
+def software() -> str:
+    """Who wrote the records (looked up once: package metadata reads are slow)."""
+    return f"adarchive/{__version__} (Scrapy/{scrapy.__version__}; warcio/{warcio_version()})"
+
+
+def warcio_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("warcio")
+    except PackageNotFoundError:  # pragma: no cover - warcio is a dependency
+        return getattr(warcio, "__version__", "unknown")
+
+
+def robots_policy(settings: BaseSettings) -> str:
+    if not settings.getbool("ROBOTSTXT_OBEY"):
+        return "robots.txt NOT obeyed (ROBOTSTXT_OBEY=False)"
+    policy = "robots.txt obeyed (ROBOTSTXT_OBEY=True)"
+    if settings.getbool("ADARCHIVE_ROBOTS_CRAWL_DELAY"):
+        limit = settings.get("ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX")
+        policy += f"; Crawl-delay honoured, capped at {limit} s"
+    return policy
+
+
+def warcinfo_fields(
+    settings: BaseSettings, platform: str, crawl_id: int | None
+) -> dict[str, object]:
+    """The warcinfo body: who captured, with what, under which rules, and what is lost."""
+    from crawler.useragent import user_agent_from_settings
+
+    headers = settings.getdict("DEFAULT_REQUEST_HEADERS") or {}
+    setting_lines = [f"{name}={settings.get(name)}" for name in CAPTURE_SETTINGS]
+    setting_lines.append(f"Accept-Encoding={headers.get('Accept-Encoding')}")
+    return {
+        "software": software(),
+        "format": "WARC File Format 1.1",
+        "hostname": socket.gethostname(),
+        "operator": settings.get("ADARCHIVE_OPERATOR_CONTACT"),
+        "http-header-user-agent": user_agent_from_settings(settings),
+        "platform": platform,
+        "crawl-id": crawl_id,
+        "robots": robots_policy(settings),
+        "setting": setting_lines,
+        "reconstruction": list(RECONSTRUCTION_LIMITS),
+    }
+
+
+class ArchiveMiddleware:
+    """Writes response, request and metadata records for every response, and capture rows."""
+
+    def __init__(self, crawler: Crawler, recorder: CrawlRecorder, writer: RotatingWarcWriter):
+        self.crawler = crawler
+        self.recorder = recorder
+        self.writer = writer
+        self.stats = crawler.stats
+        # Requests that really went to the downloader: a response made up by an
+        # earlier middleware's process_request (e.g. a cache) is not archived.
+        self._sent: weakref.WeakSet[Request] = weakref.WeakSet()
+        recorder.add_commit_hook(writer.sync)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveMiddleware:
+        settings = crawler.settings
+        if not settings.getbool("ADARCHIVE_WARC_ENABLED", True):
+            raise NotConfigured("ADARCHIVE_WARC_ENABLED is off")
+        from crawler.store.recorder import CrawlRecorder
+
+        recorder = CrawlRecorder.for_crawler(crawler)
+        directory = settings.get("ADARCHIVE_WARC_DIR") or recorder.data_root / "warc"
+
+        def on_close(closed: ClosedWarc) -> None:
+            if closed.warc_file_id is not None:
+                recorder.warc_file_closed(closed.warc_file_id, closed.size, closed.sha256)
+            if crawler.stats is not None:
+                crawler.stats.inc_value("adarchive/warc/files_closed")
+
+        writer = RotatingWarcWriter(
+            directory=Path(directory),
+            prefix=settings.get("ADARCHIVE_WARC_PREFIX") or DEFAULT_PREFIX,
+            max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+            warcinfo=lambda: warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
+            on_open=recorder.warc_file_opened,
+            on_close=on_close,
+        )
+        middleware = cls(crawler, recorder, writer)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        self._sent.add(request)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        if request not in self._sent:
+            self._inc("adarchive/warc/skipped_not_downloaded")
+            return response
+        if request.meta.get("playwright"):
+            # A rendered DOM under network headers is not what was received;
+            # browser traffic is archived from the browser's own responses.
+            self._inc("adarchive/warc/skipped_browser")
+            return response
+        written = self.archive(request, response)
+        request.meta[META_CAPTURE_ID] = written[0]
+        request.meta[META_CAPTURE] = written[1]
+        return response
+
+    def archive(self, request: Request, response: Response) -> tuple[int, WrittenRecord]:
+        """Write one exchange and its capture rows; return the response capture."""
+        writer = self.writer
+        ids = ExchangeIds(writer.new_record_id(), writer.new_record_id(), writer.new_record_id())
+        context = ExchangeContext(
+            platform=self.recorder.platform,
+            crawl_id=self.recorder.crawl_id,
+            spider=self.recorder.platform,
+            software=software(),
+        )
+        specs = build_exchange(request, response, ids=ids, fetched_at=writer.now(), context=context)
+        written = writer.write_group(specs)
+        response_record = written[0]
+        capture_id = self.recorder.add_capture(response_record, response_record.warc_file_id)
+        for record in written[1:]:
+            self.recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
+        self._inc("adarchive/warc/records", len(written))
+        self._inc("adarchive/warc/bytes", sum(r.length for r in written))
+        return capture_id, response_record
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.writer.close()
+        self.recorder.remove_commit_hook(self.writer.sync)
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(key, count)

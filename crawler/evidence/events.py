@@ -1,0 +1,119 @@
+"""The custody events a crawl writes, called from :mod:`crawler.store.recorder`.
+
+Kept here so the recorder needs only one line per moment (crawl started,
+crawl finished, WARC file closed), and every event's shape lives next to the
+chain code. Each call comes right after the recorder committed, so the
+session is clean and a lost race with another writer can be rolled back
+without losing captures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crawler.store.models import Crawl, WarcFile
+    from crawler.store.recorder import CrawlRecorder
+
+logger = logging.getLogger(__name__)
+
+CRAWL_STARTED = "crawl.started"
+CRAWL_FINISHED = "crawl.finished"
+WARC_CLOSED = "warc.closed"
+WARC_TIMESTAMPED = "warc.timestamped"
+WARC_TIMESTAMP_FAILED = "warc.timestamp_failed"
+EXPORT_CREATED = "export.created"
+EXPORT_WRITTEN = "export.written"
+VERIFY_RUN = "verify.run"
+
+
+def crawl_subject(crawl_id: int) -> str:
+    return f"crawl:{crawl_id}"
+
+
+def warc_subject(relative_path: str) -> str:
+    return f"warc:{relative_path}"
+
+
+def crawl_started(recorder: CrawlRecorder, crawl: Crawl) -> None:
+    """Settings and robots policy the crawl runs under, before its first fetch."""
+    from crawler.archive.middleware import robots_policy
+    from crawler.evidence.custody import record_event
+    from crawler.store.recorder import capture_settings
+
+    settings = recorder.crawler.settings
+    details = {
+        "crawl_id": crawl.id,
+        "platform": recorder.platform,
+        "host": crawl.host,
+        "pid": crawl.pid,
+        "robots": robots_policy(settings),
+        "settings": _jsonable(capture_settings(settings)),
+    }
+    record_event(recorder.session, CRAWL_STARTED, crawl_subject(crawl.id), details)
+
+
+def crawl_finished(recorder: CrawlRecorder, crawl: Crawl) -> None:
+    """How the crawl ended and what it gathered."""
+    from crawler.evidence.custody import record_event
+
+    details = {
+        "crawl_id": crawl.id,
+        "platform": recorder.platform,
+        "status": crawl.status,
+        "reason": crawl.finish_reason,
+        "pages": crawl.pages,
+        "ads": crawl.ads,
+        "new_ads": crawl.new_ads,
+        "errors": crawl.errors,
+    }
+    record_event(recorder.session, CRAWL_FINISHED, crawl_subject(crawl.id), details)
+
+
+def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = None) -> None:
+    """The closed file's name, size and SHA-256; then, if a TSA is set, its time-stamp."""
+    from crawler.evidence.custody import record_event
+
+    details = {
+        "name": PurePosixPath(row.path).name,
+        "path": row.path,
+        "size": row.size,
+        "sha256": row.sha256,
+        "crawl_id": row.crawl_id,
+    }
+    record_event(recorder.session, WARC_CLOSED, warc_subject(row.path), details)
+    tsa_url = recorder.crawler.settings.get("ADARCHIVE_TSA_URL") or os.environ.get(
+        "ADARCHIVE_TSA_URL"
+    )
+    if not tsa_url:
+        return
+    from crawler.evidence.timestamp import on_warc_closed
+
+    path = Path(row.path)
+    if not path.is_absolute():
+        path = recorder.data_root / path
+    on_warc_closed(
+        path,
+        row.sha256 or "",
+        row.size or 0,
+        records,
+        session=recorder.session,
+        subject=warc_subject(row.path),
+        tsa_url=tsa_url,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Settings values as canonical JSON accepts them (no floats like inf, no objects)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    return str(value)

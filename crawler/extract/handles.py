@@ -1,0 +1,232 @@
+"""Messenger handles and off-platform links.
+
+Links are classified by host: ``t.me``/``telegram.me`` give a Telegram handle,
+``wa.me`` and ``api.whatsapp.com/send?phone=`` a phone on WhatsApp,
+``line.me/ti/p/~id`` a LINE ID, ``open.kakao.com/o/…`` a KakaoTalk open chat;
+every other link is a ``url``. Handles written in text (``@anna_k``,
+``LINE: anna.k``, ``카톡 anna22``, ``微信：anna2024``) count only next to a cue
+that names their messenger: an ``@name`` alone may be any social network.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from crawler.extract.cues import CueIndex
+from crawler.extract.identifier import Identifier
+from crawler.extract.phones import parse_e164
+from crawler.extract.spans import SpanSet
+
+_URL_CHARS = r"[^\s<>\"'`{}|\\^\[\]\u2013\u2014\u00ab\u00bb\u201c\u201d\u2018\u2019\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]"
+_URL_RE = re.compile(
+    r"(?:(?<![\w.+\-])https?://"
+    r"|(?<![\w./@\-])(?:www\.|(?:t\.me|telegram\.(?:me|dog)|wa\.me|(?:api\.|web\.)?whatsapp\.com"
+    r"|line\.me|lin\.ee|(?:open|pf|qr)\.kakao\.com)/))"
+    rf"{_URL_CHARS}{{1,2048}}",
+    re.IGNORECASE,
+)
+_TRAILING = ".,;:!?…»\"'”’)"
+_TG_HANDLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+_TG_RESERVED = frozenset({"joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "iv"})
+_LINE_PATH_RE = re.compile(r"/(?:r/)?ti/p/(~|@|%40)?([A-Za-z0-9._\-]{2,32})/?$", re.IGNORECASE)
+_DIGITS_RE = re.compile(r"\+?[0-9]{7,15}")
+
+_AT_HANDLE_RE = re.compile(r"(?<![\w.@/＠])[@＠]([A-Za-z][A-Za-z0-9_.]{2,31})(?![\w@＠])")
+_ID_AFTER_CUE_RE = re.compile(
+    r"[ \t]{0,2}[:：=\-]?[ \t]{0,2}(@?)([A-Za-z0-9][A-Za-z0-9._\-]{2,31})"
+)
+_STOPWORDS = frozenset(
+    [
+        "id",
+        "me",
+        "only",
+        "available",
+        "add",
+        "and",
+        "or",
+        "please",
+        "pls",
+        "plz",
+        "text",
+        "call",
+        "my",
+        "is",
+        "the",
+        "same",
+        "number",
+        "here",
+        "us",
+        "now",
+        "chat",
+        "account",
+        "name",
+        "app",
+        "ok",
+        "okay",
+        "free",
+        "dm",
+        "message",
+        "msg",
+        "contact",
+        "whatsapp",
+        "telegram",
+        "line",
+        "kakao",
+        "wechat",
+        "viber",
+        "talk",
+        "kakaotalk",
+        "open",
+        "official",
+        "also",
+        "too",
+        "via",
+        "on",
+        "to",
+        "at",
+        "for",
+        "with",
+        "tel",
+        "phone",
+    ]
+)
+_HANDLE_CUES = ("telegram", "line", "kakao", "wechat", "other")
+
+
+def _strip_trailing(url: str) -> str:
+    while url and url[-1] in _TRAILING:
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
+
+
+def find_links(text: str, region: str | None) -> list[Identifier]:
+    """Links: messenger links become their kinds, the rest ``url``."""
+    found: list[Identifier] = []
+    if "." not in text:
+        return found
+    for m in _URL_RE.finditer(text):
+        raw = _strip_trailing(m.group())
+        ident = classify_link(raw, m.start(), region)
+        if ident is not None:
+            found.append(ident)
+    return found
+
+
+def classify_link(raw: str, start: int, region: str | None = None) -> Identifier | None:
+    """Turn one link (as written, at ``start``) into an identifier."""
+    end = start + len(raw)
+    url = (
+        raw if "://" in raw else ("http://" if raw.lower().startswith("www.") else "https://") + raw
+    )
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return None
+    if "." not in host or len(host) < 4:
+        return None
+    bare = host.removeprefix("www.")
+    segs = [s for s in parts.path.split("/") if s]
+    if bare in ("t.me", "telegram.me", "telegram.dog"):
+        if segs and segs[0] == "s":
+            segs = segs[1:]
+        if segs and _TG_HANDLE_RE.fullmatch(segs[0]) and segs[0].lower() not in _TG_RESERVED:
+            return Identifier("telegram", segs[0].lower(), raw, start, end)
+    elif bare == "wa.me" or (bare.endswith("whatsapp.com") and parts.path.startswith("/send")):
+        number = segs[0] if bare == "wa.me" and segs else ""
+        if bare != "wa.me":
+            number = (parse_qs(parts.query).get("phone") or [""])[0]
+        number = unquote(number).strip()
+        if _DIGITS_RE.fullmatch(number):
+            parsed = parse_e164(number.lstrip("+"), True, region)
+            if parsed is not None:
+                return Identifier("phone", parsed[0], raw, start, end, "whatsapp")
+    elif bare == "line.me":
+        lm = _LINE_PATH_RE.search(parts.path)
+        if lm:
+            value = ("@" if lm.group(1) in ("@", "%40") else "") + lm.group(2).lower()
+            return Identifier("line", value, raw, start, end)
+    elif bare in ("open.kakao.com", "pf.kakao.com") and segs:
+        code = "/".join(segs[:2]) if segs[0] == "o" and len(segs) > 1 else segs[0]
+        return Identifier("kakao", f"{bare}/{code}", raw, start, end)
+    netloc = host if port is None else f"{host}:{port}"
+    path = parts.path if parts.path != "/" else ""
+    query = f"?{parts.query}" if parts.query else ""
+    return Identifier("url", f"{parts.scheme.lower()}://{netloc}{path}{query}", raw, start, end)
+
+
+def find_handles(text: str, cues: CueIndex, claimed: SpanSet) -> list[Identifier]:
+    """Handles next to a messenger cue: ``@name`` and IDs written after the cue.
+
+    Nothing inside ``claimed`` spans (links, e-mails) is read as a handle.
+    """
+    found: dict[int, Identifier] = {}
+    if "@" in text or "＠" in text:
+        for m in _AT_HANDLE_RE.finditer(text):
+            kind = _nearest_handle_cue(cues, m.start(), m.end())
+            ident = _make(text, kind, m.group(1), True, m.start(), m.start(1))
+            if ident is not None and not claimed.overlaps(ident.start, ident.end):
+                found[m.start()] = ident
+    for cue in cues.cues:
+        if cue.kind not in ("telegram", "line", "kakao", "wechat"):
+            continue
+        m = _ID_AFTER_CUE_RE.match(text, cue.end)
+        if m is None:
+            continue
+        at = bool(m.group(1))
+        start = m.start(1) if at else m.start(2)
+        if start in found:
+            continue
+        if cue.kind == "telegram" and not at and not _COLON_RE.search(m.group()):
+            continue  # "Telegram anna" is too weak without "@" or ":"
+        if _GLUED_RE.match(text, m.end()):
+            continue  # the start of an e-mail or a link, not an ID
+        ident = _make(text, cue.kind, m.group(2), at, start, m.start(2))
+        if ident is not None and not claimed.overlaps(ident.start, ident.end):
+            found[start] = ident
+    return list(found.values())
+
+
+_COLON_RE = re.compile(r"[:：]")
+_GLUED_RE = re.compile(r"[@＠]|://|\.[A-Za-z]{2,}/")
+
+
+def _nearest_handle_cue(cues: CueIndex, start: int, end: int) -> str | None:
+    before = [c for c in cues.before(start, 40) if c.kind in _HANDLE_CUES]
+    if before:
+        return before[-1].kind
+    after = [c for c in cues.after(end, 25) if c.kind in _HANDLE_CUES]
+    return after[0].kind if after else None
+
+
+def _make(
+    text: str, kind: str | None, name: str, at: bool, start: int, name_start: int
+) -> Identifier | None:
+    """Validate a handle for its messenger; the match runs from ``start`` to the name's end."""
+    if kind is None or kind == "other":
+        return None
+    name = name.rstrip(".") if kind == "telegram" else name.rstrip(".-_")  # sentence punctuation
+    low = name.lower()
+    if low in _STOPWORDS or not any(c.isalpha() for c in name):
+        return None
+    if kind == "telegram":
+        if not _TG_HANDLE_RE.fullmatch(name):
+            return None
+        value = low
+    elif kind == "wechat":
+        if not _WECHAT_RE.fullmatch(name):
+            return None
+        value = low
+    elif len(name) > 20:
+        return None
+    else:  # line keeps the "@" of official accounts; kakao IDs have none
+        value = ("@" if at and kind == "line" else "") + low
+    end = name_start + len(name)
+    return Identifier(kind, value, text[start:end], start, end)
+
+
+_WECHAT_RE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{5,19}")

@@ -1,0 +1,217 @@
+"""Digit normalisation with an offset map back to the original text.
+
+Obfuscated phone numbers hide their digits as keycap emoji, full-width or other
+script digits, spelled-out words, kanji or Sino-Korean numerals and look-alike
+letters. We rewrite a *copy* of the text so that every such digit becomes one
+ASCII digit, and remember for each character of the copy which span of the
+original produced it, so that every match can be reported on the original text.
+
+Every pass is a single regex scan (no nested quantifiers) and rebuilds the
+string only when it found something, so plain ASCII text costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+# Spelled-out digits. Only whole words (no letter on either side; digits may
+# touch them, so mixed runs like "8семь01" work).
+_WORDS: dict[str, str] = {
+    # English
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    # Russian (with the feminine / neuter forms used when counting)
+    "ноль": "0",
+    "нуль": "0",
+    "один": "1",
+    "одна": "1",
+    "одно": "1",
+    "два": "2",
+    "две": "2",
+    "три": "3",
+    "четыре": "4",
+    "пять": "5",
+    "шесть": "6",
+    "семь": "7",
+    "восемь": "8",
+    "девять": "9",
+}
+_WORD_RE = re.compile(
+    r"(?<![^\W\d_])(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")(?![^\W\d_])",
+    re.IGNORECASE,
+)
+
+# Kanji and Sino-Korean numerals. These characters are also ordinary words
+# (一 "one", 이 is a Korean particle), so they only count as digits inside a
+# run that holds at least _SCRIPT_MIN of them.
+_SCRIPT_DIGITS: dict[str, str] = {
+    "〇": "0",
+    "零": "0",
+    "一": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+    "공": "0",
+    "영": "0",
+    "일": "1",
+    "이": "2",
+    "삼": "3",
+    "사": "4",
+    "오": "5",
+    "육": "6",
+    "칠": "7",
+    "팔": "8",
+    "구": "9",
+}
+_SCRIPT_MIN = 3
+_SCRIPT_CLASS = "[" + "".join(_SCRIPT_DIGITS) + "]"
+# A run of script numerals and ASCII digits, joined by short non-word gaps.
+_SCRIPT_RUN_RE = re.compile(
+    rf"(?:{_SCRIPT_CLASS}|[0-9])(?:(?:[^\w\n]|_){{0,3}}(?:{_SCRIPT_CLASS}|[0-9]))*"
+)
+_SCRIPT_CHAR_RE = re.compile(_SCRIPT_CLASS)
+
+# Non-ASCII decimal digits, circled digits, keycaps and the full-width plus.
+_CHAR_RE = re.compile(r"[0-9#*]\ufe0f?\u20e3|(?![0-9])\d|[\u2460-\u2468\u24ea\u2776-\u2792]|＋")
+
+# Look-alike letters (Latin and Cyrillic O/o, l, I, |, Cyrillic З/з).
+_LOOK: dict[str, str] = {
+    "O": "0",
+    "o": "0",
+    "О": "0",
+    "о": "0",
+    "l": "1",
+    "I": "1",
+    "|": "1",
+    "З": "3",
+    "з": "3",
+}
+_LOOK_CLASS = "[" + "".join(_LOOK).replace("|", r"\|") + "]"
+# A token of digits and look-alikes with no other letter touching it.
+# Possessive, and anchored after a non-word character, so a failed token is
+# never re-scanned from inside (linear time on long runs).
+_LOOK_TOKEN_RE = re.compile(rf"(?<![^\W_])(?:[0-9]|{_LOOK_CLASS})++(?![^\W\d_])")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A rewritten copy of a text; ``starts[i]:ends[i]`` is the source of ``text[i]``.
+
+    ``starts``/``ends`` are ``None`` while the copy is identical to the original.
+    """
+
+    text: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original-text span covering normalised characters ``start:end`` (end > start)."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
+
+
+Replacement = tuple[int, int, str]  # start, end (in the current text), one replacement char
+
+
+def _apply(norm: Normalized, replacements: Iterable[Replacement]) -> Normalized:
+    """Replace each span by one character and compose the offset maps."""
+    reps = list(replacements)
+    if not reps:
+        return norm
+    text = norm.text
+    old_starts = norm.starts if norm.starts is not None else range(len(text))
+    old_ends = norm.ends if norm.ends is not None else range(1, len(text) + 1)
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for a, b, ch in reps:
+        if a > pos:
+            parts.append(text[pos:a])
+            starts.extend(old_starts[pos:a])
+            ends.extend(old_ends[pos:a])
+        parts.append(ch)
+        starts.append(old_starts[a])
+        ends.append(old_ends[b - 1])
+        pos = b
+    parts.append(text[pos:])
+    starts.extend(old_starts[pos:])
+    ends.extend(old_ends[pos:])
+    return Normalized("".join(parts), tuple(starts), tuple(ends))
+
+
+def _char_digit(s: str) -> str:
+    if s == "＋":
+        return "+"
+    if s[-1] == "\u20e3":
+        return s[0] if s[0].isdigit() else "#"
+    return str(unicodedata.digit(s[0]))
+
+
+def _chars(norm: Normalized) -> Iterable[Replacement]:
+    for m in _CHAR_RE.finditer(norm.text):
+        yield m.start(), m.end(), _char_digit(m.group())
+
+
+def _words(norm: Normalized) -> Iterable[Replacement]:
+    for m in _WORD_RE.finditer(norm.text):
+        yield m.start(), m.end(), _WORDS[m.group().lower()]
+
+
+def _script(norm: Normalized) -> Iterable[Replacement]:
+    for run in _SCRIPT_RUN_RE.finditer(norm.text):
+        found = list(_SCRIPT_CHAR_RE.finditer(run.group()))
+        if len(found) >= _SCRIPT_MIN:
+            base = run.start()
+            for m in found:
+                yield base + m.start(), base + m.end(), _SCRIPT_DIGITS[m.group()]
+
+
+def _lookalikes(norm: Normalized) -> Iterable[Replacement]:
+    for m in _LOOK_TOKEN_RE.finditer(norm.text):
+        # "lol", "OI" and one-letter words stay letters; "87O1", "O8l" become digits.
+        token = m.group()
+        real = sum(c.isdigit() for c in token)
+        if real < 1 or real == len(token):
+            continue
+        base = m.start()
+        for i, c in enumerate(token):
+            if c in _LOOK:
+                yield base + i, base + i + 1, _LOOK[c]
+
+
+_PASSES: tuple[Callable[[Normalized], Iterable[Replacement]], ...] = (
+    _chars,
+    _words,
+    _script,
+    _lookalikes,
+)
+
+
+def normalize(text: str) -> Normalized:
+    """Return the digit-bearing copy of ``text`` with its offset map."""
+    norm = Normalized(text)
+    for step in _PASSES:
+        if step is _chars and text.isascii():
+            continue
+        if step is _script and text.isascii():
+            continue
+        norm = _apply(norm, step(norm))
+    return norm

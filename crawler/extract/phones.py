@@ -1,0 +1,323 @@
+"""Phone numbers, plain or obfuscated, validated with libphonenumber.
+
+The normalised text (see ``normalize``) is scanned for digit runs joined by
+short runs of any separator; each run is split into groups at the
+separators, and contiguous group sequences are tried longest-first from each
+group until libphonenumber accepts one. Groups glued without space ("978-5",
+"12.5") form tokens, and a candidate never starts or ends inside a token.
+Precision guards then reject numbers that are dates, times, prices,
+quantities, measurements, reference numbers or parts of a word; numbers
+without a ``+``, trunk prefix or country code, and numbers joined by list
+punctuation, need a contact cue next to them.
+
+Every regex here has one way to match a given text (separators and digits
+are disjoint classes), and the number of parse attempts per text is bounded,
+so adversarial input costs linear time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import NamedTuple
+
+import phonenumbers
+
+from crawler.extract.cues import CueIndex, unit_follows
+from crawler.extract.identifier import Identifier
+from crawler.extract.normalize import Normalized
+from crawler.extract.spans import SpanSet
+
+MIN_DIGITS = 7
+MAX_DIGITS = 17  # 15 (E.164) + a 2-digit international prefix
+MAX_SEPARATOR = 6  # characters between two digits of one number (emoji sequences)
+MAX_ATTEMPTS = 4000  # libphonenumber parses per text: a bound for adversarial input
+
+# Anything but a letter/digit, a line break, currency and number signs is a separator.
+_SEP = r"(?:[^\w\n\r\u2028\u2029$€£¥₩฿₸₽₱%№#@〒]|[_ーｰ])"
+_RUN_RE = re.compile(rf"(?:\+\s?)?[0-9](?:{_SEP}{{0,{MAX_SEPARATOR}}}[0-9])*")
+_GROUP_RE = re.compile(r"[0-9]+")
+
+_TIME_RE = re.compile(r"\d{1,2}\s?[:：]\s?\d{2}")
+_DATE_RE = re.compile(
+    r"(?<!\d)(?:(\d{1,2})([./-])(\d{1,2})\2((?:19|20)\d{2}|\d{2})"
+    r"|((?:19|20)\d{2})([./-])(\d{1,2})\6(\d{1,2}))(?!\d)"
+)
+WHATSAPP_WINDOW = 40
+
+
+def _is_date(s: str) -> bool:
+    for m in _DATE_RE.finditer(s):
+        if m.group(1):
+            a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
+            if len(year) == 2 and m.group(2) == "-":
+                continue  # "12-34-56" is how phone numbers are grouped
+            if 1 <= a <= 31 and 1 <= b <= 12 or 1 <= a <= 12 and 1 <= b <= 31:
+                return True
+        elif 1 <= int(m.group(7)) <= 12 and 1 <= int(m.group(8)) <= 31:
+            return True
+    return False
+
+
+@lru_cache(maxsize=65536)
+def parse_e164(digits: str, plus: bool, region: str | None) -> tuple[str, str] | None:
+    """Validate a digit string; return (E.164, form) or None.
+
+    form says how the number was written: ``plus`` (+CC…), ``trunk`` (national
+    prefix), ``cc`` (country code without +), ``idd`` (international prefix),
+    ``bare`` (national number without prefix) or ``intl`` (another country's
+    number without +). The last two are ambiguous and need a cue.
+    """
+    if not plus and region:
+        num = _parse(digits, region)
+        if num is not None:
+            nsn = phonenumbers.national_significant_number(num)
+            prefix = digits[: len(digits) - len(nsn)] if digits.endswith(nsn) else None
+            national_prefix = _national_prefix(region)
+            if prefix == "":
+                form = "trunk" if nsn.startswith("0") else "bare"
+            elif prefix == str(num.country_code):
+                form = "cc"
+            elif national_prefix and prefix == national_prefix:
+                form = "trunk"
+            else:
+                form = "idd"
+            return _e164(num), form
+    num = _parse("+" + digits, None)
+    if num is not None:
+        return _e164(num), "plus" if plus else "intl"
+    return None
+
+
+def _parse(number: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        num = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return num if phonenumbers.is_valid_number(num) else None
+
+
+def _e164(num: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=512)
+def _national_prefix(region: str) -> str | None:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    return meta.national_prefix if meta is not None else None
+
+
+def _spaced_letter(ch: str) -> bool:
+    """A letter of a script that separates words by spaces (Latin, Greek, Cyrillic)."""
+    return ch.isalpha() and ord(ch) < 0x530
+
+
+def _touches_word(text: str, start: int, end: int, cues: CueIndex) -> bool:
+    """Is the number glued to a word ("anna_87011234567", "ID87011234567x")?"""
+    if start > 0:
+        ch = text[start - 1]
+        if ch in "_@" or ch.isdigit():
+            return True
+        if _spaced_letter(ch):
+            ws = start - 1
+            while ws > 0 and start - ws < 30 and _spaced_letter(text[ws - 1]):
+                ws -= 1
+            if not cues.is_cue_at(ws, start):
+                return True
+    if end < len(text):
+        ch = text[end]
+        if ch in "_@" or ch.isdigit():
+            return True
+        if _spaced_letter(ch):
+            we = end + 1
+            while we < len(text) and we - end < 30 and _spaced_letter(text[we]):
+                we += 1
+            if not cues.is_cue_at(end, we):
+                return True
+    return False
+
+
+def _whatsapp(text: str, start: int, end: int, cues: CueIndex, prev_end: int) -> bool:
+    """Was this number offered on WhatsApp (cue just before it, or after it on its line)?"""
+    window = min(WHATSAPP_WINDOW, start - prev_end)
+    if any(c.kind == "whatsapp" for c in cues.before(start, window)):
+        return True
+    line_end = text.find("\n", end, end + WHATSAPP_WINDOW)
+    line_end = end + WHATSAPP_WINDOW if line_end < 0 else line_end
+    tail = text[end:line_end]
+    if any(c.isdigit() for c in tail):
+        return False
+    return any(c.kind == "whatsapp" and c.end <= line_end for c in cues.after(end, len(tail)))
+
+
+class _Group(NamedTuple):
+    """Contiguous digits of a run, with how they attach to the previous group."""
+
+    digits: str
+    start: int  # in the normalised text (at the "+" if one precedes)
+    end: int
+    plus: bool
+    tight: bool  # glued to the previous group without space or list punctuation ("12.5")
+
+
+# Separators that may end one number and start another: spaces and list punctuation.
+_BOUNDARY_RE = re.compile(r"[\s;/|()\[\]+]")
+_QUANTITY_RE = re.compile(
+    r"\d{1,3}[.,]\d+|\d+[.,]\d{1,3}|\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3}){2,}"
+)
+# Body measurements ("90-60-90") never open a phone number.
+_MEASURES_RE = re.compile(r"\d{2,3}-\d{2,3}-\d{2,3}")
+# List punctuation inside a number: joined numbers, or obfuscation that comes with a cue.
+_LIST_SEP_RE = re.compile(r"[,;/|]")
+
+
+class _Budget:
+    def __init__(self, attempts: int) -> None:
+        self.left = attempts
+
+
+def find_phones(
+    text: str, norm: Normalized, region: str | None, cues: CueIndex, blocked: SpanSet
+) -> list[Identifier]:
+    """All phone numbers of ``text`` (whose normalised copy is ``norm``)."""
+    found: list[Identifier] = []
+    budget = _Budget(MAX_ATTEMPTS)
+    prev_end = 0
+    for run in _RUN_RE.finditer(norm.text):
+        if budget.left <= 0:
+            break
+        for ident in _phones_in_run(text, norm, run, region, cues, blocked, budget, prev_end):
+            found.append(ident)
+            prev_end = ident.end
+    return found
+
+
+def _phones_in_run(
+    text: str,
+    norm: Normalized,
+    run: re.Match[str],
+    region: str | None,
+    cues: CueIndex,
+    blocked: SpanSet,
+    budget: _Budget,
+    prev_end: int,
+) -> Iterator[Identifier]:
+    s = run.group()
+    base = run.start()
+    groups: list[_Group] = []
+    last = 0
+    for g in _GROUP_RE.finditer(s):
+        raw_sep = s[last : g.start()]
+        sep = raw_sep.rstrip()
+        plus = sep.endswith("+")
+        gstart = base + last + len(sep) - 1 if plus else base + g.start()
+        tight = bool(groups) and _BOUNDARY_RE.search(raw_sep) is None
+        if tight and raw_sep == "," and len(groups[-1].digits) >= 7 and len(g.group()) >= 7:
+            tight = False  # "87012345678,87024567812": two numbers, not a thousands group
+        groups.append(_Group(g.group(), gstart, base + g.end(), plus, tight))
+        last = g.end()
+    if sum(len(g.digits) for g in groups) < MIN_DIGITS:
+        return
+    quantity = _quantity_groups(s, base, groups)
+    i = 0
+    while i < len(groups) and budget.left > 0:
+        if groups[i].tight:  # never start inside a token ("978-5-…", "12.5")
+            i += 1
+            continue
+        # The longest j whose digit count fits; then shorter ones.
+        total = 0
+        j_max = i - 1
+        for j in range(i, len(groups)):
+            total += len(groups[j].digits)
+            if total > MAX_DIGITS:
+                break
+            j_max = j
+        hit = None
+        for j in range(j_max, i - 1, -1):
+            if j + 1 < len(groups) and groups[j + 1].tight:
+                continue  # never end inside a token either
+            digits = "".join(g.digits for g in groups[i : j + 1])
+            if len(digits) < MIN_DIGITS:
+                break
+            budget.left -= 1
+            hit = _accept(
+                text, norm, groups, quantity, i, j, digits, region, cues, blocked, prev_end
+            )
+            if hit is not None or budget.left <= 0:
+                break
+        if hit is not None:
+            yield hit
+            prev_end = hit.end
+            i = j + 1
+        else:
+            i += 1
+
+
+def _quantity_groups(s: str, base: int, groups: list[_Group]) -> list[bool]:
+    """Mark groups of tokens written like quantities: "12.5", "1,234,567", "16.763.963"."""
+    marks = [False] * len(groups)
+    k = 0
+    while k < len(groups):
+        m = k + 1
+        while m < len(groups) and groups[m].tight:
+            m += 1
+        token = s[groups[k].start - base : groups[m - 1].end - base].lstrip("+ ")
+        if _QUANTITY_RE.fullmatch(token):
+            marks[k:m] = [True] * (m - k)
+        k = m
+    return marks
+
+
+def _accept(
+    text: str,
+    norm: Normalized,
+    groups: list[_Group],
+    quantity: list[bool],
+    i: int,
+    j: int,
+    digits: str,
+    region: str | None,
+    cues: CueIndex,
+    blocked: SpanSet,
+    prev_end: int,
+) -> Identifier | None:
+    parsed = parse_e164(digits, groups[i].plus, region)
+    if parsed is None:
+        return None
+    value, form = parsed
+    start, end = norm.span(groups[i].start, groups[j].end)
+    if blocked.overlaps(start, end):
+        return None
+    match = text[start:end]
+    if _TIME_RE.search(match) or _is_date(match):
+        return None
+    if _touches_word(text, start, end, cues):
+        return None
+    if cues.negative_before(start):
+        return None
+    if unit_follows(text, end) and not cues.positive_just_before(start):
+        return None
+    if form in ("bare", "intl") and not cues.announced(start, end):
+        return None
+    inner = norm.text[groups[i].end : groups[j].start]
+    if (_LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])) and not cues.has_positive_near(
+        start, end
+    ):
+        return None  # joined numbers or quantities, unless a cue says obfuscation
+    first = i + 1
+    while first <= j and groups[first].tight:
+        first += 1
+    head = norm.text[groups[i].start : groups[first - 1].end]
+    if _MEASURES_RE.fullmatch(head):
+        return None
+    if first <= j and not cues.has_positive_near(start, end):
+        # Without a cue, a number split in tokens must look written as one: a short
+        # head ("8 701 …", "0917 123 …") not continuing a "184/64/44" list.
+        if sum(c.isdigit() for c in head) > 5:
+            return None
+        before = norm.text[groups[i - 1].end : groups[i].start] if i else ""
+        if _LIST_SEP_RE.search(before) and not any(c.isspace() for c in before):
+            return None
+    channel = "whatsapp" if _whatsapp(text, start, end, cues, prev_end) else None
+    return Identifier("phone", value, match, start, end, channel)

@@ -1,0 +1,169 @@
+"""Images pipeline: fetch each advert's images through Scrapy, archive them, hash them.
+
+Images are downloaded with the crawler's own engine, so they pass every
+downloader middleware like any page: robots.txt, the offsite filter, the
+politeness slot of the site, size limits, and the archive middleware, which
+writes the WARC records and the ``capture`` row. The image capture's parent is
+the advert page's capture. Each image gets a SHA-256 (exact reuse) and a
+64-bit pHash (re-encoded / resized copies); an image matching the agency's
+known-hash list (``ADARCHIVE_KNOWN_HASHES``) is stored flagged, never shown.
+
+Runs after the store pipeline (which creates the ``ad_image`` rows with their
+URLs); it fills ``image_id`` and ``capture_id`` on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from itemadapter import ItemAdapter
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from sqlalchemy import select
+
+from crawler.analysis.knownhashes import KnownHashes
+from crawler.analysis.phash import ImageDecodeError, image_facts
+from crawler.store.models import Ad, AdImage, Capture, Image, Platform
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+    from crawler.store.recorder import CrawlRecorder
+
+logger = logging.getLogger(__name__)
+
+META_PARENT = "adarchive_parent_capture_id"
+META_CAPTURE_ID = "adarchive_capture_id"
+DEFAULT_MAX_PER_AD = 10
+DEFAULT_MAXSIZE = 10 * 1024 * 1024
+
+
+class ImagesPipeline:
+    """Downloads, archives and hashes ``item["images"]``; links them to the stored ad."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        recorder: CrawlRecorder,
+        max_per_ad: int = DEFAULT_MAX_PER_AD,
+        maxsize: int = DEFAULT_MAXSIZE,
+        known: KnownHashes | None = None,
+    ) -> None:
+        self.crawler = crawler
+        self.recorder = recorder
+        self.max_per_ad = max_per_ad
+        self.maxsize = maxsize
+        self.known = known
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ImagesPipeline:
+        settings = crawler.settings
+        if not settings.getbool("ADARCHIVE_IMAGES_ENABLED", True):
+            raise NotConfigured("ADARCHIVE_IMAGES_ENABLED is off")
+        from crawler.store.recorder import CrawlRecorder
+
+        known = None
+        path = settings.get("ADARCHIVE_KNOWN_HASHES")
+        if path:
+            known = KnownHashes.load(path, settings.getint("ADARCHIVE_KNOWN_PHASH_DISTANCE", 6))
+        return cls(
+            crawler,
+            CrawlRecorder.for_crawler(crawler),
+            max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD", DEFAULT_MAX_PER_AD),
+            maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE", DEFAULT_MAXSIZE),
+            known=known,
+        )
+
+    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        adapter = ItemAdapter(item)
+        urls = [u for u in (adapter.get("images") or []) if isinstance(u, str)]
+        if not urls:
+            return item
+        ad_id = self._ad_id(adapter)
+        if ad_id is None:
+            return item
+        parent = adapter.get("capture_id")
+        for url in list(dict.fromkeys(urls))[: self.max_per_ad]:
+            await self._fetch(ad_id, url, parent)
+        return item
+
+    def _ad_id(self, adapter: ItemAdapter) -> int | None:
+        session = self.recorder.session
+        return session.scalar(
+            select(Ad.id)
+            .join(Platform, Platform.id == Ad.platform_id)
+            .where(
+                Platform.name == adapter.get("platform"),
+                Ad.external_id == adapter.get("external_id"),
+            )
+        )
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"adarchive/images/{key}")
+
+    async def _fetch(self, ad_id: int, url: str, parent: int | None) -> None:
+        request = scrapy.Request(
+            url,
+            meta={
+                META_PARENT: parent,
+                "adarchive_role": "image",
+                "download_maxsize": self.maxsize,
+                "handle_httpstatus_all": True,
+            },
+            dont_filter=True,
+        )
+        assert self.crawler.engine is not None
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except IgnoreRequest:
+            self._inc("ignored")  # robots.txt, offsite, too large …
+            return
+        except Exception as exc:  # network errors: the ad stays, the image row stays unhashed
+            self._inc("failed")
+            logger.info("image %s not fetched: %s", url, exc)
+            return
+        capture_id = response.meta.get(META_CAPTURE_ID) if response.request else None
+        capture_id = capture_id or request.meta.get(META_CAPTURE_ID)
+        if response.status != 200:
+            self._inc(f"status_{response.status}")
+            return
+        self.store_image(ad_id, url, response.body, capture_id, parent)
+
+    def store_image(
+        self, ad_id: int, url: str, data: bytes, capture_id: int | None, parent: int | None
+    ) -> Image | None:
+        """Hash the bytes, upsert the image, point the ad's image row at it."""
+        session = self.recorder.session
+        sha256 = hashlib.sha256(data).hexdigest()
+        image = session.scalar(select(Image).where(Image.sha256 == sha256))
+        if image is None:
+            try:
+                phash, width, height = image_facts(data)
+            except ImageDecodeError as exc:
+                self._inc("undecodable")
+                logger.info("image %s not hashed: %s", url, exc)
+                phash, width, height = None, None, None
+            flagged = bool(self.known and self.known.match(sha256, phash))
+            image = Image(sha256=sha256, phash=phash, width=width, height=height, flagged=flagged)
+            session.add(image)
+            session.flush()
+            self._inc("stored")
+            if flagged:
+                self._inc("flagged")
+        row = session.scalar(select(AdImage).where(AdImage.ad_id == ad_id, AdImage.url == url))
+        if row is None:
+            row = AdImage(ad_id=ad_id, url=url)
+            session.add(row)
+        row.image_id = image.id
+        row.capture_id = capture_id
+        if capture_id is not None and parent is not None:
+            capture = session.get(Capture, capture_id)
+            if capture is not None and capture.parent_capture_id is None:
+                capture.parent_capture_id = parent
+        session.flush()
+        self.recorder.store.touch()
+        return image

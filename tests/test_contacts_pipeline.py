@@ -1,0 +1,78 @@
+"""The contacts pipeline over an Ad-like item: fields, offsets, links, the switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from scrapy import Spider
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.test import get_crawler
+
+from pipelines.contacts import ContactsPipeline
+
+
+@dataclass
+class FakeAd:
+    """The fields of ``crawler.items.Ad`` that the pipeline reads and writes."""
+
+    url: str
+    title: str | None = None
+    body: str | None = None
+    name: str | None = None
+    contacts: list[str] = field(default_factory=list)
+    region: str | None = None
+    identifiers: list[dict] = field(default_factory=list)
+
+
+def _pipeline(**settings: object) -> ContactsPipeline:
+    crawler = get_crawler(Spider, settings)
+    return ContactsPipeline.from_crawler(crawler)
+
+
+def test_disabled_by_setting() -> None:
+    with pytest.raises(NotConfigured):
+        _pipeline(ADARCHIVE_CONTACTS_ENABLED=False)
+
+
+def test_extracts_per_field_with_offsets_and_channel() -> None:
+    ad = FakeAd(
+        url="http://127.0.0.10:8001/ad/17",
+        title="Анна, звоните 8 701 234 56 78",
+        body="Рост 168, цена 20000 тг. Тел: 8 701 234 56 78. Подробнее http://127.0.0.10:8001/about",
+        name="Анна",
+        contacts=[
+            "8 (701) 234-56-78",
+            "https://t.me/anna_k",
+            "https://wa.me/77012345678",
+            "https://example.org/anna",
+        ],
+        region="KZ",
+    )
+    out = _pipeline().process_item(ad, Spider("x"))
+    assert out is ad
+    rows = [(i["field"], i["kind"], i["value"], i["channel"]) for i in ad.identifiers]
+    assert rows == [
+        ("title", "phone", "+77012345678", None),
+        ("body", "phone", "+77012345678", None),
+        ("contacts", "phone", "+77012345678", None),
+        ("contacts", "telegram", "anna_k", None),
+        ("contacts", "phone", "+77012345678", "whatsapp"),
+        ("contacts", "url", "https://example.org/anna", None),
+    ]  # the link back to the ad's own site is not off-platform
+    texts = {"title": ad.title, "body": ad.body, "contacts": "\n".join(ad.contacts)}
+    for ident in ad.identifiers:
+        assert texts[ident["field"]][ident["start"] : ident["end"]] == ident["match"]
+        assert set(ident) == {"kind", "value", "match", "start", "end", "channel", "field"}
+
+
+def test_missing_fields_and_no_region() -> None:
+    ad = FakeAd(url="http://127.0.0.11/ad/1", body="Call +44 7911 123456", title=None, name=None)
+    _pipeline().process_item(ad, Spider("x"))
+    assert [(i["field"], i["value"]) for i in ad.identifiers] == [("body", "+447911123456")]
+
+
+def test_dict_items_work_too() -> None:
+    item = {"title": "LINE: lotus.bkk", "region": "TH", "contacts": [], "identifiers": []}
+    _pipeline().process_item(item, Spider("x"))
+    assert [(i["kind"], i["value"]) for i in item["identifiers"]] == [("line", "lotus.bkk")]

@@ -1,0 +1,245 @@
+"""A time-stamped crawl, its signed bundle, and every kind of tampering `verify` must catch.
+
+Each tamper test edits one thing; where a forger would also fix the hashes
+(datapackage.json, its digest) the test does that too, so the deeper check
+has to name the exact spot: the record, the CSV line, the manifest, the event.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from evidence_tools import read_entries, rehash, signer, write_bundle
+from tsa import LocalTSA
+
+from conftest import FAST, adarchive, start_url_args, static_platforms
+
+
+@pytest.fixture(scope="module")
+def tsa() -> Iterator[LocalTSA]:
+    with LocalTSA() as authority:
+        yield authority
+
+
+@pytest.fixture(scope="module")
+def stamped(fixture_web: Any, tsa: LocalTSA, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One platform crawled with ADARCHIVE_TSA_URL set, exported signed."""
+    root = tmp_path_factory.mktemp("evidence-tamper")
+    name = static_platforms(fixture_web)[0]
+    out = root / "data"
+    crawl = adarchive(
+        "crawl", name, *start_url_args(fixture_web, [name]), "--out", str(out), *FAST,
+        "-s", f"ADARCHIVE_TSA_URL={tsa.url}",
+    )  # fmt: skip
+    assert crawl.returncode == 0, crawl.stdout + crawl.stderr
+    adarchive("keys", "generate", "--out", str(root / "keys"), check=True)
+    adarchive("keys", "generate", "--out", str(root / "other"), check=True)
+    bundle = root / "stamped.wacz"
+    export = adarchive(
+        "export", "--db", str(out / "adarchive.db"), "--out", str(bundle), "--platform", name,
+        "--case-ref", "CASE-TAMPER", "--sign", str(root / "keys" / "adarchive-signing-key.pem"),
+    )  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    return {"root": root, "out": out, "bundle": bundle, "platform": name}
+
+
+def _verify(bundle: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return adarchive("verify", str(bundle), *extra)
+
+
+def _tampered(stamped: dict, name: str, entries: dict[str, bytes]) -> Path:
+    return write_bundle(entries, stamped["root"] / f"{name}.wacz")
+
+
+# -- the time-stamped crawl itself ------------------------------------------
+
+
+def test_closed_warc_files_are_stamped_and_logged(stamped: dict) -> None:
+    warcs = sorted((stamped["out"] / "warc").glob("*.warc.gz"))
+    assert warcs
+    for warc in warcs:
+        for suffix in (".manifest.json", ".tsr", ".tsa.pem"):
+            assert warc.with_name(warc.name + suffix).exists()
+    with sqlite3.connect(stamped["out"] / "adarchive.db") as conn:
+        actions = [a for (a,) in conn.execute("SELECT action FROM custody_event ORDER BY seq")]
+    assert actions.count("warc.timestamped") == len(warcs)
+    assert actions.index("crawl.started") < actions.index("warc.closed")
+    assert actions.index("warc.closed") < actions.index("warc.timestamped")
+
+
+def test_bundle_ships_tokens_that_openssl_and_verify_accept(stamped: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(stamped["bundle"]) as zf:
+        zf.extractall(tmp_path)
+    manifests = sorted((tmp_path / "evidence").glob("*.manifest.json"))
+    assert manifests
+    for manifest in manifests:
+        base = str(manifest)[: -len(".manifest.json")]
+        result = subprocess.run(
+            ["openssl", "ts", "-verify", "-data", str(manifest), "-in", base + ".tsr",
+             "-CAfile", base + ".tsa.pem"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0 and "Verification: OK" in result.stdout, result.stderr
+    ok = _verify(stamped["bundle"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert any(line.startswith("time-stamps") and " OK " in line for line in ok.stdout.splitlines())
+
+
+def test_trusted_tsa_root_is_enforced(stamped: dict, tsa: LocalTSA) -> None:
+    fingerprint = subprocess.run(
+        ["openssl", "x509", "-in", str(tsa.ca_pem), "-noout", "-fingerprint", "-sha256"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split("=", 1)[1].strip()  # fmt: skip
+    assert _verify(stamped["bundle"], "--tsa-root", fingerprint).returncode == 0
+    wrong = _verify(stamped["bundle"], "--tsa-root", "00" * 32)
+    assert wrong.returncode == 1 and "not the trusted TSA root" in wrong.stdout
+
+
+# -- tampering ----------------------------------------------------------------
+
+
+def _last_record_flipped(data: bytes) -> tuple[bytes, int]:
+    """Flip one payload byte in the file's last record, re-gzipped as its own member."""
+    members = []
+    rest = data
+    import zlib
+
+    while rest:
+        d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        body = d.decompress(rest)
+        members.append((len(data) - len(rest), body))
+        rest = d.unused_data
+    offset, body = members[-1]
+    i = body.rindex(b"\r\n\r\n") - 1  # last byte of the block
+    changed = body[:i] + bytes([body[i] ^ 0x20]) + body[i + 1 :]
+    return data[:offset] + gzip.compress(changed, mtime=0), offset
+
+
+def test_flipped_byte_in_a_warc_record_is_named(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    name = next(n for n in entries if n.startswith("archive/"))
+    entries[name], offset = _last_record_flipped(entries[name])
+    plain = _verify(_tampered(stamped, "record", dict(entries)))
+    assert plain.returncode == 1
+    assert f"{name}: SHA-256" in plain.stdout
+    assert f"{name} offset {offset}" in plain.stdout and "block digest" in plain.stdout
+    rehash(entries)  # a forger fixes every hash, but cannot re-sign with the agency key
+    forged = _verify(_tampered(stamped, "record-rehashed", entries))
+    assert forged.returncode == 1
+    assert f"{name} offset {offset}" in forged.stdout
+    assert "signedData.hash differs" in forged.stdout
+
+
+def test_flipped_byte_in_the_zip_is_named(stamped: dict) -> None:
+    data = bytearray(stamped["bundle"].read_bytes())
+    with zipfile.ZipFile(stamped["bundle"]) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("archive/"))
+    data[info.header_offset + 30 + len(info.filename) + 100] ^= 0x01
+    path = stamped["root"] / "zipbyte.wacz"
+    path.write_bytes(bytes(data))
+    result = _verify(path)
+    assert result.returncode == 1 and info.filename in result.stdout
+
+
+def test_edited_csv_row_is_named(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    lines = entries["evidence/captures.csv"].decode().split("\r\n")
+    fields = lines[3].split(",")
+    fields[7] = "0" * 64  # block_sha256 of the record on CSV line 4
+    lines[3] = ",".join(fields)
+    entries["evidence/captures.csv"] = "\r\n".join(lines).encode()
+    assert (
+        "evidence/captures.csv: SHA-256" in _verify(_tampered(stamped, "csv", dict(entries))).stdout
+    )
+    rehash(entries)
+    result = _verify(_tampered(stamped, "csv-rehashed", entries))
+    assert result.returncode == 1
+    assert "captures.csv line 4" in result.stdout and "block SHA-256" in result.stdout
+
+
+def test_edited_datapackage_is_caught(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    entries["datapackage.json"] = entries["datapackage.json"].replace(
+        b"CASE-TAMPER", b"CASE-OTHER!"
+    )
+    result = _verify(_tampered(stamped, "datapackage", dict(entries)))
+    assert result.returncode == 1 and "datapackage.json: SHA-256" in result.stdout
+    digest = json.loads(entries["datapackage-digest.json"])
+    import hashlib
+
+    digest["hash"] = "sha256:" + hashlib.sha256(entries["datapackage.json"]).hexdigest()
+    entries["datapackage-digest.json"] = json.dumps(digest).encode()
+    result = _verify(_tampered(stamped, "datapackage-digest", entries))
+    assert result.returncode == 1 and "signedData.hash differs" in result.stdout
+
+
+def test_edited_manifest_is_named(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    name = next(n for n in entries if n.endswith(".manifest.json"))
+    manifest = json.loads(entries[name])
+    manifest["records"][-1]["length"] += 1
+    entries[name] = json.dumps(manifest, separators=(",", ":")).encode()
+    rehash(entries, signer(stamped["root"] / "keys" / "adarchive-signing-key.pem"))
+    result = _verify(_tampered(stamped, "manifest", entries))
+    assert result.returncode == 1
+    token = name[: -len(".manifest.json")] + ".tsr"
+    assert f"{token}: token's message imprint does not match the manifest" in result.stdout
+
+
+def test_removed_custody_event_is_named(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    lines = entries["evidence/custody.jsonl"].splitlines(keepends=True)
+    del lines[1]  # event 2
+    entries["evidence/custody.jsonl"] = b"".join(lines)
+    rehash(entries, signer(stamped["root"] / "keys" / "adarchive-signing-key.pem"))
+    result = _verify(_tampered(stamped, "custody-removed", entries))
+    assert result.returncode == 1
+    assert "custody chain broken at event 3" in result.stdout and "missing" in result.stdout
+
+
+def test_edited_custody_event_is_named(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    lines = entries["evidence/custody.jsonl"].splitlines(keepends=True)
+    event = json.loads(lines[0])
+    event["details"]["robots"] = "robots.txt NOT obeyed"
+    lines[0] = (json.dumps(event) + "\n").encode()
+    entries["evidence/custody.jsonl"] = b"".join(lines)
+    rehash(entries, signer(stamped["root"] / "keys" / "adarchive-signing-key.pem"))
+    result = _verify(_tampered(stamped, "custody-edited", entries))
+    assert result.returncode == 1
+    assert "custody chain broken at event 1" in result.stdout and "details" in result.stdout
+
+
+def test_bundle_resigned_by_another_key_fails(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    entries["evidence/report.html"] += b"<!-- edited -->"
+    rehash(entries, signer(stamped["root"] / "other" / "adarchive-signing-key.pem"))
+    path = _tampered(stamped, "resigned", entries)
+    result = _verify(path)
+    assert result.returncode == 1 and "re-signed?" in result.stdout
+    pinned = _verify(path, "--key", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem"))
+    assert pinned.returncode == 1 and "not the required" in pinned.stdout
+    assert "signature" in pinned.stdout.split("RESULT")[0]
+
+
+def test_removed_time_stamp_is_missed(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    manifest = next(n for n in entries if n.endswith(".manifest.json"))
+    base = manifest[: -len(".manifest.json")]
+    for name in (manifest, base + ".tsr", base + ".tsa.pem"):
+        del entries[name]
+    package = json.loads(entries["datapackage.json"])
+    package["resources"] = [r for r in package["resources"] if r["path"] in entries]
+    entries["datapackage.json"] = json.dumps(package).encode()
+    rehash(entries, signer(stamped["root"] / "keys" / "adarchive-signing-key.pem"))
+    result = _verify(_tampered(stamped, "stamp-removed", entries))
+    assert result.returncode == 1
+    assert f"{manifest}: missing, but custody event" in result.stdout
