@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, insert, update
 
-from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting, utc
+from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting
 from crawler.store.recorder import CrawlRecorder
-from crawler.store.upsert import get_or_create_id
+from crawler.store.upsert import get_or_create_id, upsert_insert
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -21,6 +21,28 @@ if TYPE_CHECKING:
 
 WHITESPACE = re.compile(r"\s+")
 AD_TEXT_FIELDS = ("title", "body", "name", "age", "location", "price", "posted", "poster_account")
+
+
+# Built once: statement construction would cost more than the SQL on SQLite.
+_ad = Ad.__table__
+AD_UPDATE = (
+    update(_ad)
+    .where(_ad.c.id == bindparam("ad_id"))
+    .values(
+        {
+            **{
+                name: bindparam(name)
+                for name in (*AD_TEXT_FIELDS, "url", "text_sha256", "capture_id")
+            },
+            "last_seen": case(
+                (_ad.c.last_seen < bindparam("seen_at"), bindparam("seen_at")),
+                else_=_ad.c.last_seen,
+            ),
+        }
+    )
+)
+SIGHTING_INSERT = insert(Sighting.__table__)
+AD_IDENTIFIER_INSERT = insert(AdIdentifier.__table__)
 
 
 def normalised_text(fields: dict[str, Any]) -> str:
@@ -65,7 +87,12 @@ class StorePipeline:
         self.store_ad(fields)
         return item
 
-    def store_ad(self, fields: dict[str, Any]) -> Ad:
+    def store_ad(self, fields: dict[str, Any]) -> int:
+        """Upsert one ad with its sighting, identifiers and image references; return its id.
+
+        Core statements rather than ORM objects: this runs once per captured
+        advert and the unit of work's bookkeeping would cost more than the SQL.
+        """
         recorder = self.recorder
         session = recorder.session
         platform_id = recorder.platform_id
@@ -76,43 +103,39 @@ class StorePipeline:
         seen_at = fields["fetched_at"]
         capture_id = fields.get("capture_id")
         digest = text_sha256(fields)
+        conn = session.connection()
+        current = {name: fields.get(name) for name in AD_TEXT_FIELDS}
+        current.update(url=fields["url"], text_sha256=digest, capture_id=capture_id)
         ad_id, created = get_or_create_id(
             session,
             Ad,
             {"platform_id": platform_id, "external_id": fields["external_id"]},
             {
-                "url": fields["url"],
+                **current,
                 "first_seen": seen_at,
                 "last_seen": seen_at,
                 "first_capture_id": capture_id,
             },
         )
-        ad = session.get(Ad, ad_id)
-        assert ad is not None
         if created:
             recorder.stats["new_ads"] += 1
+        else:
+            conn.execute(AD_UPDATE, {**current, "ad_id": ad_id, "seen_at": seen_at})
         recorder.stats["ads"] += 1
-        ad.url = fields["url"]
-        ad.last_seen = max(seen_at, utc(ad.last_seen) or seen_at)
-        for name in AD_TEXT_FIELDS:
-            setattr(ad, name, fields.get(name))
-        ad.text_sha256 = digest
-        ad.capture_id = capture_id
-        session.flush()
-        session.add(
-            Sighting(
-                ad_id=ad.id,
-                crawl_id=recorder.crawl_id,
-                capture_id=capture_id,
-                seen_at=seen_at,
-                text_sha256=digest,
-            )
+        conn.execute(
+            SIGHTING_INSERT,
+            {
+                "ad_id": ad_id,
+                "crawl_id": recorder.crawl_id,
+                "capture_id": capture_id,
+                "seen_at": seen_at,
+                "text_sha256": digest,
+            },
         )
-        self._store_identifiers(ad, fields.get("identifiers") or [], capture_id)
-        self._store_images(ad, fields.get("images") or [], capture_id)
-        session.flush()
+        self._store_identifiers(ad_id, fields.get("identifiers") or [], capture_id)
+        self._store_images(ad_id, fields.get("images") or [], capture_id)
         recorder.store.touch()
-        return ad
+        return ad_id
 
     def _identifier_id(self, kind: str, value: str) -> int:
         key = (kind, value)
@@ -125,8 +148,8 @@ class StorePipeline:
         self._identifier_ids[key] = identifier_id
         return identifier_id
 
-    def _store_identifiers(self, ad: Ad, found: list[dict], capture_id: int | None) -> None:
-        session = self.recorder.session
+    def _store_identifiers(self, ad_id: int, found: list[dict], capture_id: int | None) -> None:
+        rows = []
         seen: set[tuple] = set()
         # Insert in a fixed order, so concurrent writers never wait on each other in a cycle.
         for ident in sorted(found, key=lambda i: (i["kind"], i["value"], i["start"])):
@@ -135,23 +158,27 @@ class StorePipeline:
             if key in seen:
                 continue
             seen.add(key)
-            session.add(
-                AdIdentifier(
-                    ad_id=ad.id,
-                    identifier_id=identifier_id,
-                    capture_id=capture_id,
-                    field=ident.get("field") or "",
-                    match=ident["match"],
-                    start=ident["start"],
-                    end=ident["end"],
-                    channel=ident.get("channel"),
-                )
+            rows.append(
+                {
+                    "ad_id": ad_id,
+                    "identifier_id": identifier_id,
+                    "capture_id": capture_id,
+                    "field": ident.get("field") or "",
+                    "match": ident["match"],
+                    "start": ident["start"],
+                    "end": ident["end"],
+                    "channel": ident.get("channel"),
+                }
             )
+        if rows:
+            self.recorder.session.connection().execute(AD_IDENTIFIER_INSERT, rows)
 
-    def _store_images(self, ad: Ad, urls: list[str], capture_id: int | None) -> None:
-        session = self.recorder.session
-        known = set(session.scalars(select(AdImage.url).where(AdImage.ad_id == ad.id)))
-        for url in urls:
-            if url not in known:
-                session.add(AdImage(ad_id=ad.id, url=url, capture_id=capture_id))
-                known.add(url)
+    def _store_images(self, ad_id: int, urls: list[str], capture_id: int | None) -> None:
+        rows = [
+            {"ad_id": ad_id, "url": url, "capture_id": capture_id} for url in dict.fromkeys(urls)
+        ]
+        if rows:
+            stmt = upsert_insert(self.recorder.session, AdImage.__table__).on_conflict_do_nothing(
+                index_elements=["ad_id", "url"]
+            )
+            self.recorder.session.connection().execute(stmt, rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
@@ -30,6 +31,23 @@ def _pipeline(**settings: object) -> ContactsPipeline:
     return ContactsPipeline.from_crawler(crawler)
 
 
+def process(pipeline: ContactsPipeline, item: object) -> object:
+    pipeline.open_spider(Spider("x"))
+    try:
+        return asyncio.run(pipeline.process_item(item, Spider("x")))
+    finally:
+        pipeline.close_spider(Spider("x"))
+
+
+def test_process_pool_gives_the_same_result() -> None:
+    ad = FakeAd(url="http://127.0.0.11/ad/1", body="Call +44 7911 123456, tg @lotus_k", region="GB")
+    inline = FakeAd(url=ad.url, body=ad.body, region="GB")
+    process(_pipeline(ADARCHIVE_CONTACTS_WORKERS=1), ad)
+    process(_pipeline(), inline)
+    assert ad.identifiers == inline.identifiers
+    assert [i["value"] for i in ad.identifiers] == ["+447911123456", "lotus_k"]
+
+
 def test_disabled_by_setting() -> None:
     with pytest.raises(NotConfigured):
         _pipeline(ADARCHIVE_CONTACTS_ENABLED=False)
@@ -49,7 +67,7 @@ def test_extracts_per_field_with_offsets_and_channel() -> None:
         ],
         region="KZ",
     )
-    out = _pipeline().process_item(ad, Spider("x"))
+    out = process(_pipeline(), ad)
     assert out is ad
     rows = [(i["field"], i["kind"], i["value"], i["channel"]) for i in ad.identifiers]
     assert rows == [
@@ -68,11 +86,11 @@ def test_extracts_per_field_with_offsets_and_channel() -> None:
 
 def test_missing_fields_and_no_region() -> None:
     ad = FakeAd(url="http://127.0.0.11/ad/1", body="Call +44 7911 123456", title=None, name=None)
-    _pipeline().process_item(ad, Spider("x"))
+    process(_pipeline(), ad)
     assert [(i["field"], i["value"]) for i in ad.identifiers] == [("body", "+447911123456")]
 
 
 def test_dict_items_work_too() -> None:
     item = {"title": "LINE: lotus.bkk", "region": "TH", "contacts": [], "identifiers": []}
-    _pipeline().process_item(item, Spider("x"))
+    process(_pipeline(), item)
     assert [(i["kind"], i["value"]) for i in item["identifiers"]] == [("line", "lotus.bkk")]

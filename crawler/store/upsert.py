@@ -8,21 +8,40 @@ row instead of creating a duplicate or failing.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
+def upsert_insert(session: Session, table: Any) -> Any:
+    """The engine's own INSERT construct (it has ``on_conflict_do_nothing``)."""
+    return _dialect_insert(session.get_bind().dialect.name)(table)
+
+
+def _dialect_insert(dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - other engines are not supported for writing
         raise NotImplementedError(f"no upsert for {dialect}")
-    return insert(table)
+    return insert
+
+
+@functools.cache
+def _statements(dialect: str, table: Any, keys: tuple[str, ...], columns: tuple[str, ...]) -> tuple:
+    """Built once per shape: statement construction costs more than the SQL on SQLite."""
+    insert = _dialect_insert(dialect)
+    create = (
+        insert(table)
+        .values({c: bindparam(c) for c in columns})
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(table.c.id)
+    )
+    find = select(table.c.id).where(*[table.c[k] == bindparam(k) for k in keys])
+    return create, find
 
 
 def get_or_create_id(
@@ -31,17 +50,14 @@ def get_or_create_id(
     """The id of the row matching ``keys``, inserting it with ``values`` if absent.
 
     Returns ``(id, created)``. ``keys`` must be exactly the columns of a unique
-    constraint of ``model``.
+    constraint of ``model``. Column defaults of the model are applied by Core.
     """
-    table = model.__table__
-    stmt = (
-        _insert(session, table)
-        .values(**keys, **(values or {}))
-        .on_conflict_do_nothing(index_elements=list(keys))
-        .returning(table.c.id)
+    params = {**keys, **(values or {})}
+    conn = session.connection()
+    create, find = _statements(
+        conn.dialect.name, model.__table__, tuple(keys), tuple(sorted(params))
     )
-    created_id = session.execute(stmt).scalar()
+    created_id = conn.execute(create, params).scalar()
     if created_id is not None:
         return int(created_id), True
-    where = [getattr(model, k) == v for k, v in keys.items()]
-    return int(session.execute(select(model.id).where(*where)).scalar_one()), False
+    return int(conn.execute(find, keys).scalar_one()), False
