@@ -25,6 +25,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from crawler.analysis.commands import USER_ERRORS as ANALYSIS_ERRORS
     from crawler.evidence.commands import USER_ERRORS as EVIDENCE_ERRORS
     from crawler.platforms import DefinitionError
+    from crawler.politeness.commands import USER_ERRORS as HOSTILE_ERRORS
     from crawler.runner import CrawlSetupError
     from crawler.store.db import StoreError
 
@@ -35,6 +36,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         CrawlSetupError,
         *EVIDENCE_ERRORS,
         *ANALYSIS_ERRORS,
+        *HOSTILE_ERRORS,  # issue 7: policy flags without their justification
     )
 
 
@@ -64,18 +66,21 @@ def _definition(name_or_path: str, definitions_dir: str | None) -> Any:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.politeness.commands import check_crawl_settings, crawl_overrides
     from crawler.report import crawl_exit_status, print_crawl_summary
     from crawler.runner import CrawlJob, build_settings, run_crawls
 
     definitions = [_definition(name, args.definitions) for name in args.platform]
     start_urls = _start_urls(args.start_url, [d.name for d in definitions])
+    hostile = crawl_overrides(args)  # issue 7: robots/UA policy, budgets, --resume
     settings = build_settings(
         args.out,
         args.db,
-        overrides={"LOG_LEVEL": args.log_level, **_setting_overrides(args.set)},
+        overrides={"LOG_LEVEL": args.log_level, **hostile, **_setting_overrides(args.set)},
         max_pages=args.max_pages,
         definitions_dir=args.definitions,
     )
+    check_crawl_settings(settings, [d.name for d in definitions])
     jobs = [CrawlJob(d, start_urls.get(d.name)) for d in definitions]
     results = run_crawls(jobs, settings)
     print_crawl_summary(results, settings)
@@ -194,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"adarchive {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from crawler.politeness.commands import add_crawl_flags
 
     def db_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
@@ -213,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy/adarchive setting (repeatable)")  # fmt: skip
     p.add_argument("--log-level", default="INFO", help="Scrapy log level (default INFO)")
+    add_crawl_flags(p)  # issue 7: --ignore-robots/--authority, --user-agent(-reason), budgets
     p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("platforms", help="list platform definitions")
@@ -250,9 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     # Feature areas register their own commands (one module each, thin as these).
     from crawler.analysis.commands import register as register_analysis
     from crawler.evidence.commands import register as register_evidence
+    from crawler.politeness.commands import register as register_repair
+    from crawler.schedule.commands import register as register_schedule
 
     register_evidence(sub)
     register_analysis(sub)
+    register_repair(sub)  # issue 7: adarchive repair DIR
+    register_schedule(sub)
     return parser
 
 
@@ -272,4 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main(), not this __main__ copy: feature modules
+    # raise crawler.cli.UserError, which must be the class main() catches.
+    from crawler.cli import main as _main
+
+    sys.exit(_main())

@@ -41,6 +41,12 @@ class Ad:
     """Store id of the ``response`` capture of the detail page (the proof)."""
     capture_record_id: str | None = None
     """WARC-Record-ID of that response record."""
+    text_capture_id: int | None = None
+    """For browser pages: the rendered-DOM ``resource`` capture the fields were read from.
+
+    A phone revealed by a click is in the DOM record, not in the document
+    response, so identifiers point here when it is set.
+    """
     identifiers: list[dict] = field(default_factory=list)
     """Contact identifiers found by the contacts pipeline (kind, value, field, …)."""
 

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.resources import resource_dir
+
 SCHEMA_VERSION = 1
 RENDER_MODES = ("static", "browser")
-DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "spiders" / "definitions"
+DEFINITIONS_DIR = resource_dir("spiders", "definitions")
 
 PLATFORM_KEYS = {
     "name": True,
@@ -26,7 +28,7 @@ PLATFORM_KEYS = {
     "allowed_hosts": True,
     "description": False,
 }
-LISTING_KEYS = {"ad_links": True, "next_page": False, "render": False}
+LISTING_KEYS = {"ad_links": True, "next_page": False, "render": False, "actions": False}
 DETAIL_FIELDS = (
     "external_id",
     "title",
@@ -43,6 +45,12 @@ DETAIL_FIELDS = (
 DETAIL_REQUIRED = ("external_id", "title", "body")
 FIELD_TABLE_KEYS = {"selector", "from", "re"}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+# Browser actions (issue 6): what a page needs before it is read, e.g. an age
+# gate to confirm or a "show number" button to press. One verb per action table.
+ACTION_VERBS = ("click", "wait", "scroll", "cookies")
+ACTION_OPTIONS = {"optional", "timeout"}
+MAX_SCROLLS = 50
+COOKIE_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 class DefinitionError(ValueError):
@@ -70,6 +78,34 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class Action:
+    """One step on a browser-rendered page before it is read (``[listing]``/``[detail] actions``).
+
+    ``click`` and ``wait`` take a ``css:``/``xpath:`` selector, ``scroll`` a
+    count, ``cookies`` name/value pairs set before the page loads. ``optional``
+    skips an absent click target (checked once, without waiting) or a wait that
+    times out; ``timeout`` (seconds) overrides the page timeout for this step.
+    """
+
+    verb: str
+    selector: str | None = None
+    times: int = 0
+    cookies: tuple[tuple[str, str], ...] = ()
+    optional: bool = False
+    timeout: float | None = None
+
+    def describe(self) -> str:
+        """One line for logs and the page's metadata record."""
+        if self.verb == "scroll":
+            text = f"scroll {self.times}"
+        elif self.verb == "cookies":
+            text = "cookies " + ", ".join(name for name, _ in self.cookies)
+        else:
+            text = f"{self.verb} {self.selector}"
+        return text + (" (optional)" if self.optional else "")
+
+
+@dataclass(frozen=True)
 class PlatformDefinition:
     """A validated platform definition."""
 
@@ -86,10 +122,20 @@ class PlatformDefinition:
     path: Path | None = None
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    listing_actions: tuple[Action, ...] = ()
+    detail_actions: tuple[Action, ...] = ()
 
     @property
     def needs_browser(self) -> bool:
         return "browser" in (self.listing_render, self.detail_render)
+
+    def render_for(self, role: str) -> str:
+        """``static`` or ``browser`` for a ``listing`` or ``detail`` page."""
+        return self.listing_render if role == "listing" else self.detail_render
+
+    def actions_for(self, role: str) -> tuple[Action, ...]:
+        """The browser actions of a ``listing`` or ``detail`` page."""
+        return self.listing_actions if role == "listing" else self.detail_actions
 
 
 def _where(path: Path | None, key: str) -> str:
@@ -191,6 +237,82 @@ def _render(path: Path | None, table: dict[str, Any], section: str) -> str:
     return value
 
 
+def _parse_actions(path: Path | None, table: dict[str, Any], section: str) -> tuple[Action, ...]:
+    """Validate ``<section>.actions``: a list of one-verb tables, browser rendering only."""
+    key = section + ".actions"
+    value = table.get("actions")
+    if value is None:
+        return ()
+    if table.get("render", "static") != "browser":
+        raise DefinitionError(f'{_where(path, key)}: actions need {section}.render = "browser"')
+    if not isinstance(value, list):
+        raise DefinitionError(
+            f'{_where(path, key)}: must be a list of tables like {{ click = "css:…" }}'
+        )
+    actions = tuple(_parse_action(path, f"{key}[{i}]", item) for i, item in enumerate(value))
+    seen_other = False
+    for i, action in enumerate(actions):
+        if action.verb != "cookies":
+            seen_other = True
+        elif seen_other:
+            raise DefinitionError(
+                f"{_where(path, f'{key}[{i}]')}: cookies must come before click/wait/scroll "
+                "(they are set before the page loads)"
+            )
+    return actions
+
+
+def _parse_action(path: Path | None, key: str, item: Any) -> Action:
+    if not isinstance(item, dict):
+        raise DefinitionError(f'{_where(path, key)}: must be a table like {{ click = "css:…" }}')
+    verbs = [name for name in item if name in ACTION_VERBS]
+    unknown = sorted(set(item) - set(ACTION_VERBS) - ACTION_OPTIONS)
+    if unknown:
+        raise DefinitionError(
+            f"{_where(path, f'{key}.{unknown[0]}')}: unknown key "
+            f"(allowed: {', '.join(ACTION_VERBS)}, optional, timeout)"
+        )
+    if len(verbs) != 1:
+        raise DefinitionError(
+            f"{_where(path, key)}: needs exactly one of {', '.join(ACTION_VERBS)} (got {len(verbs)})"
+        )
+    verb = verbs[0]
+    value = item[verb]
+    optional = item.get("optional", False)
+    if not isinstance(optional, bool):
+        raise DefinitionError(f"{_where(path, key + '.optional')}: must be true or false")
+    timeout = item.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600
+    ):
+        raise DefinitionError(f"{_where(path, key + '.timeout')}: must be seconds in (0, 600]")
+    if verb in ("click", "wait"):
+        selector = _check_selector(path, f"{key}.{verb}", value)
+        if "::" in selector:
+            raise DefinitionError(
+                f"{_where(path, f'{key}.{verb}')}: selects elements only (no ::text / ::attr)"
+            )
+        return Action(verb, selector=selector, optional=optional, timeout=timeout)
+    if verb == "scroll":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SCROLLS:
+            raise DefinitionError(
+                f"{_where(path, key + '.scroll')}: must be a count from 1 to {MAX_SCROLLS}"
+            )
+        return Action("scroll", times=value, optional=optional, timeout=timeout)
+    if not isinstance(value, dict) or not value:
+        raise DefinitionError(
+            f'{_where(path, key + ".cookies")}: must be a table of name = "value" pairs'
+        )
+    for name, cookie in value.items():
+        if not COOKIE_NAME_RE.match(name):
+            raise DefinitionError(f"{_where(path, f'{key}.cookies.{name}')}: bad cookie name")
+        if not isinstance(cookie, str) or any(c in cookie for c in ';,"\\\r\n'):
+            raise DefinitionError(
+                f'{_where(path, f"{key}.cookies.{name}")}: value must be a string without ; , " \\'
+            )
+    return Action("cookies", cookies=tuple(value.items()), optional=optional, timeout=timeout)
+
+
 def parse_definition(data: dict[str, Any], path: Path | None = None) -> PlatformDefinition:
     """Validate a parsed TOML document and build the definition."""
     _check_keys(path, data, "<top>", ("schema_version", "platform", "listing", "detail"))
@@ -251,7 +373,7 @@ def parse_definition(data: dict[str, Any], path: Path | None = None) -> Platform
     )
 
     detail = _table(path, data, "detail")
-    _check_keys(path, detail, "detail", (*DETAIL_FIELDS, "render"))
+    _check_keys(path, detail, "detail", (*DETAIL_FIELDS, "render", "actions"))
     for key in DETAIL_REQUIRED:
         if key not in detail:
             raise DefinitionError(f"{_where(path, 'detail.' + key)}: missing required selector")
@@ -274,6 +396,8 @@ def parse_definition(data: dict[str, Any], path: Path | None = None) -> Platform
         path=path,
         description=str(platform.get("description", "")),
         raw=data,
+        listing_actions=_parse_actions(path, listing, "listing"),
+        detail_actions=_parse_actions(path, detail, "detail"),
     )
 
 

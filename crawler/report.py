@@ -60,7 +60,9 @@ def crawl_exit_status(results: Sequence[CrawlResult], err: Any = None) -> int:
     bad = [
         r
         for r in results
-        if r.errors or r.finish_reason not in ("finished", "closespider_pagecount")
+        if r.errors
+        # a crawl that ends on its page or time budget ended as planned (issue 7)
+        or r.finish_reason not in ("finished", "closespider_pagecount", "closespider_timeout")
     ]
     for r in bad:
         print(

@@ -101,6 +101,11 @@ def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
     from crawler.store.recorder import CrawlRecorder
     from spiders.base import DefinitionSpider
 
+    if any(job.definition.needs_browser for job in jobs):
+        # Browser platforms (issue 6): no Chromium stops the run before Scrapy starts.
+        from crawler.browser.launch import find_browser
+
+        find_browser(settings.get("ADARCHIVE_BROWSER_EXECUTABLE"))
     process = CrawlerProcess(settings)
     crawlers = []
     started = time.monotonic()

@@ -115,6 +115,10 @@ ADARCHIVE_STORE_COMMIT_EVERY = 0
 
 # Run contact-identifier extraction on every ad (pipelines.contacts).
 ADARCHIVE_CONTACTS_ENABLED = True
+# Worker processes for extraction (0 = in the crawl's own thread). One worker
+# puts a second core to use: extraction costs about as much CPU per advert as
+# fetching and parsing it.
+ADARCHIVE_CONTACTS_WORKERS = 1
 
 # --- Crawl budget ---------------------------------------------------------
 
@@ -141,3 +145,157 @@ ADARCHIVE_WARC_MAX_SIZE = 1_000_000_000
 # File names are `{prefix}-{YYYYMMDDhhmmssfff}-{serial:05}-{host}-{pid}.warc.gz`;
 # change the prefix to tell a unit's or a case's archives apart.
 ADARCHIVE_WARC_PREFIX = "adarchive"
+
+# --- Progress and revisits (crawler/schedule, crawler/archive/revisit.py) ----
+
+# Every few seconds a running crawl's counts (pages, ads, errors, backlog) go
+# into the store's crawl_progress table, for `adarchive status`; on a terminal
+# a progress bar is drawn on stderr. 0 turns the extension off.
+EXTENSIONS = {"crawler.schedule.progress.ProgressExtension": 500}
+ADARCHIVE_PROGRESS_INTERVAL = 5.0
+ADARCHIVE_PROGRESS_BAR = True
+
+# A response whose payload (body as received) is identical to an earlier
+# capture of the same URL is written as a WARC `revisit` record (profile
+# identical-payload-digest, WARC-Refers-To-*) instead of a second copy, so
+# recrawls every few hours do not fill disks with unchanged pages.
+ADARCHIVE_WARC_REVISITS = True
+
+# --- hostile web ------------------------------------------------------------
+# (issue 7: crawler.guard, crawler.politeness, crawler.shutdown, crawler.resume)
+
+# SSRF guard: requests (every redirect hop included) to loopback, private,
+# link-local, unspecified, multicast or reserved addresses are refused, and
+# names are resolved by us to check what they point at. On by default: ad
+# pages are written by adversaries.
+ADARCHIVE_SSRF_GUARD_ENABLED = True
+# Non-public addresses that may be fetched anyway: comma-separated addresses,
+# CIDR networks or first-last ranges. Empty by default. The fixture web's
+# tests and demo set "127.0.0.10-127.0.0.99" (its platforms live there), so
+# 127.0.0.1 and localhost stay refused even then.
+ADARCHIVE_ALLOWED_ADDRESSES = ""
+# The resolver used for connections re-checks the address actually connected
+# to (a name may answer differently the second time).
+TWISTED_DNS_RESOLVER = "crawler.guard.resolver.GuardedResolver"
+
+# Robots.txt override and User-Agent policy (set by `adarchive crawl
+# --ignore-robots --authority TEXT` and `--user-agent UA --user-agent-reason
+# TEXT`). A crawl refuses to start with ROBOTSTXT_OBEY=False and no authority,
+# or a non-default agent and no reason. Both go into warcinfo, the crawl's
+# settings and the custody log.
+ADARCHIVE_ROBOTS_AUTHORITY = None
+ADARCHIVE_USER_AGENT_REASON = None
+
+# 429 / 503 handling: the site is paused for max(Retry-After, base * 2^(n-1))
+# seconds after its n-th refusal in a row, capped at ADARCHIVE_BACKOFF_MAX;
+# each request is retried at most ADARCHIVE_BACKOFF_MAX_RETRIES times; after
+# ADARCHIVE_BACKOFF_MAX_REFUSALS refusals in a row, or a Retry-After longer
+# than ADARCHIVE_BACKOFF_MAX_RETRY_AFTER, the site is given up for this
+# crawl (its remaining requests are refused, not sent).
+ADARCHIVE_BACKOFF_ENABLED = True
+ADARCHIVE_BACKOFF_BASE = 2.0
+ADARCHIVE_BACKOFF_MAX = 300.0
+ADARCHIVE_BACKOFF_MAX_RETRIES = 3
+ADARCHIVE_BACKOFF_MAX_REFUSALS = 6
+ADARCHIVE_BACKOFF_MAX_RETRY_AFTER = 3600.0
+# 429 and 503 are handled by the backoff middleware, not by Scrapy's retry.
+RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
+
+# Total time one response may take, however slowly its bytes arrive (Scrapy's
+# download timeout covers the whole download); a response that hits it is
+# retried once, then refused. Bodies over DOWNLOAD_MAXSIZE, and compressed
+# bodies that inflate past it (bombs), are refused and counted.
+ADARCHIVE_RESPONSE_TIME_LIMIT = 60.0
+
+# Budgets, so every crawl ends by itself. Flat defaults (0 = none; the page
+# budget is CLOSESPIDER_PAGECOUNT, `--max-pages`), overridden per platform by
+# ADARCHIVE_BUDGETS = {"<platform>" or "*": {"max_pages", "max_depth",
+# "max_seconds", "allowed_hosts", "proxy", "max_query_variants"}} (a dict, or
+# JSON with -s). The budget is written into warcinfo.
+ADARCHIVE_MAX_DEPTH = 0
+ADARCHIVE_MAX_SECONDS = 0.0
+ADARCHIVE_MAX_QUERY_VARIANTS = 0
+ADARCHIVE_PROXY = None
+ADARCHIVE_BUDGETS: dict = {}
+
+# SIGTERM / Ctrl-C: close spiders, abandon downloads still running after the
+# grace period (seconds), force-close files and exit after the timeout; a
+# second signal exits at once.
+ADARCHIVE_SHUTDOWN_GRACE = 2.0
+ADARCHIVE_SHUTDOWN_TIMEOUT = 8.0
+
+# `adarchive crawl --resume`: answer URLs already captured by the platform's
+# interrupted crawls from the archive instead of fetching them again.
+ADARCHIVE_RESUME = False
+
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        "crawler.guard.middleware.SsrfGuardMiddleware": 30,
+        "crawler.politeness.budget.BudgetMiddleware": 40,
+        "crawler.resume.ResumeMiddleware": 45,
+        "crawler.politeness.backoff.BackoffMiddleware": 560,
+        "crawler.politeness.limits.ResponseLimitsMiddleware": 570,
+        "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+        "crawler.politeness.limits.CountingHttpCompressionMiddleware": 590,
+        "crawler.politeness.traps.RedirectLoopMiddleware": 610,
+        # Scrapy 2.19's robots middleware lets concurrent first requests through
+        # unchecked (see crawler/politeness/robots.py): replaced by a fixed subclass.
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "crawler.politeness.robots.SharedWaitRobotsTxtMiddleware": 100,
+    }
+)
+EXTENSIONS.update(
+    {
+        "crawler.shutdown.ShutdownExtension": 0,
+        "crawler.politeness.policy.PolicyExtension": 10,
+        "crawler.politeness.refusals.RefusalReport": 510,
+    }
+)
+
+# --- Browser rendering (issue 6: crawler/browser, crawler/archive/browser.py) ---
+# Platforms whose definition says `render = "browser"` are rendered in headless
+# Chromium through scrapy-playwright; static platforms never start a browser.
+# Each rendered page is archived as the browser's own traffic (document,
+# scripts, XHR/fetch JSON: response + request records), a full-page PNG
+# (`urn:screenshot:<url>`) and the rendered DOM (`urn:dom:<url>`).
+
+# The Chromium to launch. None: Debian's /usr/bin/chromium when present, else
+# Playwright's own download (`playwright install chromium`); with neither, the
+# crawl stops before it starts with one line naming the fix.
+ADARCHIVE_BROWSER_EXECUTABLE = None
+
+# Extra Chromium flags: a list, or a JSON list with -s (flags contain commas).
+# Empty in production; the tests and the demo add `--host-resolver-rules=MAP *
+# ~NOTFOUND , EXCLUDE 127.*` so Chromium's own background look-ups stay off the
+# network.
+ADARCHIVE_BROWSER_ARGS: list[str] = []
+
+# Pages of one platform open at once (one browser context per platform). The
+# site's download slot (CONCURRENT_REQUESTS_PER_DOMAIN, 1 by default) still
+# applies, so politeness is unchanged; raise both to render faster.
+ADARCHIVE_BROWSER_MAX_PAGES = 2
+
+# Seconds for a page's navigation, each action, the screenshot and reading
+# response bodies. A page that exceeds it fails and is retried (RETRY_TIMES).
+ADARCHIVE_BROWSER_PAGE_TIMEOUT = 30.0
+
+# Restart the browser after this many pages (0 = never): long-lived browsers
+# grow, and a fresh one also drops state a hostile page may have left behind.
+ADARCHIVE_BROWSER_RESTART_AFTER = 200
+
+# Take a full-page PNG screenshot of every rendered page (the page as a person
+# saw it). The benchmark turns it off to measure its cost.
+ADARCHIVE_BROWSER_SCREENSHOT = True
+
+# Screenshots stop at this height (px), so an endless page cannot exhaust memory;
+# the metadata record says when a screenshot was cut.
+ADARCHIVE_BROWSER_SCREENSHOT_MAX_HEIGHT = 20000
+
+# Network responses archived per page at most (a hostile page can make
+# thousands); the rest are listed as not archived in the page's metadata record.
+ADARCHIVE_BROWSER_MAX_RESPONSES = 300
+
+# Response bodies kept per page in all (bytes; each one is also capped at
+# DOWNLOAD_MAXSIZE). Past it, responses are archived head-only and the page's
+# metadata record says so: memory stays bounded on a hostile page.
+ADARCHIVE_BROWSER_MAX_PAGE_BYTES = 64 * 1024 * 1024

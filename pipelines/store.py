@@ -42,7 +42,6 @@ AD_UPDATE = (
     )
 )
 SIGHTING_INSERT = insert(Sighting.__table__)
-AD_IDENTIFIER_INSERT = insert(AdIdentifier.__table__)
 
 
 def normalised_text(fields: dict[str, Any]) -> str:
@@ -132,7 +131,9 @@ class StorePipeline:
                 "text_sha256": digest,
             },
         )
-        self._store_identifiers(ad_id, fields.get("identifiers") or [], capture_id)
+        # Identifiers point at the bytes that show them: the rendered DOM for browser pages.
+        text_capture = fields.get("text_capture_id") or capture_id
+        self._store_identifiers(ad_id, fields.get("identifiers") or [], text_capture)
         self._store_images(ad_id, fields.get("images") or [], capture_id)
         recorder.store.touch()
         return ad_id
@@ -171,7 +172,9 @@ class StorePipeline:
                 }
             )
         if rows:
-            self.recorder.session.connection().execute(AD_IDENTIFIER_INSERT, rows)
+            # Idempotent: re-reading the same capture (a resumed crawl) adds nothing twice.
+            stmt = upsert_insert(self.recorder.session, AdIdentifier.__table__)
+            self.recorder.session.connection().execute(stmt.on_conflict_do_nothing(), rows)
 
     def _store_images(self, ad_id: int, urls: list[str], capture_id: int | None) -> None:
         rows = [

@@ -40,6 +40,24 @@ class DefinitionSpider(scrapy.Spider):
         self.allowed_domains = list(self.allowed_hosts)
 
     @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        # Browser-rendered platforms (issue 6): pages go through scrapy-playwright
+        # (crawler.browser); static platforms never start a browser.
+        definition = getattr(cls, "definition", None)
+        if definition is not None and definition.needs_browser:
+            from crawler.browser.launch import apply_browser_settings
+
+            apply_browser_settings(settings)
+
+    def _meta(self, role: str, **extra: Any) -> dict[str, Any]:
+        """Request meta for a page of ``role``; browser pages are marked for the browser handler."""
+        meta = {"adarchive_role": role, **extra}
+        if self.definition.render_for(role) == "browser":  # issue 6: crawler.browser.handler
+            meta.update(playwright=True, adarchive_render=role)
+        return meta
+
+    @classmethod
     def for_definition(cls, definition: PlatformDefinition) -> type[DefinitionSpider]:
         """A spider class bound to one definition, named after the platform."""
         return type(
@@ -51,9 +69,7 @@ class DefinitionSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         # Scrapy 2.19 silently ignores start_requests(); start() is the entry point.
         for url in self.start_urls:
-            yield scrapy.Request(
-                url, callback=self.parse_listing, meta={"adarchive_role": "listing"}
-            )
+            yield scrapy.Request(url, callback=self.parse_listing, meta=self._meta("listing"))
 
     def _allowed(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -74,7 +90,7 @@ class DefinitionSpider(scrapy.Spider):
                 scrapy.Request(
                     url,
                     callback=callback,
-                    meta={"adarchive_role": role, "adarchive_referer": referer},
+                    meta=self._meta(role, adarchive_referer=referer),
                 )
             )
         return requests
@@ -118,4 +134,5 @@ class DefinitionSpider(scrapy.Spider):
             language=definition.language,
             capture_id=response.meta.get("adarchive_capture_id"),
             capture_record_id=getattr(capture, "record_id", None),
+            text_capture_id=response.meta.get("adarchive_dom_capture_id"),
         )

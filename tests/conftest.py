@@ -21,7 +21,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 TINY_ADS = 6
 # Local fixture web: short pause between requests; robots.txt still obeyed.
-FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False"]
+FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False",
+        # SSRF guard: allow the fixture platforms' addresses only (not 127.0.0.1)
+        "-s", "ADARCHIVE_ALLOWED_ADDRESSES=127.0.0.10-127.0.0.99"]  # fmt: skip
 
 
 def adarchive(*args: str, timeout: float = 300, env: dict[str, str] | None = None,

@@ -85,7 +85,9 @@ def warcio_version() -> str:
 
 def robots_policy(settings: BaseSettings) -> str:
     if not settings.getbool("ROBOTSTXT_OBEY"):
-        return "robots.txt NOT obeyed (ROBOTSTXT_OBEY=False)"
+        # Issue 7: an override always names its authority (crawler.politeness.policy).
+        authority = settings.get("ADARCHIVE_ROBOTS_AUTHORITY") or "none stated"
+        return f"robots.txt NOT obeyed (ROBOTSTXT_OBEY=False); authority: {authority}"
     policy = "robots.txt obeyed (ROBOTSTXT_OBEY=True)"
     if settings.getbool("ADARCHIVE_ROBOTS_CRAWL_DELAY"):
         limit = settings.get("ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX")
@@ -97,6 +99,7 @@ def warcinfo_fields(
     settings: BaseSettings, platform: str, crawl_id: int | None
 ) -> dict[str, object]:
     """The warcinfo body: who captured, with what, under which rules, and what is lost."""
+    from crawler.politeness.policy import warcinfo_policy_fields
     from crawler.useragent import user_agent_from_settings
 
     headers = settings.getdict("DEFAULT_REQUEST_HEADERS") or {}
@@ -113,6 +116,8 @@ def warcinfo_fields(
         "robots": robots_policy(settings),
         "setting": setting_lines,
         "reconstruction": list(RECONSTRUCTION_LIMITS),
+        # Issue 7: robots override authority, User-Agent policy, budget, proxy.
+        **warcinfo_policy_fields(settings, platform),
     }
 
 
@@ -145,7 +150,10 @@ class ArchiveMiddleware:
             if crawler.stats is not None:
                 crawler.stats.inc_value("adarchive/warc/files_closed")
 
-        writer = RotatingWarcWriter(
+        # Revisits (crawler/archive/revisit.py): this writer can also write revisit records.
+        from crawler.archive.revisit import RevisitWarcWriter
+
+        writer = RevisitWarcWriter(
             directory=Path(directory),
             prefix=settings.get("ADARCHIVE_WARC_PREFIX") or DEFAULT_PREFIX,
             max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
@@ -168,8 +176,15 @@ class ArchiveMiddleware:
             return response
         if request.meta.get("playwright"):
             # A rendered DOM under network headers is not what was received;
-            # browser traffic is archived from the browser's own responses.
-            self._inc("adarchive/warc/skipped_browser")
+            # browser traffic is archived from the browser's own responses, with
+            # screenshot and rendered DOM (issue 6: crawler/archive/browser.py).
+            from crawler.archive.browser import archive_browser_response
+
+            archived = archive_browser_response(self, request, response)
+            if archived is None:
+                self._inc("adarchive/warc/skipped_browser")
+                return response
+            request.meta[META_CAPTURE_ID], request.meta[META_CAPTURE] = archived
             return response
         written = self.archive(request, response)
         request.meta[META_CAPTURE_ID] = written[0]
@@ -187,6 +202,9 @@ class ArchiveMiddleware:
             software=software(),
         )
         specs = build_exchange(request, response, ids=ids, fetched_at=writer.now(), context=context)
+        # Revisits (crawler/archive/revisit.py): an unchanged payload is written as a
+        # revisit record pointing at the earlier capture, not as a second copy.
+        specs = self._revisits(specs)
         written = writer.write_group(specs)
         response_record = written[0]
         capture_id = self.recorder.add_capture(response_record, response_record.warc_file_id)
@@ -195,6 +213,15 @@ class ArchiveMiddleware:
         self._inc("adarchive/warc/records", len(written))
         self._inc("adarchive/warc/bytes", sum(r.length for r in written))
         return capture_id, response_record
+
+    def _revisits(self, specs: list) -> list:
+        # Revisits (crawler/archive/revisit.py): the policy is built on first use.
+        policy = getattr(self, "_revisit_policy", False)
+        if policy is False:
+            from crawler.archive.revisit import RevisitPolicy
+
+            policy = self._revisit_policy = RevisitPolicy.from_crawler(self.crawler, self.recorder)
+        return specs if policy is None else policy.apply(specs)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         self.writer.close()

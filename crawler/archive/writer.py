@@ -324,7 +324,11 @@ class RotatingWarcWriter:
         headers.append(("WARC-Block-Digest", hex_to_warc(block_hex)))
         warc_headers = StatusAndHeaders("", headers, protocol=WARC_VERSION)
         http_head = RawHttpHead(spec.http_head) if spec.http_head else None
-        content_type = CONTENT_TYPES.get(spec.kind, "application/octet-stream")
+        # Resource records (screenshot PNG, rendered DOM: crawler/archive/browser.py)
+        # carry their own content type.
+        content_type = (
+            CONTENT_TYPES.get(spec.kind) or spec.content_type or "application/octet-stream"
+        )
         record = ArcWarcRecord(
             "warc",
             spec.kind,

@@ -11,6 +11,7 @@ import socket
 import time
 from pathlib import Path
 
+from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 from crawler.platforms import load_all
 from crawler.runner import CrawlJob, build_settings, prepare_output_dir, run_crawls
 
@@ -21,6 +22,11 @@ DEMO_SETTINGS = {
     "DOWNLOAD_DELAY": 0.05,
     "AUTOTHROTTLE_ENABLED": False,
     "LOG_LEVEL": "WARNING",
+    # The SSRF guard allows the fixture web's loopback addresses, nothing else.
+    "ADARCHIVE_ALLOWED_ADDRESSES": FIXTURE_ALLOWED_ADDRESSES,
+    # Browser platforms (issue 6): the demo's Chromium resolves loopback only, so
+    # its own background look-ups never leave the machine either.
+    "ADARCHIVE_BROWSER_ARGS": ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"],
 }
 
 
@@ -33,8 +39,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _browser_missing() -> str | None:
+    """Why browser platforms cannot be crawled here (no Chromium), or None."""
+    from crawler.browser.launch import BrowserNotFound, find_browser
+
+    try:
+        find_browser()
+    except BrowserNotFound as exc:
+        return str(exc)
+    return None
+
+
 def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed: int = 1) -> int:
-    """Serve, crawl every static demo platform into ``out``, print a summary."""
+    """Serve, crawl every demo platform into ``out``, print a summary."""
     from crawler.demo.server import FixtureWeb
     from crawler.demo.world import build_world
     from crawler.report import crawl_exit_status, print_crawl_summary
@@ -46,12 +63,15 @@ def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed:
     definitions = load_all()
     with FixtureWeb(world, port=port) as web:
         web.write_truth(out / "truth.json")
+        # Browser platforms (issue 6) are crawled too when a Chromium is found.
+        missing = _browser_missing()
         jobs = [
             CrawlJob(definition, web.start_urls[name])
             for name, definition in definitions.items()
-            if name in web.start_urls and not definition.needs_browser
+            if name in web.start_urls and not (definition.needs_browser and missing)
         ]
-        skipped = [n for n, d in definitions.items() if d.needs_browser]
+        skipped = [n for n, d in definitions.items() if d.needs_browser and missing]
+        rendered = [j.definition.name for j in jobs if j.definition.needs_browser]
         settings = build_settings(
             out, db, overrides={**DEMO_SETTINGS, "LOG_FILE": str(out / "crawl.log")}
         )
@@ -59,16 +79,30 @@ def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed:
         for name, url in sorted(web.base_urls.items()):
             print(f"  {name:<14} {url}")
         print(
-            f"crawling {len(jobs)} static platforms; demo politeness: DOWNLOAD_DELAY "
+            f"crawling {len(jobs)} platforms ({len(rendered)} in headless Chromium: "
+            f"{', '.join(rendered) or 'none'}); demo politeness: DOWNLOAD_DELAY "
             f"{DEMO_SETTINGS['DOWNLOAD_DELAY']}s for the local web (default 2s), robots.txt "
             "and Crawl-delay obeyed",
             flush=True,
         )
         if skipped:
-            print(f"skipped (browser rendering not enabled in this demo): {', '.join(skipped)}")
+            print(f"skipped {', '.join(skipped)}: {missing}")
         results = run_crawls(jobs, settings)
     print()
     print_crawl_summary(results, settings)
-    print(f"truth: {out / 'truth.json'}  log: {out / 'crawl.log'}")
+    status = crawl_exit_status(results)
+    print(f"\ntruth: {out / 'truth.json'}  log: {out / 'crawl.log'}")
+    status = max(status, _analyse(out, settings.get("ADARCHIVE_DB")))
     print(f"demo finished in {time.monotonic() - started:.1f}s")
-    return crawl_exit_status(results)
+    return status
+
+
+def _analyse(out: Path, db_url: str) -> int:
+    """Link the crawled adverts, score them against truth.json, write the HTML report."""
+    from crawler.cli import main as cli
+
+    truth = str(out / "truth.json")
+    print("\nanalysis (leads for review, not verdicts):", flush=True)
+    status = cli(["analyze", "--db", db_url, "--truth", truth])
+    report = out / "report.html"
+    return max(status, cli(["report", "--db", db_url, "--truth", truth, "--out", str(report)]))

@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
+from crawler.demo.hostile import HostileSite
 from crawler.demo.render import AGE_COOKIE, Page, page_key, render_site
 from crawler.demo.world import DEFAULT_PORT, PlatformSpec, World, build_world
 
@@ -219,6 +220,9 @@ class FixtureWeb:
             )
             for p in world.platforms
         ]
+        # Issue 7: the hostile platform (127.0.0.16) and its internal canary
+        # (127.0.0.1) have their own request logs and are not in base_urls.
+        self.hostile = HostileSite()
 
     # -- lifecycle
 
@@ -238,6 +242,7 @@ class FixtureWeb:
             )
             t.start()
             self._threads.append(t)
+        self.hostile.start()  # issue 7
         return self
 
     def _bind(self) -> None:
@@ -251,9 +256,11 @@ class FixtureWeb:
                     server = _PlatformServer((site.spec.host, port), site, self)
                     port = server.server_address[1]
                     servers.append(server)
+                port = self.hostile.bind(port)  # issue 7: same port, its own address
             except OSError as exc:
                 for s in servers:
                     s.server_close()
+                self.hostile.unbind()
                 if exc.errno != errno.EADDRINUSE:
                     raise
                 last_error = exc
@@ -263,6 +270,7 @@ class FixtureWeb:
         raise OSError(errno.EADDRINUSE, f"no port free on every platform address: {last_error}")
 
     def stop(self) -> None:
+        self.hostile.close()  # issue 7
         for server in self._servers:
             server.shutdown()
             server.server_close()

@@ -23,6 +23,10 @@ TRUTH_SCHEMA = "adarchive-fixture-truth/1"
 DEFAULT_PORT = 8700
 COMMON_DISALLOWED = ("/admin/", "/search")
 NEWEST_POST = date(2026, 10, 20)
+# Issue 7: the SSRF guard refuses loopback unless allowed; the fixture web's
+# platforms (127.0.0.(10+i), the hostile one included) are in this range and
+# 127.0.0.1 is not, so it stays the "internal" target tests must never reach.
+FIXTURE_ALLOWED_ADDRESSES = "127.0.0.10-127.0.0.99"
 
 
 @dataclass(frozen=True)

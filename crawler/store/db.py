@@ -15,9 +15,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.resources import resource_dir
+
 DEFAULT_DATA_DIR = Path("adarchive-data")
 DB_FILENAME = "adarchive.db"
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = resource_dir("crawler.store", "migrations")
 
 
 class StoreError(RuntimeError):

@@ -347,3 +347,82 @@ class AdIndicator(Base):
     """JSON: what was seen (the matched words, the identifier, the other ads …)."""
     capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_run.id"))
+
+
+# --- scheduling, progress and watchlists ---
+# Written by crawler.schedule: ``adarchive scheduler`` records each run it starts,
+# the progress extension keeps a running crawl's counts fresh for ``adarchive
+# status``, ``adarchive watch`` keeps watched identifiers and the adverts found
+# carrying them. See docs/operations.md.
+
+
+class ScheduleRun(Base):
+    """One crawl the scheduler started (or adopted after a restart)."""
+
+    __tablename__ = "schedule_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(64), index=True)
+    running_platform: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The platform while the run is running, else NULL: the unique constraint is the lock
+    that keeps two runs of one platform from overlapping, across scheduler processes."""
+    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """running | finished | failed | interrupted"""
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    crawl_id: Mapped[int | None] = mapped_column(ForeignKey("crawl.id"))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    ads: Mapped[int] = mapped_column(Integer, default=0)
+    new_ads: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    watch_hits: Mapped[int] = mapped_column(Integer, default=0)
+    log_path: Mapped[str | None] = mapped_column(Text)
+
+
+class CrawlProgress(Base):
+    """A running crawl's counts, refreshed every few seconds (the crawl row is final only)."""
+
+    __tablename__ = "crawl_progress"
+
+    crawl_id: Mapped[int] = mapped_column(ForeignKey("crawl.id"), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    ads: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    """Requests waiting in the scheduler: how much of the crawl is known to be left."""
+
+
+class Watch(Base):
+    """An identifier someone wants to hear about (``adarchive watch add``)."""
+
+    __tablename__ = "watch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(512))
+    """Normalised like ``identifier.value`` (E.164 phones, lower-case e-mails …)."""
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_watch_kind_value"),)
+
+
+class WatchHit(Base):
+    """An advert found carrying a watched identifier: once per (watch, ad), with its proof."""
+
+    __tablename__ = "watch_hit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watch_id: Mapped[int] = mapped_column(ForeignKey("watch.id"), index=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
+    """The capture of the page where the identifier was first seen on this ad."""
+    crawl_id: Mapped[int | None] = mapped_column(ForeignKey("crawl.id"))
+    found_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("watch_id", "ad_id", name="uq_watch_hit_watch_ad"),)

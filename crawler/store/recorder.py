@@ -232,7 +232,8 @@ class CrawlRecorder:
                 crawl.finish_reason = reason
                 crawl.status = (
                     "finished"
-                    if reason in ("finished", "closespider_pagecount")
+                    # closespider_timeout: the budget's duration ran out (issue 7)
+                    if reason in ("finished", "closespider_pagecount", "closespider_timeout")
                     else ("interrupted" if reason == "shutdown" else "failed")
                 )
                 if stats is not None:

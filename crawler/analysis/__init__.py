@@ -1,0 +1,1 @@
+"""Linking adverts, networks, risk indicators and the HTML report (leads for review)."""

@@ -1,0 +1,149 @@
+"""Revisit records: an unchanged payload is not archived twice.
+
+Recrawls every few hours fetch mostly the same pages. When a response's
+payload (the body as received, content-coding intact) has the same SHA-256 as
+an earlier ``response`` capture of the same URL, the response record is
+replaced by a WARC/1.1 ``revisit`` record with the *identical-payload-digest*
+profile: the HTTP head as received this time, no body, the payload digest of
+the original, and ``WARC-Refers-To`` / ``-Target-URI`` / ``-Date`` naming the
+earlier record. The capture row gets kind ``revisit`` and the original's
+payload digest, which is how exports find the response it stands for
+(crawler/evidence/selection.py) and bring it into the bundle.
+
+The request and metadata records of the exchange are written as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from warcio.recordloader import ArcWarcRecord
+
+from crawler.archive.digests import sha256_hex
+from crawler.archive.writer import (
+    RecordSpec,
+    RotatingWarcWriter,
+    WrittenRecord,
+    warc_date,
+)
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from crawler.store.recorder import CrawlRecorder
+
+PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+HTTP_RESPONSE_TYPE = "application/http; msgtype=response"
+# Carries the original's payload digest from the policy to the writer; never written.
+_DIGEST_HEADER = "X-Adarchive-Revisit-Payload-Sha256"
+
+
+@dataclass(frozen=True)
+class Original:
+    """The earlier response capture a revisit refers to."""
+
+    capture_id: int
+    record_id: str
+    url: str
+    fetched_at: datetime
+    payload_sha256: str
+
+
+def revisit_spec(response: RecordSpec, original: Original) -> RecordSpec:
+    """The response spec turned into a revisit of ``original`` (same id, date and head)."""
+    from crawler.store.models import utc
+
+    refers = (
+        ("WARC-Profile", PROFILE),
+        ("WARC-Refers-To", original.record_id),
+        ("WARC-Refers-To-Target-URI", original.url),
+        ("WARC-Refers-To-Date", warc_date(utc(original.fetched_at))),  # type: ignore[arg-type]
+        (_DIGEST_HEADER, original.payload_sha256),
+    )
+    return replace(
+        response, kind="revisit", payload=b"", warc_headers=(*response.warc_headers, *refers)
+    )
+
+
+class RevisitWarcWriter(RotatingWarcWriter):
+    """The rotating writer, able to write revisit records.
+
+    A revisit's block is the HTTP head only; its ``WARC-Payload-Digest`` is the
+    original's, not the digest of the (absent) body, and so is the
+    ``payload_sha256`` it reports for the capture row.
+    """
+
+    _revisit_payload: str | None = None
+
+    def _append(self, current: Any, spec: RecordSpec) -> WrittenRecord:
+        digest = dict(spec.warc_headers).get(_DIGEST_HEADER) if spec.kind == "revisit" else None
+        if digest is None:
+            return super()._append(current, spec)
+        headers = tuple(h for h in spec.warc_headers if h[0] != _DIGEST_HEADER)
+        self._revisit_payload = digest
+        try:
+            written = super()._append(current, replace(spec, warc_headers=headers))
+        finally:
+            self._revisit_payload = None
+        return replace(written, payload_sha256=digest)
+
+    def _warc_record(
+        self, current: Any, spec: RecordSpec, block_hex: str, payload_hex: str | None
+    ) -> ArcWarcRecord:
+        if spec.kind == "revisit" and self._revisit_payload is not None:
+            payload_hex = self._revisit_payload
+        record = super()._warc_record(current, spec, block_hex, payload_hex)
+        if spec.kind == "revisit":
+            record.content_type = HTTP_RESPONSE_TYPE
+        return record
+
+
+class RevisitPolicy:
+    """Decides, per exchange, whether the response is written as a revisit."""
+
+    def __init__(self, recorder: CrawlRecorder, stats: Any = None, min_size: int = 1) -> None:
+        self.recorder = recorder
+        self.stats = stats
+        self.min_size = min_size
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, recorder: CrawlRecorder) -> RevisitPolicy | None:
+        """The policy, or None when ``ADARCHIVE_WARC_REVISITS`` is off."""
+        if not crawler.settings.getbool("ADARCHIVE_WARC_REVISITS", True):
+            return None
+        return cls(recorder, crawler.stats)
+
+    def original_for(self, url: str, payload_sha256: str) -> Original | None:
+        """The earliest response capture of ``url`` with this payload digest."""
+        from crawler.store.models import Capture
+
+        row = self.recorder.session.execute(
+            select(Capture.id, Capture.record_id, Capture.url, Capture.fetched_at)
+            .where(
+                Capture.url == url,
+                Capture.kind == "response",
+                Capture.payload_sha256 == payload_sha256,
+                Capture.record_id.is_not(None),
+            )
+            .order_by(Capture.fetched_at, Capture.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return Original(row.id, row.record_id, row.url, row.fetched_at, payload_sha256)
+
+    def apply(self, specs: list[RecordSpec]) -> list[RecordSpec]:
+        """``specs`` with the response (first) replaced by a revisit where the payload is known."""
+        response = specs[0]
+        if response.kind != "response" or len(response.payload) < self.min_size:
+            return specs
+        original = self.original_for(response.url, sha256_hex(response.payload))
+        if original is None:
+            return specs
+        if self.stats is not None:
+            self.stats.inc_value("adarchive/warc/revisits")
+            self.stats.inc_value("adarchive/warc/revisit_bytes_saved", len(response.payload))
+        return [revisit_spec(response, original), *specs[1:]]

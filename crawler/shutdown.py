@@ -1,0 +1,213 @@
+"""Stop a crawl on SIGTERM / Ctrl-C within seconds, even with downloads in flight.
+
+Scrapy's own first-signal shutdown waits for every in-flight download, and a
+server that drips one byte a second holds it for the whole download timeout;
+its second signal stops the reactor without closing WARC files. Here:
+
+1. First signal: every spider is closed with reason ``shutdown`` (no new
+   requests). After ``ADARCHIVE_SHUTDOWN_GRACE`` seconds the downloads still
+   in flight are abandoned (their connections aborted) and logged by URL;
+   the normal close then runs: WARC files are closed and hashed, the crawl
+   row says ``interrupted`` and the custody log gets ``crawl.stop`` and
+   ``crawl.finished``.
+2. Should that still not be done by ``ADARCHIVE_SHUTDOWN_TIMEOUT`` seconds,
+   WARC files and crawl rows are closed directly and the process exits.
+3. A second signal exits at once (status 130). What is on disk is then the
+   crash-safe state: captures committed only after their records were
+   fsynced, ``*.open`` files that ``adarchive repair`` completes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+EXIT_STATUS = 130
+_state: dict[str, Any] = {"requested": None, "coordinator": None}
+
+
+def shutdown_requested() -> bool:
+    """Whether a stop signal arrived (components waiting on their own timers check this)."""
+    return _state["requested"] is not None
+
+
+class _Coordinator:
+    """One per process: owns the signal handlers and every running crawler."""
+
+    def __init__(self, grace: float, timeout: float) -> None:
+        self.grace = grace
+        self.timeout = timeout
+        self.crawlers: list[Crawler] = []
+        self.signals = 0
+        self.installed = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        self.installed = True
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        # A signal handler must not log (the interrupted code may hold the stream).
+        self.signals += 1
+        if self.signals > 1:
+            os.write(2, b"adarchive: second stop signal: exiting now (crash-safe state)\n")
+            os._exit(EXIT_STATUS)
+        _state["requested"] = time.monotonic()
+        from twisted.internet import reactor
+
+        reactor.callFromThread(self.begin, signum)
+
+    def begin(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        logger.warning(
+            "received %s: stopping; downloads still running in %.0fs are abandoned "
+            "(send it again to exit at once)",
+            name,
+            self.grace,
+        )
+        from scrapy.utils.defer import deferred_from_coro
+        from twisted.internet import reactor
+
+        for crawler in self.crawlers:
+            engine = crawler.engine
+            if engine is None or engine.spider is None:
+                continue
+            crawler.stats.set_value("adarchive/shutdown/signal", name)
+            _custody(crawler, "crawl.stop", {"signal": name, "stage": "requested"})
+            deferred_from_coro(engine.close_spider_async(reason="shutdown"))
+        reactor.callLater(self.grace, self.abandon_in_flight)
+        reactor.callLater(self.timeout, self.force)
+
+    def abandon_in_flight(self, rounds: int = 0) -> None:
+        """Refuse what waits in download slots, abort running downloads, log each URL.
+
+        Repeated every half second until the spiders have closed: a request
+        that was already past the slot when the first round ran is caught by
+        the next.
+        """
+        from twisted.internet import reactor
+
+        from crawler.politeness.refusals import refuse_queued
+
+        still_open = False
+        for crawler in self.crawlers:
+            engine = crawler.engine
+            if engine is None or engine.spider is None:
+                continue
+            still_open = True
+            refuse_queued(crawler, "shutdown", "the crawl is stopping")
+            urls = sorted(r.url for r in engine.downloader.active)
+            for url in urls:
+                logger.warning("abandoned in-flight request %s", url)
+            if urls:
+                crawler.stats.inc_value("adarchive/shutdown/abandoned", len(urls))
+                crawler.stats.set_value("adarchive/shutdown/abandoned_urls", urls[:50])
+                _custody(crawler, "crawl.stop", {"stage": "abandoned", "urls": urls[:200]})
+        if not still_open:
+            return
+        for transport in _client_transports(reactor):
+            transport.abortConnection()
+        if rounds < 20:
+            reactor.callLater(0.5, self.abandon_in_flight, rounds + 1)
+
+    def force(self) -> None:
+        """Last resort: close WARC files and crawl rows directly, then exit."""
+        from twisted.internet import reactor
+
+        pending = [c for c in self.crawlers if c.engine is not None and c.engine.spider]
+        if not pending:
+            return
+        logger.error("crawl did not stop within %.0fs: closing files and exiting", self.timeout)
+        for crawler in pending:
+            _finish_directly(crawler)
+        reactor.callLater(1.0, _exit_now)
+        try:
+            reactor.stop()
+        except Exception:  # noqa: BLE001 - already stopping
+            _exit_now()
+
+
+def _exit_now() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_STATUS)
+
+
+def _client_transports(reactor: Any) -> list[Any]:
+    """TCP client connections of this reactor: the downloads (nothing else here is TCP)."""
+    from twisted.internet.tcp import Client
+
+    readers = list(reactor.getReaders()) + list(reactor.getWriters())
+    return [t for t in dict.fromkeys(readers) if isinstance(t, Client)]
+
+
+def _finish_directly(crawler: Crawler) -> None:
+    from crawler.store.recorder import CrawlRecorder
+
+    for mw in getattr(crawler.engine.downloader.middleware, "middlewares", ()):
+        writer = getattr(mw, "writer", None)
+        if writer is not None and hasattr(writer, "close"):
+            try:
+                writer.close()
+            except Exception:
+                logger.exception("could not close the WARC file")
+    recorder = getattr(crawler, CrawlRecorder.ATTR, None)
+    if recorder is not None:
+        try:
+            recorder.finish_crawl("shutdown")
+            recorder.engine_stopped()
+        except Exception:
+            logger.exception("could not record the end of the crawl")
+
+
+def _custody(crawler: Crawler, action: str, details: dict[str, Any]) -> None:
+    from crawler.politeness.policy import record_custody
+
+    spider = crawler.engine.spider if crawler.engine else None
+    if spider is None:
+        return
+    try:
+        record_custody(crawler, spider, action, details)
+    except Exception:
+        logger.exception("could not write the %s custody event", action)
+
+
+class ShutdownExtension:
+    """Registers each crawler with the process's coordinator and installs its handlers."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ShutdownExtension:
+        s = crawler.settings
+        coordinator = _state["coordinator"]
+        if coordinator is None:
+            coordinator = _Coordinator(
+                s.getfloat("ADARCHIVE_SHUTDOWN_GRACE", 2.0),
+                s.getfloat("ADARCHIVE_SHUTDOWN_TIMEOUT", 8.0),
+            )
+            _state["coordinator"] = coordinator
+        coordinator.crawlers.append(crawler)
+        ext = cls(crawler)
+        crawler.signals.connect(ext.engine_started, signal=signals.engine_started)
+        return ext
+
+    def engine_started(self) -> None:
+        from twisted.internet import reactor
+
+        coordinator: _Coordinator = _state["coordinator"]
+        # Scrapy installs its own handlers after reactor start-up; take over after it.
+        reactor.callLater(0, coordinator.install)
+        reactor.callLater(0.5, coordinator.install)
