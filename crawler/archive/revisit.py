@@ -15,11 +15,12 @@ The request and metadata records of the exchange are written as usual.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from warcio.recordloader import ArcWarcRecord
 
 from crawler.archive.digests import sha256_hex
@@ -118,19 +119,11 @@ class RevisitPolicy:
 
     def original_for(self, url: str, payload_sha256: str) -> Original | None:
         """The earliest response capture of ``url`` with this payload digest."""
-        from crawler.store.models import Capture
-
-        row = self.recorder.session.execute(
-            select(Capture.id, Capture.record_id, Capture.url, Capture.fetched_at)
-            .where(
-                Capture.url == url,
-                Capture.kind == "response",
-                Capture.payload_sha256 == payload_sha256,
-                Capture.record_id.is_not(None),
-            )
-            .order_by(Capture.fetched_at, Capture.id)
-            .limit(1)
-        ).first()
+        row = (
+            self.recorder.session.connection()
+            .execute(_original_query(), {"url": url, "payload": payload_sha256})
+            .first()
+        )
         if row is None:
             return None
         return Original(row.id, row.record_id, row.url, row.fetched_at, payload_sha256)
@@ -147,3 +140,22 @@ class RevisitPolicy:
             self.stats.inc_value("adarchive/warc/revisits")
             self.stats.inc_value("adarchive/warc/revisit_bytes_saved", len(response.payload))
         return [revisit_spec(response, original), *specs[1:]]
+
+
+@functools.cache
+def _original_query() -> Any:
+    """Built once: this runs for every response, and building it cost more than the query."""
+    from crawler.store.models import Capture
+
+    table = Capture.__table__
+    return (
+        select(table.c.id, table.c.record_id, table.c.url, table.c.fetched_at)
+        .where(
+            table.c.url == bindparam("url"),
+            table.c.kind == "response",
+            table.c.payload_sha256 == bindparam("payload"),
+            table.c.record_id.is_not(None),
+        )
+        .order_by(table.c.fetched_at, table.c.id)
+        .limit(1)
+    )
