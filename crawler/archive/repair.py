@@ -12,7 +12,6 @@ with both files' SHA-256 and the records dropped.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import socket
@@ -21,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler.archive.digests import file_sha256
+from crawler.archive.writer import fsync_dir
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
 
 OPEN_SUFFIX = ".open"
@@ -46,14 +47,6 @@ class RepairResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def complete_prefix(path: Path) -> tuple[int, int, str | None]:
@@ -110,7 +103,7 @@ def writer_alive(path: Path) -> bool:
 def repair_file(open_path: Path, force: bool = False) -> RepairResult:
     """Write the complete records of ``open_path`` to its final name; never touch the original."""
     final = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])
-    result = RepairResult(str(open_path), None, _sha256_file(open_path), open_path.stat().st_size)
+    result = RepairResult(str(open_path), None, file_sha256(open_path)[0], open_path.stat().st_size)
     if not force and writer_alive(open_path):
         result.skipped = "the crawler writing it is still running"
         return result
@@ -139,24 +132,11 @@ def repair_file(open_path: Path, force: bool = False) -> RepairResult:
         dst.flush()
         os.fsync(dst.fileno())
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     result.repaired_path = str(final)
-    result.sha256 = _sha256_file(final)
+    result.sha256 = file_sha256(final)[0]
     result.size = end
     return result
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def find_open_files(directory: Path) -> list[Path]:

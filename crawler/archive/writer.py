@@ -236,7 +236,7 @@ class RotatingWarcWriter:
         open_path = _open_name(current.path)
         sha256, size = file_sha256(open_path)
         os.replace(open_path, current.path)
-        _fsync_dir(current.path.parent)
+        fsync_dir(current.path.parent)
         closed = ClosedWarc(current.path, current.warc_file_id, size, sha256, current.records)
         self.closed.append(closed)
         if self.on_close is not None:
@@ -353,7 +353,7 @@ def _open_name(path: Path) -> Path:
     return path.with_name(path.name + OPEN_SUFFIX)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename durable too (POSIX); harmless where unsupported."""
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.archive.digests import file_sha256
 from crawler.evidence import events as ev
 from crawler.evidence.cdx import cdxj_line
 from crawler.evidence.custody import (
@@ -196,7 +197,7 @@ def export_bundle(
             )
             raw.flush()
             os.fsync(raw.fileno())
-        digest, size = _file_sha256(tmp)
+        digest, size = file_sha256(tmp)
         if out.exists():
             raise ExportError(f"{out} appeared while exporting; not overwriting it")
         os.replace(tmp, out)
@@ -601,13 +602,3 @@ def _write_custody(
             entry.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
         last = rows[-1].seq
     return entry.close()
-
-
-def _file_sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
