@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
@@ -12,8 +14,9 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy import bindparam, case, insert, update
 
 from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting
+from crawler.store.prepared import Prepared
 from crawler.store.recorder import CrawlRecorder
-from crawler.store.upsert import get_or_create_id, upsert_insert
+from crawler.store.upsert import dialect_insert, get_or_create_id
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -23,28 +26,45 @@ WHITESPACE = re.compile(r"\s+")
 AD_TEXT_FIELDS = ("title", "body", "name", "age", "location", "price", "posted", "poster_account")
 
 
-# Built once: statement construction would cost more than the SQL on SQLite.
+# Built once and run on the DBAPI cursor (crawler/store/prepared.py): they run for
+# every advert, and on SQLite Core's execution costs more than the SQL itself.
 _ad = Ad.__table__
-AD_UPDATE = (
+_AD_UPDATED = (*AD_TEXT_FIELDS, "url", "text_sha256", "capture_id")
+AD_UPDATE = Prepared(
     update(_ad)
     .where(_ad.c.id == bindparam("ad_id"))
     .values(
         {
-            **{
-                name: bindparam(name)
-                for name in (*AD_TEXT_FIELDS, "url", "text_sha256", "capture_id")
-            },
+            **{name: bindparam(name) for name in _AD_UPDATED},
             "last_seen": case(
                 (_ad.c.last_seen < bindparam("seen_at"), bindparam("seen_at")),
                 else_=_ad.c.last_seen,
             ),
         }
-    )
+    ),
+    (*_AD_UPDATED, "ad_id", "seen_at"),
 )
-SIGHTING_INSERT = insert(Sighting.__table__)
+SIGHTING_INSERT = Prepared(
+    insert(Sighting.__table__), ("ad_id", "crawl_id", "capture_id", "seen_at", "text_sha256")
+)
+AD_IDENTIFIER_COLUMNS = (
+    "ad_id", "identifier_id", "capture_id", "field", "match", "start", "end", "channel"
+)  # fmt: skip
 
 
-def normalised_text(fields: dict[str, Any]) -> str:
+@functools.cache
+def _link_inserts(dialect: str) -> tuple[Prepared, Prepared]:
+    """ad_identifier and ad_image inserts that skip rows already there (per dialect)."""
+    insert_for = dialect_insert(dialect)
+    identifiers = insert_for(AdIdentifier.__table__).on_conflict_do_nothing()
+    images = insert_for(AdImage.__table__).on_conflict_do_nothing(index_elements=["ad_id", "url"])
+    return (
+        Prepared(identifiers, AD_IDENTIFIER_COLUMNS),
+        Prepared(images, ("ad_id", "url", "capture_id")),
+    )
+
+
+def normalised_text(fields: Mapping[str, Any]) -> str:
     """The ad's text in a stable form: NFC, whitespace collapsed, fields in a fixed order."""
     parts = []
     for name in (*AD_TEXT_FIELDS, "contacts"):
@@ -56,7 +76,7 @@ def normalised_text(fields: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def text_sha256(fields: dict[str, Any]) -> str:
+def text_sha256(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(normalised_text(fields).encode("utf-8")).hexdigest()
 
 
@@ -82,11 +102,11 @@ class StorePipeline:
         pass
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        fields = ItemAdapter(item).asdict()
-        self.store_ad(fields)
+        # The adapter, not a deep copy (asdict): every value is read once, as is.
+        self.store_ad(ItemAdapter(item))
         return item
 
-    def store_ad(self, fields: dict[str, Any]) -> int:
+    def store_ad(self, fields: Mapping[str, Any]) -> int:
         """Upsert one ad with its sighting, identifiers and image references; return its id.
 
         Core statements rather than ORM objects: this runs once per captured
@@ -102,7 +122,6 @@ class StorePipeline:
         seen_at = fields["fetched_at"]
         capture_id = fields.get("capture_id")
         digest = text_sha256(fields)
-        conn = session.connection()
         current = {name: fields.get(name) for name in AD_TEXT_FIELDS}
         current.update(url=fields["url"], text_sha256=digest, capture_id=capture_id)
         ad_id, created = get_or_create_id(
@@ -119,10 +138,10 @@ class StorePipeline:
         if created:
             recorder.stats["new_ads"] += 1
         else:
-            conn.execute(AD_UPDATE, {**current, "ad_id": ad_id, "seen_at": seen_at})
+            AD_UPDATE.execute(session, {**current, "ad_id": ad_id, "seen_at": seen_at})
         recorder.stats["ads"] += 1
-        conn.execute(
-            SIGHTING_INSERT,
+        SIGHTING_INSERT.execute(
+            session,
             {
                 "ad_id": ad_id,
                 "crawl_id": recorder.crawl_id,
@@ -173,15 +192,13 @@ class StorePipeline:
             )
         if rows:
             # Idempotent: re-reading the same capture (a resumed crawl) adds nothing twice.
-            stmt = upsert_insert(self.recorder.session, AdIdentifier.__table__)
-            self.recorder.session.connection().execute(stmt.on_conflict_do_nothing(), rows)
+            session = self.recorder.session
+            _link_inserts(session.get_bind().dialect.name)[0].executemany(session, rows)
 
     def _store_images(self, ad_id: int, urls: list[str], capture_id: int | None) -> None:
         rows = [
             {"ad_id": ad_id, "url": url, "capture_id": capture_id} for url in dict.fromkeys(urls)
         ]
         if rows:
-            stmt = upsert_insert(self.recorder.session, AdImage.__table__).on_conflict_do_nothing(
-                index_elements=["ad_id", "url"]
-            )
-            self.recorder.session.connection().execute(stmt, rows)
+            session = self.recorder.session
+            _link_inserts(session.get_bind().dialect.name)[1].executemany(session, rows)

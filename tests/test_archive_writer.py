@@ -22,6 +22,8 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scrapy import Request, Spider
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, HtmlResponse, Response
@@ -423,3 +425,71 @@ def test_warcinfo_states_software_settings_and_limits() -> None:
     limits = " ".join(fields["reconstruction"])  # type: ignore[arg-type]
     for lost in ("reason phrase", "header order", "Content-Length", "chunk boundaries"):
         assert lost in limits
+
+
+# -- the direct serializer against warcio's own writer ---------------------
+
+_HEADER_VALUES = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=st.sampled_from(["response", "request", "metadata", "revisit", "resource"]),
+    extra=st.lists(
+        st.tuples(
+            st.sampled_from(["WARC-IP-Address", "WARC-Concurrent-To", "X-Test"]), _HEADER_VALUES
+        ),
+        max_size=3,
+    ),
+    head=st.binary(max_size=64),
+    payload=st.binary(max_size=256),
+    content_type=st.sampled_from(["application/http; msgtype=response", "image/png", "text/html"]),
+)
+def test_serialize_record_matches_warcio_writer(
+    kind: str, extra: list, head: bytes, payload: bytes, content_type: str
+) -> None:
+    """The writer builds record bytes itself (the crawl's hottest path): they must be
+    exactly what warcio's WARCWriter writes for the same record."""
+    from warcio.recordloader import ArcWarcRecord
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from crawler.archive.writer import serialize_record
+
+    if kind == "revisit":
+        payload = b""  # a revisit carries the HTTP head only
+    headers = [
+        ("WARC-Type", kind),
+        ("WARC-Record-ID", "<urn:uuid:00000000-0000-4000-8000-000000000001>"),
+        ("WARC-Date", "2026-01-02T03:04:05.678901Z"),
+        *extra,
+        ("WARC-Payload-Digest", hex_to_warc(hashlib.sha256(payload).hexdigest())),
+        ("WARC-Block-Digest", hex_to_warc(hashlib.sha256(head + payload).hexdigest())),
+    ]
+
+    class RawHead(StatusAndHeaders):
+        def __init__(self, raw: bytes) -> None:
+            super().__init__("", [])
+            self.raw = raw
+
+        def compute_headers_buffer(self, header_filter: object = None) -> None:
+            self.headers_buff = self.raw
+
+        def __bool__(self) -> bool:
+            return bool(self.raw)
+
+    out = io.BytesIO()
+    record = ArcWarcRecord(
+        "warc",
+        kind,
+        StatusAndHeaders("", list(headers), protocol="WARC/1.1"),
+        io.BytesIO(payload),
+        RawHead(head) if head else None,
+        content_type,
+        len(payload),
+    )
+    record.payload_length = len(payload)
+    WARCWriter(out, gzip=False, warc_version="WARC/1.1").write_record(record)
+    assert serialize_record(headers, content_type, head, payload) == out.getvalue()

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
-from warcio.recordloader import ArcWarcRecord
 
 from crawler.archive.digests import sha256_hex
 from crawler.archive.writer import (
@@ -34,6 +33,7 @@ from crawler.archive.writer import (
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from crawler.store.prepared import Prepared
     from crawler.store.recorder import CrawlRecorder
 
 PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
@@ -91,15 +91,15 @@ class RevisitWarcWriter(RotatingWarcWriter):
             self._revisit_payload = None
         return replace(written, payload_sha256=digest)
 
-    def _warc_record(
+    def _record_headers(
         self, current: Any, spec: RecordSpec, block_hex: str, payload_hex: str | None
-    ) -> ArcWarcRecord:
+    ) -> tuple[list[tuple[str, str]], str]:
         if spec.kind == "revisit" and self._revisit_payload is not None:
             payload_hex = self._revisit_payload
-        record = super()._warc_record(current, spec, block_hex, payload_hex)
+        headers, content_type = super()._record_headers(current, spec, block_hex, payload_hex)
         if spec.kind == "revisit":
-            record.content_type = HTTP_RESPONSE_TYPE
-        return record
+            content_type = HTTP_RESPONSE_TYPE
+        return headers, content_type
 
 
 class RevisitPolicy:
@@ -119,14 +119,13 @@ class RevisitPolicy:
 
     def original_for(self, url: str, payload_sha256: str) -> Original | None:
         """The earliest response capture of ``url`` with this payload digest."""
-        row = (
-            self.recorder.session.connection()
-            .execute(_original_query(), {"url": url, "payload": payload_sha256})
-            .first()
+        row = _original_query().first(
+            self.recorder.session, {"url": url, "payload": payload_sha256}
         )
         if row is None:
             return None
-        return Original(row.id, row.record_id, row.url, row.fetched_at, payload_sha256)
+        capture_id, record_id, original_url, fetched_at = row
+        return Original(capture_id, record_id, original_url, fetched_at, payload_sha256)
 
     def apply(self, specs: list[RecordSpec]) -> list[RecordSpec]:
         """``specs`` with the response (first) replaced by a revisit where the payload is known."""
@@ -143,12 +142,13 @@ class RevisitPolicy:
 
 
 @functools.cache
-def _original_query() -> Any:
-    """Built once: this runs for every response, and building it cost more than the query."""
+def _original_query() -> Prepared:
+    """Built once and run on the DBAPI cursor: this runs for every response."""
     from crawler.store.models import Capture
+    from crawler.store.prepared import Prepared
 
     table = Capture.__table__
-    return (
+    statement = (
         select(table.c.id, table.c.record_id, table.c.url, table.c.fetched_at)
         .where(
             table.c.url == bindparam("url"),
@@ -159,3 +159,4 @@ def _original_query() -> Any:
         .order_by(table.c.fetched_at, table.c.id)
         .limit(1)
     )
+    return Prepared(statement, ("url", "payload"))

@@ -31,6 +31,7 @@ from crawler.store.models import (
     WarcFile,
     utcnow,
 )
+from crawler.store.prepared import Prepared
 from crawler.store.upsert import get_or_create_id
 
 if TYPE_CHECKING:
@@ -78,7 +79,26 @@ class SharedStore:
 
 
 _STORES: dict[str, SharedStore] = {}
-CAPTURE_INSERT = insert(Capture.__table__).returning(Capture.__table__.c.id)
+CAPTURE_COLUMNS = (
+    "crawl_id",
+    "warc_file_id",
+    "kind",
+    "url",
+    "fetched_at",
+    "status",
+    "offset",
+    "length",
+    "record_id",
+    "block_sha256",
+    "payload_sha256",
+    "ip",
+    "content_type",
+    "parent_capture_id",
+)
+# Three per page: run on the DBAPI cursor (crawler/store/prepared.py).
+CAPTURE_INSERT = Prepared(
+    insert(Capture.__table__).returning(Capture.__table__.c.id), CAPTURE_COLUMNS
+)
 
 
 def default_commit_every(url: str) -> int:
@@ -285,8 +305,6 @@ class CrawlRecorder:
     def add_capture(
         self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None
     ) -> int:
-        # A plain Core insert on the session's connection: three per page, and the
-        # ORM's bookkeeping would cost more than the SQL itself.
         params = {
             "crawl_id": self.crawl_id,
             "warc_file_id": warc_file_id,
@@ -303,7 +321,7 @@ class CrawlRecorder:
             "content_type": record.content_type,
             "parent_capture_id": parent_id,
         }
-        capture_id = int(self.session.connection().execute(CAPTURE_INSERT, params).scalar_one())
+        capture_id = int(CAPTURE_INSERT.scalar(self.session, params))
         self.store.touch()
         return capture_id
 

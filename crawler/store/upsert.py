@@ -14,13 +14,11 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from crawler.store.prepared import Prepared
 
-def upsert_insert(session: Session, table: Any) -> Any:
+
+def dialect_insert(dialect: str) -> Any:
     """The engine's own INSERT construct (it has ``on_conflict_do_nothing``)."""
-    return _dialect_insert(session.get_bind().dialect.name)(table)
-
-
-def _dialect_insert(dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
@@ -31,9 +29,12 @@ def _dialect_insert(dialect: str) -> Any:
 
 
 @functools.cache
-def _statements(dialect: str, table: Any, keys: tuple[str, ...], columns: tuple[str, ...]) -> tuple:
-    """Built once per shape: statement construction costs more than the SQL on SQLite."""
-    insert = _dialect_insert(dialect)
+def _statements(
+    dialect: str, table: Any, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> tuple[Prepared, Prepared]:
+    """Built once per shape: on SQLite, building and executing a Core statement
+    costs more than the SQL, and these run several times per captured page."""
+    insert = dialect_insert(dialect)
     create = (
         insert(table)
         .values({c: bindparam(c) for c in columns})
@@ -41,7 +42,7 @@ def _statements(dialect: str, table: Any, keys: tuple[str, ...], columns: tuple[
         .returning(table.c.id)
     )
     find = select(table.c.id).where(*[table.c[k] == bindparam(k) for k in keys])
-    return create, find
+    return Prepared(create, columns), Prepared(find, keys)
 
 
 def get_or_create_id(
@@ -53,11 +54,13 @@ def get_or_create_id(
     constraint of ``model``. Column defaults of the model are applied by Core.
     """
     params = {**keys, **(values or {})}
-    conn = session.connection()
     create, find = _statements(
-        conn.dialect.name, model.__table__, tuple(keys), tuple(sorted(params))
+        session.get_bind().dialect.name, model.__table__, tuple(keys), tuple(sorted(params))
     )
-    created_id = conn.execute(create, params).scalar()
+    created_id = create.scalar(session, params)
     if created_id is not None:
         return int(created_id), True
-    return int(conn.execute(find, keys).scalar_one()), False
+    found = find.scalar(session, keys)
+    if found is None:  # pragma: no cover - the conflict that stopped the insert is this row
+        raise LookupError(f"{model.__tablename__}: no row for {keys} after a conflict")
+    return int(found), False
