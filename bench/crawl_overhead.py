@@ -16,7 +16,13 @@ detail pages served / (last request time - first request time), so process
 start-up and imports do not count. The full run goes first, so warm caches
 favour the bare run and the ratio errs low. Target: ratio >= 0.85.
 
-    .venv/bin/python bench/crawl_overhead.py [--pages 2040] [--repeat 2] [--breakdown]
+The machines this runs on are noisy (the same crawl varies by a quarter from
+one run to the next), so each round crawls full and bare back to back, and the
+verdict takes the lower of two estimates: best full over best bare, and the
+median of the rounds' own full/bare ratios. The image variant, reported for
+information, is crawled in the first round only.
+
+    .venv/bin/python bench/crawl_overhead.py [--pages 2040] [--repeat 3] [--breakdown]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=2,
-        help="crawl each variant N times (alternating), keep the best",
+        default=3,
+        help="rounds: crawl each variant once per round (alternating)",
     )
     parser.add_argument(
         "--breakdown",
@@ -153,14 +160,19 @@ def main(argv: list[str] | None = None) -> int:
             if args.breakdown:
                 variants.insert(1, ("warc", ["-s", "ITEM_PIPELINES={}"]))
             results: dict[str, RunResult] = {}
+            rounds: list[dict[str, float]] = []
             with log_path.open(encoding="utf-8") as log:
                 for n in range(args.repeat):
+                    rounds.append({})
                     for label, extra in variants:
+                        if label == "images" and n > 0:
+                            continue
                         out = root / f"{label}-{n}"
                         run = crawl(
                             label, platforms, urls["start_urls"], out, common, extra, log, details
                         )
                         rate = run.pages_per_second
+                        rounds[-1][label] = rate
                         print(f"  run {n + 1} {label}: {rate:.1f} pages/s", flush=True)
                         if label not in results or rate > results[label].pages_per_second:
                             results[label] = run
@@ -182,10 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         if label in results:
             share = results[label].pages_per_second / bare.pages_per_second
             print(f"ratio {label}/bare: {share:.3f}")
-    ratio = full.pages_per_second / bare.pages_per_second
+    best = full.pages_per_second / bare.pages_per_second
+    paired = statistics.median(r["full"] / r["bare"] for r in rounds)
+    ratio = min(best, paired)
     verdict = "met" if ratio >= TARGET else "NOT met"
+    per_page = 1000 / full.pages_per_second - 1000 / bare.pages_per_second
     print(f"WARC bytes: full {warc_bytes:,}; with images {image_warc_bytes:,}")
-    print(f"ratio full/bare: {ratio:.3f} (target >= {TARGET}: {verdict})")
+    print("per-round full/bare: " + ", ".join(f"{r['full'] / r['bare']:.3f}" for r in rounds))
+    print(f"best full / best bare: {best:.3f}; median of rounds: {paired:.3f}")
+    print(f"evidence capture costs {per_page:.2f} ms per detail page (best runs)")
+    print(f"ratio full/bare: {ratio:.3f} (the lower; target >= {TARGET}: {verdict})")
     if bare.detail_pages < 2000 or full.detail_pages != bare.detail_pages:
         print("warning: the runs did not fetch the same >= 2,000 detail pages", file=sys.stderr)
         return 1

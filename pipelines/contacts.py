@@ -10,16 +10,14 @@ Links back to the ad's own site are not "off-platform" and are dropped.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
-from crawler.extract import extract_identifiers
+from crawler.extract.worker import ExtractionWorker, WorkerGone, host_of, identifiers_for
+
+__all__ = ["ContactsPipeline", "identifiers_for"]
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -32,15 +30,15 @@ CONTACTS_FIELD = "contacts"
 class ContactsPipeline:
     """Fills ``item["identifiers"]`` with ``{kind, value, match, start, end, channel, field}``.
 
-    Extraction is pure CPU work and the crawl runs on one core: with
-    ``ADARCHIVE_CONTACTS_WORKERS`` > 0 it runs in a small process pool (shared by
-    every crawler of the process), so the reactor thread keeps fetching while
-    another core reads the adverts.
+    Extraction is pure CPU work and the crawl runs in one thread: with
+    ``ADARCHIVE_CONTACTS_WORKERS`` > 0 it runs in that many helper processes
+    (crawler/extract/worker.py, shared by every crawler of the process), so the
+    reactor thread keeps fetching while another core reads the adverts.
     """
 
     def __init__(self, workers: int = 0) -> None:
         self.workers = workers
-        self.pool: ProcessPoolExecutor | None = None
+        self.helpers: HelperSet | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ContactsPipeline:
@@ -49,72 +47,66 @@ class ContactsPipeline:
         return cls(workers=crawler.settings.getint("ADARCHIVE_CONTACTS_WORKERS", 0))
 
     def open_spider(self, spider: Spider | None = None) -> None:
-        if self.workers > 0:
-            self.pool = _acquire_pool(self.workers)
+        pass
 
-    def close_spider(self, spider: Spider | None = None) -> None:
-        if self.pool is not None:
-            _release_pool()
-            self.pool = None
+    async def close_spider(self, spider: Spider | None = None) -> None:
+        if self.helpers is not None:
+            helpers, self.helpers = self.helpers, None
+            await helpers.release()
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         adapter = ItemAdapter(item)
-        args = (_texts(adapter), adapter.get("region") or None, _host(adapter.get("url")))
-        if self.pool is None:
-            found = identifiers_for(*args)
-        else:
+        args = (_texts(adapter), adapter.get("region") or None, host_of(adapter.get("url")))
+        found = None
+        if self.workers > 0:
+            if self.helpers is None:
+                self.helpers = HelperSet.acquire(self.workers)
             try:
-                loop = asyncio.get_running_loop()
-                found = await loop.run_in_executor(self.pool, identifiers_for, *args)
-            except BrokenProcessPool:  # a worker died: extract here rather than lose the item
-                found = identifiers_for(*args)
+                found = await self.helpers.extract(*args)
+            except WorkerGone:  # the helper died: extract here rather than lose the item
+                found = None
+        if found is None:
+            found = identifiers_for(*args)
         adapter["identifiers"] = found
         return item
 
 
-def identifiers_for(
-    texts: list[tuple[str, str]], region: str | None, own_host: str | None
-) -> list[dict[str, Any]]:
-    """Identifiers of every (field, text) pair; links back to the ad's own host dropped."""
-    found: list[dict[str, Any]] = []
-    for field, text in texts:
-        for ident in extract_identifiers(text, region):
-            if ident.kind == "url" and own_host and _host(ident.value) == own_host:
-                continue
-            found.append(
-                {
-                    "kind": ident.kind,
-                    "value": ident.value,
-                    "match": ident.match,
-                    "start": ident.start,
-                    "end": ident.end,
-                    "channel": ident.channel,
-                    "field": field,
-                }
-            )
-    return found
+class HelperSet:
+    """Extraction helpers shared by every pipeline on one event loop."""
 
+    _shared: dict[int, HelperSet] = {}
 
-_POOL: ProcessPoolExecutor | None = None
-_POOL_USERS = 0
+    def __init__(self, count: int) -> None:
+        self.helpers = [ExtractionWorker() for _ in range(max(1, count))]
+        self.users = 0
+        self.loop = asyncio.get_running_loop()
 
+    @classmethod
+    def acquire(cls, count: int) -> HelperSet:
+        loop = asyncio.get_running_loop()
+        found = cls._shared.get(id(loop))
+        if found is None or found.loop is not loop:
+            found = cls._shared[id(loop)] = cls(count)
+        found.users += 1
+        return found
 
-def _acquire_pool(workers: int) -> ProcessPoolExecutor:
-    global _POOL, _POOL_USERS
-    if _POOL is None:
-        # forkserver: never fork the crawler process itself (reactor, threads, sockets).
-        _POOL = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
-    _POOL_USERS += 1
-    return _POOL
+    async def extract(
+        self, texts: list[tuple[str, str]], region: str | None, own_host: str | None
+    ) -> list[dict[str, Any]] | None:
+        """Identifiers from the least busy live helper; None when none is left."""
+        live = [h for h in self.helpers if not h.gone]
+        if not live:
+            return None
+        helper = min(live, key=lambda h: len(h._pending))
+        return await helper.extract(texts, region, own_host)
 
-
-def _release_pool() -> None:
-    global _POOL, _POOL_USERS
-    _POOL_USERS -= 1
-    if _POOL_USERS <= 0 and _POOL is not None:
-        _POOL.shutdown(wait=True)
-        _POOL = None
-        _POOL_USERS = 0
+    async def release(self) -> None:
+        self.users -= 1
+        if self.users > 0:
+            return
+        if HelperSet._shared.get(id(self.loop)) is self:
+            del HelperSet._shared[id(self.loop)]
+        await asyncio.gather(*(h.close() for h in self.helpers), return_exceptions=True)
 
 
 def _texts(adapter: ItemAdapter) -> list[tuple[str, str]]:
@@ -126,13 +118,3 @@ def _texts(adapter: ItemAdapter) -> list[tuple[str, str]]:
     elif contacts:
         texts.append((CONTACTS_FIELD, "\n".join(str(c) for c in contacts if c)))
     return [(f, t) for f, t in texts if isinstance(t, str) and t]
-
-
-def _host(url: object) -> str | None:
-    if not isinstance(url, str) or not url:
-        return None
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return host.lower().removeprefix("www.") if host else None

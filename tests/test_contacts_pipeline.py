@@ -32,20 +32,70 @@ def _pipeline(**settings: object) -> ContactsPipeline:
 
 
 def process(pipeline: ContactsPipeline, item: object) -> object:
-    pipeline.open_spider(Spider("x"))
-    try:
-        return asyncio.run(pipeline.process_item(item, Spider("x")))
-    finally:
-        pipeline.close_spider(Spider("x"))
+    async def run() -> object:
+        pipeline.open_spider(Spider("x"))
+        try:
+            return await pipeline.process_item(item, Spider("x"))
+        finally:
+            await pipeline.close_spider(Spider("x"))
+
+    return asyncio.run(run())
 
 
-def test_process_pool_gives_the_same_result() -> None:
+def test_helper_process_gives_the_same_result() -> None:
     ad = FakeAd(url="http://127.0.0.11/ad/1", body="Call +44 7911 123456, tg @lotus_k", region="GB")
     inline = FakeAd(url=ad.url, body=ad.body, region="GB")
     process(_pipeline(ADARCHIVE_CONTACTS_WORKERS=1), ad)
     process(_pipeline(), inline)
     assert ad.identifiers == inline.identifiers
     assert [i["value"] for i in ad.identifiers] == ["+447911123456", "lotus_k"]
+
+
+def test_helper_death_loses_no_advert_and_closing_ends_the_helper() -> None:
+    """A helper that dies mid-crawl: the next adverts are read in the crawl's thread."""
+    pipeline = _pipeline(ADARCHIVE_CONTACTS_WORKERS=1)
+    body = "Call +44 7911 123456, tg @lotus_k"
+
+    async def run() -> tuple[list, list, int | None]:
+        pipeline.open_spider(Spider("x"))
+        first = FakeAd(url="http://127.0.0.11/ad/1", body=body, region="GB")
+        await pipeline.process_item(first, Spider("x"))
+        assert pipeline.helpers is not None
+        helper = pipeline.helpers.helpers[0]
+        process = helper._process
+        assert process is not None and process.returncode is None
+        process.kill()
+        await process.wait()
+        second = FakeAd(url="http://127.0.0.11/ad/2", body=body, region="GB")
+        await pipeline.process_item(second, Spider("x"))
+        assert helper.gone
+        await pipeline.close_spider(Spider("x"))
+        return first.identifiers, second.identifiers, process.returncode
+
+    first, second, returncode = asyncio.run(run())
+    assert [i["value"] for i in first] == ["+447911123456", "lotus_k"]
+    assert second == first
+    assert returncode is not None
+
+
+def test_helper_exits_when_the_pipeline_closes() -> None:
+    pipeline = _pipeline(ADARCHIVE_CONTACTS_WORKERS=2)
+
+    async def run() -> list:
+        pipeline.open_spider(Spider("x"))
+        ads = [
+            FakeAd(url=f"http://127.0.0.11/ad/{n}", body=f"tel +44 7911 12345{n}") for n in range(6)
+        ]
+        await asyncio.gather(*(pipeline.process_item(ad, Spider("x")) for ad in ads))
+        assert pipeline.helpers is not None
+        processes = [h._process for h in pipeline.helpers.helpers]
+        await pipeline.close_spider(Spider("x"))
+        assert all(ad.identifiers for ad in ads)
+        return processes
+
+    processes = asyncio.run(run())
+    started = [p for p in processes if p is not None]
+    assert started and all(p.returncode == 0 for p in started)
 
 
 def test_disabled_by_setting() -> None:

@@ -8,6 +8,7 @@ these helpers convert between them so either side can be checked independently.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from pathlib import Path
 
@@ -20,8 +21,12 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
 def hex_to_warc(hex_digest: str) -> str:
-    """``<hex>`` -> ``sha256:<BASE32>`` (the WARC header form warcio writes)."""
+    """``<hex>`` -> ``sha256:<BASE32>`` (the WARC header form warcio writes).
+
+    Cached: a metadata record's block and payload digests are the same, and
+    every GET's request payload is the empty string's."""
     raw = bytes.fromhex(hex_digest)
     if len(raw) != 32:
         raise ValueError(f"not a SHA-256 digest: {hex_digest!r}")

@@ -109,6 +109,11 @@ class RevisitPolicy:
         self.recorder = recorder
         self.stats = stats
         self.min_size = min_size
+        # A store without a single response capture yet (a platform's first crawl)
+        # has nothing to refer to: skip a lookup per response. Within one crawl the
+        # dupefilter keeps URLs from being fetched twice, and a missed revisit only
+        # means one more full copy, never a wrong record.
+        self.nothing_earlier = _any_response().first(recorder.session, {}) is None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, recorder: CrawlRecorder) -> RevisitPolicy | None:
@@ -130,7 +135,11 @@ class RevisitPolicy:
     def apply(self, specs: list[RecordSpec]) -> list[RecordSpec]:
         """``specs`` with the response (first) replaced by a revisit where the payload is known."""
         response = specs[0]
-        if response.kind != "response" or len(response.payload) < self.min_size:
+        if (
+            self.nothing_earlier
+            or response.kind != "response"
+            or len(response.payload) < self.min_size
+        ):
             return specs
         original = self.original_for(response.url, sha256_hex(response.payload))
         if original is None:
@@ -160,3 +169,12 @@ def _original_query() -> Prepared:
         .limit(1)
     )
     return Prepared(statement, ("url", "payload"))
+
+
+@functools.cache
+def _any_response() -> Prepared:
+    from crawler.store.models import Capture
+    from crawler.store.prepared import Prepared
+
+    table = Capture.__table__
+    return Prepared(select(table.c.id).where(table.c.kind == "response").limit(1), ())

@@ -27,16 +27,18 @@ from sqlalchemy.sql import Insert
 Processor = Callable[[Any], Any] | None
 
 
+# How a parameter gets its value (see Prepared._params).
+AS_GIVEN, PROCESSED, CONSTANT, DEFAULTED = range(4)
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     positional: bool
-    order: tuple[str, ...]
-    """Parameter names in placeholder order (positional paramstyles)."""
-    processors: tuple[tuple[str, Processor], ...]
-    """(name, bind processor) per parameter the caller supplies."""
-    constants: Mapping[str, Any]
-    """Values bound in the statement itself (e.g. ``kind == 'response'``)."""
+    names: tuple[str, ...]
+    """Parameter names in placeholder order (positional) or once each (named)."""
+    steps: tuple[tuple[str, int, Any], ...]
+    """(name, how, argument) per entry of ``names``, worked out once."""
     results: tuple[Processor, ...]
     """Result processors of the returned columns, in order."""
 
@@ -69,16 +71,20 @@ class Prepared:
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
         keys = set(self.keys)
-        constants = {
-            name: bind.effective_value for name, bind in compiled.binds.items() if name not in keys
-        }
-        unknown = [name for name, value in constants.items() if value is None]
-        if unknown:
-            raise ValueError(f"statement needs parameters not in keys: {', '.join(unknown)}")
-        processors = tuple(
-            (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
-            for name, bind in compiled.binds.items()
-        )
+        how: dict[str, tuple[int, Any]] = {}
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if name in self.defaults:
+                how[name] = (DEFAULTED, (self.defaults[name], process))
+            elif name in keys:
+                how[name] = (AS_GIVEN, None) if process is None else (PROCESSED, process)
+            elif bind.effective_value is not None:  # bound in the statement itself
+                value = bind.effective_value
+                how[name] = (CONSTANT, process(value) if process is not None else value)
+            else:
+                raise ValueError(f"statement needs a parameter not in keys: {name}")
+        positional = bool(compiled.positional)
+        names = tuple(compiled.positiontup or ()) if positional else tuple(how)
         columns = getattr(self.statement, "selected_columns", None)
         if isinstance(self.statement, Insert) or columns is None:
             columns = getattr(self.statement, "_returning", ()) or ()
@@ -89,10 +95,9 @@ class Prepared:
         )
         return _Compiled(
             sql=compiled.string,
-            positional=bool(compiled.positional),
-            order=tuple(compiled.positiontup or ()),
-            processors=processors,
-            constants=constants,
+            positional=positional,
+            names=names,
+            steps=tuple((name, *how[name]) for name in names),
             results=results,
         )
 
@@ -103,20 +108,27 @@ class Prepared:
         plan = self.compiled(connection.dialect)
         return connection.connection.driver_connection.cursor(), plan
 
-    def _params(self, plan: _Compiled, params: Mapping[str, Any]) -> Any:
-        values: dict[str, Any] = dict(plan.constants)
-        defaults = self.defaults
-        for name, process in plan.processors:
-            if name in values:
-                value = values[name]
-            elif name in defaults and name not in params:
-                value = defaults[name]()
-            else:
+    @staticmethod
+    def _params(plan: _Compiled, params: Mapping[str, Any]) -> Any:
+        values = []
+        for name, how, argument in plan.steps:
+            if how == AS_GIVEN:
                 value = params[name]
-            values[name] = process(value) if process is not None and value is not None else value
+            elif how == PROCESSED:
+                value = params[name]
+                if value is not None:
+                    value = argument(value)
+            elif how == CONSTANT:
+                value = argument
+            else:  # DEFAULTED
+                default, process = argument
+                value = params[name] if name in params else default()
+                if process is not None and value is not None:
+                    value = process(value)
+            values.append(value)
         if plan.positional:
-            return tuple(values[name] for name in plan.order)
-        return values
+            return values
+        return dict(zip(plan.names, values, strict=True))
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> None:
         cursor, plan = self._cursor_and_plan(session)

@@ -1,0 +1,41 @@
+"""The garbage-collector extension (crawler/gctune.py)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+from scrapy import Spider
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.test import get_crawler
+
+import crawler.gctune as gctune
+from crawler.gctune import GcTuneExtension
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    gctune._frozen = False
+
+
+def test_engine_start_freezes_the_heap_and_raises_the_threshold(restored_gc: None) -> None:
+    gc.unfreeze()
+    gctune._frozen = False
+    gc.set_threshold(700, 10, 10)
+    extension = GcTuneExtension.from_crawler(get_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 5000}))
+    extension.engine_started()
+    assert gc.get_threshold() == (5000, 10, 10)
+    frozen = gc.get_freeze_count()
+    assert frozen > 1000  # the imported modules' objects, at least
+    extension.engine_started()  # a second crawler in the same process: no second freeze
+    assert gc.get_freeze_count() == frozen
+
+
+def test_zero_leaves_the_collector_alone() -> None:
+    with pytest.raises(NotConfigured):
+        GcTuneExtension.from_crawler(get_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 0}))
