@@ -120,9 +120,11 @@ ADARCHIVE_STORE_COMMIT_EVERY = 0
 
 # Run contact-identifier extraction on every ad (pipelines.contacts).
 ADARCHIVE_CONTACTS_ENABLED = True
-# Worker processes for extraction (0 = in the crawl's own thread). One worker
+# Helper processes for extraction (0 = in the crawl's own thread). One helper
 # puts a second core to use: extraction costs about as much CPU per advert as
-# fetching and parsing it.
+# fetching and parsing it. Helpers are plain child processes fed through pipes
+# by the event loop (crawler/extract/worker.py); if one dies, its adverts are
+# read in the crawl's thread instead.
 ADARCHIVE_CONTACTS_WORKERS = 1
 
 # --- Crawl budget ---------------------------------------------------------

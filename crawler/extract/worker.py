@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import pickle
 import signal
 import struct
@@ -113,6 +114,7 @@ class ExtractionWorker:
                         "crawler.extract.worker",
                         stdin=asyncio.subprocess.PIPE,
                         stdout=asyncio.subprocess.PIPE,
+                        env=_child_environment(),
                     )
                 except OSError as exc:
                     self.gone = True
@@ -162,6 +164,17 @@ class ExtractionWorker:
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
         self.gone = True
+
+
+def _child_environment() -> dict[str, str]:
+    """This process's environment, with its import path: under Scrapyd the code
+    comes from an egg that only this process's ``sys.path`` names."""
+    env = dict(os.environ)
+    paths = [p for p in sys.path if p]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
 
 
 # -- the helper's side --------------------------------------------------------
