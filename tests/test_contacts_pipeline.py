@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 from dataclasses import dataclass, field
 
 import pytest
@@ -144,3 +145,15 @@ def test_dict_items_work_too() -> None:
     item = {"title": "LINE: lotus.bkk", "region": "TH", "contacts": [], "identifiers": []}
     process(_pipeline(), item)
     assert [(i["kind"], i["value"]) for i in item["identifiers"]] == [("line", "lotus.bkk")]
+
+
+def test_a_reply_larger_than_one_pipe_read_arrives_whole() -> None:
+    """Replies are framed: one bigger than a 64 KiB read is reassembled, not cut."""
+    body = " ".join(f"tel +44 7911 {n:06d};" for n in range(2000))
+    ad = FakeAd(url="http://127.0.0.11/ad/big", body=body, region="GB")
+    inline = FakeAd(url=ad.url, body=body, region="GB")
+    process(_pipeline(ADARCHIVE_CONTACTS_WORKERS=1), ad)
+    process(_pipeline(), inline)
+    assert len(ad.identifiers) == 2000
+    assert ad.identifiers == inline.identifiers
+    assert len(pickle.dumps(ad.identifiers)) > 1 << 16

@@ -126,21 +126,35 @@ class ExtractionWorker:
     async def _read_results(self) -> None:
         assert self._process is not None and self._process.stdout is not None
         stdout = self._process.stdout
+        buffer = b""
         try:
-            while True:
-                (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
-                seq, ok, value = pickle.loads(await stdout.readexactly(size))
-                future = self._pending.pop(seq, None)
-                if future is None or future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(WorkerGone(f"extraction failed in helper: {value}"))
-        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
+            # Whatever has arrived, however many replies: one wake-up per read, not two
+            # per reply (the crawl's thread pays for every await).
+            while chunk := await stdout.read(1 << 16):
+                buffer += chunk
+                start = 0
+                while len(buffer) - start >= HEADER.size:
+                    (size,) = HEADER.unpack_from(buffer, start)
+                    end = start + HEADER.size + size
+                    if end > len(buffer):
+                        break
+                    self._answer(pickle.loads(buffer[start + HEADER.size : end]))
+                    start = end
+                buffer = buffer[start:]
+        except (ConnectionError, pickle.UnpicklingError):
             pass
         finally:
             self._fail_all()
+
+    def _answer(self, reply: tuple[int, bool, Any]) -> None:
+        seq, ok, value = reply
+        future = self._pending.pop(seq, None)
+        if future is None or future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(WorkerGone(f"extraction failed in helper: {value}"))
 
     def _fail_all(self) -> None:
         self.gone = True
