@@ -157,3 +157,17 @@ def test_a_reply_larger_than_one_pipe_read_arrives_whole() -> None:
     assert len(ad.identifiers) == 2000
     assert ad.identifiers == inline.identifiers
     assert len(pickle.dumps(ad.identifiers)) > 1 << 16
+
+
+def test_a_closed_helper_refuses_work_without_starting_another() -> None:
+    from crawler.extract.worker import ExtractionWorker, WorkerGone
+
+    async def run() -> None:
+        helper = ExtractionWorker()
+        assert await helper.extract([("body", "tel +44 7911 123456")], "GB", None)
+        await helper.close()
+        with pytest.raises(WorkerGone):
+            await helper.extract([("body", "tel +44 7911 123456")], "GB", None)
+        assert helper._process is None  # nothing new was spawned
+
+    asyncio.run(run())

@@ -86,6 +86,8 @@ class ExtractionWorker:
         self, texts: list[tuple[str, str]], region: str | None, own_host: str | None
     ) -> list[dict[str, Any]]:
         """``identifiers_for(texts, region, own_host)``, computed by the helper."""
+        if self.gone:  # died, or closed: never start a second helper behind the pool's back
+            raise WorkerGone("extraction helper has exited")
         process = self._process or await self._start()
         if self.gone or process.stdin is None:
             raise WorkerGone("extraction helper has exited")
