@@ -42,8 +42,8 @@ class GcTuneExtension:
 
     def engine_started(self) -> None:
         global _frozen
-        _, second, third = gc.get_threshold()
-        gc.set_threshold(max(self.threshold, gc.get_threshold()[0]), second, third)
+        first, second, third = gc.get_threshold()
+        gc.set_threshold(max(self.threshold, first), second, third)
         if not _frozen:  # once per process: several crawlers may share it
             _frozen = True
             gc.collect()

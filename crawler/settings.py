@@ -158,14 +158,7 @@ ADARCHIVE_WARC_PREFIX = "adarchive"
 # Every few seconds a running crawl's counts (pages, ads, errors, backlog) go
 # into the store's crawl_progress table, for `adarchive status`; on a terminal
 # a progress bar is drawn on stderr. 0 turns the extension off.
-EXTENSIONS = {
-    "crawler.schedule.progress.ProgressExtension": 500,
-    "crawler.gctune.GcTuneExtension": 0,
-}
-# Once the engine has started, freeze the start-up heap out of the garbage
-# collector's reach and collect short-lived garbage every this many allocations
-# (crawler/gctune.py; CPython's default is 700). 0 leaves the collector alone.
-ADARCHIVE_GC_THRESHOLD = 10_000
+EXTENSIONS = {"crawler.schedule.progress.ProgressExtension": 500}
 ADARCHIVE_PROGRESS_INTERVAL = 5.0
 ADARCHIVE_PROGRESS_BAR = True
 
@@ -313,3 +306,11 @@ ADARCHIVE_BROWSER_MAX_RESPONSES = 300
 # DOWNLOAD_MAXSIZE). Past it, responses are archived head-only and the page's
 # metadata record says so: memory stays bounded on a hostile page.
 ADARCHIVE_BROWSER_MAX_PAGE_BYTES = 64 * 1024 * 1024
+
+# --- Garbage collector (crawler/gctune.py) ------------------------------------
+
+# Once the engine has started, freeze the start-up heap out of the garbage
+# collector's reach and collect short-lived garbage every this many allocations
+# (CPython's default is 700). 0 leaves the collector alone.
+EXTENSIONS["crawler.gctune.GcTuneExtension"] = 0
+ADARCHIVE_GC_THRESHOLD = 10_000

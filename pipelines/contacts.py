@@ -97,7 +97,7 @@ class HelperSet:
         live = [h for h in self.helpers if not h.gone]
         if not live:
             return None
-        helper = min(live, key=lambda h: len(h._pending))
+        helper = min(live, key=lambda h: h.waiting)
         return await helper.extract(texts, region, own_host)
 
     async def release(self) -> None:

@@ -247,8 +247,10 @@ class RotatingWarcWriter:
 
     def _append(self, current: _OpenFile, spec: RecordSpec) -> WrittenRecord:
         head = spec.http_head or b""
-        block_hex = _sha256(head, spec.payload)
-        payload_hex = None if spec.kind == "warcinfo" else _sha256(spec.payload)
+        body_hex = _sha256(spec.payload)
+        # Without an HTTP head the block is the payload: one digest serves both.
+        block_hex = _sha256(head, spec.payload) if head else body_hex
+        payload_hex = None if spec.kind == "warcinfo" else body_hex
         headers, content_type = self._record_headers(current, spec, block_hex, payload_hex)
         member = gzip_member(
             serialize_record(headers, content_type, head, spec.payload), self.gzip_level

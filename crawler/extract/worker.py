@@ -82,6 +82,11 @@ class ExtractionWorker:
         self._starting: asyncio.Lock | None = None
         self.gone = False
 
+    @property
+    def waiting(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._pending)
+
     async def extract(
         self, texts: list[tuple[str, str]], region: str | None, own_host: str | None
     ) -> list[dict[str, Any]]:
