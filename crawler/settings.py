@@ -168,6 +168,13 @@ ADARCHIVE_PROGRESS_BAR = True
 # recrawls every few hours do not fill disks with unchanged pages.
 ADARCHIVE_WARC_REVISITS = True
 
+# Evidence is written by a child process (crawler/archive/sidecar.py): WARC
+# records, capture rows, contacts extraction and the store run on another core
+# while the crawl's thread fetches and parses. Same files, rows and custody
+# log; browser-rendered platforms archive in the crawl's process regardless.
+# False writes everything in the crawl's own thread.
+ADARCHIVE_EVIDENCE_PROCESS = True
+
 # --- hostile web ------------------------------------------------------------
 # (issue 7: crawler.guard, crawler.politeness, crawler.shutdown, crawler.resume)
 

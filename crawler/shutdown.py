@@ -62,6 +62,7 @@ class _Coordinator:
         self.signals += 1
         if self.signals > 1:
             os.write(2, b"adarchive: second stop signal: exiting now (crash-safe state)\n")
+            _kill_evidence_writers()
             os._exit(EXIT_STATUS)
         _state["requested"] = time.monotonic()
         from twisted.internet import reactor
@@ -138,7 +139,16 @@ class _Coordinator:
             _exit_now()
 
 
+def _kill_evidence_writers() -> None:
+    """An exit at once stops the evidence writer process too (crawler/archive/sidecar.py):
+    what is on disk is then the crash-safe state, whichever process got further."""
+    module = sys.modules.get("crawler.archive.sidecar")
+    if module is not None:
+        module.EvidenceProcess.kill_all()
+
+
 def _exit_now() -> None:
+    _kill_evidence_writers()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_STATUS)

@@ -10,14 +10,16 @@ Links back to the ad's own site are not "off-platform" and are dropped.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
+from crawler.archive.sidecar import EXTRACT_HERE, SidecarChannel
 from crawler.extract.worker import ExtractionWorker, WorkerGone, host_of, identifiers_for
 
-__all__ = ["ContactsPipeline", "identifiers_for"]
+__all__ = ["ContactsPipeline", "extraction_args", "identifiers_for"]
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -36,15 +38,18 @@ class ContactsPipeline:
     reactor thread keeps fetching while another core reads the adverts.
     """
 
-    def __init__(self, workers: int = 0) -> None:
+    def __init__(self, workers: int = 0, crawler: Crawler | None = None) -> None:
         self.workers = workers
+        self.crawler = crawler
         self.helpers: HelperSet | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ContactsPipeline:
         if not crawler.settings.getbool("ADARCHIVE_CONTACTS_ENABLED", True):
             raise NotConfigured("ADARCHIVE_CONTACTS_ENABLED is False")
-        return cls(workers=crawler.settings.getint("ADARCHIVE_CONTACTS_WORKERS", 0))
+        return cls(
+            workers=crawler.settings.getint("ADARCHIVE_CONTACTS_WORKERS", 0), crawler=crawler
+        )
 
     def open_spider(self, spider: Spider | None = None) -> None:
         pass
@@ -56,7 +61,12 @@ class ContactsPipeline:
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         adapter = ItemAdapter(item)
-        args = (_texts(adapter), adapter.get("region") or None, host_of(adapter.get("url")))
+        channel = SidecarChannel.for_crawler(self.crawler) if self.crawler is not None else None
+        if channel is not None and channel.store_attached:
+            # The evidence writer process stores this advert: it extracts there too.
+            adapter["identifiers"] = EXTRACT_HERE
+            return item
+        args = extraction_args(adapter)
         found = None
         if self.workers > 0:
             if self.helpers is None:
@@ -109,7 +119,14 @@ class HelperSet:
         await asyncio.gather(*(h.close() for h in self.helpers), return_exceptions=True)
 
 
-def _texts(adapter: ItemAdapter) -> list[tuple[str, str]]:
+def extraction_args(
+    adapter: Mapping[str, Any] | ItemAdapter,
+) -> tuple[list[tuple[str, str]], str | None, str | None]:
+    """What :func:`identifiers_for` reads of an advert: texts, region, own host."""
+    return _texts(adapter), adapter.get("region") or None, host_of(adapter.get("url"))
+
+
+def _texts(adapter: Mapping[str, Any] | ItemAdapter) -> list[tuple[str, str]]:
     """(field name, text) pairs; ``contacts`` is one text, one entry per line."""
     texts = [(f, adapter.get(f)) for f in TEXT_FIELDS if f in adapter]
     contacts = adapter.get(CONTACTS_FIELD) if CONTACTS_FIELD in adapter else None

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from crawler.analysis.knownhashes import KnownHashes
 from crawler.analysis.phash import ImageDecodeError, image_facts
+from crawler.archive.sidecar import SidecarChannel
 from crawler.store.models import Ad, AdImage, Capture, Image, Platform
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 META_PARENT = "adarchive_parent_capture_id"
 META_CAPTURE_ID = "adarchive_capture_id"
+META_CAPTURE = "adarchive_capture"
 DEFAULT_MAX_PER_AD = 10
 DEFAULT_MAXSIZE = 10 * 1024 * 1024
 
@@ -57,6 +59,7 @@ class ImagesPipeline:
         self.max_per_ad = max_per_ad
         self.maxsize = maxsize
         self.known = known
+        self.store = ImageStore(recorder, known, crawler.stats)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImagesPipeline:
@@ -65,16 +68,12 @@ class ImagesPipeline:
             raise NotConfigured("ADARCHIVE_IMAGES_ENABLED is off")
         from crawler.store.recorder import CrawlRecorder
 
-        known = None
-        path = settings.get("ADARCHIVE_KNOWN_HASHES")
-        if path:
-            known = KnownHashes.load(path, settings.getint("ADARCHIVE_KNOWN_PHASH_DISTANCE", 6))
         return cls(
             crawler,
             CrawlRecorder.for_crawler(crawler),
             max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD", DEFAULT_MAX_PER_AD),
             maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE", DEFAULT_MAXSIZE),
-            known=known,
+            known=known_hashes(settings),
         )
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
@@ -82,30 +81,28 @@ class ImagesPipeline:
         urls = [u for u in (adapter.get("images") or []) if isinstance(u, str)]
         if not urls:
             return item
-        ad_id = self._ad_id(adapter)
-        if ad_id is None:
+        channel = SidecarChannel.for_crawler(self.crawler)
+        if channel is not None:
+            # The evidence writer process stores the advert: images follow it there,
+            # named by the advert's key and by the WARC record ids of the captures.
+            ad: tuple | int | None = (adapter.get("platform"), adapter.get("external_id"))
+            parent = adapter.get("capture_id") or adapter.get("capture_record_id")
+        else:
+            ad = self.store.ad_id_for(adapter.get("platform"), adapter.get("external_id"))
+            parent = adapter.get("capture_id")
+        if ad is None:
             return item
-        parent = adapter.get("capture_id")
         for url in list(dict.fromkeys(urls))[: self.max_per_ad]:
-            await self._fetch(ad_id, url, parent)
+            await self._fetch(ad, url, parent, channel)
         return item
-
-    def _ad_id(self, adapter: ItemAdapter) -> int | None:
-        session = self.recorder.session
-        return session.scalar(
-            select(Ad.id)
-            .join(Platform, Platform.id == Ad.platform_id)
-            .where(
-                Platform.name == adapter.get("platform"),
-                Ad.external_id == adapter.get("external_id"),
-            )
-        )
 
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"adarchive/images/{key}")
 
-    async def _fetch(self, ad_id: int, url: str, parent: int | None) -> None:
+    async def _fetch(
+        self, ad: Any, url: str, parent: int | str | None, channel: SidecarChannel | None
+    ) -> None:
         request = scrapy.Request(
             url,
             meta={
@@ -126,12 +123,61 @@ class ImagesPipeline:
             self._inc("failed")
             logger.info("image %s not fetched: %s", url, exc)
             return
-        capture_id = response.meta.get(META_CAPTURE_ID) if response.request else None
-        capture_id = capture_id or request.meta.get(META_CAPTURE_ID)
         if response.status != 200:
             self._inc(f"status_{response.status}")
             return
-        self.store_image(ad_id, url, response.body, capture_id, parent)
+        if channel is not None:
+            pending = response.meta.get(META_CAPTURE) if response.request else None
+            pending = pending or request.meta.get(META_CAPTURE)
+            record_id = getattr(pending, "record_id", None)
+            channel.send("image", (*ad, url, response.body, record_id, parent))
+            return
+        capture_id = response.meta.get(META_CAPTURE_ID) if response.request else None
+        capture_id = capture_id or request.meta.get(META_CAPTURE_ID)
+        self.store_image(ad, url, response.body, capture_id, parent)  # type: ignore[arg-type]
+
+    def store_image(
+        self, ad_id: int, url: str, data: bytes, capture_id: int | None, parent: int | None
+    ) -> Image | None:
+        return self.store.store_image(ad_id, url, data, capture_id, parent)
+
+
+def known_hashes(settings: Any) -> KnownHashes | None:
+    """The agency's known-hash list (``ADARCHIVE_KNOWN_HASHES``), if one is set."""
+    path = settings.get("ADARCHIVE_KNOWN_HASHES")
+    if not path:
+        return None
+    distance = settings.get("ADARCHIVE_KNOWN_PHASH_DISTANCE")
+    return KnownHashes.load(path, int(distance) if distance not in (None, "") else 6)
+
+
+class ImageStore:
+    """Hashes image bytes into ``image`` rows and points ``ad_image`` rows at them.
+
+    Used by the pipeline in the crawl's process, or by the evidence writer
+    process (crawler/archive/sidecar_main.py) when that stores the adverts.
+    """
+
+    def __init__(self, recorder: CrawlRecorder, known: KnownHashes | None, stats: Any) -> None:
+        self.recorder = recorder
+        self.known = known
+        self.stats = stats
+
+    @classmethod
+    def from_config(cls, recorder: CrawlRecorder, settings: dict, stats: Any) -> ImageStore:
+        return cls(recorder, known_hashes(settings), stats)
+
+    def _inc(self, key: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"adarchive/images/{key}")
+
+    def ad_id_for(self, platform: str | None, external_id: str | None) -> int | None:
+        session = self.recorder.session
+        return session.scalar(
+            select(Ad.id)
+            .join(Platform, Platform.id == Ad.platform_id)
+            .where(Platform.name == platform, Ad.external_id == external_id)
+        )
 
     def store_image(
         self, ad_id: int, url: str, data: bytes, capture_id: int | None, parent: int | None

@@ -13,6 +13,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import bindparam, case, insert, update
 
+from crawler.archive.sidecar import SidecarChannel
 from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting
 from crawler.store.prepared import Prepared
 from crawler.store.recorder import CrawlRecorder
@@ -88,22 +89,33 @@ class StorePipeline:
     creates a second ad row.
     """
 
-    def __init__(self, recorder: CrawlRecorder) -> None:
+    def __init__(self, recorder: CrawlRecorder, channel: SidecarChannel | None = None) -> None:
         self.recorder = recorder
+        # With ADARCHIVE_EVIDENCE_PROCESS, adverts are stored by the evidence writer
+        # process (crawler/archive/sidecar.py), after the capture that proves them.
+        self.channel = channel
         self._identifier_ids: dict[tuple[str, str], int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         if not crawler.settings.getbool("ADARCHIVE_STORE_ENABLED", True):
             raise NotConfigured("ADARCHIVE_STORE_ENABLED is off")
-        return cls(CrawlRecorder.for_crawler(crawler))
+        channel = SidecarChannel.for_crawler(crawler)
+        if channel is not None:
+            channel.store_attached = True
+        return cls(CrawlRecorder.for_crawler(crawler), channel)
 
     def open_spider(self, spider: Spider | None = None) -> None:
         pass
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         # The adapter, not a deep copy (asdict): every value is read once, as is.
-        self.store_ad(ItemAdapter(item))
+        adapter = ItemAdapter(item)
+        if self.channel is not None:
+            self.channel.send("ad", dict(adapter.items()))
+            self.recorder.stats["ads"] += 1  # sent; the writer's own count replaces it at close
+            return item
+        self.store_ad(adapter)
         return item
 
     def store_ad(self, fields: Mapping[str, Any]) -> int:

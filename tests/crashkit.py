@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,10 @@ class RunningCrawl:
     proc: subprocess.Popen[bytes]
     stdout_path: Path
     stderr_path: Path
+
+    def kill_group(self) -> None:
+        """SIGKILL the crawl and every process it started (its evidence writer): a power cut."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
 
     def wait(self, timeout: float) -> tuple[str, str]:
         self.proc.wait(timeout=timeout)
@@ -48,6 +53,7 @@ def start_crawl(logs: Path, *args: str) -> RunningCrawl:
             env=env,
             stdout=fo,
             stderr=fe,
+            start_new_session=True,  # its own process group: kill_group reaches its helpers
         )
     return RunningCrawl(proc, out, err)
 

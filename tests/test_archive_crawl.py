@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import random
 import signal
 import subprocess
@@ -274,7 +275,14 @@ def test_killed_crawl_leaves_only_closed_or_open_files(fixture_web: Any, tmp_pat
         "-s",
         "ADARCHIVE_STORE_COMMIT_EVERY=3",
     ]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own process group, killed whole: the evidence writer dies with the crawl.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     directory = out / "warc"
     deadline = time.monotonic() + 60
     try:
@@ -283,7 +291,7 @@ def test_killed_crawl_leaves_only_closed_or_open_files(fixture_web: Any, tmp_pat
                 break
             time.sleep(0.02)
         assert proc.poll() is None, "the crawl finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
 

@@ -44,7 +44,7 @@ def test_sigkill_then_resume_and_repair(fixture_web: Any, tmp_path: Path, kill_a
     mark = len(fixture_web.request_log)
     crawl = start_crawl(tmp_path / "logs", *args)
     wait_for(lambda: len(platform_requests(fixture_web, mark)) >= kill_after, 60, crawl)
-    crawl.proc.send_signal(signal.SIGKILL)
+    crawl.kill_group()  # the crawl and its evidence writer: nothing gets to clean up
     crawl.wait(timeout=30)
     assert crawl.proc.returncode == -signal.SIGKILL
 

@@ -9,6 +9,7 @@ and robots.txt response, exactly as fetched.
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import weakref
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import scrapy
 import warcio
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler import __version__
 from crawler.archive.records import (
@@ -26,7 +27,13 @@ from crawler.archive.records import (
     ExchangeIds,
     build_exchange,
 )
-from crawler.archive.writer import ClosedWarc, RotatingWarcWriter, WrittenRecord
+from crawler.archive.writer import (
+    ClosedWarc,
+    RotatingWarcWriter,
+    WrittenRecord,
+    new_record_id,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
+    from crawler.archive.sidecar import PendingCapture, SidecarChannel
     from crawler.store.recorder import CrawlRecorder
 
 META_CAPTURE_ID = "adarchive_capture_id"
@@ -121,18 +129,37 @@ def warcinfo_fields(
     }
 
 
+def uses_evidence_process(crawler: Crawler) -> bool:
+    """Evidence goes to the writer process unless it is off or the platform needs a
+    browser (a rendered page's records are grouped from the browser's events here)."""
+    if not crawler.settings.getbool("ADARCHIVE_EVIDENCE_PROCESS", False):
+        return False
+    definition = getattr(crawler.spidercls, "definition", None)
+    return not getattr(definition, "needs_browser", False)
+
+
 class ArchiveMiddleware:
     """Writes response, request and metadata records for every response, and capture rows."""
 
-    def __init__(self, crawler: Crawler, recorder: CrawlRecorder, writer: RotatingWarcWriter):
+    def __init__(
+        self,
+        crawler: Crawler,
+        recorder: CrawlRecorder,
+        writer: RotatingWarcWriter | None,
+        channel: SidecarChannel | None = None,
+    ):
         self.crawler = crawler
         self.recorder = recorder
         self.writer = writer
+        # With ADARCHIVE_EVIDENCE_PROCESS the records are written by the evidence
+        # writer process (crawler/archive/sidecar.py), not here.
+        self.channel = channel
         self.stats = crawler.stats
         # Requests that really went to the downloader: a response made up by an
         # earlier middleware's process_request (e.g. a cache) is not archived.
         self._sent: weakref.WeakSet[Request] = weakref.WeakSet()
-        recorder.add_commit_hook(writer.sync)
+        if writer is not None:
+            recorder.add_commit_hook(writer.sync)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveMiddleware:
@@ -143,6 +170,8 @@ class ArchiveMiddleware:
 
         recorder = CrawlRecorder.for_crawler(crawler)
         directory = settings.get("ADARCHIVE_WARC_DIR") or recorder.data_root / "warc"
+        if uses_evidence_process(crawler):
+            return cls._with_evidence_process(crawler, recorder, Path(directory))
 
         def on_close(closed: ClosedWarc) -> None:
             if closed.warc_file_id is not None:
@@ -165,6 +194,48 @@ class ArchiveMiddleware:
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
+    @classmethod
+    def _with_evidence_process(
+        cls, crawler: Crawler, recorder: CrawlRecorder, directory: Path
+    ) -> ArchiveMiddleware:
+        from crawler.archive.sidecar import WRITER_SETTINGS, ChannelConfig, SidecarChannel
+
+        settings = crawler.settings
+
+        def config() -> ChannelConfig:
+            return ChannelConfig(
+                db_url=recorder.db_url,
+                data_root=str(recorder.data_root),
+                commit_every=recorder.store.commit_every,
+                crawl_id=recorder.crawl_id,
+                platform=recorder.platform,
+                platform_id=recorder.platform_id,
+                warc_dir=str(directory.resolve()),
+                warc_prefix=settings.get("ADARCHIVE_WARC_PREFIX") or DEFAULT_PREFIX,
+                warc_max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+                warcinfo=warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
+                revisits=settings.getbool("ADARCHIVE_WARC_REVISITS", True),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                settings={name: settings.get(name) for name in WRITER_SETTINGS},
+            )
+
+        channel = SidecarChannel(crawler, config)
+        channel.attach()
+
+        def close_channel() -> None:
+            counts = channel.close()
+            if crawler.stats is not None:
+                for key, value in counts.get("stats", {}).items():
+                    crawler.stats.inc_value(key, value)
+            ads = counts.get("ads")
+            if ads:  # the writer's counts are the ones that reached the store
+                recorder.stats["ads"] = ads.get("ads", 0)
+                recorder.stats["new_ads"] = ads.get("new_ads", 0)
+
+        recorder.before_finish.append(close_channel)
+        return cls(crawler, recorder, None, channel)
+
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         self._sent.add(request)
 
@@ -185,6 +256,9 @@ class ArchiveMiddleware:
                 self._inc("adarchive/warc/skipped_browser")
                 return response
             request.meta[META_CAPTURE_ID], request.meta[META_CAPTURE] = archived
+            return response
+        if self.channel is not None:
+            request.meta[META_CAPTURE] = self._send(request, response)
             return response
         written = self.archive(request, response)
         request.meta[META_CAPTURE_ID] = written[0]
@@ -214,6 +288,18 @@ class ArchiveMiddleware:
         self._inc("adarchive/warc/bytes", sum(r.length for r in written))
         return capture_id, response_record
 
+    def _send(self, request: Request, response: Response) -> PendingCapture:
+        """Hand the exchange to the evidence writer; its response record id and time."""
+        from crawler.archive.sidecar import EvidenceWriterGone
+
+        assert self.channel is not None
+        ids = (new_record_id(), new_record_id(), new_record_id())
+        try:
+            return self.channel.send_exchange(request, response, ids, utc_now())
+        except EvidenceWriterGone as exc:
+            self._inc("adarchive/warc/not_archived")
+            raise IgnoreRequest(f"not archived, so not used: {exc}") from None
+
     def _revisits(self, specs: list) -> list:
         # Revisits (crawler/archive/revisit.py): the policy is built on first use.
         policy = getattr(self, "_revisit_policy", False)
@@ -224,6 +310,8 @@ class ArchiveMiddleware:
         return specs if policy is None else policy.apply(specs)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.writer is None:
+            return  # the evidence writer's channel closes before the crawl row is finished
         self.writer.close()
         self.recorder.remove_commit_hook(self.writer.sync)
 

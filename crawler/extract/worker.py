@@ -121,7 +121,7 @@ class ExtractionWorker:
                         "crawler.extract.worker",
                         stdin=asyncio.subprocess.PIPE,
                         stdout=asyncio.subprocess.PIPE,
-                        env=_child_environment(),
+                        env=child_environment(),
                     )
                 except OSError as exc:
                     self.gone = True
@@ -187,7 +187,7 @@ class ExtractionWorker:
         self.gone = True
 
 
-def _child_environment() -> dict[str, str]:
+def child_environment() -> dict[str, str]:
     """This process's environment, with its import path: under Scrapyd the code
     comes from an egg that only this process's ``sys.path`` names."""
     env = dict(os.environ)

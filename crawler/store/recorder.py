@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import insert
@@ -110,10 +111,10 @@ def default_commit_every(url: str) -> int:
     return 200 if url.startswith("sqlite") else 1
 
 
-def shared_store(url: str, commit_every: int = 0) -> SharedStore:
+def shared_store(url: str, commit_every: int = 0, *, create: bool = True) -> SharedStore:
     store = _STORES.get(url)
     if store is None:
-        factory = open_store(url, create=True)
+        factory = open_store(url, create=create)
         every = commit_every or default_commit_every(url)
         store = SharedStore(url=url, session=factory(), commit_every=max(1, every))
         _STORES[url] = store
@@ -174,12 +175,49 @@ class CrawlRecorder:
         self.platform_id: int | None = None
         self.platform: str = ""
         self.stats = {"pages": 0, "ads": 0, "new_ads": 0}
+        # Run before the crawl row is finished: the evidence writer's channel closes here.
+        self.before_finish: list[Callable[[], None]] = []
         self._closed = False
         from scrapy import signals
 
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def detached(
+        cls,
+        *,
+        db_url: str,
+        data_root: Path,
+        commit_every: int,
+        crawl_id: int | None,
+        platform: str,
+        platform_id: int | None,
+        settings: Any,
+        stats: Any = None,
+    ) -> CrawlRecorder:
+        """A recorder for a crawl run by another process (the evidence writer):
+        the same store and rows, no signals; the crawl's own recorder owns the crawl row."""
+        recorder = cls.__new__(cls)
+        recorder.crawler = SimpleNamespace(settings=settings, stats=stats)  # type: ignore[assignment]
+        recorder.data_root = data_root
+        recorder.db_url = db_url
+        recorder.store = shared_store(db_url, commit_every, create=False)  # the crawl made it
+        recorder.store.users += 1
+        recorder.crawl_id = crawl_id
+        recorder.platform_id = platform_id
+        recorder.platform = platform
+        recorder.stats = {"pages": 0, "ads": 0, "new_ads": 0}
+        recorder.before_finish = []
+        recorder._closed = True  # never finishes the crawl row
+        return recorder
+
+    def release(self) -> None:
+        """Give back this recorder's share of the store (the last one commits and closes it)."""
+        if self.store.users > 0 and not getattr(self, "_released", False):
+            self._released = True
+            release_store(self.store)
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> CrawlRecorder:
@@ -244,6 +282,8 @@ class CrawlRecorder:
         if self._closed:
             return
         self._closed = True
+        for hook in list(self.before_finish):
+            hook()
         stats = self.crawler.stats
         if self.crawl_id is not None:
             crawl = self.session.get(Crawl, self.crawl_id)
@@ -268,9 +308,7 @@ class CrawlRecorder:
 
     def engine_stopped(self) -> None:
         """Last signal of a crawler: every component has closed, release the store."""
-        if self.store.users > 0 and not getattr(self, "_released", False):
-            self._released = True
-            release_store(self.store)
+        self.release()
 
     # -- archive side -----------------------------------------------------
 

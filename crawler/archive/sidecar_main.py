@@ -1,0 +1,310 @@
+"""The evidence writer process: WARC records, capture rows, contacts and the store.
+
+``python -m crawler.archive.sidecar_main`` is started by the crawl
+(:mod:`crawler.archive.sidecar`) and fed length-prefixed pickles on stdin. For
+each crawler of the crawl's process it keeps a *channel*: a rotating WARC
+writer, a recorder on the same store, the revisit policy, the store pipeline
+and the image store. Messages of one pipe are handled in the order sent, so a
+response is always written (and its capture row known) before the advert read
+from it arrives: adverts name their proof by WARC record id, resolved here.
+
+Only a channel's ``close`` is answered (with the counts the crawl's stats and
+crawl row need). The process commits whenever its input runs dry, so the
+crawl's own rare writes (crawl rows, custody events) never wait long for the
+store; on end of input (the crawl finished or died) it closes every WARC file
+and commits, and exits. Ctrl-C is the crawl's to handle: it is ignored here.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import pickle
+import select
+import signal
+import sys
+import traceback
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+from crawler.archive.sidecar import HEADER, ChannelConfig
+
+logger = logging.getLogger("crawler.archive.sidecar")
+
+# Record ids of the newest response captures, per channel: adverts and their images
+# arrive right after their page, so a short memory answers nearly every lookup;
+# older ones are read back from the store.
+RECENT_CAPTURES = 50_000
+# Seconds without input after which pending rows are committed.
+IDLE_COMMIT = 0.2
+
+
+class Counts(collections.Counter):
+    """Crawler-stats-like counter (``inc_value``), sent back to the crawl at close."""
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
+        self[key] += count
+
+
+@dataclass
+class Channel:
+    """One crawler's evidence: its WARC files, captures, adverts and images."""
+
+    config: ChannelConfig
+    stats: Counts = field(default_factory=Counts)
+    captures: collections.OrderedDict[str, int] = field(default_factory=collections.OrderedDict)
+
+    def __post_init__(self) -> None:
+        from scrapy.settings import Settings
+
+        from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
+        from crawler.store.recorder import CrawlRecorder
+        from pipelines.store import StorePipeline
+
+        config = self.config
+        self.recorder = CrawlRecorder.detached(
+            db_url=config.db_url,
+            data_root=Path(config.data_root),
+            commit_every=config.commit_every,
+            crawl_id=config.crawl_id,
+            platform=config.platform,
+            platform_id=config.platform_id,
+            settings=Settings(config.settings),
+            stats=self.stats,
+        )
+        recorder = self.recorder
+
+        def on_close(closed: Any) -> None:
+            if closed.warc_file_id is not None:
+                recorder.warc_file_closed(closed.warc_file_id, closed.size, closed.sha256)
+            self.stats.inc_value("adarchive/warc/files_closed")
+
+        self.writer = RevisitWarcWriter(
+            directory=Path(config.warc_dir),
+            prefix=config.warc_prefix,
+            max_size=config.warc_max_size,
+            warcinfo=lambda: config.warcinfo,
+            on_open=recorder.warc_file_opened,
+            on_close=on_close,
+            host=config.host,
+            pid=config.pid,
+        )
+        recorder.add_commit_hook(self.writer.sync)
+        self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
+        self.store = StorePipeline(recorder)
+        self._images: Any = None
+
+    # -- messages ---------------------------------------------------------
+
+    def exchange(self, payload: tuple) -> None:
+        from crawler.archive.middleware import software
+        from crawler.archive.records import ExchangeContext, ExchangeIds, build_exchange
+
+        ids, fetched_at, request_facts, response_facts = payload
+        request, response = rebuild_request(request_facts), rebuild_response(response_facts)
+        recorder = self.recorder
+        context = ExchangeContext(
+            platform=recorder.platform,
+            crawl_id=recorder.crawl_id,
+            spider=recorder.platform,
+            software=software(),
+        )
+        specs = build_exchange(
+            request, response, ids=ExchangeIds(*ids), fetched_at=fetched_at, context=context
+        )
+        if self.policy is not None:
+            specs = self.policy.apply(specs)
+        written = self.writer.write_group(specs)
+        head = written[0]
+        capture_id = recorder.add_capture(head, head.warc_file_id)
+        for record in written[1:]:
+            recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
+        self.remember(head.record_id, capture_id)
+        self.stats.inc_value("adarchive/warc/records", len(written))
+        self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
+
+    def ad(self, fields: dict[str, Any]) -> None:
+        from crawler.archive.sidecar import EXTRACT_HERE
+
+        if fields.get("identifiers") == EXTRACT_HERE:
+            from crawler.extract.worker import identifiers_for
+            from pipelines.contacts import extraction_args
+
+            fields["identifiers"] = identifiers_for(*extraction_args(fields))
+        if fields.get("capture_id") is None:
+            fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
+        self.store.store_ad(fields)
+
+    def image(self, payload: tuple) -> None:
+        platform, external_id, url, data, record_id, parent = payload
+        images = self.images()
+        ad_id = images.ad_id_for(platform, external_id)
+        if ad_id is None:
+            return
+        # The advert's page capture: a row id when it came from an earlier crawl (resume).
+        parent_id = parent if isinstance(parent, int) else self.capture_id(parent)
+        images.store_image(ad_id, url, data, self.capture_id(record_id), parent_id)
+
+    def close(self) -> dict[str, Any]:
+        self.writer.close()
+        self.recorder.remove_commit_hook(self.writer.sync)
+        self.recorder.store.commit()
+        counts = {"stats": dict(self.stats), "ads": dict(self.recorder.stats)}
+        self.recorder.release()
+        return counts
+
+    # -- lookups ----------------------------------------------------------
+
+    def remember(self, record_id: str, capture_id: int) -> None:
+        self.captures[record_id] = capture_id
+        if len(self.captures) > RECENT_CAPTURES:
+            self.captures.popitem(last=False)
+
+    def capture_id(self, record_id: str | None) -> int | None:
+        """The capture row of a response written by this process (or found in the store)."""
+        if not record_id:
+            return None
+        found = self.captures.get(record_id)
+        if found is not None:
+            return found
+        from sqlalchemy import select
+
+        from crawler.store.models import Capture
+
+        return self.recorder.session.scalar(
+            select(Capture.id).where(Capture.record_id == record_id)
+        )
+
+    def images(self) -> Any:
+        if self._images is None:
+            from pipelines.images import ImageStore
+
+            self._images = ImageStore.from_config(self.recorder, self.config.settings, self.stats)
+        return self._images
+
+
+def rebuild_request(facts: tuple) -> Any:
+    """A Scrapy request with what :func:`build_exchange` reads of the one sent."""
+    from scrapy import Request
+
+    method, url, headers, body, meta = facts
+    return Request(url, method=method, headers=dict(headers), body=body, meta=meta)
+
+
+def rebuild_response(facts: tuple) -> Any:
+    from scrapy.http import Response
+
+    url, status, headers, body, ip, protocol, flags = facts
+    return Response(
+        url,
+        status=status,
+        headers=dict(headers),
+        body=body,
+        flags=flags,
+        ip_address=ip_address(ip) if ip else None,
+        protocol=protocol,
+    )
+
+
+class Sidecar:
+    """The message loop: read frames, dispatch them, commit when the input runs dry."""
+
+    def __init__(self, stdin: int, stdout: int) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.channels: dict[int, Channel] = {}
+        self.buffer = bytearray()
+
+    def run(self) -> int:
+        while True:
+            message = self.next_message()
+            if message is None:
+                break
+            self.handle(message)
+        for key in list(self.channels):  # end of input: close what is left, keep it all
+            self.close_channel(key, reply=False)
+        return 0
+
+    def next_message(self) -> Any:
+        while True:
+            if len(self.buffer) >= HEADER.size:
+                (size,) = HEADER.unpack_from(self.buffer)
+                end = HEADER.size + size
+                if len(self.buffer) >= end:
+                    data = bytes(self.buffer[HEADER.size : end])
+                    del self.buffer[:end]
+                    return pickle.loads(data)
+            if not select.select([self.stdin], [], [], IDLE_COMMIT)[0]:
+                # A pause in the input: commit, so the crawl's own writes (crawl rows,
+                # custody events) never wait on this process's open transaction.
+                self.commit_pending()
+            chunk = os.read(self.stdin, 1 << 20)
+            if not chunk:
+                return None  # a partial frame at the end was never sent in full: dropped
+            self.buffer += chunk
+
+    def commit_pending(self) -> None:
+        done: set[int] = set()
+        for channel in self.channels.values():
+            store = channel.recorder.store
+            if store.pending and id(store) not in done:
+                done.add(id(store))
+                store.commit()
+
+    def handle(self, message: tuple) -> None:
+        kind, key, payload = message
+        if kind == "open":
+            self.channels[key] = Channel(payload)
+            return
+        if kind == "close":
+            self.close_channel(key, reply=True)
+            return
+        channel = self.channels[key]
+        try:
+            getattr(channel, kind)(payload)
+        except Exception:
+            # One advert or image the store refused: say so, keep the rest of the crawl.
+            channel.stats.inc_value("adarchive/sidecar/errors")
+            if kind == "exchange":
+                raise  # a record not written is not something to carry on past
+            logger.error("evidence writer: %s message failed\n%s", kind, traceback.format_exc())
+
+    def close_channel(self, key: int, reply: bool) -> None:
+        channel = self.channels.pop(key, None)
+        counts = channel.close() if channel is not None else {"stats": {}, "ads": {}}
+        if reply:
+            data = pickle.dumps(counts, protocol=pickle.HIGHEST_PROTOCOL)
+            write_all(self.stdout, HEADER.pack(len(data)) + data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="adarchive evidence writer (run by a crawl)")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Replies go to the crawl on stdout; anything else printed there would corrupt them.
+    out = os.dup(sys.stdout.fileno())
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # Store plumbing (schema checks) says nothing a crawl's log needs.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return Sidecar(sys.stdin.fileno(), out).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
