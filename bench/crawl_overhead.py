@@ -5,7 +5,9 @@ identical concurrency and delay settings:
 
 * **bare**: the same definition spider with ``ADARCHIVE_WARC_ENABLED=False``
   and no item pipelines (Scrapy plus our politeness middlewares);
-* **full**: WARC capture, capture rows, contact extraction and the store;
+* **full**: WARC capture, capture rows, contact extraction and the store, as
+  users run it (written by the evidence writer process on another core,
+  crawler/archive/sidecar.py);
 * **images**: full plus the image pipeline (fetch, archive and hash every
   advert image: about three times the requests), reported beside the ratio.
 
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--breakdown",
         action="store_true",
-        help="also crawl with WARC capture but no item pipelines (the archive's own share)",
+        help="also crawl with WARC capture but no item pipelines (the archive's own share), "
+        "and with all evidence written in the crawl's thread (ADARCHIVE_EVIDENCE_PROCESS=False)",
     )
     args = parser.parse_args(argv)
 
@@ -158,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                 ("images", []),
             ]
             if args.breakdown:
+                # WARC capture without item pipelines; and everything in the crawl's thread.
                 variants.insert(1, ("warc", ["-s", "ITEM_PIPELINES={}"]))
+                inline = ["-s", "ADARCHIVE_EVIDENCE_PROCESS=False"]
+                variants.insert(2, ("inline", [*inline, "-s", "ADARCHIVE_IMAGES_ENABLED=False"]))
             results: dict[str, RunResult] = {}
             rounds: list[dict[str, float]] = []
             with log_path.open(encoding="utf-8") as log:
@@ -190,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{run.label:>5}: {run.pages} requests ({run.detail_pages} detail pages) in "
             f"{run.span:.2f} s = {run.pages_per_second:.1f} pages/s (process wall {run.wall:.1f} s)"
         )
-    for label in ("warc", "images"):
+    for label in ("warc", "inline", "images"):
         if label in results:
             share = results[label].pages_per_second / bare.pages_per_second
             print(f"ratio {label}/bare: {share:.3f}")

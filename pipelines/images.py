@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from crawler.analysis.knownhashes import KnownHashes
 from crawler.analysis.phash import ImageDecodeError, image_facts
-from crawler.archive.sidecar import SidecarChannel
+from crawler.archive.sidecar import EvidenceWriterGone, SidecarChannel
 from crawler.store.models import Ad, AdImage, Capture, Image, Platform
 
 if TYPE_CHECKING:
@@ -130,7 +130,10 @@ class ImagesPipeline:
             pending = response.meta.get(META_CAPTURE) if response.request else None
             pending = pending or request.meta.get(META_CAPTURE)
             record_id = getattr(pending, "record_id", None)
-            channel.send("image", (*ad, url, response.body, record_id, parent))
+            try:
+                channel.send("image", (*ad, url, response.body, record_id, parent))
+            except EvidenceWriterGone:
+                self._inc("not_stored")  # the crawl is closing: said once, by the channel
             return
         capture_id = response.meta.get(META_CAPTURE_ID) if response.request else None
         capture_id = capture_id or request.meta.get(META_CAPTURE_ID)

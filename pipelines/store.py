@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import bindparam, case, insert, update
 
-from crawler.archive.sidecar import SidecarChannel
+from crawler.archive.sidecar import EvidenceWriterGone, SidecarChannel
 from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting
 from crawler.store.prepared import Prepared
 from crawler.store.recorder import CrawlRecorder
@@ -112,7 +112,10 @@ class StorePipeline:
         # The adapter, not a deep copy (asdict): every value is read once, as is.
         adapter = ItemAdapter(item)
         if self.channel is not None:
-            self.channel.send("ad", dict(adapter.items()))
+            try:
+                self.channel.send("ad", dict(adapter.items()))
+            except EvidenceWriterGone as exc:
+                raise DropItem(f"not stored: {exc}") from None
             self.recorder.stats["ads"] += 1  # sent; the writer's own count replaces it at close
             return item
         self.store_ad(adapter)
