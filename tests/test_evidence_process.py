@@ -64,6 +64,14 @@ def store_facts(db: Path) -> dict[str, Any]:
             "captures": collections.Counter(
                 q("SELECT kind, url, status FROM capture WHERE kind != 'warcinfo'").fetchall()
             ),
+            # Same bytes recorded: bodies received, and request heads and bodies sent.
+            "digests": collections.Counter(
+                q(
+                    "SELECT kind, url, payload_sha256,"
+                    " CASE WHEN kind = 'request' THEN block_sha256 END FROM capture"
+                    " WHERE kind IN ('response', 'request')"
+                ).fetchall()
+            ),
             "sightings": q("SELECT COUNT(*) FROM sighting").fetchone()[0],
             "crawls": sorted(q("SELECT status, pages, ads, new_ads FROM crawl").fetchall()),
         }

@@ -222,6 +222,10 @@ class ArchiveMiddleware:
 
         channel = SidecarChannel(crawler, config)
         channel.attach()
+        # After the recorder's own spider_opened (connected first): the crawl row exists.
+        crawler.signals.connect(
+            lambda spider: channel.open(), signal=signals.spider_opened, weak=False
+        )
 
         def close_channel() -> None:
             counts = channel.close()

@@ -217,12 +217,21 @@ class SidecarChannel:
     def attach(self) -> None:
         setattr(self.crawler, self.ATTR, self)
 
+    def open(self) -> None:
+        """Start the writer (if this process has none yet) and open this crawler's channel.
+
+        Called when the spider opens, after the crawl row exists, so the writer's
+        imports and store connection are done before the first response arrives.
+        """
+        if self.key is None and not self.closed:
+            self.process = EvidenceProcess.shared(self.crawler.settings.get("LOG_LEVEL") or "INFO")
+            self.key = self.process.open_channel(self._config_for())
+
     def send(self, kind: str, payload: Any) -> None:
         if self.closed:
             raise EvidenceWriterGone("evidence channel already closed")
         if self.key is None:
-            self.process = EvidenceProcess.shared(self.crawler.settings.get("LOG_LEVEL") or "INFO")
-            self.key = self.process.open_channel(self._config_for())
+            self.open()
         assert self.process is not None
         try:
             self.process.send((kind, self.key, payload))

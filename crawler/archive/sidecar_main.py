@@ -186,26 +186,44 @@ class Channel:
         return self._images
 
 
-def rebuild_request(facts: tuple) -> Any:
-    """A Scrapy request with what :func:`build_exchange` reads of the one sent."""
-    from scrapy import Request
+@dataclass(eq=False)  # identity hashing: urlparse_cached keeps its cache per object
+class SentRequest:
+    """What :func:`build_exchange` reads of the request sent (a Scrapy request's
+    constructor would re-check and re-escape the URL on every exchange)."""
+
+    method: str
+    url: str
+    headers: Any
+    body: bytes
+    meta: dict[str, Any]
+
+
+@dataclass(eq=False)
+class ReceivedResponse:
+    """What :func:`build_exchange` reads of the response received."""
+
+    url: str
+    status: int
+    headers: Any
+    body: bytes
+    ip_address: Any
+    protocol: str | None
+    flags: list[str]
+
+
+def rebuild_request(facts: tuple) -> SentRequest:
+    from scrapy.http.headers import Headers
 
     method, url, headers, body, meta = facts
-    return Request(url, method=method, headers=dict(headers), body=body, meta=meta)
+    return SentRequest(method, url, Headers(headers), body, meta)
 
 
-def rebuild_response(facts: tuple) -> Any:
-    from scrapy.http import Response
+def rebuild_response(facts: tuple) -> ReceivedResponse:
+    from scrapy.http.headers import Headers
 
     url, status, headers, body, ip, protocol, flags = facts
-    return Response(
-        url,
-        status=status,
-        headers=dict(headers),
-        body=body,
-        flags=flags,
-        ip_address=ip_address(ip) if ip else None,
-        protocol=protocol,
+    return ReceivedResponse(
+        url, status, Headers(headers), body, ip_address(ip) if ip else None, protocol, flags
     )
 
 
