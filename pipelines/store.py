@@ -172,6 +172,10 @@ class StorePipeline:
         recorder.store.touch()
         return ad_id
 
+    def forget_cached_ids(self) -> None:
+        """After a rollback: cached identifier ids may name rows that are gone."""
+        self._identifier_ids.clear()
+
     def _identifier_id(self, kind: str, value: str) -> int:
         key = (kind, value)
         cached = self._identifier_ids.get(key)

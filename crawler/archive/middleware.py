@@ -132,8 +132,8 @@ def warcinfo_fields(
 def uses_evidence_process(crawler: Crawler) -> bool:
     """Evidence goes to the writer process unless it is off or the platform needs a
     browser (a rendered page's records are grouped from the browser's events here)."""
-    if not crawler.settings.getbool("ADARCHIVE_EVIDENCE_PROCESS", False):
-        return False
+    if not crawler.settings.getbool("ADARCHIVE_EVIDENCE_PROCESS", False) or os.name != "posix":
+        return False  # the writer's pipe protocol needs POSIX pipes
     definition = getattr(crawler.spidercls, "definition", None)
     return not getattr(definition, "needs_browser", False)
 

@@ -30,6 +30,7 @@ import itertools
 import logging
 import os
 import pickle
+import select
 import signal
 import struct
 import subprocess
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HEADER = struct.Struct(">I")
+# Closing a channel waits for the writer to drain the pipe, close and hash its files.
+CLOSE_TIMEOUT = 600.0
 # Set by the contacts pipeline on an advert whose identifiers the writer extracts.
 EXTRACT_HERE = "@extract-in-evidence-writer"
 # Request meta the metadata record reads (crawler/archive/records.py).
@@ -169,6 +172,11 @@ class EvidenceProcess:
     def _read_exactly(self, size: int) -> bytes:
         parts, wanted = [], size
         while wanted:
+            if not select.select([self._stdout], [], [], CLOSE_TIMEOUT)[0]:
+                logger.error("evidence writer gave no answer in %s s: stopped", CLOSE_TIMEOUT)
+                self.process.kill()
+                self.gone = True
+                raise EvidenceWriterGone("the evidence writer process did not answer")
             chunk = os.read(self._stdout, min(wanted, 1 << 20))
             if not chunk:
                 self.gone = True

@@ -18,6 +18,7 @@ and commits, and exits. Ctrl-C is the crawl's to handle: it is ignored here.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import pickle
@@ -28,6 +29,7 @@ import traceback
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from crawler.archive.sidecar import HEADER, ChannelConfig
@@ -136,7 +138,8 @@ class Channel:
             fields["identifiers"] = identifiers_for(*extraction_args(fields))
         if fields.get("capture_id") is None:
             fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
-        self.store.store_ad(fields)
+        with self.savepoint():
+            self.store.store_ad(fields)
 
     def image(self, payload: tuple) -> None:
         platform, external_id, url, data, record_id, parent = payload
@@ -146,7 +149,21 @@ class Channel:
             return
         # The advert's page capture: a row id when it came from an earlier crawl (resume).
         parent_id = parent if isinstance(parent, int) else self.capture_id(parent)
-        images.store_image(ad_id, url, data, self.capture_id(record_id), parent_id)
+        with self.savepoint():
+            images.store_image(ad_id, url, data, self.capture_id(record_id), parent_id)
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """One advert or image the store refuses is undone alone: the captures and
+        adverts before it, not yet committed, stay."""
+        counted = dict(self.recorder.stats)
+        try:
+            with self.recorder.session.begin_nested():
+                yield
+        except Exception:
+            self.recorder.stats.update(counted)  # an advert undone is not counted
+            self.store.forget_cached_ids()  # they may name rows just rolled back
+            raise
 
     def close(self) -> dict[str, Any]:
         self.writer.close()
@@ -237,14 +254,25 @@ class Sidecar:
         self.buffer = bytearray()
 
     def run(self) -> int:
-        while True:
-            message = self.next_message()
-            if message is None:
-                break
-            self.handle(message)
-        for key in list(self.channels):  # end of input: close what is left, keep it all
-            self.close_channel(key, reply=False)
+        try:
+            while True:
+                message = self.next_message()
+                if message is None:
+                    break
+                self.handle(message)
+        except Exception:
+            logger.critical("evidence writer failed:\n%s", traceback.format_exc())
+            self.close_all()  # what was written stays usable: files closed, rows committed
+            return 1
+        self.close_all()  # end of input: close what is left, keep it all
         return 0
+
+    def close_all(self) -> None:
+        for key in list(self.channels):
+            try:
+                self.close_channel(key, reply=False)
+            except Exception:
+                logger.error("could not close channel %s:\n%s", key, traceback.format_exc())
 
     def next_message(self) -> Any:
         while True:
