@@ -26,10 +26,10 @@ import select
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 from crawler.archive.sidecar import HEADER, ChannelConfig
