@@ -221,7 +221,7 @@ def test_writer_killed_stops_the_crawl_with_a_clear_error(fixture_web: Any, tmp_
     os.kill(writers[0], signal.SIGKILL)
     _, err = running.wait(timeout=60)
     assert running.proc.returncode != 0
-    assert "the evidence writer process exited" in err
+    assert "the evidence writer process has exited" in err
     assert "Traceback" not in err
     db = tmp_path / "adarchive.db"
     assert query(db, "SELECT status, finish_reason FROM crawl") == [

@@ -25,6 +25,7 @@ traffic is grouped there from the browser's own events (crawler/archive/browser.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import logging
@@ -107,12 +108,15 @@ class EvidenceProcess:
     _live: set[int] = set()
 
     def __init__(self, log_level: str = "WARNING") -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "crawler.archive.sidecar_main", "--log-level", log_level],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=child_environment(),
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "crawler.archive.sidecar_main", "--log-level", log_level],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=child_environment(),
+            )
+        except OSError as exc:
+            raise EvidenceWriterGone(f"cannot start the evidence writer process: {exc}") from None
         assert self.process.stdin is not None and self.process.stdout is not None
         self._stdin = self.process.stdin.fileno()
         self._stdout = self.process.stdout.fileno()
@@ -127,6 +131,8 @@ class EvidenceProcess:
         current = cls._current
         if current is None or current.gone:
             current = cls._current = cls(log_level)
+            # However the crawl ends, it returns only once its evidence is on disk.
+            atexit.register(current.stop)
         return current
 
     @classmethod
@@ -185,10 +191,12 @@ class EvidenceProcess:
             wanted -= len(chunk)
         return b"".join(parts)
 
-    def stop(self, timeout: float = 60) -> int | None:
+    def stop(self, timeout: float = CLOSE_TIMEOUT) -> int | None:
         """End of input: the writer closes what is open, commits and exits."""
         if EvidenceProcess._current is self:
             EvidenceProcess._current = None
+        if self.process.returncode is not None:
+            return self.process.returncode
         self.gone = True
         process = self.process
         for stream in (process.stdin, process.stdout):
@@ -230,21 +238,27 @@ class SidecarChannel:
 
         Called when the spider opens, after the crawl row exists, so the writer's
         imports and store connection are done before the first response arrives.
+        A failure here is tried again, and reported, by the first :meth:`send`.
         """
         if self.key is None and not self.closed:
-            self.process = EvidenceProcess.shared(self.crawler.settings.get("LOG_LEVEL") or "INFO")
-            self.key = self.process.open_channel(self._config_for())
+            with contextlib.suppress(EvidenceWriterGone):
+                self._open()
+
+    def _open(self) -> None:
+        level = self.crawler.settings.get("LOG_LEVEL") or "INFO"
+        self.process = EvidenceProcess.shared(level)
+        self.key = self.process.open_channel(self._config_for())
 
     def send(self, kind: str, payload: Any) -> None:
         if self.closed:
             raise EvidenceWriterGone("evidence channel already closed")
-        if self.key is None:
-            self.open()
-        assert self.process is not None
         try:
+            if self.key is None:
+                self._open()
+            assert self.process is not None and self.key is not None
             self.process.send((kind, self.key, payload))
-        except EvidenceWriterGone:
-            self._writer_failed()
+        except EvidenceWriterGone as exc:
+            self._writer_failed(exc)
             raise
 
     def send_exchange(
@@ -280,15 +294,15 @@ class SidecarChannel:
             return {}
         try:
             return self.process.close_channel(self.key)
-        except EvidenceWriterGone:
-            self._writer_failed()
+        except EvidenceWriterGone as exc:
+            self._writer_failed(exc)
             return {}
 
-    def _writer_failed(self) -> None:
+    def _writer_failed(self, exc: Exception) -> None:
         logger.critical(
-            "the evidence writer process exited: records sent to it may be missing "
-            "(WARC files it left open can be checked with `adarchive repair`); "
-            "closing the crawl"
+            "%s: records sent to it may be missing (WARC files it left open can be "
+            "checked with `adarchive repair`); closing the crawl",
+            exc,
         )
         stats = self.crawler.stats
         if stats is not None:
