@@ -91,10 +91,11 @@ class ChannelConfig:
     pid: int
     """The crawl's host name and process id, for WARC file names (not the writer's)."""
     settings: dict[str, Any]
-    """The few settings read on the writer's side (TSA, image limits, known hashes)."""
+    """The few settings read on the writer's side (TSA, known hashes, GC threshold)."""
 
 
 WRITER_SETTINGS = (
+    "ADARCHIVE_GC_THRESHOLD",
     "ADARCHIVE_TSA_URL",
     "ADARCHIVE_KNOWN_HASHES",
     "ADARCHIVE_KNOWN_PHASH_DISTANCE",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import logging
 import os
 import pickle
@@ -98,6 +99,11 @@ class Channel:
         self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
         self.store = StorePipeline(recorder)
         self._images: Any = None
+        # Imported now, not at the first advert: before the heap is frozen (tune_gc).
+        import pipelines.contacts  # noqa: F401
+        from crawler.archive.middleware import software
+
+        software()
 
     # -- messages ---------------------------------------------------------
 
@@ -304,6 +310,7 @@ class Sidecar:
         kind, key, payload = message
         if kind == "open":
             self.channels[key] = Channel(payload)
+            tune_gc(payload.settings.get("ADARCHIVE_GC_THRESHOLD"))
             return
         if kind == "close":
             self.close_channel(key, reply=True)
@@ -324,6 +331,24 @@ class Sidecar:
         if reply:
             data = pickle.dumps(counts, protocol=pickle.HIGHEST_PROTOCOL)
             write_all(self.stdout, HEADER.pack(len(data)) + data)
+
+
+_gc_tuned = False
+
+
+def tune_gc(threshold: Any) -> None:
+    """As crawler/gctune.py does for the crawl: once everything is imported and the
+    store is open, freeze that heap out of the collector's walks and collect young
+    garbage in larger batches (every exchange unpickles a few hundred objects)."""
+    global _gc_tuned
+    threshold = int(threshold or 0)
+    if _gc_tuned or threshold <= 0:
+        return
+    _gc_tuned = True
+    first, second, third = gc.get_threshold()
+    gc.set_threshold(max(threshold, first), second, third)
+    gc.collect()
+    gc.freeze()
 
 
 def write_all(fd: int, data: bytes) -> None:
