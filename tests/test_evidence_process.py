@@ -170,20 +170,25 @@ def wait_until(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def platform_requests(web: Any, since: int) -> int:
-    host = urlsplit(web.start_urls[PLATFORMS[0]]).hostname
-    return sum(1 for e in web.request_log[since:] if e.host == host)
+def crawl_until(web: Any, out: Path, requests: int, *extra: str) -> Any:
+    """A slow crawl of one platform in its own session, once it has made ``requests``."""
+    name = PLATFORMS[0]
+    host = urlsplit(web.start_urls[name]).hostname
+    mark = len(web.request_log)
+    running = start_crawl(
+        out / "logs", name, *start_url_args(web, [name]), "--out", str(out), *SLOW, *extra
+    )
+
+    def made_enough() -> bool:
+        return sum(1 for e in web.request_log[mark:] if e.host == host) >= requests
+
+    wait_for(made_enough, 60, running)
+    return running
 
 
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc to find the writer")
 def test_crawl_killed_alone_leaves_the_writer_to_finish(fixture_web: Any, tmp_path: Path) -> None:
-    name = PLATFORMS[0]
-    mark = len(fixture_web.request_log)
-    running = start_crawl(
-        tmp_path / "logs", name, *start_url_args(fixture_web, [name]), "--out", str(tmp_path),
-        *SLOW, "-s", "ADARCHIVE_WARC_MAX_SIZE=20000",
-    )  # fmt: skip
-    wait_for(lambda: platform_requests(fixture_web, mark) >= 12, 60, running)
+    running = crawl_until(fixture_web, tmp_path, 12, "-s", "ADARCHIVE_WARC_MAX_SIZE=20000")
     running.proc.send_signal(signal.SIGKILL)  # the crawl only: its writer lives on
     running.wait(timeout=30)
     wait_until(lambda: not session_processes(running.proc.pid), 60, "the writer to exit")
@@ -205,13 +210,7 @@ def test_crawl_killed_alone_leaves_the_writer_to_finish(fixture_web: Any, tmp_pa
 
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc to find the writer")
 def test_writer_killed_stops_the_crawl_with_a_clear_error(fixture_web: Any, tmp_path: Path) -> None:
-    name = PLATFORMS[0]
-    mark = len(fixture_web.request_log)
-    running = start_crawl(
-        tmp_path / "logs", name, *start_url_args(fixture_web, [name]), "--out", str(tmp_path),
-        *SLOW,
-    )  # fmt: skip
-    wait_for(lambda: platform_requests(fixture_web, mark) >= 8, 60, running)
+    running = crawl_until(fixture_web, tmp_path, 8)
     writers = [
         pid
         for pid in session_processes(running.proc.pid)
