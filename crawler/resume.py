@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers
@@ -65,6 +65,34 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def wait_for_writer(session: Any, data_root: Path, crawl_id: int, timeout: float = 120) -> None:
+    """A crawl killed on its own leaves its evidence writer finishing what it was sent
+    (crawler/archive/sidecar.py): wait until no WARC file of that crawl is held open,
+    so the captures read next are all there is."""
+    import time
+
+    from crawler.archive.writer import file_in_use
+    from crawler.store.models import WarcFile
+
+    paths = [
+        data_root / (p + OPEN_SUFFIX)
+        for p in session.scalars(
+            select(WarcFile.path).where(WarcFile.crawl_id == crawl_id, WarcFile.status == "open")
+        )
+    ]
+    deadline = time.monotonic() + timeout
+    while any(file_in_use(p) for p in paths):
+        if time.monotonic() > deadline:
+            logger.error(
+                "crawl %s: its WARC files are still being written; resuming anyway", crawl_id
+            )
+            return
+        logger.info("crawl %s: waiting for its evidence writer to finish", crawl_id)
+        session.commit()  # no snapshot held while the writer commits
+        time.sleep(0.5)
+    session.commit()
 
 
 def resumable_crawls(session: object, platform: str, current: int | None) -> list[Crawl]:
@@ -169,6 +197,7 @@ class ResumeMiddleware:
         host = socket.gethostname()
         for crawl in crawls:
             if crawl.status == "running" and crawl.host == host and not pid_alive(crawl.pid):
+                wait_for_writer(session, recorder.data_root, crawl.id)
                 crawl.status = "interrupted"
                 crawl.finish_reason = crawl.finish_reason or "process died"
         recorder.store.commit()

@@ -130,6 +130,9 @@ class _Coordinator:
         if not pending:
             return
         logger.error("crawl did not stop within %.0fs: closing files and exiting", self.timeout)
+        module = sys.modules.get("crawler.archive.sidecar")
+        if module is not None:  # the evidence writer gets a short while to close its files
+            module.EvidenceProcess.close_timeout = 10.0
         for crawler in pending:
             _finish_directly(crawler)
         reactor.callLater(1.0, _exit_now)

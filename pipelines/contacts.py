@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
-from crawler.archive.sidecar import EXTRACT_HERE, SidecarChannel
+from crawler.archive.sidecar import SidecarChannel
 from crawler.extract.worker import ExtractionWorker, WorkerGone, host_of, identifiers_for
 
 __all__ = ["ContactsPipeline", "extraction_args", "identifiers_for"]
@@ -63,8 +63,9 @@ class ContactsPipeline:
         adapter = ItemAdapter(item)
         channel = SidecarChannel.for_crawler(self.crawler) if self.crawler is not None else None
         if channel is not None and channel.store_attached:
-            # The evidence writer process stores this advert: it extracts there too.
-            adapter["identifiers"] = EXTRACT_HERE
+            # The evidence writer process stores this advert: it extracts there too, and
+            # the identifiers are in the store, not on the item.
+            channel.extract_contacts = True
             return item
         args = extraction_args(adapter)
         found = None

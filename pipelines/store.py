@@ -13,7 +13,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import bindparam, case, insert, update
 
-from crawler.archive.sidecar import EvidenceWriterGone, SidecarChannel
+from crawler.archive.sidecar import EXTRACT_HERE, EvidenceWriterGone, SidecarChannel
 from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting
 from crawler.store.prepared import Prepared
 from crawler.store.recorder import CrawlRecorder
@@ -112,8 +112,11 @@ class StorePipeline:
         # The adapter, not a deep copy (asdict): every value is read once, as is.
         adapter = ItemAdapter(item)
         if self.channel is not None:
+            fields = dict(adapter.items())
+            if self.channel.extract_contacts and not fields.get("identifiers"):
+                fields["identifiers"] = EXTRACT_HERE
             try:
-                self.channel.send("ad", dict(adapter.items()))
+                self.channel.send("ad", fields)
             except EvidenceWriterGone as exc:
                 raise DropItem(f"not stored: {exc}") from None
             self.recorder.stats["ads"] += 1  # sent; the writer's own count replaces it at close

@@ -232,3 +232,32 @@ def test_writer_killed_stops_the_crawl_with_a_clear_error(fixture_web: Any, tmp_
     check_custody(db)
     repaired = adarchive("repair", str(tmp_path))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+
+
+def test_browser_and_static_platforms_in_one_process(fixture_web: Any, tmp_path: Path) -> None:
+    """The browser platform archives in the crawl's process, the static one in the writer,
+    on one SQLite store: neither waits on the other's write lock."""
+    names = ["kz_board", "th_board"]
+    result = adarchive(
+        "crawl", *names, *start_url_args(fixture_web, names), "--out", str(tmp_path), *FAST,
+        "-s", "ADARCHIVE_STORE_COMMIT_EVERY=1000",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    db = tmp_path / "adarchive.db"
+    assert sorted(query(db, "SELECT status, finish_reason FROM crawl")) == [
+        ("finished", "finished"),
+        ("finished", "finished"),
+    ]
+    per_platform = dict(
+        query(
+            db,
+            "SELECT p.name, COUNT(*) FROM ad a JOIN platform p ON p.id = a.platform_id"
+            " WHERE a.capture_id IS NOT NULL GROUP BY p.name",
+        )
+    )
+    truth = collections.Counter(a["platform"] for a in fixture_web.truth()["ads"])
+    assert per_platform == {name: truth[name] for name in names}
+    state = scan_directory(tmp_path / "warc")
+    assert state.closed and not state.open
+    assert check_captures(db, state) == query(db, "SELECT COUNT(*) FROM capture")[0][0]
+    check_custody(db)

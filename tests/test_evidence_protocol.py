@@ -173,3 +173,30 @@ def test_cut_frame_is_dropped_and_what_came_before_is_kept(
     assert rows(db, "SELECT status FROM warc_file") == [("closed",)]
     with pytest.raises(EvidenceWriterGone):
         writer.send(("exchange", key, exchange(new_record_id())))
+
+
+def test_a_file_the_writer_holds_is_seen_in_use(
+    tmp_path: Path, store: tuple[str, int, int]
+) -> None:
+    """Files carry the crawl's pid (4242 here, long gone): repair and --resume must see
+    the writer's lock, or a crawl killed on its own would have its files repaired or
+    resumed from while its writer still finishes them."""
+    from crawler.archive.repair import repair_file, writer_alive
+    from crawler.archive.writer import file_in_use
+
+    url, platform_id, crawl_id = store
+    writer = EvidenceProcess()
+    try:
+        key = writer.open_channel(config(tmp_path, url, platform_id, crawl_id))
+        writer.send(("exchange", key, exchange(new_record_id())))
+        deadline = time.monotonic() + 10
+        while not list((tmp_path / "warc").glob("*.open")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (held,) = (tmp_path / "warc").glob("*.open")
+        assert file_in_use(held) and writer_alive(held)
+        assert repair_file(held).skipped == "the crawler writing it is still running"
+        writer.close_channel(key)
+    finally:
+        writer.stop()
+    (closed,) = (tmp_path / "warc").glob("*.warc.gz")
+    assert not file_in_use(closed)

@@ -206,7 +206,7 @@ class ArchiveMiddleware:
             return ChannelConfig(
                 db_url=recorder.db_url,
                 data_root=str(recorder.data_root),
-                commit_every=recorder.store.commit_every,
+                commit_every=writer_commit_every,
                 crawl_id=recorder.crawl_id,
                 platform=recorder.platform,
                 platform_id=recorder.platform_id,
@@ -220,8 +220,18 @@ class ArchiveMiddleware:
                 settings={name: settings.get(name) for name in WRITER_SETTINGS},
             )
 
+        # The batching the store would use here is the writer's (this process commits at once).
+        from crawler.store.recorder import default_commit_every
+
+        writer_commit_every = settings.getint(
+            "ADARCHIVE_STORE_COMMIT_EVERY", 0
+        ) or default_commit_every(recorder.db_url)
         channel = SidecarChannel(crawler, config)
         channel.attach()
+        # The writer shares the store: what this process still writes itself (crawl rows,
+        # a browser platform's captures) is committed at once, so SQLite's write lock is
+        # never held here while the reactor waits on a full pipe to the writer.
+        recorder.store.commit_every = 1
         # After the recorder's own spider_opened (connected first): the crawl row exists.
         crawler.signals.connect(
             lambda spider: channel.open(), signal=signals.spider_opened, weak=False
@@ -229,6 +239,8 @@ class ArchiveMiddleware:
 
         def close_channel() -> None:
             counts = channel.close()
+            if channel.failed:  # not all evidence reached the store: not a finished crawl
+                recorder.finish_reason = "evidence_writer_failed"
             if crawler.stats is not None:
                 for key, value in counts.get("stats", {}).items():
                     crawler.stats.inc_value(key, value)
@@ -263,6 +275,9 @@ class ArchiveMiddleware:
             return response
         if self.channel is not None:
             request.meta[META_CAPTURE] = self._send(request, response)
+            # A row id copied from an earlier request's meta (a resumed page's redirect)
+            # is not this response's proof: the writer resolves the record id instead.
+            request.meta.pop(META_CAPTURE_ID, None)
             return response
         written = self.archive(request, response)
         request.meta[META_CAPTURE_ID] = written[0]

@@ -91,7 +91,12 @@ def describe_tail(tail: bytes) -> tuple[int, list[dict[str, str]]]:
 
 
 def writer_alive(path: Path) -> bool:
-    """Whether the process named in the file name (this host) is still running."""
+    """Whether a writer holds the file (its lock), or the process named in the
+    file name (this host) is still running."""
+    from crawler.archive.writer import file_in_use
+
+    if file_in_use(path):
+        return True
     match = _PID_RE.search(path.name[: -len(OPEN_SUFFIX)])
     if not match or match.group("host") != re.sub(r"[^A-Za-z0-9.-]+", "_", socket.gethostname()):
         return False

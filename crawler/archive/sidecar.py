@@ -52,7 +52,8 @@ logger = logging.getLogger(__name__)
 HEADER = struct.Struct(">I")
 # Closing a channel waits for the writer to drain the pipe, close and hash its files.
 CLOSE_TIMEOUT = 600.0
-# Set by the contacts pipeline on an advert whose identifiers the writer extracts.
+# In place of an advert's identifiers sent to the writer: extract them there (the
+# contacts pipeline asked for it through the channel). Never left on the item.
 EXTRACT_HERE = "@extract-in-evidence-writer"
 # Request meta the metadata record reads (crawler/archive/records.py).
 RECORDED_META = ("adarchive_referer", "referer", "download_latency", "redirect_urls", "depth")
@@ -107,6 +108,8 @@ class EvidenceProcess:
 
     _current: EvidenceProcess | None = None
     _live: set[int] = set()
+    # How long a close waits for the writer's answer (shortened by a forced shutdown).
+    close_timeout = CLOSE_TIMEOUT
 
     def __init__(self, log_level: str = "WARNING") -> None:
         try:
@@ -179,8 +182,8 @@ class EvidenceProcess:
     def _read_exactly(self, size: int) -> bytes:
         parts, wanted = [], size
         while wanted:
-            if not select.select([self._stdout], [], [], CLOSE_TIMEOUT)[0]:
-                logger.error("evidence writer gave no answer in %s s: stopped", CLOSE_TIMEOUT)
+            if not select.select([self._stdout], [], [], self.close_timeout)[0]:
+                logger.error("evidence writer gave no answer in %s s: stopped", self.close_timeout)
                 self.process.kill()
                 self.gone = True
                 raise EvidenceWriterGone("the evidence writer process did not answer")
@@ -224,7 +227,10 @@ class SidecarChannel:
         self.process: EvidenceProcess | None = None
         self.key: int | None = None
         self.store_attached = False
+        # Set by the contacts pipeline: adverts are read for identifiers in the writer.
+        self.extract_contacts = False
         self.closed = False
+        self.failed = False
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> SidecarChannel | None:
@@ -300,6 +306,7 @@ class SidecarChannel:
             return {}
 
     def _writer_failed(self, exc: Exception) -> None:
+        self.failed = True
         logger.critical(
             "%s: records sent to it may be missing (WARC files it left open can be "
             "checked with `adarchive repair`); closing the crawl",

@@ -12,7 +12,7 @@ Only a channel's ``close`` is answered (with the counts the crawl's stats and
 crawl row need). The process commits whenever its input runs dry, so the
 crawl's own rare writes (crawl rows, custody events) never wait long for the
 store; on end of input (the crawl finished or died) it closes every WARC file
-and commits, and exits. Ctrl-C is the crawl's to handle: it is ignored here.
+and commits, and exits. Ctrl-C and SIGTERM are the crawl's to handle: ignored here.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ logger = logging.getLogger("crawler.archive.sidecar")
 RECENT_CAPTURES = 50_000
 # Seconds without input after which pending rows are committed.
 IDLE_COMMIT = 0.2
+NEVER = 1 << 62
+# Failed messages in a row after which the writer gives up (and the crawl stops).
+MAX_FAILURES_IN_A_ROW = 20
 
 
 class Counts(collections.Counter):
@@ -127,9 +130,10 @@ class Channel:
             specs = self.policy.apply(specs)
         written = self.writer.write_group(specs)
         head = written[0]
-        capture_id = recorder.add_capture(head, head.warc_file_id)
-        for record in written[1:]:
-            recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
+        with self.savepoint():
+            capture_id = recorder.add_capture(head, head.warc_file_id)
+            for record in written[1:]:
+                recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
         self.remember(head.record_id, capture_id)
         self.stats.inc_value("adarchive/warc/records", len(written))
         self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
@@ -151,7 +155,8 @@ class Channel:
         platform, external_id, url, data, record_id, parent = payload
         images = self.images()
         ad_id = images.ad_id_for(platform, external_id)
-        if ad_id is None:
+        if ad_id is None:  # its advert was refused: nothing to link the image to
+            self.stats.inc_value("adarchive/images/without_advert")
             return
         # The advert's page capture: a row id when it came from an earlier crawl (resume).
         parent_id = parent if isinstance(parent, int) else self.capture_id(parent)
@@ -160,16 +165,27 @@ class Channel:
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
-        """One advert or image the store refuses is undone alone: the captures and
-        adverts before it, not yet committed, stay."""
-        counted = dict(self.recorder.stats)
+        """One exchange, advert or image the store refuses is undone alone: the
+        captures and adverts before it, not yet committed, stay."""
+        counted, stats = dict(self.recorder.stats), collections.Counter(self.stats)
+        session, store = self.recorder.session, self.recorder.store
+        begin_sqlite_transaction(session)
+        # No commit inside the savepoint: it would end it. Due commits run after it.
+        every, store.commit_every = store.commit_every, NEVER
         try:
-            with self.recorder.session.begin_nested():
+            with session.begin_nested():
                 yield
         except Exception:
-            self.recorder.stats.update(counted)  # an advert undone is not counted
-            self.store.forget_cached_ids()  # they may name rows just rolled back
+            # What was undone is not counted, and cached ids may name rows that are gone.
+            self.recorder.stats.update(counted)
+            self.stats.clear()
+            self.stats.update(stats)
+            self.store.forget_cached_ids()
             raise
+        finally:
+            store.commit_every = every
+        if store.pending >= every:
+            store.commit()
 
     def close(self) -> dict[str, Any]:
         self.writer.close()
@@ -234,6 +250,23 @@ class ReceivedResponse:
     flags: list[str]
 
 
+def begin_sqlite_transaction(session: Any) -> None:
+    """Make sure SQLite is inside a transaction before a SAVEPOINT.
+
+    pysqlite leaves transactions to SQLite until the first write; a SAVEPOINT
+    outside one would open it itself and its RELEASE would commit, past the
+    commit hook that fsyncs the WARC file first. BEGIN IMMEDIATE also takes
+    the write lock up front (waiting on busy_timeout), so a read-then-write
+    inside the savepoint cannot fail on a snapshot another process moved.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
 def rebuild_request(facts: tuple) -> SentRequest:
     from scrapy.http.headers import Headers
 
@@ -258,6 +291,7 @@ class Sidecar:
         self.stdout = stdout
         self.channels: dict[int, Channel] = {}
         self.buffer = bytearray()
+        self.failures = 0
 
     def run(self) -> int:
         try:
@@ -319,11 +353,15 @@ class Sidecar:
         try:
             getattr(channel, kind)(payload)
         except Exception:
-            # One advert or image the store refused: say so, keep the rest of the crawl.
+            # One exchange, advert or image refused: say so, keep the rest of the crawl.
             channel.stats.inc_value("adarchive/sidecar/errors")
-            if kind == "exchange":
-                raise  # a record not written is not something to carry on past
             logger.error("evidence writer: %s message failed\n%s", kind, traceback.format_exc())
+            self.failures += 1
+            if self.failures >= MAX_FAILURES_IN_A_ROW:
+                # Not one bad page but a broken disk or store: archiving on is pretence.
+                raise RuntimeError(f"{self.failures} messages in a row failed") from None
+        else:
+            self.failures = 0
 
     def close_channel(self, key: int, reply: bool) -> None:
         channel = self.channels.pop(key, None)
@@ -363,7 +401,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="adarchive evidence writer (run by a crawl)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stop signals are the crawl's to handle (a service manager signals the whole
+    # process group): the writer ends when its input does, with every file closed.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",

@@ -229,6 +229,7 @@ class RotatingWarcWriter:
                 fh = open(_open_name(path), "xb")  # noqa: SIM115 -- kept open across calls
             except FileExistsError:
                 continue
+            _lock(fh)
             break
         warc_file_id = self.on_open(path) if self.on_open is not None else None
         info_id = self.record_ids()
@@ -325,6 +326,33 @@ def _sha256(*parts: bytes) -> str:
 
 def _open_name(path: Path) -> Path:
     return path.with_name(path.name + OPEN_SUFFIX)
+
+
+def _lock(fh: BinaryIO) -> None:
+    """Hold an advisory lock while writing: ``repair`` and ``--resume`` see a file in
+    use whichever process writes it (the crawl or its evidence writer)."""
+    try:
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        pass  # no flock here (or a file system without it): the pid check remains
+
+
+def file_in_use(path: Path) -> bool:
+    """Whether a writer still holds ``path`` open (see :func:`_lock`)."""
+    try:
+        import fcntl
+
+        with open(path, "rb") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except (ImportError, OSError):
+        return False
+    return False
 
 
 def fsync_dir(directory: Path) -> None:

@@ -177,6 +177,8 @@ class CrawlRecorder:
         self.stats = {"pages": 0, "ads": 0, "new_ads": 0}
         # Run before the crawl row is finished: the evidence writer's channel closes here.
         self.before_finish: list[Callable[[], None]] = []
+        # Set by a hook when the crawl cannot count as finished whatever Scrapy says.
+        self.finish_reason: str | None = None
         self._closed = False
         from scrapy import signals
 
@@ -210,6 +212,7 @@ class CrawlRecorder:
         recorder.platform = platform
         recorder.stats = {"pages": 0, "ads": 0, "new_ads": 0}
         recorder.before_finish = []
+        recorder.finish_reason = None
         recorder._closed = True  # never finishes the crawl row
         return recorder
 
@@ -284,6 +287,7 @@ class CrawlRecorder:
         self._closed = True
         for hook in list(self.before_finish):
             hook()
+        reason = self.finish_reason or reason
         stats = self.crawler.stats
         if self.crawl_id is not None:
             crawl = self.session.get(Crawl, self.crawl_id)
