@@ -261,3 +261,34 @@ def test_browser_and_static_platforms_in_one_process(fixture_web: Any, tmp_path:
     assert state.closed and not state.open
     assert check_captures(db, state) == query(db, "SELECT COUNT(*) FROM capture")[0][0]
     check_custody(db)
+
+
+def test_resume_right_after_the_crawl_alone_was_killed(fixture_web: Any, tmp_path: Path) -> None:
+    """--resume at once: it waits for the writer still finishing, then fetches only what
+    the store does not hold."""
+    name = PLATFORMS[0]
+    host = urlsplit(fixture_web.start_urls[name]).hostname
+    running = crawl_until(fixture_web, tmp_path, 10)
+    running.proc.send_signal(signal.SIGKILL)
+    running.wait(timeout=30)
+    mark = len(fixture_web.request_log)
+    resumed = adarchive(
+        "crawl", name, *start_url_args(fixture_web, [name]), "--out", str(tmp_path), *FAST,
+        "--resume",
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr[-3000:]
+    db = tmp_path / "adarchive.db"
+    assert [s for (s,) in query(db, "SELECT status FROM crawl ORDER BY id")] == [
+        "interrupted",
+        "finished",
+    ]
+    fetched_again = {e.url for e in fixture_web.request_log[mark:] if e.host == host} & {
+        url for (url,) in query(db, "SELECT url FROM capture WHERE crawl_id = 1")
+    }
+    assert not {u for u in fetched_again if not u.endswith("/robots.txt")}, fetched_again
+    truth = {a["external_id"] for a in fixture_web.truth()["ads"] if a["platform"] == name}
+    assert {e for (e,) in query(db, "SELECT external_id FROM ad")} == {str(t) for t in truth}
+    state = scan_directory(tmp_path / "warc")
+    assert state.closed and not state.open
+    assert check_captures(db, state) == query(db, "SELECT COUNT(*) FROM capture")[0][0]
+    check_custody(db)
