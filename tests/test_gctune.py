@@ -32,8 +32,11 @@ def test_engine_start_freezes_the_heap_and_raises_the_threshold(restored_gc: Non
     assert gc.get_threshold() == (5000, 10, 10)
     frozen = gc.get_freeze_count()
     assert frozen > 1000  # the imported modules' objects, at least
+    made_since = [{"n": n} for n in range(5000)]  # tracked objects a second freeze would take
     extension.engine_started()  # a second crawler in the same process: no second freeze
-    assert gc.get_freeze_count() == frozen
+    # Frozen objects that die leave the count, so it may shrink; it must not take the new ones.
+    assert gc.get_freeze_count() <= frozen
+    assert len(made_since) == 5000
 
 
 def test_zero_leaves_the_collector_alone() -> None:
