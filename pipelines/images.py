@@ -58,7 +58,6 @@ class ImagesPipeline:
         self.recorder = recorder
         self.max_per_ad = max_per_ad
         self.maxsize = maxsize
-        self.known = known
         self.store = ImageStore(recorder, known, crawler.stats)
 
     @classmethod

@@ -12,6 +12,7 @@ import functools
 import os
 import socket
 import weakref
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from crawler.archive.records import (
 )
 from crawler.archive.writer import (
     ClosedWarc,
+    RecordSpec,
     RotatingWarcWriter,
     WrittenRecord,
     new_record_id,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
+    from crawler.archive.revisit import RevisitPolicy
     from crawler.archive.sidecar import PendingCapture, SidecarChannel
     from crawler.store.recorder import CrawlRecorder
 
@@ -129,6 +132,38 @@ def warcinfo_fields(
     }
 
 
+def exchange_specs(
+    request: Request,
+    response: Response,
+    ids: ExchangeIds,
+    fetched_at: datetime,
+    recorder: CrawlRecorder,
+    policy: RevisitPolicy | None,
+) -> list[RecordSpec]:
+    """The records of one exchange, the response first: here or in the evidence writer.
+
+    With a revisit policy, an unchanged payload becomes a revisit record pointing
+    at the earlier capture, not a second copy (crawler/archive/revisit.py).
+    """
+    context = ExchangeContext(
+        platform=recorder.platform,
+        crawl_id=recorder.crawl_id,
+        spider=recorder.platform,
+        software=software(),
+    )
+    specs = build_exchange(request, response, ids=ids, fetched_at=fetched_at, context=context)
+    return specs if policy is None else policy.apply(specs)
+
+
+def add_exchange_captures(recorder: CrawlRecorder, written: list[WrittenRecord]) -> int:
+    """A capture row per written record, the others children of the first; its id."""
+    head = written[0]
+    capture_id = recorder.add_capture(head, head.warc_file_id)
+    for record in written[1:]:
+        recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
+    return capture_id
+
+
 def uses_evidence_process(crawler: Crawler) -> bool:
     """Evidence goes to the writer process unless it is off or the platform needs a
     browser (a rendered page's records are grouped from the browser's events here)."""
@@ -206,7 +241,8 @@ class ArchiveMiddleware:
             return ChannelConfig(
                 db_url=recorder.db_url,
                 data_root=str(recorder.data_root),
-                commit_every=writer_commit_every,
+                # The batching this store would use here (0: its default) is the writer's.
+                commit_every=settings.getint("ADARCHIVE_STORE_COMMIT_EVERY", 0),
                 crawl_id=recorder.crawl_id,
                 platform=recorder.platform,
                 platform_id=recorder.platform_id,
@@ -220,12 +256,6 @@ class ArchiveMiddleware:
                 settings={name: settings.get(name) for name in WRITER_SETTINGS},
             )
 
-        # The batching the store would use here is the writer's (this process commits at once).
-        from crawler.store.recorder import default_commit_every
-
-        writer_commit_every = settings.getint(
-            "ADARCHIVE_STORE_COMMIT_EVERY", 0
-        ) or default_commit_every(recorder.db_url)
         channel = SidecarChannel(crawler, config)
         channel.attach()
         # The writer shares the store: what this process still writes itself (crawl rows,
@@ -288,21 +318,12 @@ class ArchiveMiddleware:
         """Write one exchange and its capture rows; return the response capture."""
         writer = self.writer
         ids = ExchangeIds(writer.new_record_id(), writer.new_record_id(), writer.new_record_id())
-        context = ExchangeContext(
-            platform=self.recorder.platform,
-            crawl_id=self.recorder.crawl_id,
-            spider=self.recorder.platform,
-            software=software(),
+        specs = exchange_specs(
+            request, response, ids, writer.now(), self.recorder, self._revisit_policy()
         )
-        specs = build_exchange(request, response, ids=ids, fetched_at=writer.now(), context=context)
-        # Revisits (crawler/archive/revisit.py): an unchanged payload is written as a
-        # revisit record pointing at the earlier capture, not as a second copy.
-        specs = self._revisits(specs)
         written = writer.write_group(specs)
         response_record = written[0]
-        capture_id = self.recorder.add_capture(response_record, response_record.warc_file_id)
-        for record in written[1:]:
-            self.recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
+        capture_id = add_exchange_captures(self.recorder, written)
         self._inc("adarchive/warc/records", len(written))
         self._inc("adarchive/warc/bytes", sum(r.length for r in written))
         return capture_id, response_record
@@ -319,14 +340,14 @@ class ArchiveMiddleware:
             self._inc("adarchive/warc/not_archived")
             raise IgnoreRequest(f"not archived, so not used: {exc}") from None
 
-    def _revisits(self, specs: list) -> list:
+    def _revisit_policy(self) -> RevisitPolicy | None:
         # Revisits (crawler/archive/revisit.py): the policy is built on first use.
-        policy = getattr(self, "_revisit_policy", False)
+        policy = getattr(self, "_policy", False)
         if policy is False:
             from crawler.archive.revisit import RevisitPolicy
 
-            policy = self._revisit_policy = RevisitPolicy.from_crawler(self.crawler, self.recorder)
-        return specs if policy is None else policy.apply(specs)
+            policy = self._policy = RevisitPolicy.from_crawler(self.crawler, self.recorder)
+        return policy
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.writer is None:

@@ -33,7 +33,20 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-from crawler.archive.sidecar import HEADER, ChannelConfig
+from scrapy.http.headers import Headers
+from scrapy.settings import Settings
+from sqlalchemy import select as select_rows
+
+from crawler.archive.middleware import add_exchange_captures, exchange_specs, software
+from crawler.archive.records import ExchangeIds
+from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
+from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
+from crawler.extract.worker import identifiers_for
+from crawler.store.models import Capture
+from crawler.store.recorder import CrawlRecorder
+from pipelines.contacts import extraction_args
+from pipelines.images import ImageStore
+from pipelines.store import StorePipeline
 
 logger = logging.getLogger("crawler.archive.sidecar")
 
@@ -64,12 +77,6 @@ class Channel:
     captures: collections.OrderedDict[str, int] = field(default_factory=collections.OrderedDict)
 
     def __post_init__(self) -> None:
-        from scrapy.settings import Settings
-
-        from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
-        from crawler.store.recorder import CrawlRecorder
-        from pipelines.store import StorePipeline
-
         config = self.config
         self.recorder = CrawlRecorder.detached(
             db_url=config.db_url,
@@ -101,50 +108,28 @@ class Channel:
         recorder.add_commit_hook(self.writer.sync)
         self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
         self.store = StorePipeline(recorder)
-        self._images: Any = None
-        # Imported now, not at the first advert: before the heap is frozen (tune_gc).
-        import pipelines.contacts  # noqa: F401
-        from crawler.archive.middleware import software
-
-        software()
+        self._images: ImageStore | None = None
+        software()  # its package metadata read once, before the heap is frozen (tune_gc)
 
     # -- messages ---------------------------------------------------------
 
     def exchange(self, payload: tuple) -> None:
-        from crawler.archive.middleware import software
-        from crawler.archive.records import ExchangeContext, ExchangeIds, build_exchange
-
         ids, fetched_at, request_facts, response_facts = payload
         request, response = rebuild_request(request_facts), rebuild_response(response_facts)
-        recorder = self.recorder
-        context = ExchangeContext(
-            platform=recorder.platform,
-            crawl_id=recorder.crawl_id,
-            spider=recorder.platform,
-            software=software(),
+        # The rebuilt request and response stand in for Scrapy's (what build_exchange reads).
+        record_ids = ExchangeIds(*ids)
+        specs = exchange_specs(
+            request, response, record_ids, fetched_at, self.recorder, self.policy
         )
-        specs = build_exchange(
-            request, response, ids=ExchangeIds(*ids), fetched_at=fetched_at, context=context
-        )
-        if self.policy is not None:
-            specs = self.policy.apply(specs)
-        written = self.writer.write_group(specs)
-        head = written[0]
+        written = self.writer.write_group(specs)  # outside the savepoint: a rotation commits
         with self.savepoint():
-            capture_id = recorder.add_capture(head, head.warc_file_id)
-            for record in written[1:]:
-                recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
-        self.remember(head.record_id, capture_id)
+            capture_id = add_exchange_captures(self.recorder, written)
+        self.remember(written[0].record_id, capture_id)
         self.stats.inc_value("adarchive/warc/records", len(written))
         self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
 
     def ad(self, fields: dict[str, Any]) -> None:
-        from crawler.archive.sidecar import EXTRACT_HERE
-
         if fields.get("identifiers") == EXTRACT_HERE:
-            from crawler.extract.worker import identifiers_for
-            from pipelines.contacts import extraction_args
-
             fields["identifiers"] = identifiers_for(*extraction_args(fields))
         if fields.get("capture_id") is None:
             fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
@@ -209,18 +194,12 @@ class Channel:
         found = self.captures.get(record_id)
         if found is not None:
             return found
-        from sqlalchemy import select
-
-        from crawler.store.models import Capture
-
         return self.recorder.session.scalar(
-            select(Capture.id).where(Capture.record_id == record_id)
+            select_rows(Capture.id).where(Capture.record_id == record_id)
         )
 
-    def images(self) -> Any:
+    def images(self) -> ImageStore:
         if self._images is None:
-            from pipelines.images import ImageStore
-
             self._images = ImageStore.from_config(self.recorder, self.config.settings, self.stats)
         return self._images
 
@@ -268,15 +247,11 @@ def begin_sqlite_transaction(session: Any) -> None:
 
 
 def rebuild_request(facts: tuple) -> SentRequest:
-    from scrapy.http.headers import Headers
-
     method, url, headers, body, meta = facts
     return SentRequest(method, url, Headers(headers), body, meta)
 
 
 def rebuild_response(facts: tuple) -> ReceivedResponse:
-    from scrapy.http.headers import Headers
-
     url, status, headers, body, ip, protocol, flags = facts
     return ReceivedResponse(
         url, status, Headers(headers), body, ip_address(ip) if ip else None, protocol, flags
