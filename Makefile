@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TOOLS := .tools
 
-.PHONY: setup tools demo test lint bench clean
+.PHONY: setup tools demo test test-fast lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -37,9 +37,16 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
+# The whole suite, two workers (one per core); a module's tests stay on one
+# worker so its module-scoped crawl runs once.
 test: setup tools lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15
+
+# The edit loop: no crawls, no browser, nothing slow; under a minute.
+test-fast: setup
+	$(PY) -m pytest -q -n 2 -m "not crawl and not browser and not slow" --durations=5
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

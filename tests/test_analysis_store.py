@@ -34,6 +34,8 @@ from crawler.store.models import (
     Network,
 )
 
+pytestmark = [pytest.mark.crawl]
+
 SEED, ADS = 2, 30
 PIPELINES = json.dumps(
     {
@@ -268,6 +270,7 @@ def test_known_hashes_flag_images_and_exports_exclude_them(
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(2)>'
 
 
+@pytest.mark.browser
 def test_report_renders_in_chromium_escaped_blurred_and_without_flagged_images(
     analysed: World, tmp_path: Path
 ) -> None:

@@ -28,6 +28,8 @@ from warcio.archiveiterator import ArchiveIterator
 from conftest import FAST, REPO, CrawlRun, adarchive, start_url_args
 from crawler.archive.digests import file_sha256, warc_to_hex
 
+pytestmark = [pytest.mark.crawl]
+
 WARC_SUFFIX = ".warc.gz"
 
 

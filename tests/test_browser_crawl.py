@@ -25,6 +25,8 @@ from warcio.archiveiterator import ArchiveIterator
 from conftest import FAST, CrawlRun, adarchive, start_url_args
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 
+pytestmark = [pytest.mark.crawl, pytest.mark.browser]
+
 PLATFORM = "th_board"
 RESTART_AFTER = 3
 # Chromium's own background look-ups stay off the network: only loopback resolves.

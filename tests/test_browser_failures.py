@@ -23,6 +23,8 @@ from warcio.archiveiterator import ArchiveIterator
 from conftest import FAST, adarchive
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 
+pytestmark = [pytest.mark.crawl, pytest.mark.browser]
+
 SITE, OFFSITE, INTERNAL = "127.0.0.31", "127.0.0.32", "127.0.0.1"
 BROWSER = [
     "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",

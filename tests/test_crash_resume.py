@@ -23,6 +23,8 @@ from crashkit import check_captures, check_custody, query, scan_directory, start
 
 from conftest import FAST, adarchive
 
+pytestmark = [pytest.mark.crawl]
+
 PLATFORM = "kz_board"
 # small files (so some are closed when the kill comes), frequent commits, a slower pace
 CRASHY = [

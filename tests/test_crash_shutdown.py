@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from crashkit import check_captures, check_custody, query, scan_directory, start_crawl, wait_for
 
 from conftest import adarchive
+
+pytestmark = [pytest.mark.crawl]
 
 STOP_LIMIT = 10.0
 

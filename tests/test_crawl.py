@@ -11,6 +11,8 @@ import pytest
 
 from conftest import FAST, CrawlRun, adarchive, start_url_args
 
+pytestmark = [pytest.mark.crawl]
+
 
 def ads_of(truth: dict[str, Any], platforms: list[str]) -> list[dict[str, Any]]:
     return [ad for ad in truth["ads"] if ad["platform"] in platforms]

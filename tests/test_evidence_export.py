@@ -25,6 +25,8 @@ from evidence_tools import (
 
 from conftest import CrawlRun, adarchive
 
+pytestmark = [pytest.mark.crawl]
+
 
 @pytest.fixture(scope="module")
 def case(static_crawl: CrawlRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from crashkit import check_captures, check_custody, query, scan_directory, start
 
 from conftest import FAST, adarchive, start_url_args
 
+pytestmark = [pytest.mark.crawl]
+
 PLATFORMS = ["kz_board", "uk_directory"]
 SLOW = ["-s", "DOWNLOAD_DELAY=0.05", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
 
@@ -234,6 +236,7 @@ def test_writer_killed_stops_the_crawl_with_a_clear_error(fixture_web: Any, tmp_
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
 
 
+@pytest.mark.browser
 def test_browser_and_static_platforms_in_one_process(fixture_web: Any, tmp_path: Path) -> None:
     """The browser platform archives in the crawl's process, the static one in the writer,
     on one SQLite store: neither waits on the other's write lock."""

@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from crawler.evidence.export import CaptureInfo, ExportOptions, export_bundle
 from crawler.evidence.report import render_report
 from crawler.evidence.selection import Selection
 from crawler.evidence.synthetic import build_synthetic_archive
 from crawler.evidence.verify import verify_bundle
 from crawler.store.db import open_store
+
+pytestmark = [pytest.mark.slow]
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

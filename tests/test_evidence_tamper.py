@@ -22,6 +22,8 @@ from tsa import LocalTSA
 
 from conftest import FAST, adarchive, start_url_args, static_platforms
 
+pytestmark = [pytest.mark.crawl]
+
 
 @pytest.fixture(scope="module")
 def tsa() -> Iterator[LocalTSA]:

@@ -20,6 +20,8 @@ from crawler.evidence.timestamp import (
     verify_response,
 )
 
+pytestmark = [pytest.mark.crawl]
+
 DATA = b'{"schema":"example manifest"}'
 
 

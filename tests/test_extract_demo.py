@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from conftest import CrawlRun
+
+pytestmark = [pytest.mark.crawl]
 
 
 def test_planted_identifiers_found_in_store(static_crawl: CrawlRun, truth: dict) -> None:

@@ -25,6 +25,8 @@ import pytest
 
 from conftest import FAST, adarchive
 
+pytestmark = [pytest.mark.crawl]
+
 BUDGET = {"max_pages": 80, "max_depth": 4, "max_seconds": 40, "max_query_variants": 4}
 HOSTILE = [
     "-s", f"ADARCHIVE_BUDGETS={json.dumps({'hostile_board': BUDGET})}",

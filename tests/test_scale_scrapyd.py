@@ -13,8 +13,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import REPO
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
+
+pytestmark = [pytest.mark.crawl, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 

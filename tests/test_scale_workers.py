@@ -23,6 +23,8 @@ import pytest
 
 from conftest import FAST, PG_SERVER, REPO, postgres_schema_url
 
+pytestmark = [pytest.mark.crawl, pytest.mark.redis, pytest.mark.postgres]
+
 REDIS_URL = os.environ.get("ADARCHIVE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PLATFORMS = ["uk_directory", "kz_board"]
 DELAY = 0.05  # seconds between two requests to one site, across all workers

@@ -28,6 +28,8 @@ import pytest
 
 from conftest import FAST, REPO, adarchive
 
+pytestmark = [pytest.mark.crawl]
+
 PLATFORM = "uk_directory"
 
 

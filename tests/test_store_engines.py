@@ -6,6 +6,7 @@ import multiprocessing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
@@ -14,6 +15,8 @@ from conftest import FAST, adarchive, start_url_args
 from crawler.store.db import make_engine, open_store, upgrade_schema
 from crawler.store.models import Ad, AdIdentifier, Base, Identifier, Platform, Sighting
 from crawler.store.recorder import release_store
+
+pytestmark = [pytest.mark.crawl]
 
 
 def test_migrations_match_models(store_url: str) -> None:
