@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from fixtureweb import start_server
+
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM = "th_board"
 BROWSER_ARGS = '["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]'
@@ -40,22 +42,6 @@ class Run:
     @property
     def per_minute(self) -> float:
         return 60 * self.pages / self.span if self.span > 0 else 0.0
-
-
-def start_server(ads: int, log: Path) -> tuple[subprocess.Popen[str], dict]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.demo.server", "--ads", str(ads), "--port", "0"]
-        + ["--log", str(log)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=10)
-        raise SystemExit(f"fixture web failed to start (exit {proc.returncode})")
-    return proc, json.loads(line)
 
 
 def crawl(label: str, per_site: int, screenshot: bool, url: str, out: Path, log: IO[str]) -> Run:

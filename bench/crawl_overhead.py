@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from fixtureweb import start_server
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.85
 
@@ -58,22 +60,6 @@ class RunResult:
         """Detail pages per second: every variant crawls the same detail pages, while
         the image pipeline adds requests of its own, so requests/s would flatter it."""
         return self.detail_pages / self.span if self.span > 0 else 0.0
-
-
-def start_server(ads: int, log: Path, truth: Path) -> tuple[subprocess.Popen[str], dict]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.demo.server", "--ads", str(ads), "--port", "0"]
-        + ["--log", str(log), "--truth", str(truth)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=10)
-        raise SystemExit(f"fixture web failed to start (exit {proc.returncode})")
-    return proc, json.loads(line)
 
 
 def crawl(

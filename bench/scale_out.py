@@ -26,6 +26,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from fixtureweb import start_server
+
 REPO = Path(__file__).resolve().parent.parent
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -42,32 +44,6 @@ class RunResult:
     @property
     def pages_per_second(self) -> float:
         return self.requests / self.span if self.span > 0 else 0.0
-
-
-def start_server(ads: int, log: Path, truth: Path) -> tuple[subprocess.Popen[str], dict]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crawler.demo.server",
-            "--ads",
-            str(ads),
-            "--port",
-            "0",
-            "--seed",
-            "5",
-        ]
-        + ["--log", str(log), "--truth", str(truth)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=10)
-        raise SystemExit(f"fixture web failed to start (exit {proc.returncode})")
-    return proc, json.loads(line)
 
 
 def cli() -> list[str]:
@@ -147,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         log_path, truth_path = root / "requests.jsonl", root / "truth.json"
         log_path.touch()
-        server, urls = start_server(args.ads, log_path, truth_path)
+        server, urls = start_server(args.ads, log_path, truth_path, seed=5)
         try:
             start_urls = {name: urls["start_urls"][name] for name in platforms}
             one = run(1, platforms, start_urls, root, log_path, args.per_site)

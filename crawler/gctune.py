@@ -15,16 +15,15 @@ almost everything at once; only cycles wait a little longer.
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.heap import freeze_heap
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-
-_frozen = False
 
 
 class GcTuneExtension:
@@ -41,10 +40,4 @@ class GcTuneExtension:
         return extension
 
     def engine_started(self) -> None:
-        global _frozen
-        first, second, third = gc.get_threshold()
-        gc.set_threshold(max(self.threshold, first), second, third)
-        if not _frozen:  # once per process: several crawlers may share it
-            _frozen = True
-            gc.collect()
-            gc.freeze()
+        freeze_heap(self.threshold)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 from sqlalchemy import select
 
+from crawler.procs import pid_alive
 from crawler.store.models import Capture, Crawl, Platform, Sighting, WarcFile
 
 if TYPE_CHECKING:
@@ -53,18 +53,6 @@ class StoredCapture:
     length: int
     record_id: str | None
     fetched_at: datetime
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def wait_for_writer(session: Any, data_root: Path, crawl_id: int, timeout: float = 120) -> None:

@@ -10,22 +10,20 @@ from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-import crawler.gctune as gctune
 from crawler.gctune import GcTuneExtension
+from crawler.heap import forget_freeze
 
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
     thresholds = gc.get_threshold()
     yield
-    gc.unfreeze()
+    forget_freeze()
     gc.set_threshold(*thresholds)
-    gctune._frozen = False
 
 
 def test_engine_start_freezes_the_heap_and_raises_the_threshold(restored_gc: None) -> None:
-    gc.unfreeze()
-    gctune._frozen = False
+    forget_freeze()
     gc.set_threshold(700, 10, 10)
     extension = GcTuneExtension.from_crawler(get_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 5000}))
     extension.engine_started()

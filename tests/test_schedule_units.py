@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from crawler.procs import pid_alive
 from crawler.schedule.intervals import ScheduleError, describe, next_after, parse_every
 from crawler.schedule.progressbar import TerminalProgress, bar, progress_line
-from crawler.schedule.scheduler import Scheduler, SchedulerOptions, next_due, pid_alive
+from crawler.schedule.scheduler import Scheduler, SchedulerOptions, next_due
 from crawler.schedule.schedules import add_schedule, list_schedules, remove_schedules
 from crawler.schedule.status import render, status_report
 from crawler.schedule.watchlist import WatchError, add_watches, normalise, scan

@@ -23,6 +23,7 @@ from typing import Any
 from crawler.archive.digests import file_sha256
 from crawler.archive.writer import fsync_dir
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
+from crawler.procs import pid_alive
 
 OPEN_SUFFIX = ".open"
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -100,7 +101,6 @@ def writer_alive(path: Path) -> bool:
     match = _PID_RE.search(path.name[: -len(OPEN_SUFFIX)])
     if not match or match.group("host") != re.sub(r"[^A-Za-z0-9.-]+", "_", socket.gethostname()):
         return False
-    from crawler.resume import pid_alive
 
     return pid_alive(int(match.group("pid")))
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import gc
 import logging
 import os
 import pickle
@@ -42,6 +41,7 @@ from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
 from crawler.extract.worker import identifiers_for
+from crawler.heap import freeze_heap
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
 from pipelines.contacts import extraction_args
@@ -109,7 +109,7 @@ class Channel:
         self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
         self.store = StorePipeline(recorder)
         self._images: ImageStore | None = None
-        software()  # its package metadata read once, before the heap is frozen (tune_gc)
+        software()  # its package metadata read once, before the heap is frozen (freeze_heap)
 
     # -- messages ---------------------------------------------------------
 
@@ -319,7 +319,7 @@ class Sidecar:
         kind, key, payload = message
         if kind == "open":
             self.channels[key] = Channel(payload)
-            tune_gc(payload.settings.get("ADARCHIVE_GC_THRESHOLD"))
+            freeze_heap(int(payload.settings.get("ADARCHIVE_GC_THRESHOLD") or 0))
             return
         if kind == "close":
             self.close_channel(key, reply=True)
@@ -344,24 +344,6 @@ class Sidecar:
         if reply:
             data = pickle.dumps(counts, protocol=pickle.HIGHEST_PROTOCOL)
             write_all(self.stdout, HEADER.pack(len(data)) + data)
-
-
-_gc_tuned = False
-
-
-def tune_gc(threshold: Any) -> None:
-    """As crawler/gctune.py does for the crawl: once everything is imported and the
-    store is open, freeze that heap out of the collector's walks and collect young
-    garbage in larger batches (every exchange unpickles a few hundred objects)."""
-    global _gc_tuned
-    threshold = int(threshold or 0)
-    if _gc_tuned or threshold <= 0:
-        return
-    _gc_tuned = True
-    first, second, third = gc.get_threshold()
-    gc.set_threshold(max(threshold, first), second, third)
-    gc.collect()
-    gc.freeze()
 
 
 def write_all(fd: int, data: bytes) -> None:

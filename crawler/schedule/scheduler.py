@@ -18,7 +18,6 @@ scanned, so new watch hits are known as soon as the crawl that found them ends.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -34,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.procs import pid_alive
 from crawler.schedule.intervals import next_after
 from crawler.schedule.watchlist import scan
 from crawler.store.models import (
@@ -75,23 +75,6 @@ class Child:
     popen: subprocess.Popen[bytes] | None = None
     """None for a run adopted from an earlier scheduler (not our child)."""
     log: IO[bytes] | None = None
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists on this host and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
 
 
 def next_due(schedule: Schedule, now: datetime) -> datetime:

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.procs import pid_alive
 from crawler.schedule.intervals import describe, format_seconds
 from crawler.schedule.progressbar import bar
-from crawler.schedule.scheduler import pid_alive
 from crawler.store.models import (
     Crawl,
     CrawlProgress,
