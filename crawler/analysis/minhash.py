@@ -11,7 +11,7 @@ so a later ``analyze`` does not recompute them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,9 +185,3 @@ def signature_bytes(row: np.ndarray) -> bytes:
 
 def signature_from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<u4").copy()
-
-
-def exact_jaccard(a: Iterable[str], b: Iterable[str]) -> float:
-    """Exact Jaccard of two shingle sets (tests and spot checks)."""
-    sa, sb = set(a), set(b)
-    return len(sa & sb) / len(sa | sb) if sa | sb else 0.0

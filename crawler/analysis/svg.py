@@ -31,25 +31,6 @@ def _svg(width: int, height: int, body: str, title: str) -> str:
     )
 
 
-def bar_chart(items: Sequence[tuple[str, float]], title: str, unit: str = "") -> str:
-    """Horizontal bars, one per (label, value)."""
-    if not items:
-        return f"<p class=muted>{escape(title)}: no data.</p>"
-    width, bar, gap, label_w = 640, 18, 6, 180
-    height = len(items) * (bar + gap) + 10
-    top = max(v for _, v in items) or 1
-    parts = []
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * (bar + gap)
-        w = (width - label_w - 80) * value / top
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end">{escape(str(label))}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar}" fill="{PALETTE[0]}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + bar - 5}">{escape(_fmt(value))}{escape(unit)}</text>'
-        )
-    return _svg(width, height, "".join(parts), title)
-
-
 def histogram(counts: dict[int, int], title: str, xlabel: str) -> str:
     """Vertical bars over integer x values (e.g. network sizes)."""
     if not counts:
