@@ -30,6 +30,7 @@ from scrapy.http import Headers, HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.archive.addon import warcinfo_fields
 from crawler.archive.digests import (
     file_sha256,
     hex_to_warc,
@@ -41,7 +42,6 @@ from crawler.archive.middleware import (
     META_CAPTURE,
     META_CAPTURE_ID,
     ArchiveMiddleware,
-    warcinfo_fields,
 )
 from crawler.archive.records import (
     ExchangeContext,

@@ -23,6 +23,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from crawler.archive.digests import secret_digest, sha256_hex
 from crawler.archive.records import DEFAULT_PORTS, ExchangeContext, referring_page
+from crawler.archive.warcinfo import software
 from crawler.archive.writer import RecordSpec, WrittenRecord, warc_date, warc_fields
 
 if TYPE_CHECKING:
@@ -336,8 +337,6 @@ class BrowserArchiver:
         self, request: Request, response: Response, page: RenderedPage
     ) -> tuple[int, WrittenRecord]:
         """Write the page's records in one group; return the document response capture."""
-        from crawler.archive.middleware import software
-
         mw = self.middleware
         context = ExchangeContext(
             platform=mw.recorder.platform,

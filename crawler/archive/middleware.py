@@ -8,26 +8,23 @@ and robots.txt response, exactly as fetched.
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
-import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import scrapy
-import warcio
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
-from crawler import __version__
-from crawler.archive.records import (
-    RECONSTRUCTION_LIMITS,
-    ExchangeContext,
-    ExchangeIds,
-    build_exchange,
+from crawler.archive.addon import (
+    NOT_DOWNLOADED,
+    WarcCaptureMiddleware,
+    not_as_received,
+    warcinfo_fields,
 )
+from crawler.archive.records import ExchangeContext, ExchangeIds, build_exchange
+from crawler.archive.warcinfo import software
 from crawler.archive.writer import (
     ClosedWarc,
     RecordSpec,
@@ -41,7 +38,6 @@ if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from scrapy.settings import BaseSettings
 
     from crawler.archive.revisit import RevisitPolicy
     from crawler.archive.sidecar import PendingCapture, SidecarChannel
@@ -52,84 +48,6 @@ META_CAPTURE = "adarchive_capture"
 
 DEFAULT_MAX_SIZE = 1_000_000_000
 DEFAULT_PREFIX = "adarchive"
-
-# Settings that shape what a capture contains, listed in every warcinfo record.
-CAPTURE_SETTINGS = (
-    "ROBOTSTXT_OBEY",
-    "ADARCHIVE_ROBOTS_CRAWL_DELAY",
-    "ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX",
-    "DOWNLOAD_DELAY",
-    "RANDOMIZE_DOWNLOAD_DELAY",
-    "CONCURRENT_REQUESTS",
-    "CONCURRENT_REQUESTS_PER_DOMAIN",
-    "CONCURRENT_REQUESTS_PER_IP",
-    "AUTOTHROTTLE_ENABLED",
-    "AUTOTHROTTLE_START_DELAY",
-    "AUTOTHROTTLE_MAX_DELAY",
-    "AUTOTHROTTLE_TARGET_CONCURRENCY",
-    "DOWNLOAD_MAXSIZE",
-    "DOWNLOAD_TIMEOUT",
-    "DOWNLOAD_FAIL_ON_DATALOSS",
-    "RETRY_ENABLED",
-    "RETRY_TIMES",
-    "REDIRECT_ENABLED",
-    "COOKIES_ENABLED",
-    "CLOSESPIDER_PAGECOUNT",
-    "ADARCHIVE_WARC_MAX_SIZE",
-)
-
-
-@functools.cache
-def software() -> str:
-    """Who wrote the records (looked up once: package metadata reads are slow)."""
-    return f"adarchive/{__version__} (Scrapy/{scrapy.__version__}; warcio/{warcio_version()})"
-
-
-def warcio_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("warcio")
-    except PackageNotFoundError:  # pragma: no cover - warcio is a dependency
-        return getattr(warcio, "__version__", "unknown")
-
-
-def robots_policy(settings: BaseSettings) -> str:
-    if not settings.getbool("ROBOTSTXT_OBEY"):
-        # Issue 7: an override always names its authority (crawler.politeness.policy).
-        authority = settings.get("ADARCHIVE_ROBOTS_AUTHORITY") or "none stated"
-        return f"robots.txt NOT obeyed (ROBOTSTXT_OBEY=False); authority: {authority}"
-    policy = "robots.txt obeyed (ROBOTSTXT_OBEY=True)"
-    if settings.getbool("ADARCHIVE_ROBOTS_CRAWL_DELAY"):
-        limit = settings.get("ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX")
-        policy += f"; Crawl-delay honoured, capped at {limit} s"
-    return policy
-
-
-def warcinfo_fields(
-    settings: BaseSettings, platform: str, crawl_id: int | None
-) -> dict[str, object]:
-    """The warcinfo body: who captured, with what, under which rules, and what is lost."""
-    from crawler.politeness.policy import warcinfo_policy_fields
-    from crawler.useragent import user_agent_from_settings
-
-    headers = settings.getdict("DEFAULT_REQUEST_HEADERS") or {}
-    setting_lines = [f"{name}={settings.get(name)}" for name in CAPTURE_SETTINGS]
-    setting_lines.append(f"Accept-Encoding={headers.get('Accept-Encoding')}")
-    return {
-        "software": software(),
-        "format": "WARC File Format 1.1",
-        "hostname": socket.gethostname(),
-        "operator": settings.get("ADARCHIVE_OPERATOR_CONTACT"),
-        "http-header-user-agent": user_agent_from_settings(settings),
-        "platform": platform,
-        "crawl-id": crawl_id,
-        "robots": robots_policy(settings),
-        "setting": setting_lines,
-        "reconstruction": list(RECONSTRUCTION_LIMITS),
-        # Issue 7: robots override authority, User-Agent policy, budget, proxy.
-        **warcinfo_policy_fields(settings, platform),
-    }
 
 
 def exchange_specs(
@@ -173,8 +91,11 @@ def uses_evidence_process(crawler: Crawler) -> bool:
     return not getattr(definition, "needs_browser", False)
 
 
-class ArchiveMiddleware:
-    """Writes response, request and metadata records for every response, and capture rows."""
+class ArchiveMiddleware(WarcCaptureMiddleware):
+    """The add-on's middleware with adarchive's store: capture rows for every record,
+    revisits, the evidence writer process, and browser pages' own records."""
+
+    writer: RotatingWarcWriter | None  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -183,16 +104,11 @@ class ArchiveMiddleware:
         writer: RotatingWarcWriter | None,
         channel: SidecarChannel | None = None,
     ):
-        self.crawler = crawler
+        super().__init__(crawler, writer)  # type: ignore[arg-type]
         self.recorder = recorder
-        self.writer = writer
         # With ADARCHIVE_EVIDENCE_PROCESS the records are written by the evidence
         # writer process (crawler/archive/sidecar.py), not here.
         self.channel = channel
-        self.stats = crawler.stats
-        # Requests that really went to the downloader: a response made up by an
-        # earlier middleware's process_request (e.g. a cache) is not archived.
-        self._sent: weakref.WeakSet[Request] = weakref.WeakSet()
         if writer is not None:
             recorder.add_commit_hook(writer.sync)
 
@@ -282,16 +198,14 @@ class ArchiveMiddleware:
         recorder.before_finish.append(close_channel)
         return cls(crawler, recorder, None, channel)
 
-    def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        self._sent.add(request)
-
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
-        if request not in self._sent:
+        reason = not_as_received(request, response, self._sent)
+        if reason == NOT_DOWNLOADED:
             self._inc("adarchive/warc/skipped_not_downloaded")
             return response
-        if request.meta.get("playwright"):
+        if reason is not None:
             # A rendered DOM under network headers is not what was received;
             # browser traffic is archived from the browser's own responses, with
             # screenshot and rendered DOM (issue 6: crawler/archive/browser.py).
@@ -354,7 +268,3 @@ class ArchiveMiddleware:
             return  # the evidence writer's channel closes before the crawl row is finished
         self.writer.close()
         self.recorder.remove_commit_hook(self.writer.sync)
-
-    def _inc(self, key: str, count: int = 1) -> None:
-        if self.stats is not None:
-            self.stats.inc_value(key, count)

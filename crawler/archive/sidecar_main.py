@@ -36,10 +36,11 @@ from scrapy.http.headers import Headers
 from scrapy.settings import Settings
 from sqlalchemy import select as select_rows
 
-from crawler.archive.middleware import add_exchange_captures, exchange_specs, software
+from crawler.archive.middleware import add_exchange_captures, exchange_specs
 from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
+from crawler.archive.warcinfo import software
 from crawler.extract.worker import identifiers_for
 from crawler.heap import freeze_heap
 from crawler.store.models import Capture

@@ -14,6 +14,8 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from crawler.archive.warcinfo import robots_policy
+
 if TYPE_CHECKING:
     from crawler.store.models import Crawl, WarcFile
     from crawler.store.recorder import CrawlRecorder
@@ -40,7 +42,6 @@ def warc_subject(relative_path: str) -> str:
 
 def crawl_started(recorder: CrawlRecorder, crawl: Crawl) -> None:
     """Settings and robots policy the crawl runs under, before its first fetch."""
-    from crawler.archive.middleware import robots_policy
     from crawler.evidence.custody import record_event
     from crawler.store.recorder import capture_settings
 
