@@ -24,6 +24,7 @@ class UserError(RuntimeError):
 def _user_errors() -> tuple[type[BaseException], ...]:
     from crawler.analysis.commands import USER_ERRORS as ANALYSIS_ERRORS
     from crawler.evidence.commands import USER_ERRORS as EVIDENCE_ERRORS
+    from crawler.exhibit.commands import USER_ERRORS as EXHIBIT_ERRORS
     from crawler.platforms import DefinitionError
     from crawler.politeness.commands import USER_ERRORS as HOSTILE_ERRORS
     from crawler.runner import CrawlSetupError
@@ -35,6 +36,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         StoreError,
         CrawlSetupError,
         *EVIDENCE_ERRORS,
+        *EXHIBIT_ERRORS,
         *ANALYSIS_ERRORS,
         *HOSTILE_ERRORS,  # issue 7: policy flags without their justification
     )
@@ -257,10 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Feature areas register their own commands (one module each, thin as these).
     from crawler.analysis.commands import register as register_analysis
     from crawler.evidence.commands import register as register_evidence
+    from crawler.exhibit.commands import register as register_exhibit
     from crawler.politeness.commands import register as register_repair
     from crawler.schedule.commands import register as register_schedule
 
     register_evidence(sub)
+    register_exhibit(sub)
     register_analysis(sub)
     register_repair(sub)  # issue 7: adarchive repair DIR
     register_schedule(sub)

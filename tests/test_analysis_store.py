@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -335,3 +336,49 @@ def test_report_renders_in_chromium_escaped_blurred_and_without_flagged_images(
     assert "blur" in blurred and revealed == "none" and shown
     assert requests == [report.as_uri()]  # self-contained: nothing else is loaded
     assert "false-positive rate" in text.lower() and "Platform link map" in text
+
+
+@pytest.mark.browser
+def test_report_prints_its_capture_references_and_a_page_per_network(
+    analysed: World, tmp_path: Path
+) -> None:
+    """Printed (Chromium's print-to-PDF), the report keeps every capture reference as
+    text, not a tooltip; each network starts a page; photos stay blurred."""
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    db = analysed.copy(tmp_path / "data")
+    report = tmp_path / "report.html"
+    assert run_command("report", "--out", str(report), "--db", str(db)) == 0
+    with _session(db) as session:
+        record_ids = set(
+            session.scalars(
+                select(Capture.record_id)
+                .join(Ad, Ad.capture_id == Capture.id)
+                .join(AdNetwork, AdNetwork.ad_id == Ad.id)
+                .join(Network, Network.id == AdNetwork.network_id)
+                .where(Network.strong.is_(True))
+            )
+        )
+        networks = session.scalar(select(func.count(Network.id)).where(Network.strong.is_(True)))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])  # fmt: skip
+        page = browser.new_page()
+        page.goto(report.as_uri())
+        page.emulate_media(media="print")
+        blurred = page.locator(".thumb img").first.evaluate("e => getComputedStyle(e).filter")
+        pdf = tmp_path / "report.pdf"
+        pdf.write_bytes(page.pdf(format="A4", print_background=True))
+        browser.close()
+    assert blurred.startswith("blur(")
+    text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    flat = "".join(text.split())
+    assert record_ids and all("".join(r.split()) in flat for r in record_ids)
+    pages = text.split("\f")
+    headed = [pg for pg in pages if re.search(r"^Network S-\d+ — ", pg, re.M)]
+    assert len(headed) == min(networks, 10)  # the report shows the top ten
+    for page_text in headed:  # each network's heading opens its page
+        assert re.match(r"\s*Network S-\d+ — ", page_text), page_text[:200]

@@ -49,6 +49,20 @@ svg text{font-size:11px;fill:#333} svg text.edge{fill:#a33;font-size:10px}
 .withheld{display:inline-block;width:120px;padding:8px;font-size:11px;background:#333;color:#fff;margin:4px}
 .net{background:#fff;border:1px solid #ddd;padding:6px 12px;margin:14px 0}
 code,.mono{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}
+.ref{display:block;font:10px/1.3 ui-monospace,monospace;color:#666;word-break:break-all}
+.thumb .ref{width:120px}
+@media print{
+ body{background:#fff;font-family:"Noto Sans","Noto Sans CJK JP","Noto Sans CJK KR","Noto Sans Thai",sans-serif;font-size:10pt}
+ header,main{max-width:none;padding:0}
+ .net{break-before:page;border:none;padding:0}
+ table{width:100%} td,th{font-size:8pt;padding:2px 3px}
+ .thumb img,.thumb .ref{width:80px}
+ tr,.thumb,svg{break-inside:avoid}
+ h2,h3,h4{break-after:avoid}
+ .thumb input,.thumb label,#reveal-all,label[for=reveal-all]{display:none}
+ a{color:#000;text-decoration:none}
+ a[href]::after{content:""}
+}
 """
 
 
@@ -114,6 +128,8 @@ class ReportBuilder:
         if not ref:
             return "<span class=muted>no capture</span>"
         title = f"{ref['warc_file']} @ {ref['offset']} · {ref['record_id']} · payload sha256 {ref['payload_sha256']}"
+        # The reference is printed, not only a tooltip: a printed report keeps its proof.
+        printed = f'<span class="ref">{_e(title)}</span>'
         if self.replay_prefix:
             stamp = ref["fetched_at"][:19].replace("-", "").replace(":", "").replace("T", "")
             href = f"{self.replay_prefix.rstrip('/')}/{stamp}/{ref['url']}"
@@ -123,8 +139,8 @@ class ReportBuilder:
                 # relative to where the report is written, so the link opens the WARC file
                 href = Path(os.path.relpath(self.data_root / href, self.out_dir)).as_posix()
         else:
-            return f'<span title="{_e(title)}">{_e(text)} #{_e(ref["capture_id"])}</span>'
-        return f'<a href="{_e(href)}" title="{_e(title)}" rel="noreferrer noopener">{_e(text)} #{_e(ref["capture_id"])}</a>'
+            return f'<span title="{_e(title)}">{_e(text)} #{_e(ref["capture_id"])}</span>{printed}'
+        return f'<a href="{_e(href)}" title="{_e(title)}" rel="noreferrer noopener">{_e(text)} #{_e(ref["capture_id"])}</a>{printed}'
 
     def picture(self, image: dict[str, Any]) -> str:
         if image["flagged"]:
@@ -143,7 +159,8 @@ class ReportBuilder:
             f'<span class="thumb"><input type="checkbox" id="{box}" autocomplete="off">'
             f'<label for="{box}">reveal</label>'
             f'<img alt="advert image (blurred)" src="{uri}" '
-            f'title="sha256 {_e(image["sha256"])} · phash {_e(image["phash"])}"></span>'
+            f'title="sha256 {_e(image["sha256"])} · phash {_e(image["phash"])}">'
+            f'<span class="ref">sha256 {_e(image["sha256"])} · phash {_e(image["phash"])}</span></span>'
         )
 
     def false_positive_rates(self) -> tuple[dict[str, float], str]:

@@ -87,8 +87,14 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], values: dict[tuple[str, st
     return _svg(width, height, "".join(parts), title)
 
 
-def link_map(nodes: dict[str, float], edges: dict[tuple[str, str], float], title: str) -> str:
-    """Platforms on a circle (size: adverts), joined by lines (width: shared links)."""
+def link_map(
+    nodes: dict[str, float],
+    edges: dict[tuple[str, str], float],
+    title: str,
+    node_values: bool = True,
+) -> str:
+    """Platforms on a circle (size: adverts), joined by lines (width: shared links);
+    ``node_values=False`` labels nodes by name alone (e.g. adverts in an exhibit)."""
     if not nodes:
         return f"<p class=muted>{escape(title)}: no data.</p>"
     size, radius = 460, 170
@@ -114,7 +120,8 @@ def link_map(nodes: dict[str, float], edges: dict[tuple[str, str], float], title
         r = 8 + 22 * math.sqrt(nodes[n] / top_node)
         parts.append(
             f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{r:.0f}" fill="{PALETTE[0]}" fill-opacity="0.85"/>'
-            f'<text x="{x:.0f}" y="{y + r + 14:.0f}" text-anchor="middle">{escape(n)} ({_fmt(nodes[n])})</text>'
+            f'<text x="{x:.0f}" y="{y + r + 14:.0f}" text-anchor="middle">{escape(n)}'
+            f"{f' ({_fmt(nodes[n])})' if node_values else ''}</text>"
         )
     return _svg(size, size + 20, "".join(parts), title)
 

@@ -185,6 +185,16 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_certificate(args: argparse.Namespace) -> int:
+    from crawler.evidence.certificate import CERT_NAME, make_certificate
+
+    key = Path(args.key)
+    out = Path(args.out) if args.out else key.parent / CERT_NAME
+    path = make_certificate(key, args.name, args.unit, args.days, out)
+    print(f"certificate  {path}  (self-signed over {key}; signs PDF exhibits)")
+    return 0
+
+
 def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     cells = [list(header)] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -240,3 +250,12 @@ def register(sub: Any) -> None:
     k = ksub.add_parser("generate", help="make an ECDSA P-384 key pair")
     k.add_argument("--out", required=True, metavar="DIR", help="directory for the key files")
     k.set_defaults(func=cmd_keys_generate)
+    k = ksub.add_parser("certificate", help="wrap the key in a self-signed X.509 certificate")
+    k.add_argument("--key", required=True, help="the private key (adarchive-signing-key.pem)")
+    k.add_argument("--name", required=True, help="the signer's name, as a court should read it")
+    k.add_argument("--unit", default="", help="the signer's unit or agency")
+    k.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
+    k.add_argument(
+        "--out", help="certificate file (default: adarchive-signing-cert.pem beside the key)"
+    )
+    k.set_defaults(func=cmd_keys_certificate)
