@@ -49,7 +49,7 @@ test-fast: setup
 	$(PY) -m pytest -q -n 2 -m "not crawl and not browser and not slow" --durations=5
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf demo-output .pytest_cache .ruff_cache

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from fixtureweb import start_server
+from _fixtureweb import start_server
 
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM = "th_board"
