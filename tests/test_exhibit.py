@@ -224,7 +224,8 @@ def test_signature_and_time_stamp_validate_and_break_on_one_byte(
     checked = tool("pdfsig", str(exhibit["pdf"]))
     assert "Signature is Valid." in checked.stdout, checked.stdout
     status = _validate(pdf, exhibit["cert"], exhibit["tsa_root"])
-    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.bottom_line, status.pretty_print_details()
+    assert status.intact and status.valid and status.trusted
     assert status.timestamp_validity is not None
     assert status.timestamp_validity.intact and status.timestamp_validity.trusted
 
@@ -269,9 +270,48 @@ def test_mistakes_are_one_line(exhibit: dict[str, Any], tmp_path: Path) -> None:
     junk = tmp_path / "junk.wacz"
     junk.write_bytes(b"not a zip")
     bad = adarchive("exhibit", str(junk), "--db", str(exhibit["db"]))
-    assert bad.returncode == 2 and "not a readable bundle" in bad.stderr
+    assert bad.returncode == 2 and "as a WACZ (ZIP) file" in bad.stderr
     nocert = adarchive("exhibit", str(exhibit["bundle"]), "--db", str(exhibit["db"]),
                        "--sign", str(exhibit["root"] / "keys" / "adarchive-signing-key.pem"),
                        "--cert", str(tmp_path / "none.pem"), "--out", str(tmp_path / "x.pdf"))  # fmt: skip
     assert nocert.returncode == 2 and "adarchive keys certificate" in nocert.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_page_appended_after_signing_is_reported(exhibit: dict[str, Any], tmp_path: Path) -> None:
+    """An incremental update leaves the signed bytes intact: the certification signature
+    (no changes permitted) is what makes both validators object."""
+    from pypdf import PdfWriter
+
+    original = exhibit["pdf"].read_bytes()
+    writer = PdfWriter(io.BytesIO(original), incremental=True)
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    forged = tmp_path / "appended.pdf"
+    forged.write_bytes(out.getvalue())
+    assert forged.read_bytes().startswith(original)  # the signed revision is untouched
+
+    checked = tool("pdfsig", str(forged)).stdout
+    assert "Not total document signed" in checked, checked
+    status = _validate(forged.read_bytes(), exhibit["cert"], exhibit["tsa_root"])
+    assert status.intact and not status.bottom_line
+
+
+def test_a_bundle_that_fails_verification_gets_no_exhibit(
+    exhibit: dict[str, Any], tmp_path: Path
+) -> None:
+    import zipfile
+
+    tampered = tmp_path / "tampered.wacz"
+    with zipfile.ZipFile(exhibit["bundle"]) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "evidence/captures.csv":
+                data = data.replace(b"2026-", b"2025-", 1)
+            dst.writestr(info, data)
+    out = tmp_path / "tampered.exhibit.pdf"
+    result = adarchive("exhibit", str(tampered), "--db", str(exhibit["db"]), "--out", str(out))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "fails verification" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()

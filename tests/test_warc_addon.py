@@ -63,6 +63,9 @@ def make_project(root: Path, start_url: str, **settings: Any) -> Path:
         "CLOSESPIDER_PAGECOUNT": 6,
         "CONCURRENT_REQUESTS": 1,
         "LOG_LEVEL": "INFO",
+        "USER_AGENT": "plainproj-agent/1.0",
+        # startproject's template sets these headers; the add-on must still win.
+        "DEFAULT_REQUEST_HEADERS": {"Accept-Encoding": "gzip, deflate, br, zstd"},
         **settings,
     }
     (package / "settings.py").write_text(
@@ -123,7 +126,9 @@ def test_plain_project_archives_as_received_with_one_setting(
         assert record.rec_headers.get_header("WARC-Block-Digest").startswith("sha256:")
         assert record.rec_headers.get_header("WARC-Payload-Digest").startswith("sha256:")
     for record in requests:
-        assert "zstd" not in (record.http_headers.get_header("Accept-Encoding") or "")
+        assert record.http_headers.get_header("Accept-Encoding") == "gzip, deflate, br"
+        assert record.http_headers.get_header("User-Agent") == "plainproj-agent/1.0"
+    assert b"http-header-user-agent: plainproj-agent/1.0" in recs[0][1]
     pages = [
         (r, body)
         for r, body in responses
@@ -197,3 +202,17 @@ def test_a_rendered_dom_is_marked_not_written_as_a_response(tmp_path: Path) -> N
     assert [r.rec_type for r, _ in recs] == ["warcinfo", "metadata"]
     assert f"not-archived: {RENDERED}".encode() in recs[1][1]
     assert recs[1][0].rec_headers.get_header("WARC-Target-URI") == request.url
+
+
+def test_an_unwritable_warc_directory_stops_the_crawl_before_any_request(
+    fixture_web: Any, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    start = fixture_web.start_urls[PLATFORM]
+    project = make_project(tmp_path / "proj", start, ADARCHIVE_WARC_DIR=str(blocker / "warc"))
+    before = len(fixture_web.request_log)
+    result = scrapy_crawl(project)
+    assert result.returncode != 0
+    assert "cannot write WARC files in" in result.stderr
+    assert len(fixture_web.request_log) == before, "nothing may be fetched unarchived"

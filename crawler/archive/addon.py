@@ -19,12 +19,15 @@ are such components (crawler/archive/middleware.py).
 
 from __future__ import annotations
 
+import logging
+import os
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.archive.records import ExchangeContext, ExchangeIds, build_exchange
 from crawler.archive.warcinfo import base_warcinfo, software
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
 
 #: Sent after an exchange was written: ``request``, ``response``, ``records``
 #: (the ``WrittenRecord`` list, the response record first) and ``spider``.
@@ -72,6 +77,14 @@ ADDON_DEFAULTS: dict[str, Any] = {
 # warcio (and so every replay tool built on it) cannot decode zstd, which
 # Scrapy 2.19 advertises: ask only for codings the archive can be read with.
 ACCEPT_ENCODING = "gzip, deflate, br"
+
+
+def plain_warcinfo(settings: BaseSettings, name: str) -> dict[str, object]:
+    """The add-on's warcinfo in a project that is not adarchive: the User-Agent the project
+    configured (request records show what each request really sent), no adarchive policy."""
+    fields = base_warcinfo(settings, name, None)
+    fields["http-header-user-agent"] = settings.get("USER_AGENT")
+    return fields
 
 
 def warcinfo_fields(
@@ -110,6 +123,7 @@ def not_archived_note(request: Request, response: Response, reason: str) -> Reco
     body = warc_fields(
         {
             "not-archived": reason,
+            "method": request.method,
             "url": response.url,
             "status": response.status,
             "flags": " ".join(response.flags) or "-",
@@ -118,6 +132,22 @@ def not_archived_note(request: Request, response: Response, reason: str) -> Reco
     return RecordSpec(
         kind="metadata", url=response.url, date=utc_now(), record_id=new_record_id(), payload=body
     )
+
+
+class WarcDirError(RuntimeError):
+    """The WARC directory cannot be written: the crawl must not start (or go on) unarchived."""
+
+
+def writable_directory(path: Path) -> Path:
+    """Create ``path`` and prove a file can be written there, or raise :class:`WarcDirError`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".adarchive-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise WarcDirError(f"cannot write WARC files in {path}: {exc.strerror or exc}") from None
+    return path
 
 
 class WarcCaptureMiddleware:
@@ -137,22 +167,39 @@ class WarcCaptureMiddleware:
         if not settings.getbool("ADARCHIVE_WARC_ENABLED"):
             raise NotConfigured("ADARCHIVE_WARC_ENABLED is off")
         name = crawler.spidercls.name or "spider"
+        # Checked before the first request: a crawl that cannot archive fetches nothing.
+        directory = writable_directory(Path(settings.get("ADARCHIVE_WARC_DIR") or "warc"))
         writer = RotatingWarcWriter(
-            directory=Path(settings.get("ADARCHIVE_WARC_DIR") or "warc"),
+            directory=directory,
             prefix=settings.get("ADARCHIVE_WARC_PREFIX"),
             max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE"),
-            warcinfo=lambda: warcinfo_fields(settings, name, None),
+            warcinfo=lambda: plain_warcinfo(settings, name),
         )
         middleware = cls(crawler, writer)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        # Last before the downloader: whatever a project's DEFAULT_REQUEST_HEADERS say,
+        # ask only for codings the archive can be replayed from (not zstd).
+        request.headers[b"Accept-Encoding"] = ACCEPT_ENCODING
         self._sent.add(request)
 
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
+        try:
+            return self._capture(request, response, spider)
+        except OSError as exc:
+            # The archive cannot be written: stop, rather than go on using pages unarchived.
+            logger.critical("WARC write failed, closing the spider: %s", exc)
+            self._inc("adarchive/warc/write_failed")
+            engine = self.crawler.engine
+            if engine is not None:
+                deferred_from_coro(engine.close_spider_async(reason="warc_write_failed"))
+            raise IgnoreRequest(f"not archived, so not used: {exc}") from None
+
+    def _capture(self, request: Request, response: Response, spider: Spider | None) -> Response:
         reason = not_as_received(request, response, self._sent)
         if reason is not None:
             self.writer.write(not_archived_note(request, response, reason))

@@ -19,7 +19,8 @@ from crawler.analysis.config import load_config
 from crawler.evidence.certificate import certificate_for
 from crawler.evidence.custody import record_event
 from crawler.evidence.signing import fingerprint, load_private_key
-from crawler.exhibit.case import load_case
+from crawler.evidence.verify import verify_bundle
+from crawler.exhibit.case import ExhibitError, load_case
 from crawler.exhibit.document import Examiner, render
 from crawler.exhibit.pades import sign_pdf
 from crawler.exhibit.pdf import html_to_pdf
@@ -66,6 +67,13 @@ def build_exhibit(session_factory: Any, options: ExhibitOptions) -> ExhibitResul
     os_user = _os_user()
     examiner = Examiner(options.examiner or os_user, options.unit, os_user)
     cert = certificate_for(options.key, options.cert) if options.key else None
+    verification = verify_bundle(options.bundle)
+    if not verification.ok:
+        first = "; ".join(verification.failures()[:3])
+        raise ExhibitError(
+            f"{options.bundle} fails verification ({first}): no exhibit is made of a bundle "
+            f"that does not verify; run `adarchive verify {options.bundle}`"
+        )
     with session_factory() as session:
         case = load_case(options.bundle, session)
     pictures: dict[str, Picture] = {}
@@ -78,6 +86,7 @@ def build_exhibit(session_factory: Any, options: ExhibitOptions) -> ExhibitResul
     html = render(
         case, pictures, examiner, load_config(), made_at, options.unblurred,
         timestamped=bool(options.key and options.tsa_url),
+        checks=[check.name for check in verification.checks],
     )  # fmt: skip
     if options.html_out:
         options.html_out.write_text(html, encoding="utf-8")

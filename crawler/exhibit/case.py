@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.analysis.networks import network_detail
+from crawler.archive.digests import warc_to_hex
 from crawler.evidence.signing import fingerprint_b64
 from crawler.store.models import (
     Ad,
@@ -41,7 +42,9 @@ from crawler.store.models import (
 CAPTURES_CSV = "evidence/captures.csv"
 DIGEST = "datapackage-digest.json"
 DATAPACKAGE = "datapackage.json"
-TEXT_FIELDS = ("title", "name", "age", "location", "price", "posted", "body")
+# warcinfo fields that differ from file to file without saying anything about policy.
+PER_FILE_FIELDS = ("crawl-id", "platform", "hostname")
+TEXT_FIELDS = ("title", "name", "age", "location", "price", "posted", "poster_account", "body")
 
 
 class ExhibitError(RuntimeError):
@@ -96,6 +99,11 @@ class Advert:
     proof: CaptureRow
     screenshot: CaptureRow | None
     image_urls: list[str]
+    bundle_first: str
+    bundle_last: str
+    """The earliest and latest capture of the advert's page in this bundle."""
+    text_is_later: bool
+    """The stored text is from a later visit than any capture in this bundle."""
     networks: list[str] = field(default_factory=list)
 
 
@@ -106,7 +114,8 @@ class Case:
     case_ref: str
     created: str
     signer_fingerprint: str | None
-    warcinfo: dict[str, str]
+    warcinfos: list[dict[str, list[str]]]
+    """Every distinct capture policy the bundle's warcinfo records state."""
     adverts: list[Advert]
     networks: list[dict[str, Any]]
     rows: list[CaptureRow]
@@ -118,9 +127,20 @@ class Case:
         stream = io.BytesIO(data)
         stream.seek(int(row.bundle_offset))
         record = next(iter(ArchiveIterator(stream)))
-        if record.rec_headers.get_header("WARC-Record-ID") != row.record_id:
+        headers = record.rec_headers
+        if headers.get_header("WARC-Record-ID") != row.record_id:
             raise ExhibitError(f"{row.bundle_warc}@{row.bundle_offset} is not {row.record_id}")
+        declared = headers.get_header("WARC-Payload-Digest") or headers.get_header(
+            "WARC-Block-Digest"
+        )
+        if not declared or warc_to_hex(declared) != row.payload_sha256:
+            raise ExhibitError(f"{row.record_id}: its digest is not the one captures.csv gives")
         return record, record.content_stream().read()
+
+    @property
+    def in_bundle(self) -> set[str]:
+        """Capture ids (as captures.csv writes them) of every record in the bundle."""
+        return {row.capture_id for row in self.rows}
 
 
 def load_case(bundle: Path, session: Session) -> Case:
@@ -145,13 +165,13 @@ def load_case(bundle: Path, session: Session) -> Case:
         case_ref=str(package.get("title") or ""),
         created=str(package.get("created") or ""),
         signer_fingerprint=fingerprint_b64(signed["publicKey"]) if "publicKey" in signed else None,
-        warcinfo={},
+        warcinfos=[],
         adverts=[],
         networks=[],
         rows=rows,
         warcs=warcs,
     )
-    case.warcinfo = _first_warcinfo(warcs)
+    case.warcinfos = _warcinfos(warcs)
     case.adverts = _adverts(session, rows)
     case.networks = _networks(session, case.adverts)
     return case
@@ -189,18 +209,23 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _first_warcinfo(warcs: dict[str, bytes]) -> dict[str, str]:
-    """The capture policy as the crawl wrote it: the first warcinfo record's fields."""
+def _warcinfos(warcs: dict[str, bytes]) -> list[dict[str, list[str]]]:
+    """The capture policy of every WARC file in the bundle, each distinct one once
+    (fields that vary per file, such as the crawl id and platform, aside)."""
+    seen: list[dict[str, list[str]]] = []
     for name in sorted(warcs):
         for record in ArchiveIterator(io.BytesIO(warcs[name])):
-            if record.rec_type == "warcinfo":
-                fields: dict[str, str] = {}
-                for line in record.content_stream().read().decode("utf-8", "replace").splitlines():
-                    key, _, value = line.partition(":")
-                    if key and key not in fields:
-                        fields[key.strip()] = value.strip()
-                return fields
-    return {}
+            if record.rec_type != "warcinfo":
+                continue
+            fields: dict[str, list[str]] = {}
+            for line in record.content_stream().read().decode("utf-8", "replace").splitlines():
+                key, sep, value = line.partition(":")
+                if sep and key.strip():
+                    fields.setdefault(key.strip(), []).append(value.strip())
+            policy = {k: v for k, v in fields.items() if k not in PER_FILE_FIELDS}
+            if policy not in seen:
+                seen.append(policy)
+    return seen
 
 
 def _adverts(session: Session, rows: list[CaptureRow]) -> list[Advert]:
@@ -234,6 +259,7 @@ def _adverts(session: Session, rows: list[CaptureRow]) -> list[Advert]:
         screenshot = next(
             (r for r in by_url.get(proof.url, []) if r.url.startswith("urn:screenshot:")), None
         )
+        seen = sorted(r.fetched_at for r in rows if ref in r.ads)
         adverts.append(
             Advert(
                 ad_id=found.id,
@@ -252,6 +278,9 @@ def _adverts(session: Session, rows: list[CaptureRow]) -> list[Advert]:
                 proof=proof,
                 screenshot=screenshot,
                 image_urls=image_urls,
+                bundle_first=seen[0],
+                bundle_last=seen[-1],
+                text_is_later=_text_is_later(session, found, rows, ref),
             )
         )
         adverts[-1].networks = list(
@@ -262,6 +291,16 @@ def _adverts(session: Session, rows: list[CaptureRow]) -> list[Advert]:
             )
         )
     return adverts
+
+
+def _text_is_later(session: Session, ad: Ad, rows: list[CaptureRow], ref: str) -> bool:
+    """Whether the advert's stored text (its latest visit) differs from the text of every
+    visit this bundle holds: then the text printed is not the bundle's."""
+    ids = [int(r.capture_id) for r in rows if ref in r.ads and r.capture_id.isdigit()]
+    if ad.capture_id in ids:
+        return False
+    hashes = set(session.scalars(select(Sighting.text_sha256).where(Sighting.capture_id.in_(ids))))
+    return ad.text_sha256 not in hashes
 
 
 def _marks(session: Session, ad_id: int) -> list[Mark]:

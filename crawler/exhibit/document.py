@@ -8,6 +8,7 @@ embedded as ``data:`` URIs, so printing needs no network at all.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,27 @@ class Examiner:
     os_user: str
 
 
+# The recorded settings that say how hard the crawler pressed on a site.
+PACE_SETTINGS = (
+    "DOWNLOAD_DELAY", "RANDOMIZE_DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "CONCURRENT_REQUESTS_PER_IP", "AUTOTHROTTLE_ENABLED", "ADARCHIVE_ROBOTS_CRAWL_DELAY",
+    "ROBOTSTXT_OBEY",
+)  # fmt: skip
+
+# Characters that reorder or hide what a reader sees (bidi overrides, isolates, marks)
+# and other controls: shown as ⟨U+XXXX⟩, never obeyed.
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+
+
+def visible_controls(value: Any) -> Any:
+    """Jinja's ``finalize``: page-derived text with its control characters made visible."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return INVISIBLE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", value)
+    return value
+
+
 def highlight(text: str, marks: Sequence[Mark]) -> Markup:
     """``text`` escaped, with each identifier's span wrapped in ``<mark>``."""
     out: list[str] = []
@@ -47,14 +69,10 @@ def highlight(text: str, marks: Sequence[Mark]) -> Markup:
     for mark in sorted(marks, key=lambda m: (m.start, -m.end)):
         if mark.start < at or mark.end > len(text) or text[mark.start : mark.end] != mark.match:
             continue  # overlapping, or offsets that do not fit this text: list it, no mark
-        out.append(escape(text[at : mark.start]))
-        out.append(
-            Markup('<mark title="{}">{}</mark>').format(
-                f"{mark.kind}: {mark.value}", text[mark.start : mark.end]
-            )
-        )
+        out.append(escape(visible_controls(text[at : mark.start])))
+        out.append(Markup("<mark>{}</mark>").format(visible_controls(text[mark.start : mark.end])))
         at = mark.end
-    out.append(escape(text[at:]))
+    out.append(escape(visible_controls(text[at:])))
     return Markup("").join(out)
 
 
@@ -80,10 +98,12 @@ def render(
     made_at: datetime,
     unblurred: bool,
     timestamped: bool,
+    checks: Sequence[str],
 ) -> str:
     env = Environment(
         loader=PackageLoader("crawler.exhibit", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
+        finalize=visible_controls,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -104,9 +124,22 @@ def render(
         field_labels=FIELD_LABELS,
         unblurred=unblurred,
         timestamped=timestamped,
+        checks=checks,
+        in_bundle=case.in_bundle,
+        bundle_rows={row.capture_id: row for row in case.rows},
+        short_time=_short_time,
+        pace_settings=PACE_SETTINGS,
+        reconstruction=sorted(
+            {line for info in case.warcinfos for line in info.get("reconstruction", [])}
+        ),
         marks_in=lambda ad, field: [m for m in ad.marks if m.field == field],
         when=_when,
     )
+
+
+def _short_time(value: str) -> str:
+    """captures.csv time to the second, for narrow table cells (the full time is in the CSV)."""
+    return value[:19].replace("T", " ") + " UTC" if value else "–"
 
 
 def _when(value: datetime | str | None) -> str:

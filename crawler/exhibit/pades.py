@@ -25,7 +25,12 @@ def sign_pdf(
     reason: str,
     location: str,
 ) -> bytes:
-    """PAdES baseline signature (B-B, or B-T with a time-stamp) over the whole PDF."""
+    """PAdES baseline signature (B-B, or B-T with a time-stamp) over the whole PDF.
+
+    It is a certification signature that permits no change: a page or a drawing
+    appended later (an incremental update, which leaves the signed bytes intact)
+    makes validators report the document modified, not merely "signed".
+    """
     signer = signers.SimpleSigner.load(str(key_path), str(cert_path))
     if signer is None:
         raise SigningKeyError(f"cannot load {key_path} with {cert_path} for signing")
@@ -35,6 +40,8 @@ def sign_pdf(
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason,
         location=location or None,
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
     )
     stamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))

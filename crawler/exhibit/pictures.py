@@ -36,19 +36,28 @@ from crawler.evidence.replay import Wayback, wayback
 from crawler.exhibit.case import Advert, CaptureRow, Case
 
 RENDER_WIDTH = 960
+MAX_HEIGHT = 4000
+"""Pixels: a taller page is pictured to this height, and the picture says so."""
+MAX_SCREENSHOT_PIXELS = 40_000_000
 BLUR_RADIUS = 24
 BOX_PAD = 4
 
 
 @dataclass
 class Picture:
-    png: bytes
+    png: bytes | None
     source: str
     """``screenshot`` (taken by the crawl) or ``rendered`` (from the archive, now)."""
     record: CaptureRow
     """The record the picture is, or was rendered from."""
     blurred: int
-    """How many photo regions were blurred."""
+    """How many photo regions were blurred (0 with ``whole`` or unblurred)."""
+    whole: bool = False
+    """The whole picture is blurred: its photos could not be located."""
+    unblurred: bool = False
+    cut: bool = False
+    problem: str = ""
+    """Why there is no picture, when there is none."""
 
 
 def blocked_proxy() -> socket.socket:
@@ -69,6 +78,40 @@ def guard_args(replay_port: int, dead_proxy_port: int) -> list[str]:
     ]
 
 
+# Everything that can draw a picture: images, media, embeds, frames (a frame is blurred
+# whole), canvases, form image buttons, and any element painted with a CSS image.
+PHOTO_BOXES = """() => {
+  const tags = new Set(["img", "svg", "object", "embed", "video", "canvas", "iframe",
+                        "frame", "picture", "image"]);
+  const out = [];
+  for (const el of document.querySelectorAll("*")) {
+    const tag = el.tagName.toLowerCase();
+    const css = getComputedStyle(el);
+    const painted = [css.backgroundImage, css.listStyleImage, css.borderImageSource,
+                     css.content, css.maskImage].some(v => v && v.includes("url("));
+    const photo = tags.has(tag) || (tag === "input" && el.type === "image") || painted;
+    if (!photo) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width < 4 || r.height < 4) continue;
+    out.push({x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height});
+  }
+  return out;
+}"""
+PAGE_SIZE = "() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+
+
+class PictureError(RuntimeError):
+    """The archived page could not be pictured faithfully (it navigates away, …)."""
+
+
+@dataclass
+class Rendering:
+    png: bytes
+    boxes: list[dict]
+    cut: bool
+    """The page was taller or wider than the picture: the rest is not shown."""
+
+
 class PageRenderer:
     """pywb over the bundle's WARC files, and a guarded headless Chromium."""
 
@@ -76,17 +119,48 @@ class PageRenderer:
         self.server = server
         self._new_page = page_factory
 
-    def render(self, url: str, fetched_at: str, width: int) -> tuple[bytes, list[dict]]:
-        """Full-page PNG of the archived ``url`` as pywb replays it, and its photo boxes."""
+    def render(self, url: str, fetched_at: str, width: int) -> Rendering:
+        """PNG of the archived ``url`` as pywb replays it (at most ``MAX_HEIGHT`` tall, ``width``
+        wide), and the boxes of everything on it that can show a photo.
+
+        The main frame may load the cited capture once (after pywb's redirect to its exact
+        time-stamp); any later navigation, a meta refresh or a ``Refresh:`` header, is
+        aborted, so the picture is always of the record it is captioned with.
+        """
         page = self._new_page(width)
+        documents = 0
+
+        def main_navigation(request: Any) -> bool:
+            return bool(request.is_navigation_request() and request.frame == page.main_frame)
+
+        def navigation(route: Any, request: Any) -> None:
+            if main_navigation(request) and (documents or _target(request.url) != url):
+                route.abort()
+            else:
+                route.continue_()
+
+        def arrived(response: Any) -> None:
+            nonlocal documents
+            redirect = 300 <= response.status < 400
+            if main_navigation(response.request) and not redirect:
+                documents += 1
+
         try:
+            page.route("**/*", navigation)
+            page.on("response", arrived)
             page.goto(self.server.url(url, _timestamp(fetched_at), "mp_"), wait_until="load",
                       timeout=60_000)  # fmt: skip
-            boxes = [b for img in page.locator("img").all() if (b := img.bounding_box())]
-            png = page.screenshot(full_page=True, type="png")
+            if _target(page.url) != url:
+                raise PictureError(f"the replayed page left {url} for {_target(page.url)}")
+            full_width, full_height = page.evaluate(PAGE_SIZE)
+            boxes = page.evaluate(PHOTO_BOXES)
+            height = min(full_height, MAX_HEIGHT)
+            png = page.screenshot(
+                full_page=True, type="png", clip={"x": 0, "y": 0, "width": width, "height": height}
+            )
         finally:
             page.context.close()  # one context per page: nothing carries over between pages
-        return png, boxes
+        return Rendering(png, boxes, full_height > MAX_HEIGHT or full_width > width)
 
 
 @contextmanager
@@ -125,23 +199,49 @@ def renderer(case: Case, workdir: Path, pywb_bin: Path | None = None,
 
 
 def picture_for(ad: Advert, case: Case, pages: PageRenderer, blur: bool) -> Picture:
-    """The advert's picture: its crawl-time screenshot, else a rendering of its proof."""
+    """The advert's picture: its crawl-time screenshot, else a rendering of its proof.
+
+    Photos are blurred where the replayed page lays out anything that can show one;
+    where it shows none although the advert has photos (they came by script, say),
+    the whole picture is blurred rather than risk a sharp one.
+    """
     if ad.screenshot is not None:
-        _, png = case.record_body(ad.screenshot)
-        width = Image.open(io.BytesIO(png)).width
-        boxes: Sequence[dict] = []
-        if blur:
-            _, boxes = pages.render(ad.proof.url, ad.proof.fetched_at, width)
-        return Picture(_blur(png, boxes), "screenshot", ad.screenshot, len(boxes))
-    png, boxes = pages.render(ad.proof.url, ad.proof.fetched_at, RENDER_WIDTH)
+        source, record = "screenshot", ad.screenshot
+    else:
+        source, record = "rendered", ad.proof
+    try:
+        if source == "screenshot":
+            _, png = case.record_body(record)
+            image = _open(png)
+            rendering = (
+                pages.render(ad.proof.url, ad.proof.fetched_at, image.width) if blur else None
+            )
+            cut = image.height > MAX_HEIGHT
+        else:
+            rendering = pages.render(ad.proof.url, ad.proof.fetched_at, RENDER_WIDTH)
+            image, cut = _open(rendering.png), rendering.cut
+    except PictureError as exc:
+        return Picture(None, source, record, 0, problem=str(exc))
     if not blur:
-        boxes = []
-    return Picture(_blur(png, boxes), "rendered", ad.proof, len(boxes))
+        return Picture(_finish(image, [], False), source, record, 0, unblurred=True, cut=cut)
+    boxes = rendering.boxes if rendering else []
+    whole = not boxes and bool(ad.image_urls)
+    return Picture(_finish(image, boxes, whole), source, record, len(boxes), whole, cut=cut)
 
 
-def _blur(png: bytes, boxes: Sequence[dict]) -> bytes:
-    """Blur the photo boxes, then trim the blank margins (the page prints larger)."""
-    image = Image.open(io.BytesIO(png)).convert("RGB")
+def _open(png: bytes) -> Image.Image:
+    """Decode a picture, refusing one too large to reproduce (before decoding it)."""
+    image = Image.open(io.BytesIO(png))
+    if image.width * image.height > MAX_SCREENSHOT_PIXELS:
+        raise PictureError(f"a {image.width}×{image.height} picture is too large to reproduce")
+    return image.convert("RGB")
+
+
+def _finish(image: Image.Image, boxes: Sequence[dict], whole: bool) -> bytes:
+    """Blur the photo boxes (or everything), cut to ``MAX_HEIGHT``, trim blank margins."""
+    image = image.crop((0, 0, image.width, min(image.height, MAX_HEIGHT)))
+    if whole:
+        image = _obscure(image)
     draw = ImageDraw.Draw(image)
     for box in boxes:
         left = max(0, int(box["x"]) - BOX_PAD)
@@ -150,16 +250,18 @@ def _blur(png: bytes, boxes: Sequence[dict]) -> bytes:
         bottom = min(image.height, int(box["y"] + box["height"]) + BOX_PAD)
         if right - left < 2 or bottom - top < 2:
             continue
-        region = image.crop((left, top, right, bottom))
-        # Pixelate then blur: no detail survives, whatever the radius does at the edges.
-        small = region.resize((max(1, region.width // 24), max(1, region.height // 24)))
-        region = small.resize(region.size).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
-        image.paste(region, (left, top))
+        image.paste(_obscure(image.crop((left, top, right, bottom))), (left, top))
         draw.rectangle((left, top, right - 1, bottom - 1), outline=(90, 90, 90), width=2)
     image = _trim(image)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _obscure(region: Image.Image) -> Image.Image:
+    """Pixelate then blur: no detail survives, whatever the radius does at the edges."""
+    small = region.resize((max(1, region.width // 24), max(1, region.height // 24)))
+    return small.resize(region.size).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
 
 
 def _trim(image: Image.Image, margin: int = 16) -> Image.Image:
@@ -171,6 +273,11 @@ def _trim(image: Image.Image, margin: int = 16) -> Image.Image:
     right = min(image.width, box[2] + margin)
     bottom = min(image.height, box[3] + margin)
     return image.crop((0, 0, right, bottom))
+
+
+def _target(replay_url: str) -> str:
+    """The archived address a pywb replay URL stands for."""
+    return replay_url.split("mp_/", 1)[1] if "mp_/" in replay_url else replay_url
 
 
 def _timestamp(fetched_at: str) -> str:
