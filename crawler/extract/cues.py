@@ -125,7 +125,8 @@ _CUES: dict[str, str] = {
         r"чалы" + _CYR,
     )
     + r"|電話|連絡|联系|聯繫|聯絡|携帯|ケータイ|お?問い?合わ?せ|でんわ|(?-i:TEL)|ＴＥＬ|ｔｅｌ"
-    + r"|연락|전화|문의|핸드폰|휴대폰|폰|문자|โทร|ติดต่อ|เบอร์|สอบถาม|电话|手机|手機",
+    + r"|연락|전화|문의|핸드폰|휴대폰|폰|문자|โทร|ติดต่อ|เบอร์|สอบถาม|电话|手机|手機"
+    + r"|📞|☎|📱|📲|☏",  # the telephone emojis say "call" in every language
     "neg": _words(
         r"prices?",
         r"cost",
@@ -218,7 +219,7 @@ _ORDER = ("phrase", "whatsapp", "telegram", "line", "kakao", "wechat", "viber", 
 # long alternation off most positions (spaces, digits, mid-word letters).
 _START = (
     r"(?=(?<![^\W\d_])[A-Za-zÀ-ɏЀ-ӿ]"
-    r"|[$€£¥₩฿₸₽₱№#〒👁\u0E00-\u0E7F\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF\uFF00-\uFFEF])"
+    r"|[$€£¥₩฿₸₽₱№#〒👁📞☎📱📲☏\u0E00-\u0E7F\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF\uFF00-\uFFEF])"
 )
 _CUE_RE = re.compile(
     _START
@@ -296,6 +297,14 @@ _UNIT_AFTER_RE = re.compile(
 _BREAK_RE = re.compile(r"[.!?。;]\s|\n")
 _AFTER_NUMBER_RE = re.compile(r"\d[ \u00a0]?$")
 _WA_IN_PHRASE = re.compile(r"wa|whats|ватсап", re.IGNORECASE)
+
+# Opening hours between a cue and its number: one- or two-digit hours, optional
+# minutes, am/pm or the hour words of our markets.
+_HOURS_WINDOW = 30
+_HOURS_RE = re.compile(
+    r"(?<!\d)\d{1,2}(?:[:.]\d{2})?(?!\d)\s?(?:am|pm|a\.m\.|p\.m\.|h|hrs?|ч|時|시|น\.?)?",
+    re.IGNORECASE,
+)
 
 POSITIVE = frozenset({"phone", "whatsapp", "telegram", "line", "kakao", "wechat", "viber"})
 
@@ -379,11 +388,18 @@ class CueIndex:
         return not any(c.isdigit() for c in gap) and _BREAK_RE.search(gap, 1) is None
 
     def positive_just_before(self, start: int, window: int = 30) -> bool:
-        """The nearest cue before ``start`` announces a contact, with no number between."""
-        near = self.before(start, window)
+        """The nearest cue before ``start`` announces a contact, with no number between.
+
+        Opening hours may stand between ("Звонить с 10 до 22: 90 029 98 94",
+        "Call 10am-10pm: …"): hours are not another number.
+        """
+        near = self.before(start, window + _HOURS_WINDOW)
         if not near or near[-1].kind not in POSITIVE:
             return False
-        return not any(c.isdigit() for c in self.text[near[-1].end : start])
+        gap = self.text[near[-1].end : start]
+        if any(c.isdigit() for c in gap):
+            gap = _HOURS_RE.sub("", gap)
+        return len(gap) <= window and not any(c.isdigit() for c in gap)
 
     def is_cue_at(self, start: int, end: int) -> bool:
         """Is ``text[start:end]`` (a word touching a number) itself a positive cue?"""

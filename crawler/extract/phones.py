@@ -6,9 +6,10 @@ separators, and contiguous group sequences are tried longest-first from each
 group until libphonenumber accepts one. Groups glued without space ("978-5",
 "12.5") form tokens, and a candidate never starts or ends inside a token.
 Precision guards then reject numbers that are dates, times, prices,
-quantities, measurements, reference numbers or parts of a word; numbers
-without a ``+``, trunk prefix or country code, and numbers joined by list
-punctuation, need a contact cue next to them.
+quantities, measurements, reference numbers or parts of a word. A number
+without a ``+``, trunk prefix or country code is a contact when the market
+writes it that way (``markets.usual_bare_number``), otherwise only next to a
+contact cue; numbers joined by list punctuation need a cue too.
 
 Every regex here has one way to match a given text (separators and digits
 are disjoint classes), and the number of parse attempts per text is bounded,
@@ -26,6 +27,7 @@ import phonenumbers
 
 from crawler.extract.cues import CueIndex, unit_follows
 from crawler.extract.identifier import Identifier
+from crawler.extract.markets import usual_bare_number, usual_grouping
 from crawler.extract.normalize import Normalized
 from crawler.extract.spans import SpanSet
 
@@ -34,12 +36,17 @@ MAX_DIGITS = 17  # 15 (E.164) + a 2-digit international prefix
 MAX_SEPARATOR = 6  # characters between two digits of one number (emoji sequences)
 MAX_ATTEMPTS = 4000  # libphonenumber parses per text: a bound for adversarial input
 
-# Anything but a letter/digit, a line break, currency and number signs is a separator.
-_SEP = r"(?:[^\w\n\r\u2028\u2029$€£¥₩฿₸₽₱%№#@〒]|[_ーｰ])"
-_RUN_RE = re.compile(rf"(?:\+\s?)?[0-9](?:{_SEP}{{0,{MAX_SEPARATOR}}}[0-9])*")
+# Anything but a letter/digit, a line break, currency and number signs is a separator;
+# not a colon either, which ends a label or is a time ("с 12 до 22: 8 919 …", "10:30").
+_SEP = r"(?:[^\w\n\r\u2028\u2029$€£¥₩฿₸₽₱%№#@〒:：]|[_ーｰ])"
+# Digits joined by separators; a number may also be broken over one line end
+# ("(415) 555-" / "0132"), a line break being a boundary like a space.
+_JOIN = rf"(?:{_SEP}{{0,{MAX_SEPARATOR}}}|{_SEP}{{0,3}}(?:\r?\n|\r|\u2028){_SEP}{{0,3}})"
+_RUN_RE = re.compile(rf"(?:\+\s?)?[0-9](?:{_JOIN}[0-9])*")
 _GROUP_RE = re.compile(r"[0-9]+")
 
-_TIME_RE = re.compile(r"\d{1,2}\s?[:：]\s?\d{2}")
+# "10:30", and opening hours written with dots ("10.00-22.00", "9.30 – 18.00").
+_TIME_RE = re.compile(r"\d{1,2}\s?[:：]\s?\d{2}|\d{1,2}\.\d{2}\s?[-–~〜]\s?\d{1,2}\.\d{2}(?!\d)")
 _DATE_RE = re.compile(
     r"(?<!\d)(?:(\d{1,2})([./-])(\d{1,2})\2((?:19|20)\d{2}|\d{2})"
     r"|((?:19|20)\d{2})([./-])(\d{1,2})\6(\d{1,2}))(?!\d)"
@@ -141,8 +148,10 @@ def _touches_word(text: str, start: int, end: int, cues: CueIndex) -> bool:
 def _whatsapp(text: str, start: int, end: int, cues: CueIndex, prev_end: int) -> bool:
     """Was this number offered on WhatsApp (cue just before it, or after it on its line)?"""
     window = min(WHATSAPP_WINDOW, start - prev_end)
-    if any(c.kind == "whatsapp" for c in cues.before(start, window)):
-        return True
+    # A cue before counts with no other number between ("WA 6000" is a post code).
+    for cue in cues.before(start, window):
+        if cue.kind == "whatsapp" and not any(c.isdigit() for c in text[cue.end : start]):
+            return True
     line_end = text.find("\n", end, end + WHATSAPP_WINDOW)
     line_end = end + WHATSAPP_WINDOW if line_end < 0 else line_end
     tail = text[end:line_end]
@@ -168,6 +177,9 @@ _QUANTITY_RE = re.compile(
 )
 # Body measurements ("90-60-90") never open a phone number.
 _MEASURES_RE = re.compile(r"\d{2,3}-\d{2,3}-\d{2,3}")
+# What joins digits of one written number: after such a join, a number that starts
+# mid-run would leave digits of the same number behind.
+_WEAK_JOIN_RE = re.compile(r"[ \t\u00a0\-()]{1,4}|\.")
 # List punctuation inside a number: joined numbers, or obfuscation that comes with a cue.
 _LIST_SEP_RE = re.compile(r"[,;/|]")
 
@@ -298,20 +310,38 @@ def _accept(
         return None
     if unit_follows(text, end) and not cues.positive_just_before(start):
         return None
-    if form in ("bare", "intl") and not cues.announced(start, end):
-        return None
     inner = norm.text[groups[i].end : groups[j].start]
-    if (_LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])) and not cues.has_positive_near(
-        start, end
-    ):
-        return None  # joined numbers or quantities, unless a cue says obfuscation
+    if form == "intl" and not cues.announced(start, end):
+        # Another country's number without "+": its country code cannot be told from
+        # the first digits of a national number or an id; only a cue makes it a phone.
+        return None
+    sizes = _written_sizes(norm, groups, i, j)
+    if form == "bare" and not cues.announced(start, end):
+        # A bare national number is a contact when written the market's way (see
+        # markets.py); in any other grouping it is as likely to be unrelated numbers
+        # lined up in the text, and needs a cue.
+        if not usual_bare_number(value, sizes):
+            return None
+        if i > 0 and norm.span(groups[i - 1].start, groups[i - 1].end)[1] > prev_end:
+            sep = norm.text[groups[i - 1].end : groups[i].start]
+            if _WEAK_JOIN_RE.fullmatch(sep):
+                return None  # the tail of a longer number ("8 701 …" after "Артикул:")
+        usual = True
+    else:
+        usual = len(sizes) > 1 and usual_grouping(value, sizes)
+    # Joined numbers or quantities, unless written in the market's grouping with one
+    # separator throughout ("517/555-0109", "96|078|6649"), or a cue says obfuscation.
+    joined = _LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])
+    written = usual and _one_way(norm.text, groups, i, j)
+    if joined and not written and not cues.has_positive_near(start, end):
+        return None
     first = i + 1
     while first <= j and groups[first].tight:
         first += 1
     head = norm.text[groups[i].start : groups[first - 1].end]
     if _MEASURES_RE.fullmatch(head):
         return None
-    if first <= j and not cues.has_positive_near(start, end):
+    if first <= j and not usual and not cues.has_positive_near(start, end):
         # Without a cue, a number split in tokens must look written as one: a short
         # head ("8 701 …", "0917 123 …") not continuing a "184/64/44" list.
         if sum(c.isdigit() for c in head) > 5:
@@ -321,3 +351,40 @@ def _accept(
             return None
     channel = "whatsapp" if _whatsapp(text, start, end, cues, prev_end) else None
     return Identifier("phone", value, match, start, end, channel)
+
+
+def _written_sizes(norm: Normalized, groups: list[_Group], i: int, j: int) -> tuple[int, ...]:
+    """Digit counts of the groups the writer made, for the grouping test.
+
+    Words need spaces between them, so a space next to a spelled digit does not
+    end a group ("Seven zero six - five five5 - Zero115" is 3-3-4), and a number
+    spelled digit by digit ("6 6 7 5 5 5 0 1 9 2") is one group.
+    """
+    sizes = [len(groups[i].digits)]
+    for k in range(i + 1, j + 1):
+        a, b = groups[k - 1].end, groups[k].start
+        sep = norm.text[a:b]
+        glued = sep.isspace() and (norm.spelled(a - 1) or norm.spelled(b))
+        if glued:
+            sizes[-1] += len(groups[k].digits)
+        else:
+            sizes.append(len(groups[k].digits))
+    if len(sizes) > 1 and all(size == 1 for size in sizes):
+        return (sum(sizes),)
+    return tuple(sizes)
+
+
+def _one_way(s: str, groups: list[_Group], i: int, j: int) -> bool:
+    """Is list punctuation in groups ``i..j`` part of how the number is written?
+
+    One separator throughout ("415|555|0132", "96;078;6649"), or a slash after
+    the area code ("517/555-0109"); never a comma (thousands) and never slashes
+    throughout (measurements, dates: "184/64/44").
+    """
+    seps = [s[groups[k].end : groups[k + 1].start] for k in range(i, j)]
+    if any("," in sep for sep in seps) or sum("/" in sep for sep in seps) > 1:
+        return False
+    if len({sep.strip() for sep in seps}) == 1:  # a line break may come in addition
+        return True
+    listy = [k for k, sep in enumerate(seps) if _LIST_SEP_RE.search(sep)]
+    return listy == [0] and seps[0].strip() == "/"

@@ -65,7 +65,11 @@ def _na_area_codes(region: str) -> tuple[str, ...]:
     out = []
     for area in range(201, 990):
         num = phonenumbers.parse(f"+1{area}5550142")
-        if phonenumbers.is_valid_number(num) and phonenumbers.region_code_for_number(num) == region:
+        if (
+            phonenumbers.is_valid_number(num)
+            and phonenumbers.region_code_for_number(num) == region
+            and phonenumbers.number_type(num) == Type.FIXED_LINE_OR_MOBILE  # not toll-free
+        ):
             out.append(str(area))
     return tuple(out)
 
@@ -580,8 +584,10 @@ def _usual(rng: random.Random, num: phonenumbers.PhoneNumber, region: str) -> st
         "-".join(nat),
         phonenumbers.format_number(num, Fmt.NATIONAL),
     ]
-    if region in ("UZ", "TJ", "KZ", "RU", "PH"):
+    if region in ("UZ", "TJ"):  # no trunk prefix at all
         options += [" ".join(bare), "".join(bare), "-".join(bare)]
+    elif region in ("KZ", "RU", "PH"):  # mobiles also written grouped without it
+        options += [" ".join(bare), "-".join(bare)]
     return rng.choice(options)
 
 
