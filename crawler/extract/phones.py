@@ -177,9 +177,6 @@ _QUANTITY_RE = re.compile(
 )
 # Body measurements ("90-60-90") never open a phone number.
 _MEASURES_RE = re.compile(r"\d{2,3}-\d{2,3}-\d{2,3}")
-# What joins digits of one written number: after such a join, a number that starts
-# mid-run would leave digits of the same number behind.
-_WEAK_JOIN_RE = re.compile(r"[ \t\u00a0\-()]{1,4}|\.")
 # List punctuation inside a number: joined numbers, or obfuscation that comes with a cue.
 _LIST_SEP_RE = re.compile(r"[,;/|]")
 
@@ -232,6 +229,9 @@ def _phones_in_run(
     if sum(len(g.digits) for g in groups) < MIN_DIGITS:
         return
     quantity = _quantity_groups(s, base, groups)
+    # Groups inside a valid number that a guard refused ("Артикул: 8 701 234 56 78"):
+    # a bare number starting there would only be that number's tail.
+    shadow = (-1, -1)
     i = 0
     while i < len(groups) and budget.left > 0:
         if groups[i].tight:  # never start inside a token ("978-5-…", "12.5")
@@ -254,10 +254,23 @@ def _phones_in_run(
                 break
             budget.left -= 1
             hit = _accept(
-                text, norm, groups, quantity, i, j, digits, region, cues, blocked, prev_end
+                text,
+                norm,
+                groups,
+                quantity,
+                i,
+                j,
+                digits,
+                region,
+                cues,
+                blocked,
+                prev_end,
+                shadow[0] < i <= shadow[1],
             )
             if hit is not None or budget.left <= 0:
                 break
+            if j > shadow[1] and parse_e164(digits, groups[i].plus, region) is not None:
+                shadow = (i, j)  # a valid number refused by a guard
         if hit is not None:
             yield hit
             prev_end = hit.end
@@ -293,12 +306,15 @@ def _accept(
     cues: CueIndex,
     blocked: SpanSet,
     prev_end: int,
+    shadowed: bool,
 ) -> Identifier | None:
     parsed = parse_e164(digits, groups[i].plus, region)
     if parsed is None:
         return None
     value, form = parsed
     start, end = norm.span(groups[i].start, groups[j].end)
+    if start > 0 and text[start - 1] in "(（" and text.find(")", start, end) > 0:
+        start -= 1  # "(415) 555-0132": the area code's parenthesis is part of the number
     if blocked.overlaps(start, end):
         return None
     match = text[start:end]
@@ -320,12 +336,8 @@ def _accept(
         # A bare national number is a contact when written the market's way (see
         # markets.py); in any other grouping it is as likely to be unrelated numbers
         # lined up in the text, and needs a cue.
-        if not usual_bare_number(value, sizes):
+        if shadowed or not usual_bare_number(value, sizes):
             return None
-        if i > 0 and norm.span(groups[i - 1].start, groups[i - 1].end)[1] > prev_end:
-            sep = norm.text[groups[i - 1].end : groups[i].start]
-            if _WEAK_JOIN_RE.fullmatch(sep):
-                return None  # the tail of a longer number ("8 701 …" after "Артикул:")
         usual = True
     else:
         usual = len(sizes) > 1 and usual_grouping(value, sizes)
