@@ -148,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     except (json.JSONDecodeError, KeyError) as exc:
         print(f"error: not a labelled corpus: {exc}", file=sys.stderr)
         return 2
-    print(report(cases, args.misses))
+    try:
+        print(report(cases, args.misses))
+    except BrokenPipeError:  # piped into head: nothing left to say
+        sys.stderr.close()
     return 0
 
 

@@ -55,7 +55,12 @@ for _words_of in _DIGIT_WORDS.values():
         _PATTERNS.setdefault(_word, str(_digit))
 # "double seven" / "triple five" (English speakers read 77 and 555 that way).
 _REPEAT = {"double": 2, "triple": 3}
+_FIRST = "".join(
+    sorted({c for w in [*_PATTERNS, *_WORDS, *_REPEAT] for c in (w[0].lower(), w[0].upper())})
+)
 _WORD_RE = re.compile(
+    # The first-letter class lets the scan skip most positions at once.
+    rf"(?=[{re.escape(_FIRST)}])"
     r"(?<![^\W\d_])(?:(?P<rep>double|triple)[\s\-]{1,2})?(?P<w>"
     + "|".join(sorted([*_PATTERNS, *_WORDS], key=len, reverse=True))
     + r")(?![^\W\d_])",
