@@ -83,6 +83,21 @@ def test_numbers_that_stay_unread(text: str, region: str) -> None:
     assert phones(text, region) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "415-555-0132 $200",  # the next amount's dollar sign is not this number's unit
+        "Houston TX 77002 415-555-0132",  # a ZIP code right before it
+        "Age 24 415-555-0132",
+        "5'6 130 4155550132",
+        "Room 12 415 555 0132",
+        "(415) 555-0132 - 24 hrs - 100 roses",
+    ],
+)
+def test_numbers_next_to_other_numbers(text: str) -> None:
+    assert phones(text, "US") == ["+14155550132"]
+
+
 def test_cue_separated_by_opening_hours() -> None:
     assert phones("Звонить с 10 до 22: 90 029 98 94", "UZ") == ["+998900299894"]
     assert phones("Call 10am-10pm: 07911 123456", "GB") == ["+447911123456"]

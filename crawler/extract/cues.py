@@ -291,7 +291,9 @@ _UNIT_AFTER_RE = re.compile(
         r"yen",
         r"won",
     )
-    + r"|[$€£¥₩฿₸₽₱%円원세살歳才]|ปี|บาท|m²|м²)"
+    # A currency sign that opens the next amount ("415-555-0132 $200") is not this
+    # number's unit.
+    + r"|[$€£¥₩฿₸₽₱](?!\s?\d)|[%円원세살歳才]|ปี|บาท|m²|м²)"
     + r"(?!\s?[:：])",  # "Просмотров: 12" after a number labels what follows
     re.IGNORECASE,
 )

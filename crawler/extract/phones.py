@@ -269,8 +269,9 @@ def _phones_in_run(
             )
             if hit is not None or budget.left <= 0:
                 break
-            if j > shadow[1] and parse_e164(digits, groups[i].plus, region) is not None:
-                shadow = (i, j)  # a valid number refused by a guard
+            parsed = parse_e164(digits, groups[i].plus, region) if j > shadow[1] else None
+            if parsed is not None and parsed[1] not in ("bare", "intl"):
+                shadow = (i, j)  # an unambiguous number refused by a guard
         if hit is not None:
             yield hit
             prev_end = hit.end
