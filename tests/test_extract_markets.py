@@ -98,6 +98,28 @@ def test_numbers_next_to_other_numbers(text: str) -> None:
     assert phones(text, "US") == ["+14155550132"]
 
 
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("Geelong WA 5623 4192 935", "AU"),  # a state and a post code, not WhatsApp
+        ("Text only, no calls. Andheri - 699757 9349 695", "IN"),  # the cue ends a sentence
+        ("📲8128671437📲\n4 ft 8 in", "IN"),  # not a Japanese number over the line end
+        ("147 ~ 9 7 5", "US"),
+    ],
+)
+def test_guards_from_generated_negatives(text: str, region: str) -> None:
+    assert [v for v in phones(text, region) if v != "+918128671437"] == []
+
+
+def test_wa_label_is_still_whatsapp_where_wa_is_a_state() -> None:
+    found = extract_identifiers("WA: +1 415-555-0132", "US")
+    assert [(i.value, i.channel) for i in found] == [("+14155550132", "whatsapp")]
+
+
+def test_double_zero_opens_an_international_number() -> None:
+    assert phones("Room 8 0061 414 477 418", "AU") == ["+61414477418"]
+
+
 def test_cue_separated_by_opening_hours() -> None:
     assert phones("Звонить с 10 до 22: 90 029 98 94", "UZ") == ["+998900299894"]
     assert phones("Call 10am-10pm: 07911 123456", "GB") == ["+447911123456"]

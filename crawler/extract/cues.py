@@ -311,6 +311,10 @@ _HOURS_RE = re.compile(
     re.IGNORECASE,
 )
 
+# Where "WA" is a state in every address (Washington, Western Australia).
+_WA_IS_A_STATE = frozenset({"US", "AU"})
+_LABEL_RE = re.compile(r"\s?[:：]")
+
 POSITIVE = frozenset({"phone", "whatsapp", "telegram", "line", "kakao", "wechat", "viber"})
 
 
@@ -324,9 +328,10 @@ class Cue:
 class CueIndex:
     """All cues of one text, sorted, with the look-ups the extractors need."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, region: str | None = None) -> None:
         self.text = text
         self.cues: list[Cue] = []
+        state_wa = region in _WA_IS_A_STATE
         for m in _CUE_RE.finditer(text):
             kind = m.lastgroup or "phone"
             if (
@@ -335,6 +340,9 @@ class CueIndex:
                 and _AFTER_NUMBER_RE.search(text, max(0, m.start() - 2), m.start())
             ):
                 kind = "neg"  # "5000 тг": tenge, not Telegram
+            elif kind == "whatsapp" and state_wa and m.group() == "WA":
+                if not _LABEL_RE.match(text, m.end()):
+                    continue  # Washington, Western Australia: an address; "WA:" is WhatsApp
             elif kind == "negphrase":
                 kind = "neg"
             elif kind == "phrase":
@@ -402,6 +410,9 @@ class CueIndex:
         if not near or near[-1].kind not in POSITIVE:
             return False
         gap = self.text[near[-1].end : start]
+        brk = _BREAK_RE.search(gap)
+        if brk is not None and any(c.isalpha() for c in gap[brk.end() :]):
+            return False  # the cue ends a sentence before ("No calls. Andheri 699757 …")
         if any(c.isdigit() for c in gap):
             gap = _HOURS_RE.sub("", gap)
         return len(gap) <= window and not any(c.isdigit() for c in gap)

@@ -26,7 +26,7 @@ def extract_identifiers(
     if not text:
         return []
     region = region.strip().upper() or None if region else None
-    cues = CueIndex(text)
+    cues = CueIndex(text, region)
     links = find_links(text, region)
     emails = find_emails(text)
     linked = SpanSet((i.start, i.end) for i in (*links, *emails))

@@ -91,6 +91,10 @@ def parse_e164(digits: str, plus: bool, region: str | None) -> tuple[str, str] |
             else:
                 form = "idd"
             return _e164(num), form
+    if digits.startswith("00") and not plus:
+        num = _parse("+" + digits[2:], None)  # "00" opens an international number in most
+        if num is not None:  # of the world, also where the region's own prefix differs
+            return _e164(num), "idd"
     num = _parse("+" + digits, None)
     if num is not None:
         return _e164(num), "plus" if plus else "intl"
@@ -267,11 +271,11 @@ def _phones_in_run(
                 prev_end,
                 shadow[0] < i <= shadow[1],
             )
+            if hit is False:
+                shadow = (i, j) if j > shadow[1] else shadow
+                hit = None
             if hit is not None or budget.left <= 0:
                 break
-            parsed = parse_e164(digits, groups[i].plus, region) if j > shadow[1] else None
-            if parsed is not None and parsed[1] not in ("bare", "intl"):
-                shadow = (i, j)  # an unambiguous number refused by a guard
         if hit is not None:
             yield hit
             prev_end = hit.end
@@ -308,7 +312,10 @@ def _accept(
     blocked: SpanSet,
     prev_end: int,
     shadowed: bool,
-) -> Identifier | None:
+) -> Identifier | bool | None:
+    """The phone number ``groups[i..j]`` is, or None; False when it is a valid,
+    unambiguous number that a guard refuses (a reference number, part of a link):
+    a bare number must not then be read from its tail."""
     parsed = parse_e164(digits, groups[i].plus, region)
     if parsed is None:
         return None
@@ -316,23 +323,27 @@ def _accept(
     start, end = norm.span(groups[i].start, groups[j].end)
     if start > 0 and text[start - 1] in "(（" and text.find(")", start, end) > 0:
         start -= 1  # "(415) 555-0132": the area code's parenthesis is part of the number
+    # A refusal shadows the number's tail only when the number was unambiguous.
+    refused = None if form in ("bare", "intl") else False
     if blocked.overlaps(start, end):
-        return None
+        return refused
     match = text[start:end]
     if _TIME_RE.search(match) or _is_date(match):
         return None
     if _touches_word(text, start, end, cues):
         return None
     if cues.negative_before(start):
-        return None
+        return refused
     if unit_follows(text, end) and not cues.positive_just_before(start):
         return None
     inner = norm.text[groups[i].end : groups[j].start]
+    sizes = _written_sizes(norm, groups, i, j)
     if form == "intl" and not cues.announced(start, end):
         # Another country's number without "+": its country code cannot be told from
         # the first digits of a national number or an id; only a cue makes it a phone.
         return None
-    sizes = _written_sizes(norm, groups, i, j)
+    if form == "intl" and ("\n" in inner or "\r" in inner) and not usual_grouping(value, sizes):
+        return None  # "📲8128671437📲" + "4 ft" on the next line is not a Japanese number
     if form == "bare" and not cues.announced(start, end):
         # A bare national number is a contact when written the market's way (see
         # markets.py); in any other grouping it is as likely to be unrelated numbers
@@ -342,6 +353,11 @@ def _accept(
         usual = True
     else:
         usual = len(sizes) > 1 and usual_grouping(value, sizes)
+        if len(sizes) > 1 and not usual and not cues.has_positive_near(start, end):
+            if form == "cc":
+                return None  # "147 9 7 5 5 …": a leading "1" or "7" may be another number's
+            if "\n" in inner or "\r" in inner:
+                return None  # across a line end only the market's grouping shows one number
     # Joined numbers or quantities, unless written in the market's grouping with one
     # separator throughout ("517/555-0109", "96|078|6649"), or a cue says obfuscation.
     joined = _LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])

@@ -152,13 +152,10 @@ def obfuscate_en(rng: random.Random, num: phonenumbers.PhoneNumber, region: str)
     """Filter-evading styles seen in English-language adverts."""
     nsn = phonenumbers.national_significant_number(num)
     digits = nsn if region in ("US", "CA", "IN") else "".join(groups(num))
-    parts = (
-        [digits[:3], digits[3:6], digits[6:]]
-        if region in ("US", "CA")
-        else [digits[:5], digits[5:]]
-        if len(digits) in (10, 11)
-        else [digits]
-    )
+    # obfuscators put their separators between the usual groups
+    parts = [nsn[:3], nsn[3:6], nsn[6:]] if region in ("US", "CA") else groups(num)
+    if region == "IN":
+        parts = _trunkless(num)
     style = rng.randrange(8)
     if style == 0:  # keycaps
         return "".join(f"{d}\ufe0f\u20e3" for d in digits)
@@ -368,6 +365,7 @@ def _title(rng: random.Random, city: str) -> str:
 PLACES = [
     "title", "line-end", "emojis", "repeated", "cue-before", "words-after", "dense-body",
     "url-only", "two-numbers", "line-break", "whatsapp", "with-email-or-telegram",
+    "stats-line", "next-to-numbers",
 ]  # fmt: skip
 
 
@@ -381,7 +379,7 @@ def en_positive(rng: random.Random, n: int) -> Case:
     expected = [{"kind": "phone", "value": e164(num)}]
     fill = [filler(rng, region) for _ in range(rng.randint(0, 4))]
     emo = rng.choice(EMOJI)
-    place = rng.randrange(12)
+    place = rng.randrange(len(PLACES))
     url = _page_url(rng, region, None)
     if place == 0:  # alone in the title
         text = rng.choice(
@@ -435,6 +433,27 @@ def en_positive(rng: random.Random, n: int) -> Case:
             + ". ".join(fill)
             + f"\n{rng.choice(['WhatsApp', 'whatsapp only', 'WA'])}: {intl}"
         )
+    elif place == 12:  # a stats line: "Age 24 | 5'6 | 130 | 34C | 415-555-0132"
+        stats = [
+            f"Age {rng.randint(21, 45)}",
+            f"{rng.randint(4, 5)}'{rng.randint(0, 11)}",
+            str(rng.randint(100, 160)),
+            f"{rng.choice([32, 34, 36])}{rng.choice('BCD')}",
+            _price(rng, region),
+        ]
+        rng.shuffle(stats)
+        stats.insert(rng.randint(0, len(stats)), shown)
+        text = f"{_title(rng, city)}\n" + rng.choice([" | ", " / ", " ~ ", " • ", " "]).join(stats)
+    elif place == 13:  # right next to other numbers, nothing between
+        before = rng.choice(
+            [str(rng.randint(21, 45)), _price(rng, region), _postcode(rng, region),
+             f"Room {rng.randint(1, 40)}", _time(rng)]
+        )  # fmt: skip
+        after = rng.choice(
+            [f"{rng.randint(21, 45)} yo", _price(rng, region), "24/7",
+             f"{rng.randint(1, 3)} hr min", "100% real"]
+        )  # fmt: skip
+        text = f"{name} {before} {shown} {after}"
     else:  # e-mail or Telegram next to the number
         handle = f"{name.lower()}{rng.randint(10, 99)}"
         if rng.random() < 0.5:
@@ -483,6 +502,17 @@ def en_negative(rng: random.Random, n: int) -> Case:
                     "Call for rates.",
                     "Phone number in my profile.",
                     "No texts after 11pm.",
+                ]
+            )
+        )
+    if rng.random() < 0.4:  # numbers lined up with nothing between them
+        parts.append(
+            rng.choice(
+                [
+                    f"{rng.randint(21, 45)} {rng.randint(4, 5)}'{rng.randint(0, 11)} {rng.randint(100, 160)} {rng.choice([32, 34, 36])} {rng.randint(22, 28)} {rng.randint(32, 38)}",
+                    f"Rates {' '.join(str(rng.choice([100, 150, 200, 250, 300, 400, 500, 800])) for _ in range(4))}",
+                    f"Hours {rng.randint(9, 12)} {rng.randint(1, 11)} daily, {rng.randint(2, 7)} days",
+                    f"{_postcode(rng, region)} {rng.randint(1, 9999)} {rng.randint(100, 999)}",
                 ]
             )
         )
@@ -646,6 +676,11 @@ def styles(rng: random.Random) -> list[Case]:
             add(
                 "usual", region, lang, f"{rng.choice(NAMES)} {_usual(rng, num, region)}\n{f}", phone
             )
+            flat = "".join(groups(num))
+            add("dotted", region, lang, f"{f} {cue} {'.'.join(groups(num))}", phone)
+            cuts = sorted(rng.sample(range(2, len(flat) - 1), 3))
+            odd = " ".join(flat[a:b] for a, b in zip([0, *cuts], [*cuts, len(flat)], strict=True))
+            add("odd-grouping", region, lang, f"{cue} {odd}\n{f}", phone)
             shown = _usual(rng, num, region)
             cut = shown.rfind(" ")
             if cut > 0:
