@@ -111,6 +111,24 @@ def test_guards_from_generated_negatives(text: str, region: str) -> None:
     assert [v for v in phones(text, region) if v != "+918128671437"] == []
 
 
+@pytest.mark.parametrize(
+    ("text", "region", "found"),
+    [
+        ("Text only, no calls.\n36 4'5 151 34 22 38", "AU", []),  # a height in it
+        ("Call after 8 pm, deposit ₹18,000. 34-26-35", "IN", []),  # rupees, measurements
+        ("Hana 584-five5five-0One 3Six.", "CA", ["+15845550136"]),  # not "90-60-90"
+        ("New in town\n600£ 07125 856091 Age 25", "GB", ["+447125856091"]),  # 600£ is a price
+        ("Zoe 12:00 - 21:00 three 5two - Five5five - 0One Four six", "US", ["+13525550146"]),
+        ("Tess 513/555/0135 or 728-555-0152", "US", ["+15135550135", "+17285550152"]),
+        ("Text only. 41 4'6 151 32 24 34", "CA", []),
+        ("Call 44 7911 123456", "KZ", ["+447911123456"]),  # the country code apart
+        ("24 photos, 156,359 views. Nora 8114164952.", "IN", ["+918114164952"]),
+    ],
+)
+def test_guards_and_their_limits(text: str, region: str, found: list[str]) -> None:
+    assert phones(text, region) == found
+
+
 def test_wa_label_is_still_whatsapp_where_wa_is_a_state() -> None:
     found = extract_identifiers("WA: +1 415-555-0132", "US")
     assert [(i.value, i.channel) for i in found] == [("+14155550132", "whatsapp")]

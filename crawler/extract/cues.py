@@ -138,6 +138,8 @@ _CUES: dict[str, str] = {
         r"оплат" + _CYR,
         r"руб" + _CYR,
         r"тенге",
+        r"rs\.?",
+        r"inr",
         r"presyo",
         r"bayad",
         r"narx" + r"[a-z]*",
@@ -212,7 +214,7 @@ _CUES: dict[str, str] = {
         r"no\.?",
         r"nr\.?",
     )
-    + r"|[$€£¥₩฿₸₽₱№#〒👁]|ราคา|อายุ|ส่วนสูง|น้ำหนัก|เข้าชม|รหัสไปรษณีย์|รหัสประกาศ|รหัส"
+    + r"|[$€£¥₩฿₸₽₱₹№#〒👁]|ราคา|อายุ|ส่วนสูง|น้ำหนัก|เข้าชม|รหัสไปรษณีย์|รหัสประกาศ|รหัส"
     + r"|価格|料金|値段|年齢|身長|体重|閲覧|日付|郵便|가격|요금|나이|몸무게|조회|날짜|우편번호",
 }
 
@@ -222,7 +224,7 @@ _ORDER = ("phrase", "whatsapp", "telegram", "line", "kakao", "wechat", "viber", 
 # long alternation off most positions (spaces, digits, mid-word letters).
 _START = (
     r"(?=(?<![^\W\d_])[A-Za-zÀ-ɏЀ-ӿ]"
-    r"|[$€£¥₩฿₸₽₱№#〒👁📞☎📱📲☏\u0E00-\u0E7F\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF\uFF00-\uFFEF])"
+    r"|[$€£¥₩฿₸₽₱₹№#〒👁📞☎📱📲☏\u0E00-\u0E7F\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF\uFF00-\uFFEF])"
 )
 _CUE_RE = re.compile(
     _START
@@ -293,7 +295,7 @@ _UNIT_AFTER_RE = re.compile(
     )
     # A currency sign that opens the next amount ("415-555-0132 $200") is not this
     # number's unit.
-    + r"|[$€£¥₩฿₸₽₱](?!\s?\d)|[%円원세살歳才]|ปี|บาท|m²|м²)"
+    + r"|[$€£¥₩฿₸₽₱₹](?!\s?\d)|[%円원세살歳才]|ปี|บาท|m²|м²)"
     + r"(?!\s?[:：])",  # "Просмотров: 12" after a number labels what follows
     re.IGNORECASE,
 )
@@ -301,6 +303,8 @@ _UNIT_AFTER_RE = re.compile(
 # A sentence break between a cue and a number: the cue belongs to the sentence before.
 _BREAK_RE = re.compile(r"[.!?。;]\s|\n")
 _AFTER_NUMBER_RE = re.compile(r"\d[ \u00a0]?$")
+_UNIT_OF_PREVIOUS_RE = re.compile(r"\d[ \u00a0]?$")
+_CURRENCY_RE = re.compile(r"[$€£¥₩฿₸₽₱₹]")
 _WA_IN_PHRASE = re.compile(r"wa|whats|ватсап", re.IGNORECASE)
 
 # Opening hours between a cue and its number: one- or two-digit hours, optional
@@ -397,7 +401,18 @@ class CueIndex:
         near = self.before(start, window)
         if not near or near[-1].kind != "neg":
             return False
-        gap = self.text[near[-1].end : start]
+        cue = near[-1]
+        if (
+            cue.start > 0
+            and self.text[cue.start - 1].isdigit()
+            and _CURRENCY_RE.fullmatch(self.text[cue.start : cue.end])
+        ):
+            return False  # "600£ 07125 856091": the sign is the price's, glued to it
+        if _UNIT_OF_PREVIOUS_RE.search(self.text, max(0, cue.start - 2), cue.start):
+            unit = _UNIT_AFTER_RE.match(self.text, cue.start)
+            if unit is not None and unit.end() >= cue.end:
+                return False  # "156,359 views", "600£": the unit of the number before it
+        gap = self.text[cue.end : start]
         return not any(c.isdigit() for c in gap) and _BREAK_RE.search(gap, 1) is None
 
     def positive_just_before(self, start: int, window: int = 30) -> bool:

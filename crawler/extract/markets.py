@@ -141,3 +141,23 @@ def usual_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
     if any(b and cuts[0] == b[0] for b in official) and all(2 <= s <= 4 for s in sizes[1:]):
         return True
     return 3 <= len(sizes) <= 4 and all(3 <= s <= 4 for s in sizes)
+
+
+@lru_cache(maxsize=65536)
+def official_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
+    """Is ``e164`` written in groups of ``sizes`` exactly as libphonenumber groups it?"""
+    num = phonenumbers.parse(e164)
+    nsn = phonenumbers.national_significant_number(num)
+    cuts, pos = [], len(nsn) - sum(sizes)  # minus the prefix's length
+    for size in sizes[:-1]:
+        pos += size
+        if 0 < pos < len(nsn):
+            cuts.append(pos)
+    written = tuple(cuts)
+    return any(
+        _boundaries(phonenumbers.format_number(num, fmt), nsn) == written
+        for fmt in (
+            phonenumbers.PhoneNumberFormat.NATIONAL,
+            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+        )
+    )

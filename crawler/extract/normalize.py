@@ -112,6 +112,7 @@ _SCRIPT_DIGITS: dict[str, str] = {
 _THAI_WORDS = ("ศูนย์", "หนึ่ง", "สอง", "สาม", "สี่", "ห้า", "หก", "เจ็ด", "แปด", "เก้า")
 _SCRIPT_DIGITS.update({w: str(d) for d, w in enumerate(_THAI_WORDS)})
 _SCRIPT_MIN = 3
+_MIXED_MIN_DIGITS = 6
 _SCRIPT_CLASS = "(?:" + "|".join(sorted(_SCRIPT_DIGITS, key=len, reverse=True)) + ")"
 # A run of script numerals and ASCII digits, joined by short non-word gaps.
 _SCRIPT_RUN_RE = re.compile(
@@ -217,7 +218,10 @@ def _words(norm: Normalized) -> Iterable[Replacement]:
 def _script(norm: Normalized) -> Iterable[Replacement]:
     for run in _SCRIPT_RUN_RE.finditer(norm.text):
         found = list(_SCRIPT_CHAR_RE.finditer(run.group()))
-        if len(found) >= _SCRIPT_MIN:
+        # Enough numerals, or one among the ASCII digits of a phone-length run
+        # ("0 1 0 2 0 5 8 4 사 7 7").
+        ascii_digits = sum(c.isdigit() for c in run.group())
+        if len(found) >= _SCRIPT_MIN or (found and ascii_digits >= _MIXED_MIN_DIGITS):
             base = run.start()
             for m in found:
                 yield base + m.start(), base + m.end(), _SCRIPT_DIGITS[m.group()]

@@ -27,7 +27,7 @@ import phonenumbers
 
 from crawler.extract.cues import CueIndex, unit_follows
 from crawler.extract.identifier import Identifier
-from crawler.extract.markets import usual_bare_number, usual_grouping
+from crawler.extract.markets import official_grouping, usual_bare_number, usual_grouping
 from crawler.extract.normalize import Normalized
 from crawler.extract.spans import SpanSet
 
@@ -38,7 +38,7 @@ MAX_ATTEMPTS = 4000  # libphonenumber parses per text: a bound for adversarial i
 
 # Anything but a letter/digit, a line break, currency and number signs is a separator;
 # not a colon either, which ends a label or is a time ("с 12 до 22: 8 919 …", "10:30").
-_SEP = r"(?:[^\w\n\r\u2028\u2029$€£¥₩฿₸₽₱%№#@〒:：]|[_ーｰ])"
+_SEP = r"(?:[^\w\n\r\u2028\u2029$€£¥₩฿₸₽₱₹%№#@〒:：]|[_ーｰ])"
 # Digits joined by separators; a number may also be broken over one line end
 # ("(415) 555-" / "0132"), a line break being a boundary like a space.
 _JOIN = rf"(?:{_SEP}{{0,{MAX_SEPARATOR}}}|{_SEP}{{0,3}}(?:\r?\n|\r|\u2028){_SEP}{{0,3}})"
@@ -47,6 +47,8 @@ _GROUP_RE = re.compile(r"[0-9]+")
 
 # "10:30", and opening hours written with dots ("10.00-22.00", "9.30 – 18.00").
 _TIME_RE = re.compile(r"\d{1,2}\s?[:：]\s?\d{2}|\d{1,2}\.\d{2}\s?[-–~〜]\s?\d{1,2}\.\d{2}(?!\d)")
+# A height in feet and inches ("5'6", "4’11\"") is never part of a phone number.
+_HEIGHT_RE = re.compile(r"(?<!\d)[4-7]\s?['’′]\s?\d{1,2}(?!\d)")
 _DATE_RE = re.compile(
     r"(?<!\d)(?:(\d{1,2})([./-])(\d{1,2})\2((?:19|20)\d{2}|\d{2})"
     r"|((?:19|20)\d{2})([./-])(\d{1,2})\6(\d{1,2}))(?!\d)"
@@ -241,6 +243,10 @@ def _phones_in_run(
         if groups[i].tight:  # never start inside a token ("978-5-…", "12.5")
             i += 1
             continue
+        g = groups[i]
+        if not g.plus and len(g.digits) == 2 and g.start > 0 and norm.text[g.start - 1] in ":：":
+            i += 1  # the minutes of a time ("21:00 352 …")
+            continue
         # The longest j whose digit count fits; then shorter ones.
         total = 0
         j_max = i - 1
@@ -328,7 +334,7 @@ def _accept(
     if blocked.overlaps(start, end):
         return refused
     match = text[start:end]
-    if _TIME_RE.search(match) or _is_date(match):
+    if _TIME_RE.search(match) or _is_date(match) or _HEIGHT_RE.search(match):
         return None
     if _touches_word(text, start, end, cues):
         return None
@@ -342,8 +348,10 @@ def _accept(
         # Another country's number without "+": its country code cannot be told from
         # the first digits of a national number or an id; only a cue makes it a phone.
         return None
-    if form == "intl" and ("\n" in inner or "\r" in inner) and not usual_grouping(value, sizes):
-        return None  # "📲8128671437📲" + "4 ft" on the next line is not a Japanese number
+    if form in ("intl", "cc") and len(sizes) > 1 and not _country_code_apart(value, sizes):
+        # A country code without "+" is its own group and the rest in the market's grouping
+        # ("44 7911 123456"); "45 4'6 160 34 22 37" only lines up like one.
+        return None
     if form == "bare" and not cues.announced(start, end):
         # A bare national number is a contact when written the market's way (see
         # markets.py); in any other grouping it is as likely to be unrelated numbers
@@ -361,15 +369,15 @@ def _accept(
     # Joined numbers or quantities, unless written in the market's grouping with one
     # separator throughout ("517/555-0109", "96|078|6649"), or a cue says obfuscation.
     joined = _LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])
-    written = usual and _one_way(norm.text, groups, i, j)
+    written = usual and _one_way(norm.text, groups, i, j, official_grouping(value, sizes))
     if joined and not written and not cues.has_positive_near(start, end):
         return None
     first = i + 1
     while first <= j and groups[first].tight:
         first += 1
     head = norm.text[groups[i].start : groups[first - 1].end]
-    if _MEASURES_RE.fullmatch(head):
-        return None
+    if _MEASURES_RE.fullmatch(head) and not (usual and first <= j):
+        return None  # "90-60-90", unless it only opens a number written the usual way
     if first <= j and not usual and not cues.has_positive_near(start, end):
         # Without a cue, a number split in tokens must look written as one: a short
         # head ("8 701 …", "0917 123 …") not continuing a "184/64/44" list.
@@ -403,17 +411,26 @@ def _written_sizes(norm: Normalized, groups: list[_Group], i: int, j: int) -> tu
     return tuple(sizes)
 
 
-def _one_way(s: str, groups: list[_Group], i: int, j: int) -> bool:
+def _one_way(s: str, groups: list[_Group], i: int, j: int, exact: bool) -> bool:
     """Is list punctuation in groups ``i..j`` part of how the number is written?
 
     One separator throughout ("415|555|0132", "96;078;6649"), or a slash after
-    the area code ("517/555-0109"); never a comma (thousands) and never slashes
-    throughout (measurements, dates: "184/64/44").
+    the area code ("517/555-0109"); never a comma (thousands), and slashes
+    throughout only in exactly libphonenumber's grouping (``exact``,
+    "513/555/0135"), never in any other (measurements, dates: "184/64/44").
     """
     seps = [s[groups[k].end : groups[k + 1].start] for k in range(i, j)]
-    if any("," in sep for sep in seps) or sum("/" in sep for sep in seps) > 1:
+    if any("," in sep for sep in seps):
         return False
+    if sum("/" in sep for sep in seps) > 1 and not exact:
+        return False  # slashes throughout: measurements, dates ("184/64/44")
     if len({sep.strip() for sep in seps}) == 1:  # a line break may come in addition
         return True
     listy = [k for k, sep in enumerate(seps) if _LIST_SEP_RE.search(sep)]
     return listy == [0] and seps[0].strip() == "/"
+
+
+def _country_code_apart(e164: str, sizes: tuple[int, ...]) -> bool:
+    """Is the country code of ``e164`` written as its own group, the rest usually?"""
+    cc = len(str(phonenumbers.parse(e164).country_code))
+    return sizes[0] == cc and usual_grouping(e164, sizes)
