@@ -8,6 +8,7 @@ must be exactly what the generator makes. Scores come from
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -108,3 +109,24 @@ def test_the_evaluation_command_refuses_a_missing_file(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.startswith("error: no such corpus file") and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("seed", [1001, 2002])
+def test_rules_hold_on_unseen_seeds(seed: int) -> None:
+    """Corpora the extractor was never tuned on: the same generator, other seeds."""
+    spec = importlib.util.spec_from_file_location("corpus_generate", CORPUS / "generate.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    saved = generate.SEED
+    generate.SEED = seed
+    try:
+        built = generate.build()
+    finally:
+        generate.SEED = saved
+    for name, cases in built.items():
+        scores = score(cases)
+        for kind in scores.by_kind.labels():
+            assert scores.by_kind.recall(kind) >= RECALL, (seed, name, kind, scores.misses[:10])
+            assert scores.by_kind.precision(kind) >= PRECISION, (seed, name, kind, scores.misses)
+        assert scores.negative_hits == 0, (seed, name, scores.misses)
