@@ -57,6 +57,12 @@ def bare_at_messenger(region: str | None, language: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
+def parsed(e164: str) -> phonenumbers.PhoneNumber:
+    """``e164`` parsed once (callers must not change the object)."""
+    return phonenumbers.parse(e164)
+
+
 def _boundaries(formatted: str, nsn: str) -> tuple[int, ...]:
     """Where ``formatted`` splits the national significant number ``nsn``."""
     groups = _DIGIT_GROUPS_RE.findall(formatted)
@@ -72,7 +78,7 @@ def _boundaries(formatted: str, nsn: str) -> tuple[int, ...]:
 @lru_cache(maxsize=65536)
 def usual_bare_number(e164: str, sizes: tuple[int, ...]) -> bool:
     """Is ``e164``, written bare in groups of ``sizes`` digits, a contact without a cue?"""
-    num = phonenumbers.parse(e164)
+    num = parsed(e164)
     kind = phonenumbers.number_type(num)
     if kind not in _PERSONAL_TYPES:
         return False  # toll-free, premium, shared cost: not how a person is reached
@@ -110,7 +116,7 @@ def usual_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
     ``sizes`` may include a prefix (trunk, country code) before the national
     number; only the national number's grouping is judged.
     """
-    num = phonenumbers.parse(e164)
+    num = parsed(e164)
     nsn = phonenumbers.national_significant_number(num)
     prefix = sum(sizes) - len(nsn)
     if prefix < 0:
@@ -146,7 +152,7 @@ def usual_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
 @lru_cache(maxsize=65536)
 def official_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
     """Is ``e164`` written in groups of ``sizes`` exactly as libphonenumber groups it?"""
-    num = phonenumbers.parse(e164)
+    num = parsed(e164)
     nsn = phonenumbers.national_significant_number(num)
     cuts, pos = [], len(nsn) - sum(sizes)  # minus the prefix's length
     for size in sizes[:-1]:

@@ -218,10 +218,11 @@ def _words(norm: Normalized) -> Iterable[Replacement]:
 def _script(norm: Normalized) -> Iterable[Replacement]:
     for run in _SCRIPT_RUN_RE.finditer(norm.text):
         found = list(_SCRIPT_CHAR_RE.finditer(run.group()))
+        if not found:
+            continue
         # Enough numerals, or one among the ASCII digits of a phone-length run
         # ("0 1 0 2 0 5 8 4 사 7 7").
-        ascii_digits = sum(c.isdigit() for c in run.group())
-        if len(found) >= _SCRIPT_MIN or (found and ascii_digits >= _MIXED_MIN_DIGITS):
+        if len(found) >= _SCRIPT_MIN or sum(c.isdigit() for c in run.group()) >= _MIXED_MIN_DIGITS:
             base = run.start()
             for m in found:
                 yield base + m.start(), base + m.end(), _SCRIPT_DIGITS[m.group()]

@@ -27,7 +27,7 @@ import phonenumbers
 
 from crawler.extract.cues import CueIndex, unit_follows
 from crawler.extract.identifier import Identifier
-from crawler.extract.markets import official_grouping, usual_bare_number, usual_grouping
+from crawler.extract.markets import official_grouping, parsed, usual_bare_number, usual_grouping
 from crawler.extract.normalize import Normalized
 from crawler.extract.spans import SpanSet
 
@@ -432,5 +432,5 @@ def _one_way(s: str, groups: list[_Group], i: int, j: int, exact: bool) -> bool:
 
 def _country_code_apart(e164: str, sizes: tuple[int, ...]) -> bool:
     """Is the country code of ``e164`` written as its own group, the rest usually?"""
-    cc = len(str(phonenumbers.parse(e164).country_code))
+    cc = len(str(parsed(e164).country_code))
     return sizes[0] == cc and usual_grouping(e164, sizes)
