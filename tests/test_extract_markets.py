@@ -183,8 +183,10 @@ def test_numeric_line_ids_are_line_ids() -> None:
     assert [(i.kind, i.value) for i in found] == [("line", "58213947")]
     found = extract_identifiers("ไลน์ไอดี 0812345678", "TH")
     assert [(i.kind, i.value) for i in found] == [("line", "0812345678")]
-    found = extract_identifiers("LINE: 0812345678", "TH")  # the phone the account was opened with
-    assert [(i.kind, i.value) for i in found] == [("phone", "+66812345678")]
+    found = extract_identifiers("LINE: 0812345678", "TH")  # the ID to search, even if a phone
+    assert [(i.kind, i.value) for i in found] == [("line", "0812345678")]
+    found = extract_identifiers("LINE 0812345678 โทร 0812345679", "TH")
+    assert [(i.kind, i.value) for i in found] == [("line", "0812345678"), ("phone", "+66812345679")]
 
 
 @pytest.mark.parametrize(

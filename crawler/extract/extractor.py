@@ -32,7 +32,7 @@ def extract_identifiers(
     linked = SpanSet((i.start, i.end) for i in (*links, *emails))
     if links or emails:
         cues.drop_inside(linked)
-    handles = find_handles(text, cues, linked, bare_at_messenger(region, language), region)
+    handles = find_handles(text, cues, linked, bare_at_messenger(region, language))
     claimed = SpanSet((i.start, i.end) for i in (*links, *emails, *handles))
     phones = find_phones(text, normalize(text), region, cues, claimed)
     seen: set[tuple[str, str, int]] = set()

@@ -164,7 +164,6 @@ def find_handles(
     cues: CueIndex,
     claimed: SpanSet,
     bare_at: str | None = None,
-    region: str | None = None,
 ) -> list[Identifier]:
     """Handles next to a messenger cue: ``@name`` and IDs written after the cue.
 
@@ -193,30 +192,24 @@ def find_handles(
             continue  # "Telegram anna" is too weak without "@" or ":"
         if _GLUED_RE.match(text, m.end()):
             continue  # the start of an e-mail or a link, not an ID
-        numeric = cue.kind == "line" and _numeric_line_id(
-            text[cue.start : cue.end], m.group(2), region
-        )
+        numeric = cue.kind == "line" and _numeric_line_id(text[cue.start : cue.end], m.group(2))
         ident = _make(text, cue.kind, m.group(2), at, start, m.start(2), numeric)
         if ident is not None and not claimed.overlaps(ident.start, ident.end):
             found[start] = ident
     return list(found.values())
 
 
-_LINE_ID_CUE_RE = re.compile(r"id|ไอดี|아이디|ＩＤ", re.IGNORECASE)
+_PHONE_IN_CUE_RE = re.compile(r"tel|phone|โทร|เบอร์|電話", re.IGNORECASE)
 
 
-def _numeric_line_id(cue: str, name: str, region: str | None) -> bool:
-    """Is an all-digit name after a LINE cue a LINE ID rather than a phone number?
+def _numeric_line_id(cue: str, name: str) -> bool:
+    """Is an all-digit name after a LINE cue a LINE ID?
 
-    After "LINE ID" it always is (people choose numeric IDs); after a bare "LINE"
-    a number valid for the region is the phone the account was opened with, and
-    the phone finder reports it.
+    Yes: people choose numeric LINE IDs, often their phone number, and what the
+    advert offers is the ID to search in LINE. A number only counts as a phone
+    when the cue says so ("LINE/Tel 081…" is read by the phone finder).
     """
-    if not name.isdigit():
-        return False
-    if _LINE_ID_CUE_RE.search(cue):
-        return True
-    return parse_e164(name, False, region) is None
+    return name.isdigit() and not _PHONE_IN_CUE_RE.search(cue)
 
 
 _COLON_RE = re.compile(r"[:：]")
