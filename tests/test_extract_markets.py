@@ -129,6 +129,12 @@ def test_guards_and_their_limits(text: str, region: str, found: list[str]) -> No
     assert phones(text, region) == found
 
 
+def test_counting_is_not_a_number_spelled_digit_by_digit() -> None:
+    assert phones("4 1 5 " * 20, "US") == []
+    assert phones("Steps 1 2 3 4 5 6 7 8 9 0 1 2 3 4", "US") == []
+    assert phones("4'9 8 0 6 5 5 5 0 1 7 4 • 34B", "US") == ["+18065550174"]
+
+
 def test_wa_label_is_still_whatsapp_where_wa_is_a_state() -> None:
     found = extract_identifiers("WA: +1 415-555-0132", "US")
     assert [(i.value, i.channel) for i in found] == [("+14155550132", "whatsapp")]

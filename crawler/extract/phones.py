@@ -344,6 +344,8 @@ def _accept(
         return None
     inner = norm.text[groups[i].end : groups[j].start]
     sizes = _written_sizes(norm, groups, i, j)
+    if len(sizes) == 1 and j > i and _more_single_digits(norm.text, groups, i, j):
+        sizes = tuple(len(g.digits) for g in groups[i : j + 1])  # "1 2 3 4 5 …" counts
     if form == "intl" and not cues.announced(start, end):
         # Another country's number without "+": its country code cannot be told from
         # the first digits of a national number or an id; only a cue makes it a phone.
@@ -434,3 +436,20 @@ def _country_code_apart(e164: str, sizes: tuple[int, ...]) -> bool:
     """Is the country code of ``e164`` written as its own group, the rest usually?"""
     cc = len(str(parsed(e164).country_code))
     return sizes[0] == cc and usual_grouping(e164, sizes)
+
+
+def _more_single_digits(s: str, groups: list[_Group], i: int, j: int) -> bool:
+    """Do two or more single digits go on, spaced alike, before or after groups
+    ``i..j``? Then they are a count or a list, not one number spelled digit by
+    digit ("4'9" before it is a height, not more digits)."""
+    if any(len(g.digits) != 1 for g in groups[i : j + 1]):
+        return False
+    for lo, hi in ((i - 2, i), (j + 1, j + 3)):
+        if lo < 0 or hi > len(groups):
+            continue
+        run = groups[min(lo, i) : max(hi, j + 1)]
+        side = groups[lo:hi]
+        joins = (s[a.end : b.start] for a, b in zip(run, run[1:], strict=False))
+        if all(len(g.digits) == 1 for g in side) and all(sep.isspace() for sep in joins):
+            return True
+    return False
