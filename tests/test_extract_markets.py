@@ -180,6 +180,16 @@ def test_spaced_and_spelled_emails(text: str, value: str) -> None:
     assert [i.value for i in extract_identifiers(text, None) if i.kind == "email"] == [value]
 
 
+def test_comma_for_dot_and_run_on_addresses() -> None:
+    found = extract_identifiers("name@gmail,com; anna@example.xyz, ok", None)
+    assert [i.value for i in found] == ["name@gmail.com", "anna@example.xyz"]
+
+
+def test_telegram_cue_with_a_username_needs_no_colon() -> None:
+    found = extract_identifiers("тг anna_k2, Telegram only", "RU")
+    assert [(i.kind, i.value) for i in found] == [("telegram", "anna_k2")]
+
+
 def test_spaced_at_in_prose_is_not_an_email() -> None:
     assert extract_identifiers("ask @ reception. Thanks", "GB") == []
 

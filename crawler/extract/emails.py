@@ -23,7 +23,7 @@ _AT = (
     rf"|\s{{1,3}}{_WORD_AT}\s{{1,3}})"
 )
 _DOT = (
-    rf"(?:[ \t]{{0,2}}[.．][ \t]{{0,2}}"
+    rf"(?:[ \t]{{0,2}}[.．,][ \t]{{0,2}}"
     rf"|\s{{0,2}}{_OPEN}\s{{0,2}}(?:{_WORD_DOT}|\.)\s{{0,2}}{_CLOSE}\s{{0,2}}"
     rf"|\s{{1,3}}{_WORD_DOT}\s{{1,3}})"
 )
@@ -103,11 +103,19 @@ def find_emails(text: str) -> list[Identifier]:
         starts = [0, *[d.end() for d in dots]]
         ends = [*[d.start() for d in dots], len(domain)]
         n = len(ends)
-        plain = at in ("@", "＠") and all(d.group() in (".", "．") for d in dots)
-        if not plain:
-            while n > 1 and domain[starts[n - 1] : ends[n - 1]].lower() not in _WORD_TLDS:
-                n -= 1
-            if n < 2:
+        plain_at = at in ("@", "＠")
+        # Labels joined by plain dots from the start ("anna@example.xyz" of
+        # "anna@example.xyz, ok"): an address whatever its TLD.
+        k = next((x for x, d in enumerate(dots) if d.group() not in (".", "．")), len(dots))
+        if not (plain_at and k == len(dots)):
+            t = n
+            while t > 1 and domain[starts[t - 1] : ends[t - 1]].lower() not in _WORD_TLDS:
+                t -= 1
+            if plain_at and k >= 1 and t - 1 <= k:
+                n = k + 1
+            elif t >= 2:
+                n = t
+            else:
                 continue
         labels = [domain[starts[k] : ends[k]] for k in range(n)]
         end = m.start("domain") + ends[n - 1]

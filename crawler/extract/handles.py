@@ -188,8 +188,11 @@ def find_handles(
         start = m.start(1) if at else m.start(2)
         if start in found:
             continue
-        if cue.kind == "telegram" and not at and not _COLON_RE.search(m.group()):
-            continue  # "Telegram anna" is too weak without "@" or ":"
+        weak = (
+            not at and not _COLON_RE.search(m.group()) and not _USERNAME_LIKE_RE.search(m.group(2))
+        )
+        if cue.kind == "telegram" and weak:
+            continue  # "Telegram anna" is too weak without "@", ":" or a username's digits
         if _GLUED_RE.match(text, m.end()):
             continue  # the start of an e-mail or a link, not an ID
         numeric = cue.kind == "line" and _numeric_line_id(text[cue.start : cue.end], m.group(2))
@@ -213,6 +216,7 @@ def _numeric_line_id(cue: str, name: str) -> bool:
 
 
 _COLON_RE = re.compile(r"[:：]")
+_USERNAME_LIKE_RE = re.compile(r"[A-Za-z][0-9_]|_")  # "anna_k", "anna22": not a word
 _GLUED_RE = re.compile(r"[@＠]|://|\.[A-Za-z]{2,}/")
 
 
