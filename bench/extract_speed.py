@@ -4,8 +4,9 @@ Builds 20,000 synthetic ads (seeded; Russian, Kazakh, English, Japanese,
 Korean, Thai and Filipino texts; plain and obfuscated contacts; many numbers
 that are not contacts), runs both over the same ads with the same default
 region, and prints ads per second for each, their ratio, and how many of the
-planted phone numbers each one found. Target: ours no slower than 3x the
-bare matcher (it does far more: normalisation, cues, e-mails, handles, links).
+planted phone numbers each one found. Target: ours at least half the bare
+matcher's speed, i.e. our time at most 2x its time (it does far more:
+normalisation, cues, market rules, e-mails, handles, links).
 
     python bench/extract_speed.py [--ads N] [--seed S]
 """
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = t_ours / t_matcher
     print(
-        f"ratio (our time / matcher time): {ratio:.2f}x  (target <= 3x): {'OK' if ratio <= 3 else 'SLOW'}"
+        f"ratio (our time / matcher time): {ratio:.2f}x  (target <= 2x): {'OK' if ratio <= 2 else 'SLOW'}"
     )
     return 0
 

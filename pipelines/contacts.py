@@ -1,7 +1,8 @@
 """Contacts pipeline: extract contact identifiers from an ad's text fields.
 
-Runs ``crawler.extract`` over ``title``, ``body``, ``name`` and ``contacts``
+Runs ``crawler.extract`` over ``title``, ``body``, ``name``, ``contacts``
 (the contact texts and link targets, joined by newlines into one text) and
+the page's own ``url`` (some boards put the number only in the address), and
 stores the findings on the item's ``identifiers`` field, each with the field
 it came from and its offsets in that field's text, for the store pipeline.
 Links back to the ad's own site are not "off-platform" and are dropped.
@@ -17,7 +18,13 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
 from crawler.archive.sidecar import SidecarChannel
-from crawler.extract.worker import ExtractionWorker, WorkerGone, host_of, identifiers_for
+from crawler.extract.worker import (
+    URL_FIELD,
+    ExtractionWorker,
+    WorkerGone,
+    host_of,
+    identifiers_for,
+)
 
 __all__ = ["ContactsPipeline", "extraction_args", "identifiers_for"]
 
@@ -102,14 +109,18 @@ class HelperSet:
         return found
 
     async def extract(
-        self, texts: list[tuple[str, str]], region: str | None, own_host: str | None
+        self,
+        texts: list[tuple[str, str]],
+        region: str | None,
+        own_host: str | None,
+        language: str | None = None,
     ) -> list[dict[str, Any]] | None:
         """Identifiers from the least busy live helper; None when none is left."""
         live = [h for h in self.helpers if not h.gone]
         if not live:
             return None
         helper = min(live, key=lambda h: h.waiting)
-        return await helper.extract(texts, region, own_host)
+        return await helper.extract(texts, region, own_host, language)
 
     async def release(self) -> None:
         self.users -= 1
@@ -122,9 +133,14 @@ class HelperSet:
 
 def extraction_args(
     adapter: Mapping[str, Any] | ItemAdapter,
-) -> tuple[list[tuple[str, str]], str | None, str | None]:
-    """What :func:`identifiers_for` reads of an advert: texts, region, own host."""
-    return _texts(adapter), adapter.get("region") or None, host_of(adapter.get("url"))
+) -> tuple[list[tuple[str, str]], str | None, str | None, str | None]:
+    """What :func:`identifiers_for` reads of an advert: texts, region, own host, language."""
+    return (
+        _texts(adapter),
+        adapter.get("region") or None,
+        host_of(adapter.get("url")),
+        adapter.get("language") or None,
+    )
 
 
 def _texts(adapter: Mapping[str, Any] | ItemAdapter) -> list[tuple[str, str]]:
@@ -135,4 +151,6 @@ def _texts(adapter: Mapping[str, Any] | ItemAdapter) -> list[tuple[str, str]]:
         texts.append((CONTACTS_FIELD, contacts))
     elif contacts:
         texts.append((CONTACTS_FIELD, "\n".join(str(c) for c in contacts if c)))
+    if URL_FIELD in adapter:
+        texts.append((URL_FIELD, adapter.get(URL_FIELD)))
     return [(f, t) for f, t in texts if isinstance(t, str) and t]

@@ -168,9 +168,10 @@ class StorePipeline:
                 "text_sha256": digest,
             },
         )
-        # Identifiers point at the bytes that show them: the rendered DOM for browser pages.
+        # Identifiers point at the bytes that show them: the rendered DOM for browser pages,
+        # the response (whose target URI it is) for the page's own address.
         text_capture = fields.get("text_capture_id") or capture_id
-        self._store_identifiers(ad_id, fields.get("identifiers") or [], text_capture)
+        self._store_identifiers(ad_id, fields.get("identifiers") or [], text_capture, capture_id)
         self._store_images(ad_id, fields.get("images") or [], capture_id)
         recorder.store.touch()
         return ad_id
@@ -190,7 +191,9 @@ class StorePipeline:
         self._identifier_ids[key] = identifier_id
         return identifier_id
 
-    def _store_identifiers(self, ad_id: int, found: list[dict], capture_id: int | None) -> None:
+    def _store_identifiers(
+        self, ad_id: int, found: list[dict], capture_id: int | None, url_capture: int | None
+    ) -> None:
         rows = []
         seen: set[tuple] = set()
         # Insert in a fixed order, so concurrent writers never wait on each other in a cycle.
@@ -204,7 +207,7 @@ class StorePipeline:
                 {
                     "ad_id": ad_id,
                     "identifier_id": identifier_id,
-                    "capture_id": capture_id,
+                    "capture_id": url_capture if ident.get("field") == "url" else capture_id,
                     "field": ident.get("field") or "",
                     "match": ident["match"],
                     "start": ident["start"],

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import pickle
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
+from sqlalchemy import select
 
+from crawler.store.models import AdIdentifier, Capture
+from crawler.store.recorder import release_store
 from pipelines.contacts import ContactsPipeline
+from pipelines.store import StorePipeline
 
 
 @dataclass
@@ -171,3 +177,55 @@ def test_a_closed_helper_refuses_work_without_starting_another() -> None:
         assert helper._process is None  # nothing new was spawned
 
     asyncio.run(run())
+
+
+def test_the_page_address_is_a_source() -> None:
+    """A number only in the advert's address or host is found, with offsets into the URL."""
+    for workers in (0, 1):
+        ad = FakeAd(
+            url="http://909-555-0142.127.0.0.11.example/ad/columbia/803-555-0199/4155550132",
+            title="Amy, new in town",
+            region="US",
+        )
+        process(_pipeline(ADARCHIVE_CONTACTS_WORKERS=workers), ad)
+        rows = [(i["field"], i["value"], i["match"]) for i in ad.identifiers]
+        assert rows == [
+            ("url", "+19095550142", "909-555-0142"),
+            ("url", "+18035550199", "803-555-0199"),
+        ]  # the undivided 4155550132 is the board's advert id
+        for ident in ad.identifiers:
+            assert ad.url[ident["start"] : ident["end"]] == ident["match"]
+
+
+def test_identifiers_from_the_address_point_at_the_response(tmp_path: Path) -> None:
+    """In the store, an identifier read from the URL is proved by the response record,
+    even when the other fields were read from a browser's rendered DOM."""
+    crawler = get_crawler(Spider, {"ADARCHIVE_DB": f"sqlite:///{tmp_path}/store.db"})
+    pipeline = StorePipeline.from_crawler(crawler)
+    pipeline.recorder.start_crawl(Spider(name="sample_board"))
+    try:
+        session = pipeline.recorder.session
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        response = Capture(kind="response", url="http://127.0.0.50/ad/803-555-0199", fetched_at=now)
+        dom = Capture(
+            kind="resource", url="urn:dom:http://127.0.0.50/ad/803-555-0199", fetched_at=now
+        )
+        session.add_all([response, dom])
+        session.flush()
+        item = {
+            "platform": "sample_board",
+            "external_id": "1",
+            "url": "http://127.0.0.50/ad/803-555-0199",
+            "fetched_at": now,
+            "body": "Call 415-555-0132",
+            "region": "US",
+            "capture_id": response.id,
+            "text_capture_id": dom.id,
+            "identifiers": [],
+        }
+        process(_pipeline(), item)
+        pipeline.store_ad(item)
+        rows = session.execute(select(AdIdentifier.field, AdIdentifier.capture_id)).all()
+        assert sorted(rows) == [("body", dom.id), ("url", response.id)]
+    finally:
+        release_store(pipeline.recorder.store)

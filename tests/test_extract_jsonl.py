@@ -90,3 +90,16 @@ def test_all_good_lines_exit_zero_and_unicode_survives() -> None:
     assert status == 0
     kinds = [(i["kind"], i["value"], i["match"]) for i in out[0]["identifiers"]]
     assert kinds == [("kakao", "anna22", "anna22"), ("phone", "+821012345678", "010-1234-5678")]
+
+
+def test_language_names_the_market() -> None:
+    lines = [
+        _line(id="ru", text="пиши @anna_k", language="ru"),
+        _line(id="en", text="write @anna_k", language="en"),
+        _line(id="bad", text="x", language=7),
+    ]
+    status, out, err = _run(lines, None)
+    assert status == 1
+    kinds = {o["id"]: [i["kind"] for i in o["identifiers"]] for o in out}
+    assert kinds == {"ru": ["telegram"], "en": []}
+    assert err == [{"line": 3, "id": "bad", "error": '"language" must be a string'}]

@@ -125,7 +125,8 @@ _CUES: dict[str, str] = {
         r"чалы" + _CYR,
     )
     + r"|電話|連絡|联系|聯繫|聯絡|携帯|ケータイ|お?問い?合わ?せ|でんわ|(?-i:TEL)|ＴＥＬ|ｔｅｌ"
-    + r"|연락|전화|문의|핸드폰|휴대폰|폰|문자|โทร|ติดต่อ|เบอร์|สอบถาม|电话|手机|手機",
+    + r"|연락|전화|문의|핸드폰|휴대폰|폰|문자|โทร|ติดต่อ|เบอร์|สอบถาม|电话|手机|手機"
+    + r"|📞|☎|📱|📲|☏",  # the telephone emojis say "call" in every language
     "neg": _words(
         r"prices?",
         r"cost",
@@ -137,6 +138,8 @@ _CUES: dict[str, str] = {
         r"оплат" + _CYR,
         r"руб" + _CYR,
         r"тенге",
+        r"rs\.?",
+        r"inr",
         r"presyo",
         r"bayad",
         r"narx" + r"[a-z]*",
@@ -186,6 +189,9 @@ _CUES: dict[str, str] = {
         r"date",
         r"дата",
         r"posted",
+        r"posts?",
+        r"posting",
+        r"listing",
         r"опубликован" + _CYR,
         r"обновлен" + _CYR,
         r"верси" + _CYR,
@@ -208,7 +214,7 @@ _CUES: dict[str, str] = {
         r"no\.?",
         r"nr\.?",
     )
-    + r"|[$€£¥₩฿₸₽₱№#〒👁]|ราคา|อายุ|ส่วนสูง|น้ำหนัก|เข้าชม|รหัสไปรษณีย์|รหัสประกาศ|รหัส"
+    + r"|[$€£¥₩฿₸₽₱₹№#〒👁]|ราคา|อายุ|ส่วนสูง|น้ำหนัก|เข้าชม|รหัสไปรษณีย์|รหัสประกาศ|รหัส"
     + r"|価格|料金|値段|年齢|身長|体重|閲覧|日付|郵便|가격|요금|나이|몸무게|조회|날짜|우편번호",
 }
 
@@ -218,7 +224,7 @@ _ORDER = ("phrase", "whatsapp", "telegram", "line", "kakao", "wechat", "viber", 
 # long alternation off most positions (spaces, digits, mid-word letters).
 _START = (
     r"(?=(?<![^\W\d_])[A-Za-zÀ-ɏЀ-ӿ]"
-    r"|[$€£¥₩฿₸₽₱№#〒👁\u0E00-\u0E7F\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF\uFF00-\uFFEF])"
+    r"|[$€£¥₩฿₸₽₱₹№#〒👁📞☎📱📲☏\u0E00-\u0E7F\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF\uFF00-\uFFEF])"
 )
 _CUE_RE = re.compile(
     _START
@@ -287,7 +293,9 @@ _UNIT_AFTER_RE = re.compile(
         r"yen",
         r"won",
     )
-    + r"|[$€£¥₩฿₸₽₱%円원세살歳才]|ปี|บาท|m²|м²)"
+    # A currency sign that opens the next amount ("415-555-0132 $200") is not this
+    # number's unit.
+    + r"|[$€£¥₩฿₸₽₱₹](?!\s?\d)|[%円원세살歳才]|ปี|บาท|m²|м²)"
     + r"(?!\s?[:：])",  # "Просмотров: 12" after a number labels what follows
     re.IGNORECASE,
 )
@@ -295,7 +303,21 @@ _UNIT_AFTER_RE = re.compile(
 # A sentence break between a cue and a number: the cue belongs to the sentence before.
 _BREAK_RE = re.compile(r"[.!?。;]\s|\n")
 _AFTER_NUMBER_RE = re.compile(r"\d[ \u00a0]?$")
+_UNIT_OF_PREVIOUS_RE = re.compile(r"\d[ \u00a0]?$")
+_CURRENCY_RE = re.compile(r"[$€£¥₩฿₸₽₱₹]")
 _WA_IN_PHRASE = re.compile(r"wa|whats|ватсап", re.IGNORECASE)
+
+# Opening hours between a cue and its number: one- or two-digit hours, optional
+# minutes, am/pm or the hour words of our markets.
+_HOURS_WINDOW = 30
+_HOURS_RE = re.compile(
+    r"(?<!\d)\d{1,2}(?:[:.]\d{2})?(?!\d)\s?(?:am|pm|a\.m\.|p\.m\.|h|hrs?|ч|時|시|น\.?)?",
+    re.IGNORECASE,
+)
+
+# Where "WA" is a state in every address (Washington, Western Australia).
+_WA_IS_A_STATE = frozenset({"US", "AU"})
+_LABEL_RE = re.compile(r"\s?[:：]")
 
 POSITIVE = frozenset({"phone", "whatsapp", "telegram", "line", "kakao", "wechat", "viber"})
 
@@ -310,9 +332,10 @@ class Cue:
 class CueIndex:
     """All cues of one text, sorted, with the look-ups the extractors need."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, region: str | None = None) -> None:
         self.text = text
         self.cues: list[Cue] = []
+        state_wa = region in _WA_IS_A_STATE
         for m in _CUE_RE.finditer(text):
             kind = m.lastgroup or "phone"
             if (
@@ -321,6 +344,9 @@ class CueIndex:
                 and _AFTER_NUMBER_RE.search(text, max(0, m.start() - 2), m.start())
             ):
                 kind = "neg"  # "5000 тг": tenge, not Telegram
+            elif kind == "whatsapp" and state_wa and m.group() == "WA":
+                if not _LABEL_RE.match(text, m.end()):
+                    continue  # Washington, Western Australia: an address; "WA:" is WhatsApp
             elif kind == "negphrase":
                 kind = "neg"
             elif kind == "phrase":
@@ -375,15 +401,36 @@ class CueIndex:
         near = self.before(start, window)
         if not near or near[-1].kind != "neg":
             return False
-        gap = self.text[near[-1].end : start]
+        cue = near[-1]
+        if (
+            cue.start > 0
+            and self.text[cue.start - 1].isdigit()
+            and _CURRENCY_RE.fullmatch(self.text[cue.start : cue.end])
+        ):
+            return False  # "600£ 07125 856091": the sign is the price's, glued to it
+        if _UNIT_OF_PREVIOUS_RE.search(self.text, max(0, cue.start - 2), cue.start):
+            unit = _UNIT_AFTER_RE.match(self.text, cue.start)
+            if unit is not None and unit.end() >= cue.end:
+                return False  # "156,359 views", "600£": the unit of the number before it
+        gap = self.text[cue.end : start]
         return not any(c.isdigit() for c in gap) and _BREAK_RE.search(gap, 1) is None
 
     def positive_just_before(self, start: int, window: int = 30) -> bool:
-        """The nearest cue before ``start`` announces a contact, with no number between."""
-        near = self.before(start, window)
+        """The nearest cue before ``start`` announces a contact, with no number between.
+
+        Opening hours may stand between ("Звонить с 10 до 22: 90 029 98 94",
+        "Call 10am-10pm: …"): hours are not another number.
+        """
+        near = self.before(start, window + _HOURS_WINDOW)
         if not near or near[-1].kind not in POSITIVE:
             return False
-        return not any(c.isdigit() for c in self.text[near[-1].end : start])
+        gap = self.text[near[-1].end : start]
+        brk = _BREAK_RE.search(gap)
+        if brk is not None and any(c.isalpha() for c in gap[brk.end() :]):
+            return False  # the cue ends a sentence before ("No calls. Andheri 699757 …")
+        if any(c.isdigit() for c in gap):
+            gap = _HOURS_RE.sub("", gap)
+        return len(gap) <= window and not any(c.isdigit() for c in gap)
 
     def is_cue_at(self, start: int, end: int) -> bool:
         """Is ``text[start:end]`` (a word touching a number) itself a positive cue?"""

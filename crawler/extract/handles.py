@@ -159,15 +159,22 @@ def classify_link(raw: str, start: int, region: str | None = None) -> Identifier
     return Identifier("url", f"{parts.scheme.lower()}://{netloc}{path}{query}", raw, start, end)
 
 
-def find_handles(text: str, cues: CueIndex, claimed: SpanSet) -> list[Identifier]:
+def find_handles(
+    text: str,
+    cues: CueIndex,
+    claimed: SpanSet,
+    bare_at: str | None = None,
+) -> list[Identifier]:
     """Handles next to a messenger cue: ``@name`` and IDs written after the cue.
 
-    Nothing inside ``claimed`` spans (links, e-mails) is read as a handle.
+    ``bare_at`` is the messenger a ``@name`` with no cue means in this market
+    (``markets.bare_at_messenger``). Nothing inside ``claimed`` spans (links,
+    e-mails) is read as a handle.
     """
     found: dict[int, Identifier] = {}
     if "@" in text or "＠" in text:
         for m in _AT_HANDLE_RE.finditer(text):
-            kind = _nearest_handle_cue(cues, m.start(), m.end())
+            kind = _nearest_handle_cue(cues, m.start(), m.end()) or bare_at
             ident = _make(text, kind, m.group(1), True, m.start(), m.start(1))
             if ident is not None and not claimed.overlaps(ident.start, ident.end):
                 found[m.start()] = ident
@@ -181,17 +188,35 @@ def find_handles(text: str, cues: CueIndex, claimed: SpanSet) -> list[Identifier
         start = m.start(1) if at else m.start(2)
         if start in found:
             continue
-        if cue.kind == "telegram" and not at and not _COLON_RE.search(m.group()):
-            continue  # "Telegram anna" is too weak without "@" or ":"
+        weak = (
+            not at and not _COLON_RE.search(m.group()) and not _USERNAME_LIKE_RE.search(m.group(2))
+        )
+        if cue.kind == "telegram" and weak:
+            continue  # "Telegram anna" is too weak without "@", ":" or a username's digits
         if _GLUED_RE.match(text, m.end()):
             continue  # the start of an e-mail or a link, not an ID
-        ident = _make(text, cue.kind, m.group(2), at, start, m.start(2))
+        numeric = cue.kind == "line" and _numeric_line_id(text[cue.start : cue.end], m.group(2))
+        ident = _make(text, cue.kind, m.group(2), at, start, m.start(2), numeric)
         if ident is not None and not claimed.overlaps(ident.start, ident.end):
             found[start] = ident
     return list(found.values())
 
 
+_PHONE_IN_CUE_RE = re.compile(r"tel|phone|โทร|เบอร์|電話", re.IGNORECASE)
+
+
+def _numeric_line_id(cue: str, name: str) -> bool:
+    """Is an all-digit name after a LINE cue a LINE ID?
+
+    Yes: people choose numeric LINE IDs, often their phone number, and what the
+    advert offers is the ID to search in LINE. A number only counts as a phone
+    when the cue says so ("LINE/Tel 081…" is read by the phone finder).
+    """
+    return name.isdigit() and not _PHONE_IN_CUE_RE.search(cue)
+
+
 _COLON_RE = re.compile(r"[:：]")
+_USERNAME_LIKE_RE = re.compile(r"[A-Za-z][0-9_]|_")  # "anna_k", "anna22": not a word
 _GLUED_RE = re.compile(r"[@＠]|://|\.[A-Za-z]{2,}/")
 
 
@@ -204,14 +229,23 @@ def _nearest_handle_cue(cues: CueIndex, start: int, end: int) -> str | None:
 
 
 def _make(
-    text: str, kind: str | None, name: str, at: bool, start: int, name_start: int
+    text: str,
+    kind: str | None,
+    name: str,
+    at: bool,
+    start: int,
+    name_start: int,
+    numeric: bool = False,
 ) -> Identifier | None:
-    """Validate a handle for its messenger; the match runs from ``start`` to the name's end."""
+    """Validate a handle for its messenger; the match runs from ``start`` to the name's end.
+
+    ``numeric`` allows a name of digits only (a LINE ID announced as one).
+    """
     if kind is None or kind == "other":
         return None
     name = name.rstrip(".") if kind == "telegram" else name.rstrip(".-_")  # sentence punctuation
     low = name.lower()
-    if low in _STOPWORDS or not any(c.isalpha() for c in name):
+    if low in _STOPWORDS or not (numeric or any(c.isalpha() for c in name)):
         return None
     if kind == "telegram":
         if not _TG_HANDLE_RE.fullmatch(name):

@@ -1,7 +1,9 @@
 """The ``adarchive extract`` JSONL contract: one result line per input line.
 
-Input lines are ``{"id", "text", "region"?}`` (a line's region overrides the
-command's); output lines are ``{"id", "identifiers": [...]}`` in input order.
+Input lines are ``{"id", "text", "region"?, "language"?}`` (a line's region
+overrides the command's; ``language`` names the market, see
+``crawler.extract.markets``); output lines are ``{"id", "identifiers": [...]}``
+in input order.
 A malformed line yields a JSON error line on ``err`` naming its id (or line
 number) and processing goes on; the exit status is 1 if any line failed.
 Blank lines are not records and are skipped.
@@ -20,7 +22,7 @@ class _BadLine(ValueError):
     pass
 
 
-def _record(line: str) -> tuple[Any, str, str | None]:
+def _record(line: str) -> tuple[Any, str, str | None, str | None]:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -36,7 +38,10 @@ def _record(line: str) -> tuple[Any, str, str | None]:
     region = obj.get("region")
     if region is not None and not isinstance(region, str):
         raise _BadLine('"region" must be a string', ident)
-    return ident, text, region
+    language = obj.get("language")
+    if language is not None and not isinstance(language, str):
+        raise _BadLine('"language" must be a string', ident)
+    return ident, text, region, language
 
 
 def run_jsonl(lines: Iterable[str], out: TextIO, err: TextIO, region: str | None) -> int:
@@ -46,8 +51,8 @@ def run_jsonl(lines: Iterable[str], out: TextIO, err: TextIO, region: str | None
         if not line.strip():
             continue
         try:
-            ident, text, line_region = _record(line)
-            found = extract_identifiers(text, line_region or region)
+            ident, text, line_region, language = _record(line)
+            found = extract_identifiers(text, line_region or region, language=language)
         except Exception as exc:  # one bad line must not stop the others
             status = 1
             report: dict[str, Any] = {"line": number}

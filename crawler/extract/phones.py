@@ -6,9 +6,10 @@ separators, and contiguous group sequences are tried longest-first from each
 group until libphonenumber accepts one. Groups glued without space ("978-5",
 "12.5") form tokens, and a candidate never starts or ends inside a token.
 Precision guards then reject numbers that are dates, times, prices,
-quantities, measurements, reference numbers or parts of a word; numbers
-without a ``+``, trunk prefix or country code, and numbers joined by list
-punctuation, need a contact cue next to them.
+quantities, measurements, reference numbers or parts of a word. A number
+without a ``+``, trunk prefix or country code is a contact when the market
+writes it that way (``markets.usual_bare_number``), otherwise only next to a
+contact cue; numbers joined by list punctuation need a cue too.
 
 Every regex here has one way to match a given text (separators and digits
 are disjoint classes), and the number of parse attempts per text is bounded,
@@ -26,6 +27,7 @@ import phonenumbers
 
 from crawler.extract.cues import CueIndex, unit_follows
 from crawler.extract.identifier import Identifier
+from crawler.extract.markets import official_grouping, parsed, usual_bare_number, usual_grouping
 from crawler.extract.normalize import Normalized
 from crawler.extract.spans import SpanSet
 
@@ -34,12 +36,19 @@ MAX_DIGITS = 17  # 15 (E.164) + a 2-digit international prefix
 MAX_SEPARATOR = 6  # characters between two digits of one number (emoji sequences)
 MAX_ATTEMPTS = 4000  # libphonenumber parses per text: a bound for adversarial input
 
-# Anything but a letter/digit, a line break, currency and number signs is a separator.
-_SEP = r"(?:[^\w\n\r\u2028\u2029$€£¥₩฿₸₽₱%№#@〒]|[_ーｰ])"
-_RUN_RE = re.compile(rf"(?:\+\s?)?[0-9](?:{_SEP}{{0,{MAX_SEPARATOR}}}[0-9])*")
+# Anything but a letter/digit, a line break, currency and number signs is a separator;
+# not a colon either, which ends a label or is a time ("с 12 до 22: 8 919 …", "10:30").
+_SEP = r"(?:[^\w\n\r\u2028\u2029$€£¥₩฿₸₽₱₹%№#@〒:：]|[_ーｰ])"
+# Digits joined by separators; a number may also be broken over one line end
+# ("(415) 555-" / "0132"), a line break being a boundary like a space.
+_JOIN = rf"(?:{_SEP}{{0,{MAX_SEPARATOR}}}|{_SEP}{{0,3}}(?:\r?\n|\r|\u2028){_SEP}{{0,3}})"
+_RUN_RE = re.compile(rf"(?:\+\s?)?[0-9](?:{_JOIN}[0-9])*")
 _GROUP_RE = re.compile(r"[0-9]+")
 
-_TIME_RE = re.compile(r"\d{1,2}\s?[:：]\s?\d{2}")
+# "10:30", and opening hours written with dots ("10.00-22.00", "9.30 – 18.00").
+_TIME_RE = re.compile(r"\d{1,2}\s?[:：]\s?\d{2}|\d{1,2}\.\d{2}\s?[-–~〜]\s?\d{1,2}\.\d{2}(?!\d)")
+# A height in feet and inches ("5'6", "4’11\"") is never part of a phone number.
+_HEIGHT_RE = re.compile(r"(?<!\d)[4-7]\s?['’′]\s?\d{1,2}(?!\d)")
 _DATE_RE = re.compile(
     r"(?<!\d)(?:(\d{1,2})([./-])(\d{1,2})\2((?:19|20)\d{2}|\d{2})"
     r"|((?:19|20)\d{2})([./-])(\d{1,2})\6(\d{1,2}))(?!\d)"
@@ -84,6 +93,10 @@ def parse_e164(digits: str, plus: bool, region: str | None) -> tuple[str, str] |
             else:
                 form = "idd"
             return _e164(num), form
+    if digits.startswith("00") and not plus:
+        num = _parse("+" + digits[2:], None)  # "00" opens an international number in most
+        if num is not None:  # of the world, also where the region's own prefix differs
+            return _e164(num), "idd"
     num = _parse("+" + digits, None)
     if num is not None:
         return _e164(num), "plus" if plus else "intl"
@@ -141,8 +154,10 @@ def _touches_word(text: str, start: int, end: int, cues: CueIndex) -> bool:
 def _whatsapp(text: str, start: int, end: int, cues: CueIndex, prev_end: int) -> bool:
     """Was this number offered on WhatsApp (cue just before it, or after it on its line)?"""
     window = min(WHATSAPP_WINDOW, start - prev_end)
-    if any(c.kind == "whatsapp" for c in cues.before(start, window)):
-        return True
+    # A cue before counts with no other number between ("WA 6000" is a post code).
+    for cue in cues.before(start, window):
+        if cue.kind == "whatsapp" and not any(c.isdigit() for c in text[cue.end : start]):
+            return True
     line_end = text.find("\n", end, end + WHATSAPP_WINDOW)
     line_end = end + WHATSAPP_WINDOW if line_end < 0 else line_end
     tail = text[end:line_end]
@@ -220,10 +235,17 @@ def _phones_in_run(
     if sum(len(g.digits) for g in groups) < MIN_DIGITS:
         return
     quantity = _quantity_groups(s, base, groups)
+    # Groups inside a valid number that a guard refused ("Артикул: 8 701 234 56 78"):
+    # a bare number starting there would only be that number's tail.
+    shadow = (-1, -1)
     i = 0
     while i < len(groups) and budget.left > 0:
         if groups[i].tight:  # never start inside a token ("978-5-…", "12.5")
             i += 1
+            continue
+        g = groups[i]
+        if not g.plus and len(g.digits) == 2 and g.start > 0 and norm.text[g.start - 1] in ":：":
+            i += 1  # the minutes of a time ("21:00 352 …")
             continue
         # The longest j whose digit count fits; then shorter ones.
         total = 0
@@ -242,8 +264,22 @@ def _phones_in_run(
                 break
             budget.left -= 1
             hit = _accept(
-                text, norm, groups, quantity, i, j, digits, region, cues, blocked, prev_end
+                text,
+                norm,
+                groups,
+                quantity,
+                i,
+                j,
+                digits,
+                region,
+                cues,
+                blocked,
+                prev_end,
+                shadow[0] < i <= shadow[1],
             )
+            if hit is False:
+                shadow = (i, j) if j > shadow[1] else shadow
+                hit = None
             if hit is not None or budget.left <= 0:
                 break
         if hit is not None:
@@ -281,37 +317,70 @@ def _accept(
     cues: CueIndex,
     blocked: SpanSet,
     prev_end: int,
-) -> Identifier | None:
+    shadowed: bool,
+) -> Identifier | bool | None:
+    """The phone number ``groups[i..j]`` is, or None; False when it is a valid,
+    unambiguous number that a guard refuses (a reference number, part of a link):
+    a bare number must not then be read from its tail."""
     parsed = parse_e164(digits, groups[i].plus, region)
     if parsed is None:
         return None
     value, form = parsed
     start, end = norm.span(groups[i].start, groups[j].end)
+    if start > 0 and text[start - 1] in "(（" and text.find(")", start, end) > 0:
+        start -= 1  # "(415) 555-0132": the area code's parenthesis is part of the number
+    # A refusal shadows the number's tail only when the number was unambiguous.
+    refused = None if form in ("bare", "intl") else False
     if blocked.overlaps(start, end):
-        return None
+        return refused
     match = text[start:end]
-    if _TIME_RE.search(match) or _is_date(match):
+    if _TIME_RE.search(match) or _is_date(match) or _HEIGHT_RE.search(match):
         return None
     if _touches_word(text, start, end, cues):
         return None
     if cues.negative_before(start):
-        return None
+        return refused
     if unit_follows(text, end) and not cues.positive_just_before(start):
         return None
-    if form in ("bare", "intl") and not cues.announced(start, end):
-        return None
     inner = norm.text[groups[i].end : groups[j].start]
-    if (_LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])) and not cues.has_positive_near(
-        start, end
-    ):
-        return None  # joined numbers or quantities, unless a cue says obfuscation
+    sizes = _written_sizes(norm, groups, i, j)
+    if len(sizes) == 1 and j > i and _more_single_digits(norm.text, groups, i, j):
+        sizes = tuple(len(g.digits) for g in groups[i : j + 1])  # "1 2 3 4 5 …" counts
+    if form == "intl" and not cues.announced(start, end):
+        # Another country's number without "+": its country code cannot be told from
+        # the first digits of a national number or an id; only a cue makes it a phone.
+        return None
+    if form in ("intl", "cc") and len(sizes) > 1 and not _country_code_apart(value, sizes):
+        # A country code without "+" is its own group and the rest in the market's grouping
+        # ("44 7911 123456"); "45 4'6 160 34 22 37" only lines up like one.
+        return None
+    if form == "bare" and not cues.announced(start, end):
+        # A bare national number is a contact when written the market's way (see
+        # markets.py); in any other grouping it is as likely to be unrelated numbers
+        # lined up in the text, and needs a cue.
+        if shadowed or not usual_bare_number(value, sizes):
+            return None
+        usual = True
+    else:
+        usual = len(sizes) > 1 and usual_grouping(value, sizes)
+        if len(sizes) > 1 and not usual and not cues.has_positive_near(start, end):
+            if form == "cc":
+                return None  # "147 9 7 5 5 …": a leading "1" or "7" may be another number's
+            if "\n" in inner or "\r" in inner:
+                return None  # across a line end only the market's grouping shows one number
+    # Joined numbers or quantities, unless written in the market's grouping with one
+    # separator throughout ("517/555-0109", "96|078|6649"), or a cue says obfuscation.
+    joined = _LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])
+    written = usual and _one_way(norm.text, groups, i, j, official_grouping(value, sizes))
+    if joined and not written and not cues.has_positive_near(start, end):
+        return None
     first = i + 1
     while first <= j and groups[first].tight:
         first += 1
     head = norm.text[groups[i].start : groups[first - 1].end]
-    if _MEASURES_RE.fullmatch(head):
-        return None
-    if first <= j and not cues.has_positive_near(start, end):
+    if _MEASURES_RE.fullmatch(head) and not (usual and first <= j):
+        return None  # "90-60-90", unless it only opens a number written the usual way
+    if first <= j and not usual and not cues.has_positive_near(start, end):
         # Without a cue, a number split in tokens must look written as one: a short
         # head ("8 701 …", "0917 123 …") not continuing a "184/64/44" list.
         if sum(c.isdigit() for c in head) > 5:
@@ -321,3 +390,66 @@ def _accept(
             return None
     channel = "whatsapp" if _whatsapp(text, start, end, cues, prev_end) else None
     return Identifier("phone", value, match, start, end, channel)
+
+
+def _written_sizes(norm: Normalized, groups: list[_Group], i: int, j: int) -> tuple[int, ...]:
+    """Digit counts of the groups the writer made, for the grouping test.
+
+    Words need spaces between them, so a space next to a spelled digit does not
+    end a group ("Seven zero six - five five5 - Zero115" is 3-3-4), and a number
+    spelled digit by digit ("6 6 7 5 5 5 0 1 9 2") is one group.
+    """
+    sizes = [len(groups[i].digits)]
+    for k in range(i + 1, j + 1):
+        a, b = groups[k - 1].end, groups[k].start
+        sep = norm.text[a:b]
+        glued = sep.isspace() and (norm.spelled(a - 1) or norm.spelled(b))
+        if glued:
+            sizes[-1] += len(groups[k].digits)
+        else:
+            sizes.append(len(groups[k].digits))
+    if len(sizes) > 1 and all(size == 1 for size in sizes):
+        return (sum(sizes),)
+    return tuple(sizes)
+
+
+def _one_way(s: str, groups: list[_Group], i: int, j: int, exact: bool) -> bool:
+    """Is list punctuation in groups ``i..j`` part of how the number is written?
+
+    One separator throughout ("415|555|0132", "96;078;6649"), or a slash after
+    the area code ("517/555-0109"); never a comma (thousands), and slashes
+    throughout only in exactly libphonenumber's grouping (``exact``,
+    "513/555/0135"), never in any other (measurements, dates: "184/64/44").
+    """
+    seps = [s[groups[k].end : groups[k + 1].start] for k in range(i, j)]
+    if any("," in sep for sep in seps):
+        return False
+    if sum("/" in sep for sep in seps) > 1 and not exact:
+        return False  # slashes throughout: measurements, dates ("184/64/44")
+    if len({sep.strip() for sep in seps}) == 1:  # a line break may come in addition
+        return True
+    listy = [k for k, sep in enumerate(seps) if _LIST_SEP_RE.search(sep)]
+    return listy == [0] and seps[0].strip() == "/"
+
+
+def _country_code_apart(e164: str, sizes: tuple[int, ...]) -> bool:
+    """Is the country code of ``e164`` written as its own group, the rest usually?"""
+    cc = len(str(parsed(e164).country_code))
+    return sizes[0] == cc and usual_grouping(e164, sizes)
+
+
+def _more_single_digits(s: str, groups: list[_Group], i: int, j: int) -> bool:
+    """Do two or more single digits go on, spaced alike, before or after groups
+    ``i..j``? Then they are a count or a list, not one number spelled digit by
+    digit ("4'9" before it is a height, not more digits)."""
+    if any(len(g.digits) != 1 for g in groups[i : j + 1]):
+        return False
+    for lo, hi in ((i - 2, i), (j + 1, j + 3)):
+        if lo < 0 or hi > len(groups):
+            continue
+        run = groups[min(lo, i) : max(hi, j + 1)]
+        side = groups[lo:hi]
+        joins = (s[a.end : b.start] for a, b in zip(run, run[1:], strict=False))
+        if all(len(g.digits) == 1 for g in side) and all(sep.isspace() for sep in joins):
+            return True
+    return False

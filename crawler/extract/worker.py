@@ -29,17 +29,26 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from crawler.extract import extract_identifiers
+from crawler.extract.urls import extract_from_url
 
 HEADER = struct.Struct(">I")
+URL_FIELD = "url"
 
 
 def identifiers_for(
-    texts: list[tuple[str, str]], region: str | None, own_host: str | None
+    texts: list[tuple[str, str]],
+    region: str | None,
+    own_host: str | None,
+    language: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Identifiers of every (field, text) pair; links back to the ad's own host dropped."""
+    """Identifiers of every (field, text) pair; links back to the ad's own host dropped.
+
+    The ``url`` field is the page's address, read by ``extract_from_url``.
+    """
     found: list[dict[str, Any]] = []
     for field, text in texts:
-        for ident in extract_identifiers(text, region):
+        extract = extract_from_url if field == URL_FIELD else extract_identifiers
+        for ident in extract(text, region, language=language):
             if ident.kind == "url" and own_host and host_of(ident.value) == own_host:
                 continue
             found.append(
@@ -88,9 +97,13 @@ class ExtractionWorker:
         return len(self._pending)
 
     async def extract(
-        self, texts: list[tuple[str, str]], region: str | None, own_host: str | None
+        self,
+        texts: list[tuple[str, str]],
+        region: str | None,
+        own_host: str | None,
+        language: str | None = None,
     ) -> list[dict[str, Any]]:
-        """``identifiers_for(texts, region, own_host)``, computed by the helper."""
+        """``identifiers_for(texts, region, own_host, language)``, computed by the helper."""
         if self.gone:  # died, or closed: never start a second helper behind the pool's back
             raise WorkerGone("extraction helper has exited")
         process = self._process or await self._start()
@@ -99,7 +112,8 @@ class ExtractionWorker:
         seq = next(self._seq)
         future = asyncio.get_running_loop().create_future()
         self._pending[seq] = future
-        data = pickle.dumps((seq, (texts, region, own_host)), protocol=pickle.HIGHEST_PROTOCOL)
+        args = (texts, region, own_host, language)
+        data = pickle.dumps((seq, args), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             process.stdin.write(HEADER.pack(len(data)) + data)
             await process.stdin.drain()  # waits only while the pipe is full
