@@ -150,8 +150,10 @@ ADVERSARIAL = {
 @pytest.mark.parametrize("name", list(ADVERSARIAL))
 def test_adversarial_inputs_finish_quickly(name: str) -> None:
     text = ADVERSARIAL[name]
-    started = time.perf_counter()
+    # CPU time of this process: the bound is on the extractor's work (super-linear
+    # backtracking would blow it by orders of magnitude), not on how busy the machine is.
+    started = time.process_time()
     found = extract_identifiers(text, "KZ")
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < BOUND_SECONDS, f"{name}: {elapsed:.1f}s"
     _check(text, found)
