@@ -130,13 +130,17 @@ def cmd_platform_check(args: argparse.Namespace) -> int:
         f"{definition.language}), listing {definition.listing_render}, detail {definition.detail_render}, "
         f"{len(definition.fields)} detail fields"
     )
+    from crawler.check import check_page, selector_overlap_warnings
+
     if args.page is None:
+        for warning in selector_overlap_warnings(definition):
+            print(warning)
         return 0
     if not args.url:
         raise UserError("--page needs --url (the address the page was saved from)")
-    from crawler.check import check_page
-
     report = check_page(definition, Path(args.page), args.url)
+    for warning in selector_overlap_warnings(definition, report["listing"]):
+        print(warning)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 
