@@ -24,6 +24,7 @@ class UserError(RuntimeError):
 def _user_errors() -> tuple[type[BaseException], ...]:
     from crawler.analysis.commands import USER_ERRORS as ANALYSIS_ERRORS
     from crawler.evidence.commands import USER_ERRORS as EVIDENCE_ERRORS
+    from crawler.extract.argument import IdentifierError
     from crawler.platforms import DefinitionError
     from crawler.politeness.commands import USER_ERRORS as HOSTILE_ERRORS
     from crawler.runner import CrawlSetupError
@@ -34,6 +35,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         DefinitionError,
         StoreError,
         CrawlSetupError,
+        IdentifierError,  # issue 17: one identifier syntax, refused when invalid
         *EVIDENCE_ERRORS,
         *ANALYSIS_ERRORS,
         *HOSTILE_ERRORS,  # issue 7: policy flags without their justification
@@ -165,12 +167,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_identifiers(args: argparse.Namespace) -> int:
+    from crawler.extract.argument import check_kind, parse_identifier
     from crawler.queries import identifier_counts
     from crawler.store.db import open_store, resolve_db_url
 
+    kind = check_kind(args.kind)
+    only = [parse_identifier(text, args.region) for text in args.identifier]
     factory = open_store(resolve_db_url(args.db), create=False)
     with factory() as session:
-        rows = identifier_counts(session, kind=args.kind, min_ads=args.min_ads, limit=args.limit)
+        rows = identifier_counts(session, kind=kind, min_ads=args.min_ads, limit=args.limit,
+                                 only=[(a.kind, a.value) for a in only])  # fmt: skip
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
@@ -251,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("identifiers", help="identifiers in the store, with ad and platform counts")
+    p.add_argument("identifier", nargs="*",
+                   help="only these (KIND:VALUE, or a value the extractor recognises)")  # fmt: skip
+    p.add_argument("--region", help="default region (ISO country) for national phone numbers")
     db_option(p)
     p.add_argument("--kind", help="only this kind (phone, email, telegram, ...)")
     p.add_argument("--min-ads", type=int, default=1, help="only identifiers on at least N ads")

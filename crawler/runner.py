@@ -90,8 +90,12 @@ def prepare_output_dir(path: Path) -> None:
 
 def check_store_url(url: str) -> None:
     """Open (and close) the store once before the reactor starts, so errors are one line."""
-    from crawler.store.db import upgrade_schema
+    import sys
 
+    from crawler.store.db import sqlite_path, upgrade_schema
+
+    path = sqlite_path(url)
+    new = path is not None and not path.exists()
     engine = make_engine(url, create=True)
     try:
         upgrade_schema(engine)
@@ -101,6 +105,8 @@ def check_store_url(url: str) -> None:
         raise StoreError(f"cannot open store {url!r}: {exc}".splitlines()[0]) from None
     finally:
         engine.dispose()
+    if new:
+        print(f"adarchive: created a new store at {path}", file=sys.stderr)
 
 
 def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
