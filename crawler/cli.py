@@ -86,7 +86,22 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     jobs = [CrawlJob(d, start_urls.get(d.name)) for d in definitions]
     results = run_crawls(jobs, settings)
     print_crawl_summary(results, settings)
-    return crawl_exit_status(results)
+    status = crawl_exit_status(results)
+    _alert_crawls(results, settings)
+    return status
+
+
+def _alert_crawls(results: Sequence[Any], settings: Any) -> None:
+    """Push alerts for crawls that ended empty, degraded, refused or failed (issue 17)."""
+    from crawler.alerts import AlertConfig, crawl_alerts, send_alerts
+
+    try:
+        config = AlertConfig.from_settings(settings)
+    except ValueError as exc:
+        print(f"adarchive: alerts not sent: {exc}", file=sys.stderr)
+        return
+    if config.enabled:
+        send_alerts(config, crawl_alerts(results, config))
 
 
 def _start_urls(values: Sequence[str], names: Sequence[str]) -> dict[str, str]:

@@ -76,6 +76,17 @@ def build_settings(
     return settings
 
 
+def project_settings(overrides: dict[str, Any] | None = None) -> Any:
+    """The project's settings with command-line overrides, for commands that crawl nothing."""
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
 def prepare_output_dir(path: Path) -> None:
     """Create the output directory or fail with one clear line."""
     try:

@@ -140,7 +140,11 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     for pair in args.set:
         crawl_args += ["-s", pair]
     crawl_args += ["--log-level", args.log_level]
+    from crawler.cli import _setting_overrides
+    from crawler.runner import project_settings
+
     options = SchedulerOptions(
+        settings=project_settings(_setting_overrides(args.set)),  # alerts, drift (issue 17)
         db_url=db_url,
         out=out,
         definitions=args.definitions,
