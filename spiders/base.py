@@ -122,6 +122,11 @@ class DefinitionSpider(scrapy.Spider):
         for url in urls:
             if not self._allowed(url):
                 self.crawler.stats.inc_value("adarchive/offsite_links_skipped")
+                # counted by reason for the crawl's health (crawler/health.py), logged at debug only
+                web = urlsplit(url).scheme in ("http", "https")
+                self.crawler.stats.inc_value(
+                    f"{health.REFUSED_PREFIX}/{'allow-list' if web else 'scheme'}"
+                )
                 self.logger.debug("skipping off-platform link %s", url)
                 continue
             key = canonicalize_url(url)
