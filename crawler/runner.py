@@ -101,8 +101,6 @@ def prepare_output_dir(path: Path) -> None:
 
 def check_store_url(url: str) -> None:
     """Open (and close) the store once before the reactor starts, so errors are one line."""
-    import sys
-
     from crawler.store.db import sqlite_path, upgrade_schema
 
     path = sqlite_path(url)
@@ -117,7 +115,7 @@ def check_store_url(url: str) -> None:
     finally:
         engine.dispose()
     if new:
-        print(f"adarchive: created a new store at {path}", file=sys.stderr)
+        print(f"created a new store at {path}", flush=True)  # stdout: not an error
 
 
 def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
@@ -159,13 +157,35 @@ def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
             errors=int(stats.get("log_count/ERROR", 0)),
             seconds=_crawl_seconds(stats, elapsed),
             stats=stats,
-            # The state stored on the crawl row when it closed, else from the final stats.
-            health=getattr(recorder, "health", None)
-            or health.assess(job.definition.name, stats, ads, reason),
+            health=health.assess(job.definition.name, stats, ads, reason),
         )
+        stored = getattr(recorder, "health", None)
+        if stored is not None and result.crawl_id is not None and stored != result.health:
+            # Counts that arrived after the crawl row closed (the evidence writer's
+            # adverts not stored, late errors): the row gets the final state too.
+            update_crawl_health(settings.get("ADARCHIVE_DB"), result.crawl_id, result.health)
         result.stats_file = write_crawl_stats(result, Path(settings.get("ADARCHIVE_DATA_DIR")))
         results.append(result)
     return results
+
+
+def update_crawl_health(db_url: str, crawl_id: int, found: health.Health | None) -> None:
+    """Store the final finish state and health on the crawl row."""
+    from crawler.store.db import open_store
+    from crawler.store.models import Crawl
+
+    if found is None:
+        return
+    factory = open_store(db_url, create=False)
+    try:
+        with factory() as session:
+            crawl = session.get(Crawl, crawl_id)
+            if crawl is not None:
+                crawl.state = found.state
+                crawl.health_json = json.dumps(found.as_dict(), sort_keys=True)
+                session.commit()
+    finally:
+        factory.kw["bind"].dispose()
 
 
 STATS_DIR = "crawl-stats"
