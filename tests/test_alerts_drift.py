@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +21,7 @@ from typing import Any, ClassVar
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import FAST, adarchive
+from conftest import FAST, REPO, adarchive
 from crawler.schedule.drift import DriftConfig, departures
 
 # -- receivers ---------------------------------------------------------------------------
@@ -127,6 +131,8 @@ class Board(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         path = self.path
+        if path.startswith("/list") and Board.layout == 3:
+            time.sleep(20)  # a listing that never comes in time: the crawl is killed meanwhile
         if path.startswith("/list"):
             page = int(path.rpartition("=")[2]) if "=" in path else 1
             first = (page - 1) * PER_PAGE
@@ -227,3 +233,45 @@ def test_layout_change_between_scheduled_runs_is_drift(tmp_path: Path, receivers
     assert "+77015550103" in hook.received[0]["summary"]
     subjects = [m["Subject"] for m in mailbox.messages]
     assert len(subjects) == 2 and "drifts" in subjects[1], subjects
+
+
+def test_scheduled_run_whose_crawl_dies_is_alerted(tmp_path: Path, receivers: Any) -> None:
+    _, hook, alert_settings = receivers
+    board = ThreadingHTTPServer(("127.0.0.41", 0), Board)
+    threading.Thread(target=board.serve_forever, daemon=True).start()
+    Board.layout = 3
+    url = f"http://127.0.0.41:{board.server_address[1]}/list"
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    (definitions / "drift_board.toml").write_text(DEFINITION.format(url=url), encoding="utf-8")
+    db = str(tmp_path / "adarchive.db")
+    common = ["--db", db, "--definitions", str(definitions)]
+    assert adarchive("db", "upgrade", "--db", db).returncode == 0
+    assert adarchive("schedule", "add", "drift_board", "--every", "1h", *common).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "scheduler", "--once", "--out", str(tmp_path / "data"),
+         "--tick", "0.2", *common, "--start-url", f"drift_board={url}", *FAST, *alert_settings],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        pid = None
+        while pid is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with sqlite3.connect(db) as conn:
+                row = conn.execute("SELECT pid FROM crawl WHERE status = 'running'").fetchone()
+            pid = row[0] if row else None
+        assert pid, "the scheduled crawl never started"
+        os.kill(pid, signal.SIGKILL)  # the crawl dies without closing its crawl row
+        out, _ = scheduler.communicate(timeout=60)
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+            scheduler.wait()
+        board.shutdown()
+        board.server_close()
+    assert scheduler.returncode == 0, out
+    kinds = [a["kind"] for a in hook.received]
+    assert kinds == ["schedule.run_failed"], (kinds, out)
+    assert "drift_board: scheduled run 1" in hook.received[0]["summary"]
