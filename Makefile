@@ -5,9 +5,27 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TOOLS := .tools
 
-.PHONY: setup tools demo test test-fast lint bench clean
+.PHONY: setup browser tools demo test test-fast lint bench clean
+BROWSER_TIMEOUT ?= 300
+BROWSER_CHECK ?= $(PY) -c "from crawler.browser.launch import find_browser; find_browser()"
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed browser
+
+# Browser-rendered platforms need a Chromium: Debian's, or Playwright's own
+# download, tried with a time limit so an offline machine does not hang. Never
+# fails setup: without a browser the demo skips those platforms and says so.
+browser: $(VENV)/.installed
+	@if $(BROWSER_CHECK) >/dev/null 2>&1; then \
+		echo "browser: Chromium found"; \
+	else \
+		echo "browser: no Chromium; trying Playwright's download (at most $(BROWSER_TIMEOUT)s)"; \
+		if timeout $(BROWSER_TIMEOUT) $(VENV)/bin/playwright install chromium >/dev/null 2>&1; then \
+			echo "browser: Playwright's Chromium installed"; \
+		else \
+			echo "browser: download impossible here; the demo will skip browser platforms" \
+				"(install one with: apt-get install chromium)"; \
+		fi; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

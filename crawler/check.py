@@ -7,6 +7,7 @@ crawler would decode it (HTTP-less, so from ``<meta charset>`` or sniffing).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,38 @@ def check_page(definition: PlatformDefinition, page: Path, url: str) -> dict[str
         "detail": detail,
         "empty_fields": missing,
     }
+
+
+_BARE_LINK = re.compile(
+    r"^(?:css:)?\s*(?:\*|a)?\s*(?:::attr\(href\))?\s*$|^xpath:\s*//a(?:/@href)?\s*$"
+)
+
+
+def selector_overlap_warnings(
+    definition: PlatformDefinition, listing: dict[str, list[str]] | None = None
+) -> list[str]:
+    """Warnings when ``ad_links`` can select the pages ``next_page`` selects.
+
+    The crawler treats such a URL as a listing page (next_page wins), but a
+    loose ``ad_links`` usually also fetches other non-advert pages as detail
+    pages. Without a page the check is by shape (a bare ``a`` selector);
+    with one (``--page``, ``--live``) it names the URLs both select.
+    """
+    if definition.next_page is None:
+        return []
+    warnings = []
+    last = re.split(r"\s+|>", definition.ad_links.expression.strip())[-1]
+    if _BARE_LINK.match(f"{definition.ad_links.kind}:{last}"):
+        warnings.append(
+            f"warning: ad_links ({definition.ad_links.selector}) selects every link, so it "
+            "overlaps next_page: pager links are crawled as listing pages (next_page wins), but "
+            "other links become detail pages; narrow ad_links to the advert links"
+        )
+    if listing is not None:
+        both = sorted(set(listing.get("ad_links", [])) & set(listing.get("next_page", [])))
+        if both:
+            warnings.append(
+                f"warning: ad_links also selects {len(both)} next_page link(s) "
+                f"({', '.join(both[:3])}): they are crawled as listing pages (next_page wins)"
+            )
+    return warnings

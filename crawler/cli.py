@@ -25,6 +25,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from crawler.analysis.commands import USER_ERRORS as ANALYSIS_ERRORS
     from crawler.evidence.commands import USER_ERRORS as EVIDENCE_ERRORS
     from crawler.exhibit.commands import USER_ERRORS as EXHIBIT_ERRORS
+    from crawler.extract.argument import IdentifierError
     from crawler.platforms import DefinitionError
     from crawler.politeness.commands import USER_ERRORS as HOSTILE_ERRORS
     from crawler.runner import CrawlSetupError
@@ -35,6 +36,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         DefinitionError,
         StoreError,
         CrawlSetupError,
+        IdentifierError,  # issue 17: one identifier syntax, refused when invalid
         *EVIDENCE_ERRORS,
         *EXHIBIT_ERRORS,
         *ANALYSIS_ERRORS,
@@ -86,7 +88,22 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     jobs = [CrawlJob(d, start_urls.get(d.name)) for d in definitions]
     results = run_crawls(jobs, settings)
     print_crawl_summary(results, settings)
-    return crawl_exit_status(results)
+    status = crawl_exit_status(results)
+    _alert_crawls(results, settings)
+    return status
+
+
+def _alert_crawls(results: Sequence[Any], settings: Any) -> None:
+    """Push alerts for crawls that ended empty, degraded, refused or failed (issue 17)."""
+    from crawler.alerts import AlertConfig, crawl_alerts, send_alerts
+
+    try:
+        config = AlertConfig.from_settings(settings)
+    except ValueError as exc:
+        print(f"adarchive: alerts not sent: {exc}", file=sys.stderr)
+        return
+    if config.enabled:
+        send_alerts(config, crawl_alerts(results, config))
 
 
 def _start_urls(values: Sequence[str], names: Sequence[str]) -> dict[str, str]:
@@ -124,23 +141,65 @@ def cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def cmd_platform_check(args: argparse.Namespace) -> int:
-    from crawler.platforms import load_definition
-
-    definition = load_definition(args.file)
+    definition = _definition(args.file, args.definitions)
     print(
         f"OK {definition.path}: platform {definition.name!r} ({definition.country}, "
         f"{definition.language}), listing {definition.listing_render}, detail {definition.detail_render}, "
         f"{len(definition.fields)} detail fields"
     )
+    from crawler.check import check_page, selector_overlap_warnings
+
+    if args.live:
+        return _live_check(definition, args)
     if args.page is None:
+        for warning in selector_overlap_warnings(definition):
+            print(warning)
         return 0
     if not args.url:
         raise UserError("--page needs --url (the address the page was saved from)")
-    from crawler.check import check_page
-
     report = check_page(definition, Path(args.page), args.url)
+    for warning in selector_overlap_warnings(definition, report["listing"]):
+        print(warning)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
+
+
+def _live_check(definition: Any, args: argparse.Namespace) -> int:
+    """One listing page and one advert from the real site, every field and identifier shown."""
+    from crawler.check import selector_overlap_warnings
+    from crawler.health import assess
+    from crawler.livecheck import live_check
+    from crawler.runner import project_settings
+
+    settings = project_settings(_setting_overrides(args.set))
+    report = live_check(definition, settings, args.start_url)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        print(f"listing  {report.listing_url or '(not fetched)'}")
+        print(
+            f"  ad_links: {len(report.ad_links)}  next_page: {', '.join(report.next_page) or '-'}"
+        )
+        print(f"advert   {report.ad_url or '(not fetched)'}")
+        for name, value in report.fields.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            shown = (text or "").replace("\n", " / ")
+            print(f"  {name:<15} {shown[:200] + ('…' if len(shown) > 200 else '') or '(empty)'}")
+        print(f"identifiers: {len(report.identifiers)}")
+        for ident in report.identifiers:
+            print(f"  {ident['kind']:<9} {ident['value']:<28} {ident['field']}: {ident['match']!r}")
+    for warning in selector_overlap_warnings(
+        definition, {"ad_links": report.ad_links, "next_page": report.next_page}
+    ):
+        print(warning)
+    stored = 1 if report.fields.get("external_id") else 0
+    health = assess(definition.name, report.stats, stored)
+    if health.state in ("finished", "degraded") and report.ad_url and stored:
+        return 0
+    why = "; ".join(health.problems) or "no advert read"
+    fix = f" (fix: {health.fix})" if health.fix else ""
+    print(f"adarchive: {definition.name}: live check {health.state}: {why}{fix}", file=sys.stderr)
+    return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -163,12 +222,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_identifiers(args: argparse.Namespace) -> int:
+    from crawler.extract.argument import check_kind, parse_identifier
     from crawler.queries import identifier_counts
     from crawler.store.db import open_store, resolve_db_url
 
+    kind = check_kind(args.kind)
+    only = [parse_identifier(text, args.region) for text in args.identifier]
     factory = open_store(resolve_db_url(args.db), create=False)
     with factory() as session:
-        rows = identifier_counts(session, kind=args.kind, min_ads=args.min_ads, limit=args.limit)
+        rows = identifier_counts(session, kind=kind, min_ads=args.min_ads, limit=args.limit,
+                                 only=[(a.kind, a.value) for a in only])  # fmt: skip
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
@@ -230,8 +293,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("platform", help="work on one platform definition")
     psub = p.add_subparsers(dest="platform_command", required=True, metavar="SUBCOMMAND")
-    c = psub.add_parser("check", help="validate a definition; with --page, show what it extracts")
-    c.add_argument("file", help="definition file (*.toml)")
+    c = psub.add_parser(
+        "check", help="validate a definition; with --page or --live, show what it extracts"
+    )
+    c.add_argument("file", help="platform name or definition file (*.toml)")
+    definitions_option(c)
+    c.add_argument(
+        "--live",
+        action="store_true",
+        help="fetch one listing page and one advert politely (robots.txt, delay, "
+        "address guard) and print every field and identifier",
+    )
+    c.add_argument("--start-url", help="with --live: the listing page to fetch")
+    c.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --live: a setting, e.g. -s ADARCHIVE_ALLOWED_ADDRESSES=...",
+    )
+    c.add_argument("--json", action="store_true", help="with --live: JSON instead of text")  # fmt: skip
     c.add_argument("--page", help="a saved page (HTML) to apply the selectors to")
     c.add_argument("--url", help="the URL the saved page came from")
     c.set_defaults(func=cmd_platform_check)
@@ -249,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("identifiers", help="identifiers in the store, with ad and platform counts")
+    p.add_argument("identifier", nargs="*",
+                   help="only these (KIND:VALUE, or a value the extractor recognises)")  # fmt: skip
+    p.add_argument("--region", help="default region (ISO country) for national phone numbers")
     db_option(p)
     p.add_argument("--kind", help="only this kind (phone, email, telegram, ...)")
     p.add_argument("--min-ads", type=int, default=1, help="only identifiers on at least N ads")

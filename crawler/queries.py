@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from crawler.store.models import Ad, AdIdentifier, Identifier
 
 
 def identifier_counts(
-    session: Session, kind: str | None = None, min_ads: int = 1, limit: int = 0
+    session: Session,
+    kind: str | None = None,
+    min_ads: int = 1,
+    limit: int = 0,
+    only: Sequence[tuple[str, str]] = (),
 ) -> list[dict[str, Any]]:
     """Identifiers with the number of distinct ads and platforms they appear on, most-used first."""
     ads = func.count(func.distinct(AdIdentifier.ad_id)).label("ads")
@@ -26,6 +31,8 @@ def identifier_counts(
     )
     if kind:
         query = query.where(Identifier.kind == kind)
+    if only:
+        query = query.where(tuple_(Identifier.kind, Identifier.value).in_(list(only)))
     if limit:
         query = query.limit(limit)
     return [

@@ -29,21 +29,39 @@ def warc_files(db_url: str, crawl_ids: Sequence[int]) -> list[WarcFile]:
 
 
 def print_crawl_summary(results: Sequence[CrawlResult], settings: Any, out: Any = None) -> None:
+    """The crawl table (definition health per platform), its problems and fixes, WARC files."""
     import sys
 
     out = out or sys.stdout
-    total_pages = sum(r.pages for r in results)
-    total_ads = sum(r.ads for r in results)
-    print(
-        f"{'platform':<16} {'pages':>6} {'ads':>5} {'new':>5} {'errors':>6} {'seconds':>8}  finish",
-        file=out,
+    header = (
+        f"{'platform':<16} {'listing':>7} {'links':>6} {'detail':>6} {'ads':>5} {'new':>5} "
+        f"{'empty':>5} {'refused':>7} {'errors':>6} {'seconds':>8}  state"
     )
+    print(header, file=out)
     for r in results:
+        h = r.health
+        listing, links, detail, empty, refused = (
+            (
+                h.listing_pages,
+                h.ad_links,
+                h.detail_pages,
+                h.empty_detail_pages,
+                sum(h.refusals.values()),
+            )
+            if h is not None
+            else (0, 0, 0, 0, 0)
+        )
         print(
-            f"{r.platform:<16} {r.pages:>6} {r.ads:>5} {r.new_ads:>5} {r.errors:>6} {r.seconds:>8.1f}  {r.finish_reason}",
+            f"{r.platform:<16} {listing:>7} {links:>6} {detail:>6} {r.ads:>5} {r.new_ads:>5} "
+            f"{empty:>5} {refused:>7} {r.errors:>6} {r.seconds:>8.1f}  {r.state}",
             file=out,
         )
-    print(f"{'total':<16} {total_pages:>6} {total_ads:>5}", file=out)
+    total_pages = sum(r.pages for r in results)
+    total_ads = sum(r.ads for r in results)
+    print(f"total: {total_pages} pages, {total_ads} ads; state {worst_state(results)}", file=out)
+    for r in results:
+        for line in health_lines(r):
+            print(line, file=out)
     files = warc_files(settings.get("ADARCHIVE_DB"), [r.crawl_id for r in results])
     if files:
         print("\nWARC files (relative to the data directory):", file=out)
@@ -53,21 +71,42 @@ def print_crawl_summary(results: Sequence[CrawlResult], settings: Any, out: Any 
     print(f"\nstore: {settings.get('ADARCHIVE_DB')}", file=out)
 
 
+def health_lines(result: CrawlResult) -> list[str]:
+    """What a platform's numbers say is wrong (refusals by reason, problems, the fix)."""
+    h = result.health
+    if h is None:
+        return []
+    lines = []
+    if h.refusals:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(h.refusals.items()))
+        lines.append(f"{result.platform}: refused by reason: {reasons}")
+    lines += [f"{result.platform}: {h.state}: {problem}" for problem in h.problems]
+    if h.fix:
+        lines.append(f"{result.platform}: fix: {h.fix}")
+    return lines
+
+
+def worst_state(results: Sequence[CrawlResult]) -> str:
+    from crawler.health import worst
+
+    return worst(r.state for r in results)
+
+
 def crawl_exit_status(results: Sequence[CrawlResult], err: Any = None) -> int:
-    """0 when every crawl finished without errors; else 1, saying which did not."""
+    """The exit status of the worst finish state (DESIGN.md "Finish states"), saying why."""
     import sys
 
-    bad = [
-        r
-        for r in results
-        if r.errors
-        # a crawl that ends on its page or time budget ended as planned (issue 7)
-        or r.finish_reason not in ("finished", "closespider_pagecount", "closespider_timeout")
-    ]
-    for r in bad:
+    from crawler.health import exit_code
+    from crawler.shutdown import stop_signal
+
+    state = worst_state(results)
+    for r in results:
+        if r.state == "finished":
+            continue
+        why = "; ".join(r.health.problems) if r.health is not None else r.finish_reason
+        fix = f" (fix: {r.health.fix})" if r.health is not None and r.health.fix else ""
         print(
-            f"adarchive: {r.platform}: finished as {r.finish_reason!r} with {r.errors} errors "
-            "(see the crawl log)",
+            f"adarchive: {r.platform}: {r.state}: {why or r.finish_reason}{fix}",
             file=err or sys.stderr,
         )
-    return 1 if bad else 0
+    return exit_code(state, stop_signal())

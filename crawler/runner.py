@@ -6,6 +6,7 @@ The Twisted reactor cannot restart, so one call runs every requested crawl
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler import health
 from crawler.platforms import PlatformDefinition
 from crawler.store.db import StoreError, make_engine, resolve_db_url
 
@@ -38,6 +40,13 @@ class CrawlResult:
     errors: int
     seconds: float
     stats: dict[str, Any] = field(default_factory=dict)
+    health: health.Health | None = None
+    stats_file: Path | None = None
+
+    @property
+    def state(self) -> str:
+        """The finish state (DESIGN.md "Finish states")."""
+        return self.health.state if self.health is not None else "failed"
 
 
 def build_settings(
@@ -67,6 +76,17 @@ def build_settings(
     return settings
 
 
+def project_settings(overrides: dict[str, Any] | None = None) -> Any:
+    """The project's settings with command-line overrides, for commands that crawl nothing."""
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
 def prepare_output_dir(path: Path) -> None:
     """Create the output directory or fail with one clear line."""
     try:
@@ -81,8 +101,10 @@ def prepare_output_dir(path: Path) -> None:
 
 def check_store_url(url: str) -> None:
     """Open (and close) the store once before the reactor starts, so errors are one line."""
-    from crawler.store.db import upgrade_schema
+    from crawler.store.db import sqlite_path, upgrade_schema
 
+    path = sqlite_path(url)
+    new = path is not None and not path.exists()
     engine = make_engine(url, create=True)
     try:
         upgrade_schema(engine)
@@ -92,6 +114,8 @@ def check_store_url(url: str) -> None:
         raise StoreError(f"cannot open store {url!r}: {exc}".splitlines()[0]) from None
     finally:
         engine.dispose()
+    if new:
+        print(f"created a new store at {path}", flush=True)  # stdout: not an error
 
 
 def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
@@ -121,20 +145,77 @@ def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
     for job, crawler in crawlers:
         stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
         recorder = getattr(crawler, CrawlRecorder.ATTR, None)
-        results.append(
-            CrawlResult(
-                platform=job.definition.name,
-                crawl_id=recorder.crawl_id if recorder else None,
-                finish_reason=str(stats.get("finish_reason", "unknown")),
-                pages=int(stats.get("response_received_count", 0)),
-                ads=recorder.stats["ads"] if recorder else int(stats.get("item_scraped_count", 0)),
-                new_ads=recorder.stats["new_ads"] if recorder else 0,
-                errors=int(stats.get("log_count/ERROR", 0)),
-                seconds=_crawl_seconds(stats, elapsed),
-                stats=stats,
-            )
+        ads = recorder.stats["ads"] if recorder else int(stats.get("item_scraped_count", 0))
+        reason = (recorder.finish_reason if recorder else None) or stats.get("finish_reason")
+        result = CrawlResult(
+            platform=job.definition.name,
+            crawl_id=recorder.crawl_id if recorder else None,
+            finish_reason=str(stats.get("finish_reason", "unknown")),
+            pages=int(stats.get("response_received_count", 0)),
+            ads=ads,
+            new_ads=recorder.stats["new_ads"] if recorder else 0,
+            errors=int(stats.get("log_count/ERROR", 0)),
+            seconds=_crawl_seconds(stats, elapsed),
+            stats=stats,
+            health=health.assess(job.definition.name, stats, ads, reason),
         )
+        stored = getattr(recorder, "health", None)
+        if stored is not None and result.crawl_id is not None and stored != result.health:
+            # Counts that arrived after the crawl row closed (the evidence writer's
+            # adverts not stored, late errors): the row gets the final state too.
+            update_crawl_health(settings.get("ADARCHIVE_DB"), result.crawl_id, result.health)
+        result.stats_file = write_crawl_stats(result, Path(settings.get("ADARCHIVE_DATA_DIR")))
+        results.append(result)
     return results
+
+
+def update_crawl_health(db_url: str, crawl_id: int, found: health.Health | None) -> None:
+    """Store the final finish state and health on the crawl row."""
+    from crawler.store.db import open_store
+    from crawler.store.models import Crawl
+
+    if found is None:
+        return
+    factory = open_store(db_url, create=False)
+    try:
+        with factory() as session:
+            crawl = session.get(Crawl, crawl_id)
+            if crawl is not None:
+                crawl.state = found.state
+                crawl.health_json = json.dumps(found.as_dict(), sort_keys=True)
+                session.commit()
+    finally:
+        factory.kw["bind"].dispose()
+
+
+STATS_DIR = "crawl-stats"
+
+
+def write_crawl_stats(result: CrawlResult, data_dir: Path) -> Path | None:
+    """``<data dir>/crawl-stats/<crawl id>.json``: the crawl's state, health and Scrapy stats.
+
+    Written for tests and monitoring, so nobody has to scrape the log for numbers.
+    """
+    name = (
+        str(result.crawl_id) if result.crawl_id is not None else f"{result.platform}-{os.getpid()}"
+    )
+    path = data_dir / STATS_DIR / f"{name}.json"
+    document = {
+        "schema": "adarchive-crawl-stats/1",
+        "crawl_id": result.crawl_id,
+        "platform": result.platform,
+        "state": result.state,
+        "health": result.health.as_dict() if result.health is not None else None,
+        "stats": result.stats,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(document, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+        )
+    except OSError:
+        return None  # a statistics file is a convenience, never a reason to fail the crawl
+    return path
 
 
 def _crawl_seconds(stats: dict[str, Any], fallback: float) -> float:

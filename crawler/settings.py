@@ -321,3 +321,32 @@ ADARCHIVE_BROWSER_MAX_PAGE_BYTES = 64 * 1024 * 1024
 # (CPython's default is 700). 0 leaves the collector alone.
 EXTENSIONS["crawler.gctune.GcTuneExtension"] = 0
 ADARCHIVE_GC_THRESHOLD = 10_000
+
+# --- Alerts and drift (issue 17: crawler/alerts.py, crawler/schedule/drift.py) ---
+
+# Where alerts go: watch hits, crawls ending in one of ADARCHIVE_ALERT_STATES,
+# drifting scheduled runs, failed scheduled runs. None/empty: not sent.
+# The webhook gets a JSON POST ({"schema": "adarchive-alert/1", "kind", ...}),
+# retried this many times (1 s, 2 s, 4 s ...) on connection errors, 429, 5xx.
+ADARCHIVE_ALERT_WEBHOOK = None
+ADARCHIVE_ALERT_WEBHOOK_RETRIES = 3
+# E-mail through an SMTP server "host:port" to these comma-separated addresses.
+ADARCHIVE_ALERT_SMTP = None
+ADARCHIVE_ALERT_EMAIL_TO = ""
+ADARCHIVE_ALERT_EMAIL_FROM = "adarchive@localhost"
+ADARCHIVE_ALERT_SMTP_USER = None
+ADARCHIVE_ALERT_SMTP_PASSWORD = None
+ADARCHIVE_ALERT_SMTP_STARTTLS = False
+# Finish states that send an alert (crawler/health.py); "finished" never does.
+ADARCHIVE_ALERT_STATES = "degraded,empty,refused,failed"
+
+# A scheduled run is compared with the platform's last ADARCHIVE_DRIFT_RUNS
+# runs (median) once at least ADARCHIVE_DRIFT_MIN_RUNS exist: adverts per
+# listing page or identifiers per advert falling or rising by the factor
+# ADARCHIVE_DRIFT_RATIO, or the empty-field or new-advert rate moving by more
+# than ADARCHIVE_DRIFT_RATE_CHANGE, mark the run as drifting. Three runs make a
+# baseline that one odd run does not skew.
+ADARCHIVE_DRIFT_RUNS = 5
+ADARCHIVE_DRIFT_MIN_RUNS = 3
+ADARCHIVE_DRIFT_RATIO = 2.0
+ADARCHIVE_DRIFT_RATE_CHANGE = 0.4

@@ -34,12 +34,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXIT_STATUS = 130
-_state: dict[str, Any] = {"requested": None, "coordinator": None}
+_state: dict[str, Any] = {"requested": None, "coordinator": None, "signal": None}
 
 
 def shutdown_requested() -> bool:
     """Whether a stop signal arrived (components waiting on their own timers check this)."""
     return _state["requested"] is not None
+
+
+def stop_signal() -> int | None:
+    """The first stop signal received (its number), for the exit status 128 + N."""
+    return _state["signal"]
 
 
 class _Coordinator:
@@ -65,6 +70,7 @@ class _Coordinator:
             _kill_evidence_writers()
             os._exit(EXIT_STATUS)
         _state["requested"] = time.monotonic()
+        _state["signal"] = signum
         from twisted.internet import reactor
 
         reactor.callFromThread(self.begin, signum)

@@ -13,11 +13,20 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url
 
+from crawler import health
 from crawler.fields import extract_fields, extract_links
 from crawler.items import Ad
-from crawler.platforms import PlatformDefinition, host_allowed
+from crawler.platforms import DETAIL_REQUIRED, PlatformDefinition, host_allowed
+from crawler.politeness.refusals import note_refusal
+
+# Set by a guard that refuses a request (``ssrf``, ``robots``, ...), so the
+# spider can say why its start URLs were refused (crawler/health.py).
+REFUSED_META = "adarchive_refused"
 
 
 class DefinitionSpider(scrapy.Spider):
@@ -38,6 +47,9 @@ class DefinitionSpider(scrapy.Spider):
                 self.allowed_hosts = (*self.allowed_hosts, host.lower())
         # Scrapy's offsite middleware filters redirects with the same list.
         self.allowed_domains = list(self.allowed_hosts)
+        # Canonical URLs requested as detail pages: a later next_page link to one
+        # of them is fetched again as a listing page instead of dropped as a duplicate.
+        self._detail_urls: set[str] = set()
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -68,8 +80,34 @@ class DefinitionSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         # Scrapy 2.19 silently ignores start_requests(); start() is the entry point.
+        self.crawler.stats.set_value(health.START_URLS, len(self.start_urls))
         for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse_listing, meta=self._meta("listing"))
+            if urlsplit(url).scheme not in ("http", "https"):
+                self._start_refused("scheme")
+                note_refusal(self.crawler, "scheme", url, "only http(s) start URLs are crawled")
+                continue
+            yield scrapy.Request(
+                url,
+                callback=self.parse_listing,
+                errback=self._start_failed,
+                meta=self._meta("listing", adarchive_start=True),
+            )
+
+    def _start_refused(self, reason: str) -> None:
+        self.crawler.stats.inc_value(health.START_REFUSED)
+        self.crawler.stats.inc_value(f"{health.START_REFUSED}/{reason}")
+
+    def _start_failed(self, failure: Failure) -> None:
+        """A start URL that never reached parse_listing: refused (and why) or failed."""
+        request = getattr(failure, "request", None)
+        if failure.check(IgnoreRequest):
+            reason = (request.meta.get(REFUSED_META) if request is not None else None) or "other"
+            self._start_refused(str(reason))
+        else:
+            self.crawler.stats.inc_value("adarchive/start_failed")
+            self.logger.error(
+                "start URL %s failed: %s", getattr(request, "url", "?"), failure.getErrorMessage()
+            )
 
     def _allowed(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -84,22 +122,47 @@ class DefinitionSpider(scrapy.Spider):
         for url in urls:
             if not self._allowed(url):
                 self.crawler.stats.inc_value("adarchive/offsite_links_skipped")
+                # counted by reason for the crawl's health (crawler/health.py), logged at debug only
+                web = urlsplit(url).scheme in ("http", "https")
+                self.crawler.stats.inc_value(
+                    f"{health.REFUSED_PREFIX}/{'allow-list' if web else 'scheme'}"
+                )
                 self.logger.debug("skipping off-platform link %s", url)
                 continue
+            key = canonicalize_url(url)
+            refetch = role == "listing" and key in self._detail_urls
+            if role == "detail":
+                self._detail_urls.add(key)
+            elif refetch:
+                # Fetched earlier as a detail page (a loose ad_links selector): a
+                # pager link is a listing page, so fetch it again as one.
+                self._detail_urls.discard(key)
+                self.crawler.stats.inc_value("adarchive/listing_refetched")
             requests.append(
                 scrapy.Request(
                     url,
                     callback=callback,
                     meta=self._meta(role, adarchive_referer=referer),
+                    dont_filter=refetch,
                 )
             )
         return requests
 
     def parse_listing(self, response: Response) -> list[scrapy.Request]:
         definition = self.definition
+        stats = self.crawler.stats
         detail = extract_links(response, definition.ad_links, response.url)
         following = extract_links(response, definition.next_page, response.url)
-        self.crawler.stats.inc_value("adarchive/listing_pages")
+        # A URL next_page selects is a listing page, whatever ad_links also selects.
+        pager = {canonicalize_url(u) for u in following}
+        overlap = [u for u in detail if canonicalize_url(u) in pager]
+        if overlap:
+            stats.inc_value(health.LINKS_ALSO_NEXT, len(overlap))
+            detail = [u for u in detail if canonicalize_url(u) not in pager]
+        stats.inc_value(health.LISTING_PAGES)
+        stats.inc_value(health.AD_LINKS, len(detail))
+        if response.meta.get("adarchive_start"):
+            stats.inc_value(health.START_FETCHED)
         return [
             *self._follow(detail, "detail", self.parse_detail, response.url),
             *self._follow(following, "listing", self.parse_listing, response.url),
@@ -108,11 +171,14 @@ class DefinitionSpider(scrapy.Spider):
     def parse_detail(self, response: Response) -> Ad | None:
         definition = self.definition
         values = extract_fields(response, definition, response.url)
+        self.crawler.stats.inc_value(health.DETAIL_PAGES)
         external_id = values.get("external_id")
         if not external_id:
-            self.crawler.stats.inc_value("adarchive/detail_without_id")
+            self.crawler.stats.inc_value(health.WITHOUT_ID)
             self.logger.warning("no external_id on %s: page not stored as an ad", response.url)
             return None
+        if any(not values.get(key) for key in DETAIL_REQUIRED):
+            self.crawler.stats.inc_value(health.MISSING_REQUIRED)
         capture = response.meta.get("adarchive_capture")
         fetched = getattr(capture, "fetched_at", None) or datetime.now(UTC)
         return Ad(

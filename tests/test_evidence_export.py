@@ -234,13 +234,16 @@ def test_selecting_nothing_is_an_error(case: dict[str, Any], tmp_path: Path) -> 
 
 def test_export_by_identifier_and_crawl(case: dict[str, Any], tmp_path: Path) -> None:
     with sqlite3.connect(case["db"]) as conn:
-        (value,) = conn.execute(
-            "SELECT i.value FROM identifier i JOIN ad_identifier ai ON ai.identifier_id = i.id "
-            "WHERE ai.ad_id = ? LIMIT 1",
+        (kind, value) = conn.execute(
+            "SELECT i.kind, i.value FROM identifier i JOIN ad_identifier ai "
+            "ON ai.identifier_id = i.id WHERE ai.ad_id = ? LIMIT 1",
             (case["ad_id"],),
         ).fetchone()
     out = tmp_path / "by-identifier.wacz"
-    result = adarchive("export", "--db", str(case["db"]), "--out", str(out), "--identifier", value)
+    # one identifier syntax (issue 17): KIND:VALUE, normalised as extraction does
+    result = adarchive(
+        "export", "--db", str(case["db"]), "--out", str(out), "--identifier", f"{kind}:{value}"
+    )
     assert result.returncode == 0, result.stderr
     assert str(case["capture_id"]) in {r["capture_id"] for r in _rows(out)}
     crawl_out = tmp_path / "crawl.wacz"

@@ -105,7 +105,8 @@ def hostile(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def test_crawl_ends_by_itself_within_budget(hostile: HostileRun) -> None:
     assert hostile.returncode == 0, hostile.stdout + hostile.stderr[-3000:]
     assert hostile.seconds < BUDGET["max_seconds"], hostile.seconds
-    assert re.search(r"hostile_board\s+\d+\s+\d+\s+\d+\s+0\s+[\d.]+\s+finished", hostile.stdout)
+    # listing, links, detail, ads, new, empty, refused, errors (0), seconds, state
+    assert re.search(r"hostile_board(\s+\d+){7}\s+0\s+[\d.]+\s+finished", hostile.stdout)
     # it says what it refused and why, in one line and in the stats
     summary = re.search(r"hostile_board: refused (\d+) request\(s\): (.+) \(finish", hostile.stderr)
     assert summary, hostile.stderr[-2000:]
@@ -224,7 +225,9 @@ def test_site_that_keeps_refusing_is_paused_then_given_up(fixture_web: Any, tmp_
         fixture_web, tmp_path, fixture_web.hostile.start_url + "closed/",
         "-s", "ADARCHIVE_BACKOFF_BASE=0.5", "-s", "ADARCHIVE_BACKOFF_MAX_REFUSALS=4",
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
+    # nothing stored: finish state "empty" (exit 4), and it says why
+    assert run.returncode == 4, run.stderr[-2000:]
+    assert "hostile_board: empty: the site kept refusing requests" in run.stderr
     refused = [e for e in run.log if e.path.startswith("/closed/ad/")]
     assert [e.status for e in refused] == [503] * 4  # 12 adverts linked, 4 tried
     gaps = [b.time - a.time for a, b in zip(refused, refused[1:], strict=False)]
@@ -247,8 +250,9 @@ def test_page_budget_and_ignore_robots_authority(fixture_web: Any, tmp_path: Pat
         "-s", 'ADARCHIVE_BUDGETS={"hostile_board": {"max_pages": 6}}',
         "-s", "ADARCHIVE_RESPONSE_TIME_LIMIT=1",
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "closespider_pagecount" in run.stdout
+    # six pages hold no advert here: finish state "empty" (exit 4), saying the budget ended it
+    assert run.returncode == 4, run.stderr[-2000:]
+    assert "empty: the budget (closespider_pagecount) ended the crawl" in run.stderr
     assert not run.paths("/robots.txt")
     assert len(run.log) <= 6 + 2  # the budget, plus what was already in flight
     assert {e.user_agent for e in run.log} == {"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
@@ -308,7 +312,7 @@ def test_per_platform_proxy_is_used_and_recorded(fixture_web: Any, tmp_path: Pat
     finally:
         proxy.shutdown()
         proxy.server_close()
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 4, run.stderr[-2000:]  # three pages, no advert yet: "empty"
     base = fixture_web.hostile.base_url
     assert f"{base}/robots.txt" in _ForwardProxy.seen and f"{base}/" in _ForwardProxy.seen
     assert len(run.log) == len(_ForwardProxy.seen)  # everything went through the proxy

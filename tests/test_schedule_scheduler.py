@@ -66,6 +66,7 @@ def rounds(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> Rounds
     db = out / "adarchive.db"
     watched = watched_identifier(fixture_web.truth())
     for args in (
+        ("db", "upgrade", "--db", str(db)),  # write commands never create a store (issue 17)
         ("schedule", "add", PLATFORM, "--every", "1s", "--db", str(db)),
         ("watch", "add", watched[1], "--db", str(db)),
     ):
@@ -222,6 +223,7 @@ def _wait_for(predicate: Any, timeout: float) -> None:
 
 def test_scheduler_killed_mid_run_is_adopted_on_restart(fixture_web: Any, tmp_path: Path) -> None:
     db = tmp_path / "adarchive.db"
+    assert cli("db", "upgrade", "--db", str(db)).returncode == 0
     assert cli("schedule", "add", PLATFORM, "--every", "1s", "--db", str(db)).returncode == 0
     slow = [*FAST, "-s", "DOWNLOAD_DELAY=0.15"]  # ≈ 4 s per crawl
     args = ["scheduler", "--db", str(db), "--out", str(tmp_path), "--tick", "0.2",

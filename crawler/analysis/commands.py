@@ -171,6 +171,34 @@ def cmd_network(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_networks(args: argparse.Namespace) -> int:
+    """The networks of the last analysis, best-scored first, by the label `network` takes."""
+    from crawler.analysis.networks import list_networks
+
+    _, factory = _factory(args.db)
+    _require_analysis(factory)
+    with factory() as session:
+        rows = list_networks(session, strong=not args.all, limit=args.limit)
+    fields = ("label", "size", "platforms", "identifiers", "score", "first_seen", "last_seen")
+    if args.json:
+        for n in rows:
+            print(json.dumps({f: getattr(n, f) for f in fields}, default=str))
+        return 0
+    if not rows:
+        print("(no networks: run `adarchive analyze` first)")
+        return 0
+    print(
+        f"{'network':<10} {'adverts':>7} {'platforms':>9} {'identifiers':>11} {'score':>7}  last seen"
+    )
+    for n in rows:
+        last = f"{n.last_seen:%Y-%m-%d %H:%M}" if n.last_seen else "-"
+        print(
+            f"{n.label:<10} {n.size:>7} {n.platforms:>9} {n.identifiers:>11} {n.score:>7.1f}  {last}"
+        )
+    print(f"\n{len(rows)} network(s); details: adarchive network {rows[0].label}")
+    return 0
+
+
 def _safe(value: Any) -> str:
     """Captured text for a terminal: control characters (escape sequences) made visible."""
     text = "" if value is None else str(value)
@@ -251,6 +279,13 @@ def register(subparsers: Any) -> None:
         help="networks over all links, near-duplicate text included",
     )
     p.set_defaults(func=cmd_report)
+
+    p = subparsers.add_parser("networks", help="list networks by label (strong links; --all)")
+    db_option(p)
+    p.add_argument("--all", action="store_true", help="networks over all links (N-…)")
+    p.add_argument("--limit", type=int, default=0, help="at most N (0 = all)")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.set_defaults(func=cmd_networks)
 
     p = subparsers.add_parser(
         "network", help="print one network: adverts, identifiers, reasons, captures"

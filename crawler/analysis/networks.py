@@ -70,7 +70,12 @@ def network_detail(session: Session, label: str) -> dict[str, Any]:
     network = session.scalar(select(Network).where(Network.label == label.strip().upper()))
     if network is None:
         known = session.scalar(select(func.count(Network.id)))
-        hint = "" if known else " (no networks stored: run `adarchive analyze` first)"
+        hint = " (no networks stored: run `adarchive analyze` first)"
+        if known:
+            near = [f"S-{label.strip()}", f"N-{label.strip()}"] if label.strip().isdigit() else []
+            have = sorted(session.scalars(select(Network.label).where(Network.label.in_(near))))
+            guess = f"; did you mean {' or '.join(reversed(have))}?" if have else ""
+            hint = f" (networks are labelled S-N or N-N{guess} `adarchive networks` lists them)"
         raise UnknownNetwork(f"no network {label!r}{hint}")
     ad_ids = list(
         session.scalars(select(AdNetwork.ad_id).where(AdNetwork.network_id == network.id))

@@ -89,10 +89,12 @@ def _data_root(args: argparse.Namespace) -> Path:
 def cmd_export(args: argparse.Namespace) -> int:
     from crawler.evidence.export import ExportOptions, export_bundle
     from crawler.evidence.selection import Selection, parse_since
+    from crawler.extract.argument import parse_identifier
 
     selection = Selection(
         ads=list(args.ad or []),
-        identifiers=list(args.identifier or []),
+        # KIND:VALUE or a recognisable value, normalised as extraction does (with --region).
+        identifiers=[str(parse_identifier(v, args.region)) for v in args.identifier or []],
         platform=args.platform,
         crawl=args.crawl,
         since=parse_since(args.since) if args.since else None,
@@ -225,8 +227,15 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="CASE.wacz", help="bundle to write")
     p.add_argument("--ad", action="extend", nargs="+", metavar="ID",
                    help="ad store id or PLATFORM:EXTERNAL_ID (repeatable)")  # fmt: skip
-    p.add_argument("--identifier", action="extend", nargs="+", metavar="VALUE",
-                   help="every ad carrying this identifier (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--identifier",
+        action="extend",
+        nargs="+",
+        metavar="VALUE",
+        help="every ad carrying this identifier: KIND:VALUE or a value the "
+        "extractor recognises (repeatable)",
+    )
+    p.add_argument("--region", help="default region (ISO country) for national phone numbers")  # fmt: skip
     p.add_argument("--platform", help="only captures of this platform")
     p.add_argument("--crawl", type=int, help="only captures of this crawl")
     p.add_argument("--since", metavar="DATE", help="only captures fetched on or after DATE (UTC)")

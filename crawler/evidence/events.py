@@ -65,6 +65,7 @@ def crawl_finished(recorder: CrawlRecorder, crawl: Crawl) -> None:
         "crawl_id": crawl.id,
         "platform": recorder.platform,
         "status": crawl.status,
+        "state": crawl.state,
         "reason": crawl.finish_reason,
         "pages": crawl.pages,
         "ads": crawl.ads,

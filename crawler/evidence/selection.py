@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.evidence.errors import SelectionError
+from crawler.extract.argument import parse_identifier
 from crawler.store.models import (
     Ad,
     AdIdentifier,
@@ -97,14 +98,15 @@ def resolve_ads(session: Session, refs: Sequence[str]) -> list[int]:
 def resolve_identifiers(session: Session, values: Sequence[str]) -> list[int]:
     ids: set[int] = set()
     for value in values:
-        candidates = {value, value.strip(), value.strip().lower()}
+        # One identifier syntax (crawler/extract/argument.py); the CLI has applied --region.
+        arg = parse_identifier(value)
         found = session.scalars(
             select(AdIdentifier.ad_id)
             .join(Identifier, Identifier.id == AdIdentifier.identifier_id)
-            .where(Identifier.value.in_(candidates))
+            .where(Identifier.kind == arg.kind, Identifier.value == arg.value)
         ).all()
         if not found:
-            raise SelectionError(f"no ad carries the identifier {value!r}")
+            raise SelectionError(f"no ad carries the identifier {arg}")
         ids.update(found)
     return sorted(ids)
 

@@ -75,6 +75,9 @@ class SsrfGuardMiddleware:
         hop = len(request.meta.get("redirect_urls") or [])
         where = f" (redirect hop {hop})" if hop else ""
         note_refusal(self.crawler, "ssrf", request.url, f"{refused}{where}", detail=refused.reason)
+        request.meta["adarchive_refused"] = (
+            "ssrf"  # why a start URL was refused (crawler/health.py)
+        )
         raise IgnoreRequest(f"{refused}{where}: {request.url}")
 
     async def _decide(self, host: str) -> list[AddressDecision]:

@@ -14,9 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
+
+from crawler.politeness.refusals import note_refusal
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -36,3 +39,12 @@ class SharedWaitRobotsTxtMiddleware(RobotsTxtMiddleware):
             pending.addBoth(relay)
             return await maybe_deferred_to_future(mine)
         return await super().robot_parser(request)
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        """Scrapy's check, with the refusal counted and named like every other one."""
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest:
+            request.meta["adarchive_refused"] = "robots"  # why a start URL was refused
+            note_refusal(self.crawler, "robots", request.url, "disallowed by robots.txt")
+            raise

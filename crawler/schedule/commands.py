@@ -48,12 +48,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     url = resolve_db_url(args.db)
     engine = make_engine(url, create=True)
     try:
+        with engine.connect() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
         upgrade_schema(engine)
         with engine.connect() as conn:
             revision = MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
-    print(f"store {engine.url.render_as_string(hide_password=True)} at revision {revision}")
+    made = "created store" if before is None else "store"
+    print(f"{made} {engine.url.render_as_string(hide_password=True)} at revision {revision}")
     return 0
 
 
@@ -67,7 +70,7 @@ def cmd_schedule_add(args: argparse.Namespace) -> int:
 
     platform = _definition(args.platform, args.definitions).name
     every = parse_every(args.every) if args.every else None
-    with _factory(args.db, create=True)() as session:
+    with _factory(args.db)() as session:
         schedule = add_schedule(session, platform, every_seconds=every, cron=args.cron)
         print(
             f"schedule {schedule.id}: {platform} {describe(every, args.cron)}, "
@@ -137,7 +140,11 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     for pair in args.set:
         crawl_args += ["-s", pair]
     crawl_args += ["--log-level", args.log_level]
+    from crawler.cli import _setting_overrides
+    from crawler.runner import project_settings
+
     options = SchedulerOptions(
+        settings=project_settings(_setting_overrides(args.set)),  # alerts, drift (issue 17)
         db_url=db_url,
         out=out,
         definitions=args.definitions,
@@ -147,7 +154,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         max_runs=args.max_runs,
         once=args.once,
     )
-    factory = _factory(db_url, create=True)
+    factory = _factory(db_url)  # a store is made by `db upgrade` or a crawl, never implied
     print(f"scheduler: store {db_url}, data {out}, tick {args.tick}s", flush=True)
     ended = Scheduler(options, factory).run()
     print(f"scheduler: stopped after {ended} run(s)", flush=True)
@@ -195,7 +202,7 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
         texts += read_watch_file(Path(args.file))
     if not texts:
         raise UserError("give identifier(s) or --file FILE")
-    with _factory(args.db, create=True)() as session:
+    with _factory(args.db)() as session:
         added = add_watches(session, texts, args.kind, args.region, args.note)
     for watch, created in added:
         state = "watching" if created else "already watched"

@@ -27,13 +27,21 @@ def user_facing(func: Callable[[Any], int]) -> Callable[[Any], int]:
     @functools.wraps(func)
     def wrapper(args: Any) -> int:
         from crawler.cli import UserError
+        from crawler.extract.argument import IdentifierError
         from crawler.scale.config import ScaleError
         from crawler.schedule.intervals import ScheduleError
         from crawler.schedule.watchlist import WatchError
 
         try:
             return func(args)
-        except (ScheduleError, WatchError, ScaleError, CommandError, UserError) as exc:
+        except (
+            ScheduleError,
+            WatchError,
+            ScaleError,
+            CommandError,
+            UserError,
+            IdentifierError,
+        ) as exc:
             print(f"adarchive: error: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
 

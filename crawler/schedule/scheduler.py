@@ -65,6 +65,8 @@ class SchedulerOptions:
     stale_after: float = 1800.0
     """A crawl on another host whose progress is older than this counts as dead."""
     python: str = sys.executable
+    settings: Any = None
+    """Project settings with the scheduler's ``-s`` overrides: alerts and drift (issue 17)."""
 
 
 @dataclass
@@ -323,14 +325,78 @@ class Scheduler:
         run.finished_at = now
         run.running_platform = None
         session.commit()
+        new_hits: list[int] = []
         try:
-            run.watch_hits = len(scan(session))
+            new_hits = scan(session)
+            run.watch_hits = len(new_hits)
             session.commit()
         except Exception as exc:  # a watchlist problem must not lose the run
             session.rollback()
             self.echo(f"run {run.id}: watchlist scan failed: {exc}")
+        drift = self._drift(session, run, crawl)
+        state = crawl.state if crawl is not None else None
         self.echo(
             f"ended run {run.id}: {run.platform} {run.status} (exit {exit_code}), "
+            f"state {state or '-'}{', DRIFTING' if drift else ''}, "
             f"{run.pages} pages, {run.ads} ads, {run.new_ads} new, {run.errors} errors, "
             f"{run.watch_hits} new watch hits"
         )
+        self._alert(session, run, crawl, exit_code, new_hits, drift)
+
+    def _drift(self, session: Session, run: ScheduleRun, crawl: Crawl | None) -> Any:
+        """Compare the run's crawl with the platform's recent runs (crawler/schedule/drift.py)."""
+        if crawl is None or crawl.state not in ("finished", "degraded"):
+            return None
+        from crawler.schedule.drift import DriftConfig, check_drift
+
+        try:
+            return check_drift(session, crawl, DriftConfig.from_settings(self._settings()))
+        except Exception as exc:  # a drift check must not lose the run
+            session.rollback()
+            self.echo(f"run {run.id}: drift check failed: {exc}")
+            return None
+
+    def _settings(self) -> Any:
+        return self.options.settings if self.options.settings is not None else {}
+
+    def _alert(
+        self,
+        session: Session,
+        run: ScheduleRun,
+        crawl: Crawl | None,
+        exit_code: int | None,
+        new_hits: list[int],
+        drift: Any,
+    ) -> None:
+        """Push watch hits, drift and failed runs (the crawl itself alerts on its state)."""
+        from crawler.alerts import Alert, AlertConfig, send_alerts
+        from crawler.schedule.watchlist import hits
+
+        try:
+            config = AlertConfig.from_settings(self._settings())
+        except ValueError as exc:
+            self.echo(f"run {run.id}: alerts not sent: {exc}")
+            return
+        if not config.enabled:
+            return
+        crawl_id = crawl.id if crawl is not None else None
+        alerts = []
+        if new_hits:
+            rows = hits(session, hit_ids=new_hits)
+            found = ", ".join(
+                f"{r['watch']['kind']}:{r['watch']['value']} on "
+                f"{r['ad']['platform']}:{r['ad']['external_id']}"
+                for r in rows[:5]
+            )
+            alerts.append(Alert("watch.hit", f"{len(new_hits)} new watch hit(s): {found}",
+                                run.platform, crawl_id, {"hits": rows}))  # fmt: skip
+        if drift:
+            alerts.append(Alert("crawl.drift", f"{run.platform}: crawl {crawl_id} drifts: "
+                                + "; ".join(drift["departures"]), run.platform, crawl_id, drift))  # fmt: skip
+        if run.status != "finished" and (crawl is None or crawl.state is None):
+            alerts.append(Alert("schedule.run_failed", f"{run.platform}: scheduled run {run.id} "
+                                f"{run.status} (exit {exit_code}) before its crawl ended",
+                                run.platform, crawl_id, {"run": run.id, "exit_code": exit_code}))  # fmt: skip
+        failed = send_alerts(config, alerts)
+        if alerts:
+            self.echo(f"run {run.id}: {len(alerts)} alert(s) sent, {failed} delivery failure(s)")

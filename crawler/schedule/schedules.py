@@ -25,6 +25,17 @@ def add_schedule(
         raise ScheduleError("give exactly one of --every and --cron")
     if cron is not None:
         check_cron(cron)
+    same = select(Schedule).where(
+        Schedule.platform == platform,
+        Schedule.cron == cron if cron is not None else Schedule.every_seconds == every_seconds,
+    )
+    existing = session.scalars(same).first()
+    if existing is not None:  # a second identical schedule would run every crawl twice
+        raise ScheduleError(
+            f"{platform} already has schedule {existing.id} "
+            f"({describe(existing.every_seconds, existing.cron)}); to change it, "
+            f"`adarchive schedule remove {existing.id}` and add again"
+        )
     schedule = Schedule(
         platform=platform,
         every_seconds=every_seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,8 @@ def _row(session: Session, crawl: Crawl, platform: str, now: datetime) -> dict[s
         "process_alive": alive,
         "progress_at": updated,
         "schedule_run": run_id,
+        "state": crawl.state,
+        "drift": json.loads(crawl.drift_json)["departures"] if crawl.drift_json else [],
     }
 
 
@@ -131,11 +134,15 @@ def render(report: dict[str, Any]) -> list[str]:
                 r["new_ads"],
                 r["errors"],
                 f"{r['rate']:.1f}",
-                r["status"] + (f" (run {r['schedule_run']})" if r["schedule_run"] else ""),
+                (r["state"] or r["status"])
+                + (" DRIFTING" if r["drift"] else "")
+                + (f" (run {r['schedule_run']})" if r["schedule_run"] else ""),
             )
             for r in report["recent"]
         ]
         lines += ["  " + line for line in table(header, rows)]
+        for r in report["recent"]:
+            lines += [f"  crawl {r['crawl']} drifts: {d}" for d in r["drift"]]
     else:
         lines.append("  (no crawl yet)")
     if report["schedules"]:

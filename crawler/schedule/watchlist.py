@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from crawler.extract import KINDS, extract_identifiers
+from crawler.extract.argument import IdentifierError, parse_identifier
 from crawler.store.models import (
     Ad,
     AdIdentifier,
@@ -48,30 +48,15 @@ class WatchSpec:
 def normalise(text: str, kind: str | None = None, region: str | None = None) -> WatchSpec:
     """``+7 701 555 0101`` -> phone ``+77015550101``; ``telegram:@Name`` -> telegram ``name``.
 
-    The identifier is normalised by the same extractor the crawl uses, so a
-    watch matches however the advert wrote the identifier.
+    The one identifier syntax of every command (crawler/extract/argument.py):
+    normalised by the extractor the crawl uses, so a watch matches however the
+    advert wrote the identifier; what the extractor refuses is refused here.
     """
-    raw = text.strip()
-    prefix, sep, rest = raw.partition(":")
-    if kind is None and sep and prefix.lower() in KINDS and prefix.lower() != "url":
-        kind, raw = prefix.lower(), rest.strip()
-    if kind is not None and kind not in KINDS:
-        raise WatchError(f"unknown identifier kind {kind!r} (one of {', '.join(KINDS)})")
-    if not raw:
-        raise WatchError("an empty identifier cannot be watched")
-    probe = raw
-    if kind in ("telegram", "line", "kakao", "wechat") and not raw.startswith("@"):
-        probe = f"{kind}: {raw}"
-    found = [i for i in extract_identifiers(probe, region) if kind is None or i.kind == kind]
-    values = {(i.kind, i.value) for i in found}
-    if len(values) == 1:
-        found_kind, value = values.pop()
-        return WatchSpec(found_kind, value)
-    if kind is not None:
-        return WatchSpec(kind, raw.lstrip("@").lower() if kind != "url" else raw)
-    if not values:
-        raise WatchError(f"no identifier recognised in {text!r}: give KIND:VALUE (e.g. phone:+77…)")
-    raise WatchError(f"{text!r} holds several identifiers: watch them one per line")
+    try:
+        arg = parse_identifier(text, region, kind)
+    except IdentifierError as exc:
+        raise WatchError(str(exc)) from None
+    return WatchSpec(arg.kind, arg.value)
 
 
 def read_watch_file(path: Path) -> list[str]:

@@ -22,6 +22,10 @@ DB_FILENAME = "adarchive.db"
 MIGRATIONS_DIR = resource_dir("crawler.store", "migrations")
 
 
+# PostgreSQL URLs that name a driver this install lacks (psycopg 2) or no real dialect.
+WRONG_DIALECTS = ("postgres", "postgresql", "postgresql+psycopg2", "postgres+psycopg")
+
+
 class StoreError(RuntimeError):
     """The store cannot be used; the message is one line for the user."""
 
@@ -76,10 +80,19 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         raise StoreError(
             f"bad database URL {url!r} (expected e.g. sqlite:///path/adarchive.db)"
         ) from None
+    if parsed.drivername in WRONG_DIALECTS:
+        right = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=True)
+        raise StoreError(
+            f"store URL {parsed.render_as_string(hide_password=True)!r}: the PostgreSQL dialect "
+            f"this install has is postgresql+psycopg:// (use {right})"
+        )
     path = sqlite_path(url)
     if path is not None:
         if not create and not path.exists():
-            raise StoreError(f"no store at {path} (run a crawl first, or pass --db URL)")
+            raise StoreError(
+                f"no store at {path}: only `adarchive crawl` and `adarchive db upgrade --db URL` "
+                "create a store (or pass --db URL of an existing one)"
+            )
         if create:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,4 +142,17 @@ def open_store(url: str, *, create: bool = True) -> sessionmaker[Session]:
             ) from None
         if "ad" not in tables:
             raise StoreError(f"{engine.url!r} is not an adarchive store (no 'ad' table)")
+        if not _at_head(engine):
+            upgrade_schema(engine)  # an existing store made by an older version: bring it up
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the store's schema is the newest migration (no upgrade needed)."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current == heads

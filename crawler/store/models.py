@@ -81,6 +81,12 @@ class Crawl(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     settings_json: Mapped[str | None] = mapped_column(Text)
     """The capture-shaping settings of this crawl, as canonical JSON."""
+    state: Mapped[str | None] = mapped_column(String(16))
+    """finished | degraded | empty | refused | stopped | failed (crawler/health.py)"""
+    health_json: Mapped[str | None] = mapped_column(Text)
+    """Definition health: pages, links, detail pages, refusals, problems, fix (JSON)."""
+    drift_json: Mapped[str | None] = mapped_column(Text)
+    """How this run departs from the platform's recent runs, when it does (JSON)."""
 
     platform: Mapped[Platform] = relationship()
 

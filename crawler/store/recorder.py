@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from crawler import health
 from crawler.evidence import events as custody_events
 from crawler.store.db import open_store, resolve_db_url
 from crawler.store.models import (
@@ -179,6 +180,7 @@ class CrawlRecorder:
         self.before_finish: list[Callable[[], None]] = []
         # Set by a hook when the crawl cannot count as finished whatever Scrapy says.
         self.finish_reason: str | None = None
+        self.health: health.Health | None = None
         self._closed = False
         from scrapy import signals
 
@@ -213,6 +215,7 @@ class CrawlRecorder:
         recorder.stats = {"pages": 0, "ads": 0, "new_ads": 0}
         recorder.before_finish = []
         recorder.finish_reason = None
+        recorder.health = None
         recorder._closed = True  # never finishes the crawl row
         return recorder
 
@@ -305,6 +308,15 @@ class CrawlRecorder:
                     crawl.errors = int(stats.get_value("log_count/ERROR", 0) or 0)
                 crawl.ads = self.stats["ads"]
                 crawl.new_ads = self.stats["new_ads"]
+                # Finish state and definition health (DESIGN.md "Finish states").
+                found = health.assess(
+                    self.platform, stats.get_stats() if stats is not None else {}, crawl.ads, reason
+                )
+                self.health = found
+                crawl.state = found.state
+                crawl.health_json = json.dumps(found.as_dict(), sort_keys=True)
+                if stats is not None:
+                    stats.set_value(health.STATE_KEY, found.state)
         self.store.commit()
         if self.crawl_id is not None and crawl is not None:
             # Custody log (crawler/evidence): how the crawl ended, its stats.
