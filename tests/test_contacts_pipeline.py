@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 from scrapy import Spider
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.test import get_crawler
 
+from conftest import project_crawler
 from pipelines.contacts import ContactsPipeline
 
 
@@ -28,7 +28,7 @@ class FakeAd:
 
 
 def _pipeline(**settings: object) -> ContactsPipeline:
-    crawler = get_crawler(Spider, settings)
+    crawler = project_crawler(Spider, settings)
     return ContactsPipeline.from_crawler(crawler)
 
 

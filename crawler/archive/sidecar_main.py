@@ -41,6 +41,7 @@ from crawler.archive.middleware import add_exchange_captures, exchange_specs, so
 from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
+from crawler.configuration import project_defaults
 from crawler.extract.worker import identifiers_for
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
@@ -85,7 +86,7 @@ class Channel:
             crawl_id=config.crawl_id,
             platform=config.platform,
             platform_id=config.platform_id,
-            settings=Settings(config.settings),
+            settings=Settings({**project_defaults(), **config.settings}),
             stats=self.stats,
         )
         recorder = self.recorder
