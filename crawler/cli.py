@@ -154,19 +154,6 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return print_settings(args.name, _setting_overrides(args.set), as_json=args.json, doc=args.doc)
 
 
-def use_config_file(path: str | None) -> None:
-    """``--config FILE``: this process and the crawls it starts read FILE
-    (through ``$ADARCHIVE_CONFIG``, which child processes inherit)."""
-    if path is None:
-        return
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise UserError(f"--config: configuration file {file} not found")
-    import os
-
-    os.environ["ADARCHIVE_CONFIG"] = str(file.resolve())
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.demo.run import run_demo
 
@@ -323,7 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        use_config_file(args.config)
+        if args.config is not None:
+            from crawler.configuration import use_config_file
+
+            use_config_file(args.config)
         return int(args.func(args) or 0)
     except _user_errors() as exc:
         print(f"adarchive: error: {exc}", file=sys.stderr)

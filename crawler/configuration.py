@@ -172,10 +172,10 @@ def convert(spec: SettingSpec, value: Any, source: str = "") -> Any:
 
 def _convert(spec: SettingSpec, value: Any) -> Any:
     kind = spec.kind
+    if isinstance(value, str) and spec.optional and value.strip() in ("", "None", "none", "null"):
+        return None  # an empty variable or -s NAME= unsets an optional setting
     if isinstance(value, str) and kind != "str":
         text = value.strip()
-        if spec.optional and text in ("", "None", "none", "null"):
-            return None
         if kind == "bool":
             if text.lower() in TRUE:
                 return True
@@ -330,6 +330,15 @@ def config_file_path(explicit: str | None, environ: Mapping[str, str]) -> Path |
         if candidate.is_file():
             return candidate.resolve()
     return None
+
+
+def use_config_file(path: str) -> None:
+    """``--config FILE``: this process and every crawl or writer it starts read FILE
+    (through ``$ADARCHIVE_CONFIG``, which child processes inherit)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"--config: configuration file {file} not found")
+    os.environ[CONFIG_PATH_SETTING] = str(file.resolve())
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

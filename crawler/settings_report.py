@@ -20,6 +20,7 @@ from crawler.configuration import ConfigError, load_settings, specs
 MASK = "***"
 SECRET_NAME = re.compile(r"PASSPHRASE|PASSWORD|PASSWD|TOKEN|SECRET|(?:^|_)KEY(?:$|_)|CREDENTIAL")
 SECRET_QUERY = re.compile(r"token|key|secret|pass|sig|auth|credential", re.IGNORECASE)
+WEBHOOK = re.compile(r"hook|/bot\d", re.IGNORECASE)
 URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s,;\"'<>]+")
 
 
@@ -62,12 +63,10 @@ def mask_url(url: str) -> str:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, MASK if SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*")
     path = parts.path
-    if re.search(r"/(hooks|webhook|bot\d*:)", path, re.IGNORECASE) and parts.scheme.startswith(
-        "http"
-    ):
-        # Chat webhooks carry their credential in the path (/hooks/T000/B000/XXXX).
-        head = path.split("/")
-        path = "/".join(head[:3] + [MASK] if len(head) > 3 else head)
+    if WEBHOOK.search(f"{host or ''}{path}") and path.strip("/"):
+        # Chat webhooks carry their credential in the path (/services/T000/B000/XXXX).
+        first = path.strip("/").split("/")[0]
+        path = f"/{first}/{MASK}" if "/" in path.strip("/") else f"/{MASK}"
     return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
