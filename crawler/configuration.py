@@ -77,9 +77,10 @@ class SettingSpec:
 def specs() -> dict[str, SettingSpec]:
     """Every setting defined in ``crawler.settings``, in definition order."""
     import importlib
+    import inspect
 
     module = importlib.import_module(SETTINGS_MODULE)
-    source = Path(module.__file__ or "").read_text(encoding="utf-8")
+    source = inspect.getsource(module)  # through the loader: works inside Scrapyd's egg too
     lines = source.splitlines()
     annotations: dict[str, Any] = getattr(module, "__annotations__", {})
     out: dict[str, SettingSpec] = {}

@@ -8,6 +8,7 @@ environment fails here with the file and line.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from conftest import REPO
@@ -141,10 +142,15 @@ def test_the_scan_catches_an_undefined_read_and_an_inline_default() -> None:
     assert _is_default_literal(ast.Constant("adarchive"))
 
 
-def test_settings_module_lists_only_what_it_defines() -> None:
-    """Names documented in docs/configuration.md exist, so the page cannot drift."""
-    doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-    named = {w.strip("`") for w in doc.split() if w.strip("`,.()").startswith("ADARCHIVE_")}
-    named = {w.strip("`,.():") for w in named}
-    unknown = sorted(n for n in named if n.rstrip("*_") and n not in specs() and "*" not in n)
-    assert not unknown, f"docs/configuration.md names undefined settings: {unknown}"
+def test_docs_name_only_defined_settings() -> None:
+    """Settings named in the README and docs exist, so the pages cannot drift from the code."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    unknown = sorted(
+        f"{page.name}: {name}"
+        for page in pages
+        for name in set(
+            re.findall(r"\bADARCHIVE_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_]*\*)", page.read_text())
+        )
+        if name not in specs()
+    )
+    assert not unknown, f"undefined settings named in the docs: {unknown}"
