@@ -28,6 +28,7 @@ import ast
 import copy
 import difflib
 import json
+import logging
 import os
 import sys
 import tomllib
@@ -39,9 +40,13 @@ from typing import Any
 
 import platformdirs
 
+logger = logging.getLogger(__name__)
+_warned: set[str] = set()
+
 SETTINGS_MODULE = "crawler.settings"
 CONFIG_FILE_NAME = "adarchive.toml"
 ENV_PREFIX = "ADARCHIVE_"
+TEST_PREFIX = "ADARCHIVE_TEST_"
 CONFIG_PATH_SETTING = "ADARCHIVE_CONFIG"
 
 PRIORITY_DEFAULT = 20  # Scrapy's "project"
@@ -371,6 +376,18 @@ def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """``ADARCHIVE_*`` variables that name no setting (typos), each with a hint; the
+    test suite's own ``ADARCHIVE_TEST_*`` variables are not settings and not listed."""
+    defined = specs()
+    out = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in defined and not name.startswith(TEST_PREFIX):
+            hint = difflib.get_close_matches(name, list(defined), n=1)
+            out.append(f"{name} (did you mean {hint[0]}?)" if hint else name)
+    return out
+
+
 def apply_layers(settings: Any, environ: Mapping[str, str] | None = None) -> Config:
     """Add the file and environment layers to ``settings``, check everything, normalise.
 
@@ -387,6 +404,10 @@ def apply_layers(settings: Any, environ: Mapping[str, str] | None = None) -> Con
             settings.set(name, value, priority=PRIORITY_FILE)
     for name, value in environment_values(environ).items():
         settings.set(name, value, priority=PRIORITY_ENV)
+    for name in unknown_environment(environ):
+        if name not in _warned:  # once per process: the add-on passes again
+            _warned.add(name)
+            logger.warning("adarchive: environment variable %s is not a setting: ignored", name)
     config = Config.from_settings(settings, path)
     for name, value in config.values.items():
         # Ours only: Scrapy's component dicts keep their per-key priorities.

@@ -269,3 +269,16 @@ def test_settings_command_bad_value_is_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "configuration file" in result.stderr
+
+
+def test_a_misspelt_environment_variable_is_reported(tmp_path: Path) -> None:
+    env = {"ADARCHIVE_OPERATOR_CONTCT": CONTACT_TYPO, "XDG_CONFIG_HOME": str(tmp_path)}
+    result = adarchive("settings", "ADARCHIVE_OPERATOR_CONTACT", env=env, check=True)
+    assert "adarchive-operator@example.org" in result.stdout  # not taken
+    assert result.stderr == (
+        "adarchive: environment variable ADARCHIVE_OPERATOR_CONTCT (did you mean "
+        "ADARCHIVE_OPERATOR_CONTACT?) is not a setting: ignored\n"
+    )
+
+
+CONTACT_TYPO = "unit7@police.example"
