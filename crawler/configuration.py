@@ -223,31 +223,40 @@ def _convert(spec: SettingSpec, value: Any) -> Any:
 
 # -- checks across settings ----------------------------------------------------
 
-Check = Callable[[Mapping[str, Any]], "str | None"]
+Check = Callable[[Mapping[str, Any], Mapping[str, str]], "str | None"]
 
 
 def _not_above(low: str, high: str) -> Check:
-    def check(v: Mapping[str, Any]) -> str | None:
+    def check(v: Mapping[str, Any], src: Mapping[str, str]) -> str | None:
         if v.get(low) and v.get(high) and v[low] > v[high]:
-            return f"{low} ({v[low]}) is larger than {high} ({v[high]})"
+            return (
+                f"{low} ({v[low]}, from {src.get(low)}) is larger than "
+                f"{high} ({v[high]}, from {src.get(high)})"
+            )
         return None
 
     return check
 
 
 def _header_safe(name: str) -> Check:
-    def check(v: Mapping[str, Any]) -> str | None:
+    def check(v: Mapping[str, Any], src: Mapping[str, str]) -> str | None:
         value = v.get(name)
         if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
-            return f"{name}: contains a control character (it goes into HTTP headers and WARC)"
+            return (
+                f"{name}: contains a control character (it goes into HTTP headers and WARC)"
+                f" (from {src.get(name)})"
+            )
         return None
 
     return check
 
 
-def _contact_set(v: Mapping[str, Any]) -> str | None:
-    if not str(v.get("ADARCHIVE_OPERATOR_CONTACT") or "").strip():
-        return "ADARCHIVE_OPERATOR_CONTACT: must not be empty (site operators must reach a human)"
+def _contact_set(v: Mapping[str, Any], src: Mapping[str, str]) -> str | None:
+    name = "ADARCHIVE_OPERATOR_CONTACT"
+    if not str(v.get(name) or "").strip():
+        return (
+            f"{name}: must not be empty, site operators must reach a human (from {src.get(name)})"
+        )
     return None
 
 
@@ -296,7 +305,7 @@ class Config:
             ):
                 raise ConfigError(f"{name}: must not be negative, got {number} (from {source})")
         for check in CHECKS:
-            problem = check(values)
+            problem = check(values, sources)
             if problem:
                 raise ConfigError(problem)
         return cls(values, sources, file)

@@ -135,13 +135,15 @@ def test_every_adarchive_setting_can_come_from_the_environment() -> None:
         ({"ADARCHIVE_MAX_SECONDS": "-5"},
          "ADARCHIVE_MAX_SECONDS: must not be negative, got -5.0 (from environment)"),
         ({"ADARCHIVE_OPERATOR_CONTACT": "  "},
-         "ADARCHIVE_OPERATOR_CONTACT: must not be empty (site operators must reach a human)"),
+         "ADARCHIVE_OPERATOR_CONTACT: must not be empty, site operators must reach a human (from environment)"),
         ({"ADARCHIVE_OPERATOR_CONTACT": "a@b.example\r\nX-Injected: 1"},
          "ADARCHIVE_OPERATOR_CONTACT: contains a control character"),
         ({"ADARCHIVE_SHUTDOWN_GRACE": "30"},
-         "ADARCHIVE_SHUTDOWN_GRACE (30.0) is larger than ADARCHIVE_SHUTDOWN_TIMEOUT (8.0)"),
+         "ADARCHIVE_SHUTDOWN_GRACE (30.0, from environment) is larger than "
+         "ADARCHIVE_SHUTDOWN_TIMEOUT (8.0, from default)"),
         ({"ADARCHIVE_BACKOFF_BASE": "500"},
-         "ADARCHIVE_BACKOFF_BASE (500.0) is larger than ADARCHIVE_BACKOFF_MAX (300.0)"),
+         "ADARCHIVE_BACKOFF_BASE (500.0, from environment) is larger than "
+         "ADARCHIVE_BACKOFF_MAX (300.0, from default)"),
         ({"ADARCHIVE_CONFIG": "/nonexistent/adarchive.toml"},
          "ADARCHIVE_CONFIG: configuration file /nonexistent/adarchive.toml not found"),
     ],
