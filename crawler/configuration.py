@@ -189,7 +189,12 @@ def _convert(spec: SettingSpec, value: Any) -> Any:
                 return False
             raise ValueError(text)
         if kind == "int":
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:
+                if spec.name.startswith(ENV_PREFIX):
+                    raise
+                return float(text)  # Scrapy's own (DOWNLOAD_TIMEOUT = 60) also take 1.5
         if kind == "float":
             return float(text)
         if kind == "list":
@@ -204,6 +209,8 @@ def _convert(spec: SettingSpec, value: Any) -> Any:
     if kind == "bool" and isinstance(value, bool):
         return value
     if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, float) and not spec.name.startswith(ENV_PREFIX):
         return value
     if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -266,7 +273,6 @@ CHECKS: list[Check] = [
     _header_safe("ADARCHIVE_USER_AGENT"),
     _not_above("ADARCHIVE_BACKOFF_BASE", "ADARCHIVE_BACKOFF_MAX"),
     _not_above("ADARCHIVE_SHUTDOWN_GRACE", "ADARCHIVE_SHUTDOWN_TIMEOUT"),
-    _not_above("DOWNLOAD_WARNSIZE", "DOWNLOAD_MAXSIZE"),
 ]
 """Contradictions and bad values a type cannot express; each returns one line or None."""
 

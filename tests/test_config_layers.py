@@ -284,3 +284,11 @@ def test_a_misspelt_environment_variable_is_reported(tmp_path: Path) -> None:
 
 
 CONTACT_TYPO = "unit7@police.example"
+
+
+def test_scrapy_number_settings_keep_accepting_fractions() -> None:
+    """DOWNLOAD_TIMEOUT's default is a whole number, but Scrapy reads it as seconds."""
+    settings, _ = load_settings({"DOWNLOAD_TIMEOUT": "1.5"}, environ={})
+    assert settings.getfloat("DOWNLOAD_TIMEOUT") == 1.5
+    with pytest.raises(ConfigError, match="ADARCHIVE_MAX_DEPTH: expected a whole number"):
+        load_settings({"ADARCHIVE_MAX_DEPTH": "1.5"}, environ={})
