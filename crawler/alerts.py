@@ -102,9 +102,9 @@ class AlertConfig:
                 ) from None
         return cls(
             webhook=text("ADARCHIVE_ALERT_WEBHOOK"),
-            webhook_retries=int(settings.get("ADARCHIVE_ALERT_WEBHOOK_RETRIES") or 3),
+            webhook_retries=int(settings.get("ADARCHIVE_ALERT_WEBHOOK_RETRIES")),
             email_to=listed("ADARCHIVE_ALERT_EMAIL_TO"),
-            email_from=text("ADARCHIVE_ALERT_EMAIL_FROM") or "adarchive@localhost",
+            email_from=text("ADARCHIVE_ALERT_EMAIL_FROM"),
             smtp_host=host,
             smtp_port=port,
             smtp_user=text("ADARCHIVE_ALERT_SMTP_USER"),

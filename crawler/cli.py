@@ -23,6 +23,7 @@ class UserError(RuntimeError):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from crawler.analysis.commands import USER_ERRORS as ANALYSIS_ERRORS
+    from crawler.configuration import ConfigError
     from crawler.evidence.commands import USER_ERRORS as EVIDENCE_ERRORS
     from crawler.exhibit.commands import USER_ERRORS as EXHIBIT_ERRORS
     from crawler.extract.argument import IdentifierError
@@ -37,6 +38,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         StoreError,
         CrawlSetupError,
         IdentifierError,  # issue 17: one identifier syntax, refused when invalid
+        ConfigError,
         *EVIDENCE_ERRORS,
         *EXHIBIT_ERRORS,
         *ANALYSIS_ERRORS,
@@ -52,6 +54,11 @@ def _setting_overrides(pairs: Sequence[str]) -> dict[str, Any]:
             raise UserError(f"-s expects NAME=VALUE (got {pair!r})")
         out[name.strip()] = value
     return out
+
+
+def _log_level(args: argparse.Namespace) -> dict[str, str]:
+    """--log-level as a setting override, only when given (else LOG_LEVEL's layers)."""
+    return {"LOG_LEVEL": args.log_level} if args.log_level else {}
 
 
 def _definition(name_or_path: str, definitions_dir: str | None) -> Any:
@@ -80,7 +87,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     settings = build_settings(
         args.out,
         args.db,
-        overrides={"LOG_LEVEL": args.log_level, **hostile, **_setting_overrides(args.set)},
+        overrides={**_log_level(args), **hostile, **_setting_overrides(args.set)},
         max_pages=args.max_pages,
         definitions_dir=args.definitions,
     )
@@ -202,6 +209,12 @@ def _live_check(definition: Any, args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from crawler.settings_report import print_settings
+
+    return print_settings(args.name, _setting_overrides(args.set), as_json=args.json, doc=args.doc)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.demo.run import run_demo
 
@@ -277,13 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start-url", action="append", default=[], metavar="[NAME=]URL",
                    help="start here instead of the definition's start URLs (NAME=URL for several "
                    "platforms; comma-separate several URLs)")  # fmt: skip
-    p.add_argument("--out", default="adarchive-data", help="data directory (WARC files, store)")
+    p.add_argument("--out", help="data directory (WARC files, store; default: the setting "
+                   "ADARCHIVE_DATA_DIR, adarchive-data)")  # fmt: skip
     db_option(p)
     definitions_option(p)
     p.add_argument("--max-pages", type=int, help="stop after this many responses")
     p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy/adarchive setting (repeatable)")  # fmt: skip
-    p.add_argument("--log-level", default="INFO", help="Scrapy log level (default INFO)")
+    p.add_argument("--log-level", help="Scrapy log level (default: the setting LOG_LEVEL, INFO)")
     add_crawl_flags(p)  # issue 7: --ignore-robots/--authority, --user-agent(-reason), budgets
     p.set_defaults(func=cmd_crawl)
 
@@ -353,13 +367,42 @@ def build_parser() -> argparse.ArgumentParser:
     register_analysis(sub)
     register_repair(sub)  # issue 7: adarchive repair DIR
     register_schedule(sub)
+
+    p = sub.add_parser("settings", help="every setting's effective value and where it came from")
+    p.add_argument("name", nargs="*", help="only these settings (default: all of adarchive's)")
+    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="as the crawl would be given it (repeatable)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--doc", action="store_true", help="each setting's documentation too")
+    p.set_defaults(func=cmd_settings)
+
+    add_config_option(parser)
     return parser
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE`` on the program and on every command and subcommand."""
+    help_text = "configuration file (default: $ADARCHIVE_CONFIG, ./adarchive.toml, user config dir)"
+    parser.add_argument("--config", metavar="FILE", help=help_text)
+    stack = [parser]
+    while stack:
+        for action in stack.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    if "--config" not in child._option_string_actions:
+                        child.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                                           help=help_text)  # fmt: skip
+                    stack.append(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.config is not None:
+            from crawler.configuration import use_config_file
+
+            use_config_file(args.config)
         return int(args.func(args) or 0)
     except _user_errors() as exc:
         print(f"adarchive: error: {exc}", file=sys.stderr)

@@ -32,7 +32,7 @@ class GcTuneExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GcTuneExtension:
-        threshold = crawler.settings.getint("ADARCHIVE_GC_THRESHOLD", 0)
+        threshold = crawler.settings.getint("ADARCHIVE_GC_THRESHOLD")
         if threshold <= 0:
             raise NotConfigured("ADARCHIVE_GC_THRESHOLD is 0: the collector is left as it is")
         extension = cls(threshold)

@@ -171,7 +171,7 @@ class ResumeMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ResumeMiddleware:
-        if not crawler.settings.getbool("ADARCHIVE_RESUME", False):
+        if not crawler.settings.getbool("ADARCHIVE_RESUME"):
             raise NotConfigured("not resuming")
         from crawler.store.recorder import CrawlRecorder
 

@@ -36,10 +36,10 @@ class RobotsCrawlDelayMiddleware:
     def from_crawler(cls, crawler: Crawler) -> RobotsCrawlDelayMiddleware:
         settings = crawler.settings
         if not settings.getbool("ROBOTSTXT_OBEY") or not settings.getbool(
-            "ADARCHIVE_ROBOTS_CRAWL_DELAY", True
+            "ADARCHIVE_ROBOTS_CRAWL_DELAY"
         ):
             raise NotConfigured("robots.txt Crawl-delay not honoured (robots off or disabled)")
-        return cls(crawler, settings.getfloat("ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX", 60.0))
+        return cls(crawler, settings.getfloat("ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX"))
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         host = urlparse_cached(request).hostname or ""

@@ -56,22 +56,23 @@ def build_settings(
     max_pages: int | None = None,
     definitions_dir: str | Path | None = None,
 ) -> Any:
-    """Scrapy settings for a run: project defaults, then the output/store, then overrides."""
-    from scrapy.settings import Settings
+    """Scrapy settings for a run: every configuration layer (crawler.configuration),
+    the command's options and ``overrides`` (``-s``) last; checked, else ConfigError."""
+    from crawler.configuration import load_settings
 
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    data_dir = Path(out) if out is not None else Path(settings.get("ADARCHIVE_DATA_DIR"))
+    options: dict[str, Any] = {}
+    if out is not None:
+        options["ADARCHIVE_DATA_DIR"] = str(out)
+    if definitions_dir is not None:
+        options["ADARCHIVE_DEFINITIONS_DIR"] = str(definitions_dir)
+    if max_pages:
+        options["CLOSESPIDER_PAGECOUNT"] = int(max_pages)
+    settings, _ = load_settings({**options, **(overrides or {})})
+    data_dir = Path(settings.get("ADARCHIVE_DATA_DIR"))
     prepare_output_dir(data_dir)
-    db_url = resolve_db_url(db, data_dir)
+    db_url = resolve_db_url(db or settings.get("ADARCHIVE_DB"), data_dir)
     settings.set("ADARCHIVE_DATA_DIR", str(data_dir), priority="cmdline")
     settings.set("ADARCHIVE_DB", db_url, priority="cmdline")
-    if definitions_dir is not None:
-        settings.set("ADARCHIVE_DEFINITIONS_DIR", str(definitions_dir), priority="cmdline")
-    if max_pages:
-        settings.set("CLOSESPIDER_PAGECOUNT", int(max_pages), priority="cmdline")
-    for key, value in (overrides or {}).items():
-        settings.set(key, value, priority="cmdline")
     check_store_url(db_url)
     return settings
 

@@ -1,9 +1,13 @@
 """Polite Scrapy defaults: the one home of adarchive's settings.
 
-Every setting the project reads is defined here with a comment saying what it
-does and why its default is what it is. Override per run with ``-s NAME=VALUE``
-(``adarchive crawl`` and ``scrapy crawl`` both accept it) or per platform in a
-definition's future ``[settings]`` table.
+Every setting the project reads is defined here, once, as a module-level
+constant with a comment above it saying what it does and why its default is
+what it is (annotate it when the default is None and the type is not text).
+No other module carries a default: crawler.configuration reads these
+definitions and fills the values, in rising precedence, from these defaults,
+the configuration file (``adarchive.toml``), the environment (the same
+``ADARCHIVE_*`` name) and ``-s NAME=VALUE``; see docs/configuration.md.
+tests/test_config_defined.py fails on a setting read but not defined here.
 """
 
 from __future__ import annotations
@@ -17,11 +21,27 @@ SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 SPIDER_LOADER_CLASS = "crawler.spiderloader.DefinitionSpiderLoader"
 
+# --- Configuration ----------------------------------------------------------
+
+# The configuration file (TOML, one `NAME = value` per setting). None: the
+# `--config` option, else this variable in the environment, else
+# ./adarchive.toml, else adarchive.toml in the user's configuration directory
+# (~/.config/adarchive/ on Linux); a missing default file is not an error.
+ADARCHIVE_CONFIG = None
+
+# The environment and configuration-file layers, and the checks on every
+# value, for `scrapy crawl` and Scrapyd jobs too (crawler.configuration).
+ADDONS = {"crawler.configuration.ConfigAddon": 0}
+
 # --- Identity -------------------------------------------------------------
 
 # Who runs this crawl, written into the User-Agent and every warcinfo record,
 # so a site operator can reach a human. Set it to your unit's contact.
 ADARCHIVE_OPERATOR_CONTACT = "adarchive-operator@example.org"
+# The examiner's name and unit, as a court exhibit's cover and statement print
+# them (`adarchive exhibit`; --examiner/--unit override). Empty: the OS user.
+ADARCHIVE_OPERATOR_NAME = ""
+ADARCHIVE_OPERATOR_UNIT = ""
 
 # The User-Agent. None means the honest default, built at run time by
 # crawler.useragent from the project version and ADARCHIVE_OPERATOR_CONTACT
@@ -116,6 +136,10 @@ ADARCHIVE_DATA_DIR = "adarchive-data"
 # each commit, so no capture row points at bytes not on disk.
 ADARCHIVE_STORE_COMMIT_EVERY = 0
 
+# Store adverts, sightings and identifiers (pipelines.store). Off only to
+# measure a crawl without its store (the benchmark).
+ADARCHIVE_STORE_ENABLED = True
+
 # --- Extraction -----------------------------------------------------------
 
 # Run contact-identifier extraction on every ad (pipelines.contacts).
@@ -126,6 +150,20 @@ ADARCHIVE_CONTACTS_ENABLED = True
 # by the event loop (crawler/extract/worker.py); if one dies, its adverts are
 # read in the crawl's thread instead.
 ADARCHIVE_CONTACTS_WORKERS = 1
+
+# --- Images (pipelines/images.py) -----------------------------------------
+
+# Fetch, archive and hash (SHA-256 + pHash) every advert's images.
+ADARCHIVE_IMAGES_ENABLED = True
+# At most this many images per advert: a hostile page can list thousands.
+ADARCHIVE_IMAGES_MAX_PER_AD = 10
+# Images larger than this (bytes) are not fetched to the end nor hashed.
+ADARCHIVE_IMAGES_MAXSIZE = 10 * 1024 * 1024
+# A file of the agency's known image hashes (SHA-256 or pHash, one a line);
+# a match is flagged on the image row. None: no list.
+ADARCHIVE_KNOWN_HASHES = None
+# Greatest pHash Hamming distance that still counts as a known image.
+ADARCHIVE_KNOWN_PHASH_DISTANCE = 6
 
 # --- Crawl budget ---------------------------------------------------------
 
@@ -152,6 +190,27 @@ ADARCHIVE_WARC_MAX_SIZE = 1_000_000_000
 # File names are `{prefix}-{YYYYMMDDhhmmssfff}-{serial:05}-{host}-{pid}.warc.gz`;
 # change the prefix to tell a unit's or a case's archives apart.
 ADARCHIVE_WARC_PREFIX = "adarchive"
+
+# --- Custody and time-stamping (crawler/evidence) ---------------------------
+
+# Who acts, in custody events. None: user@host of the process.
+ADARCHIVE_ACTOR = None
+
+# RFC 3161 time-stamping authority: each closed WARC file's SHA-256 is
+# time-stamped there. None: no time-stamps.
+ADARCHIVE_TSA_URL = None
+# A PEM file with the TSA's certificate chain, for authorities whose tokens
+# carry only the signing certificate. None: the token's own certificates.
+ADARCHIVE_TSA_CERTS = None
+
+# Passphrase of an encrypted bundle-signing key (`export --sign KEY`). A
+# secret: `adarchive settings` masks it; prefer the environment to the file.
+ADARCHIVE_KEY_PASSPHRASE = None
+
+# --- Platform definitions ---------------------------------------------------
+
+# Directory of platform definitions (*.toml). None: spiders/definitions.
+ADARCHIVE_DEFINITIONS_DIR = None
 
 # --- Progress and revisits (crawler/schedule, crawler/archive/revisit.py) ----
 
@@ -350,3 +409,23 @@ ADARCHIVE_DRIFT_RUNS = 5
 ADARCHIVE_DRIFT_MIN_RUNS = 3
 ADARCHIVE_DRIFT_RATIO = 2.0
 ADARCHIVE_DRIFT_RATE_CHANGE = 0.4
+
+# --- Scale-out (crawler/scale; `adarchive worker` sets the ADARCHIVE_SCALE_*) --
+
+# Redis URL of the shared frontier, for `adarchive worker` and `frontier`
+# when --redis is not given.
+ADARCHIVE_REDIS = "redis://127.0.0.1:6379/0"
+# Set by `adarchive worker`: the Redis of the shared frontier and limiter. None
+# means this crawl is no worker (the worker extension and limiter stay off).
+ADARCHIVE_SCALE_REDIS_URL = None
+# Key prefix of this deployment in Redis (several can share one server).
+ADARCHIVE_SCALE_PREFIX = "adarchive"
+# Seconds between requests to one site across all workers. None: DOWNLOAD_DELAY.
+ADARCHIVE_SCALE_DELAY: float | None = None
+# Requests in flight to one site across all workers.
+ADARCHIVE_SCALE_CONCURRENCY = 1
+# A worker stops once every worker was idle this long (s); 0 waits for seeds.
+ADARCHIVE_SCALE_IDLE_CLOSE = 10.0
+# scrapy-redis's key of the seeds (its own default); the worker extension
+# reads it to watch for new seeds. `adarchive worker` sets it per prefix.
+REDIS_START_URLS_KEY = "%(name)s:start_urls"

@@ -214,8 +214,8 @@ class ShutdownExtension:
         coordinator = _state["coordinator"]
         if coordinator is None:
             coordinator = _Coordinator(
-                s.getfloat("ADARCHIVE_SHUTDOWN_GRACE", 2.0),
-                s.getfloat("ADARCHIVE_SHUTDOWN_TIMEOUT", 8.0),
+                s.getfloat("ADARCHIVE_SHUTDOWN_GRACE"),
+                s.getfloat("ADARCHIVE_SHUTDOWN_TIMEOUT"),
             )
             _state["coordinator"] = coordinator
         coordinator.crawlers.append(crawler)

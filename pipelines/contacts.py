@@ -52,11 +52,9 @@ class ContactsPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ContactsPipeline:
-        if not crawler.settings.getbool("ADARCHIVE_CONTACTS_ENABLED", True):
+        if not crawler.settings.getbool("ADARCHIVE_CONTACTS_ENABLED"):
             raise NotConfigured("ADARCHIVE_CONTACTS_ENABLED is False")
-        return cls(
-            workers=crawler.settings.getint("ADARCHIVE_CONTACTS_WORKERS", 0), crawler=crawler
-        )
+        return cls(workers=crawler.settings.getint("ADARCHIVE_CONTACTS_WORKERS"), crawler=crawler)
 
     def open_spider(self, spider: Spider | None = None) -> None:
         pass

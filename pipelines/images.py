@@ -63,15 +63,15 @@ class ImagesPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImagesPipeline:
         settings = crawler.settings
-        if not settings.getbool("ADARCHIVE_IMAGES_ENABLED", True):
+        if not settings.getbool("ADARCHIVE_IMAGES_ENABLED"):
             raise NotConfigured("ADARCHIVE_IMAGES_ENABLED is off")
         from crawler.store.recorder import CrawlRecorder
 
         return cls(
             crawler,
             CrawlRecorder.for_crawler(crawler),
-            max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD", DEFAULT_MAX_PER_AD),
-            maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE", DEFAULT_MAXSIZE),
+            max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD"),
+            maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE"),
             known=known_hashes(settings),
         )
 
@@ -150,7 +150,7 @@ def known_hashes(settings: Any) -> KnownHashes | None:
     if not path:
         return None
     distance = settings.get("ADARCHIVE_KNOWN_PHASH_DISTANCE")
-    return KnownHashes.load(path, int(distance) if distance not in (None, "") else 6)
+    return KnownHashes.load(path, int(distance))
 
 
 class ImageStore:

@@ -98,7 +98,7 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
-        if not crawler.settings.getbool("ADARCHIVE_STORE_ENABLED", True):
+        if not crawler.settings.getbool("ADARCHIVE_STORE_ENABLED"):
             raise NotConfigured("ADARCHIVE_STORE_ENABLED is off")
         channel = SidecarChannel.for_crawler(crawler)
         if channel is not None:

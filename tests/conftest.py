@@ -46,6 +46,16 @@ def adarchive(*args: str, timeout: float = 300, env: dict[str, str] | None = Non
     return result
 
 
+def project_crawler(spidercls: Any, settings: dict[str, Any] | None = None) -> Any:
+    """A crawler (Scrapy's ``get_crawler``) with the project's settings under ``settings``:
+    no component carries a default of its own (crawler/settings.py defines them)."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.configuration import project_defaults
+
+    return get_crawler(spidercls, {**project_defaults(), **(settings or {})})
+
+
 @pytest.fixture(scope="session")
 def fixture_web() -> Iterator[Any]:
     """The synthetic fixture web, tiny, served once per session on 127.0.0.(10+i)."""

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from scrapy import Request, Spider
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, HtmlResponse, Response
-from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from conftest import project_crawler
 from crawler.archive.addon import warcinfo_fields
 from crawler.archive.digests import (
     file_sha256,
@@ -356,7 +356,7 @@ class _Spider(Spider):
 
 
 def test_middleware_not_configured_when_disabled() -> None:
-    crawler = get_crawler(_Spider, {"ADARCHIVE_WARC_ENABLED": False})
+    crawler = project_crawler(_Spider, {"ADARCHIVE_WARC_ENABLED": False})
     with pytest.raises(NotConfigured):
         ArchiveMiddleware.from_crawler(crawler)
 
@@ -366,12 +366,15 @@ def test_middleware_writes_records_and_capture_rows(tmp_path: Path) -> None:
 
     from crawler.store.models import Capture, WarcFile
 
-    crawler = get_crawler(
+    crawler = project_crawler(
         _Spider,
         {
             "ADARCHIVE_DATA_DIR": str(tmp_path),
             "ADARCHIVE_OPERATOR_CONTACT": "ops@example.org",
             "ROBOTSTXT_OBEY": True,
+            # This test reads what the middleware writes in the crawl's own process
+            # (it relied on a module default of False that contradicted settings.py).
+            "ADARCHIVE_EVIDENCE_PROCESS": False,
         },
     )
     crawler.spider = _Spider.from_crawler(crawler)
@@ -413,7 +416,15 @@ def test_middleware_writes_records_and_capture_rows(tmp_path: Path) -> None:
 
 
 def test_warcinfo_states_software_settings_and_limits() -> None:
-    crawler = get_crawler(_Spider, {"DOWNLOAD_DELAY": 0.5, "ROBOTSTXT_OBEY": False})
+    crawler = project_crawler(
+        _Spider,
+        {
+            "DOWNLOAD_DELAY": 0.5,
+            "ROBOTSTXT_OBEY": False,
+            # the policy extension refuses an ignored robots.txt without an authority
+            "ADARCHIVE_ROBOTS_AUTHORITY": "synthetic test authority",
+        },
+    )
     fields = warcinfo_fields(crawler.settings, "kz_board", 9)
     from crawler import __version__
 

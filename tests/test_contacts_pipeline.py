@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from scrapy import Spider
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 
+from conftest import project_crawler
 from crawler.store.models import AdIdentifier, Capture
 from crawler.store.recorder import release_store
 from pipelines.contacts import ContactsPipeline
@@ -34,7 +34,7 @@ class FakeAd:
 
 
 def _pipeline(**settings: object) -> ContactsPipeline:
-    crawler = get_crawler(Spider, settings)
+    crawler = project_crawler(Spider, settings)
     return ContactsPipeline.from_crawler(crawler)
 
 
@@ -200,7 +200,7 @@ def test_the_page_address_is_a_source() -> None:
 def test_identifiers_from_the_address_point_at_the_response(tmp_path: Path) -> None:
     """In the store, an identifier read from the URL is proved by the response record,
     even when the other fields were read from a browser's rendered DOM."""
-    crawler = get_crawler(Spider, {"ADARCHIVE_DB": f"sqlite:///{tmp_path}/store.db"})
+    crawler = project_crawler(Spider, {"ADARCHIVE_DB": f"sqlite:///{tmp_path}/store.db"})
     pipeline = StorePipeline.from_crawler(crawler)
     pipeline.recorder.start_crawl(Spider(name="sample_board"))
     try:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from scrapy import Spider
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.test import get_crawler
 
+from conftest import project_crawler
 from crawler.gctune import GcTuneExtension
 from crawler.heap import forget_freeze
 
@@ -25,7 +25,9 @@ def restored_gc() -> Iterator[None]:
 def test_engine_start_freezes_the_heap_and_raises_the_threshold(restored_gc: None) -> None:
     forget_freeze()
     gc.set_threshold(700, 10, 10)
-    extension = GcTuneExtension.from_crawler(get_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 5000}))
+    extension = GcTuneExtension.from_crawler(
+        project_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 5000})
+    )
     extension.engine_started()
     assert gc.get_threshold() == (5000, 10, 10)
     frozen = gc.get_freeze_count()
@@ -41,4 +43,4 @@ def test_engine_start_freezes_the_heap_and_raises_the_threshold(restored_gc: Non
 
 def test_zero_leaves_the_collector_alone() -> None:
     with pytest.raises(NotConfigured):
-        GcTuneExtension.from_crawler(get_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 0}))
+        GcTuneExtension.from_crawler(project_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 0}))

@@ -30,11 +30,11 @@ def test_migrations_match_models(store_url: str) -> None:
 
 def make_pipeline(store_url: str, commit_every: int = 0) -> Any:
     from scrapy import Spider
-    from scrapy.utils.test import get_crawler
 
+    from conftest import project_crawler
     from pipelines.store import StorePipeline
 
-    crawler = get_crawler(
+    crawler = project_crawler(
         Spider,
         {"ADARCHIVE_DB": store_url, "ADARCHIVE_STORE_COMMIT_EVERY": commit_every},
     )

@@ -69,7 +69,7 @@ response as received."""
 # them; an add-on sets them at "addon" priority, below a project's own.
 ADDON_DEFAULTS: dict[str, Any] = {
     "ADARCHIVE_WARC_ENABLED": True,
-    "ADARCHIVE_WARC_DIR": None,
+    "ADARCHIVE_WARC_DIR": "warc",  # adarchive's crawls put it under their --out instead
     "ADARCHIVE_WARC_PREFIX": "adarchive",
     "ADARCHIVE_WARC_MAX_SIZE": 1_000_000_000,
     "ADARCHIVE_OPERATOR_CONTACT": "",
@@ -168,7 +168,7 @@ class WarcCaptureMiddleware:
             raise NotConfigured("ADARCHIVE_WARC_ENABLED is off")
         name = crawler.spidercls.name or "spider"
         # Checked before the first request: a crawl that cannot archive fetches nothing.
-        directory = writable_directory(Path(settings.get("ADARCHIVE_WARC_DIR") or "warc"))
+        directory = writable_directory(Path(settings.get("ADARCHIVE_WARC_DIR")))
         writer = RotatingWarcWriter(
             directory=directory,
             prefix=settings.get("ADARCHIVE_WARC_PREFIX"),

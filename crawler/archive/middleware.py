@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 META_CAPTURE_ID = "adarchive_capture_id"
 META_CAPTURE = "adarchive_capture"
 
-DEFAULT_MAX_SIZE = 1_000_000_000
-DEFAULT_PREFIX = "adarchive"
-
 
 def exchange_specs(
     request: Request,
@@ -85,7 +82,7 @@ def add_exchange_captures(recorder: CrawlRecorder, written: list[WrittenRecord])
 def uses_evidence_process(crawler: Crawler) -> bool:
     """Evidence goes to the writer process unless it is off or the platform needs a
     browser (a rendered page's records are grouped from the browser's events here)."""
-    if not crawler.settings.getbool("ADARCHIVE_EVIDENCE_PROCESS", False) or os.name != "posix":
+    if not crawler.settings.getbool("ADARCHIVE_EVIDENCE_PROCESS") or os.name != "posix":
         return False  # the writer's pipe protocol needs POSIX pipes
     definition = getattr(crawler.spidercls, "definition", None)
     return not getattr(definition, "needs_browser", False)
@@ -115,7 +112,7 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveMiddleware:
         settings = crawler.settings
-        if not settings.getbool("ADARCHIVE_WARC_ENABLED", True):
+        if not settings.getbool("ADARCHIVE_WARC_ENABLED"):
             raise NotConfigured("ADARCHIVE_WARC_ENABLED is off")
         from crawler.store.recorder import CrawlRecorder
 
@@ -135,8 +132,8 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
 
         writer = RevisitWarcWriter(
             directory=Path(directory),
-            prefix=settings.get("ADARCHIVE_WARC_PREFIX") or DEFAULT_PREFIX,
-            max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+            prefix=settings.get("ADARCHIVE_WARC_PREFIX"),
+            max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE"),
             warcinfo=lambda: warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
             on_open=recorder.warc_file_opened,
             on_close=on_close,
@@ -158,15 +155,15 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
                 db_url=recorder.db_url,
                 data_root=str(recorder.data_root),
                 # The batching this store would use here (0: its default) is the writer's.
-                commit_every=settings.getint("ADARCHIVE_STORE_COMMIT_EVERY", 0),
+                commit_every=settings.getint("ADARCHIVE_STORE_COMMIT_EVERY"),
                 crawl_id=recorder.crawl_id,
                 platform=recorder.platform,
                 platform_id=recorder.platform_id,
                 warc_dir=str(directory.resolve()),
-                warc_prefix=settings.get("ADARCHIVE_WARC_PREFIX") or DEFAULT_PREFIX,
-                warc_max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+                warc_prefix=settings.get("ADARCHIVE_WARC_PREFIX"),
+                warc_max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE"),
                 warcinfo=warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
-                revisits=settings.getbool("ADARCHIVE_WARC_REVISITS", True),
+                revisits=settings.getbool("ADARCHIVE_WARC_REVISITS"),
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 settings={name: settings.get(name) for name in WRITER_SETTINGS},

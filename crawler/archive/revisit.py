@@ -118,7 +118,7 @@ class RevisitPolicy:
     @classmethod
     def from_crawler(cls, crawler: Crawler, recorder: CrawlRecorder) -> RevisitPolicy | None:
         """The policy, or None when ``ADARCHIVE_WARC_REVISITS`` is off."""
-        if not crawler.settings.getbool("ADARCHIVE_WARC_REVISITS", True):
+        if not crawler.settings.getbool("ADARCHIVE_WARC_REVISITS"):
             return None
         return cls(recorder, crawler.stats)
 

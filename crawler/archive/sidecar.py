@@ -252,7 +252,7 @@ class SidecarChannel:
                 self._open()
 
     def _open(self) -> None:
-        level = self.crawler.settings.get("LOG_LEVEL") or "INFO"
+        level = self.crawler.settings.get("LOG_LEVEL")
         self.process = EvidenceProcess.shared(level)
         self.key = self.process.open_channel(self._config_for())
 

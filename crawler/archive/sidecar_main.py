@@ -41,6 +41,7 @@ from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
 from crawler.archive.warcinfo import software
+from crawler.configuration import project_defaults
 from crawler.extract.worker import identifiers_for
 from crawler.heap import freeze_heap
 from crawler.store.models import Capture
@@ -86,7 +87,7 @@ class Channel:
             crawl_id=config.crawl_id,
             platform=config.platform,
             platform_id=config.platform_id,
-            settings=Settings(config.settings),
+            settings=Settings({**project_defaults(), **config.settings}),
             stats=self.stats,
         )
         recorder = self.recorder

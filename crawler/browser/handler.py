@@ -55,13 +55,13 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.crawler = crawler
         self.limits = CaptureLimits(
             timeout=page_timeout(settings),
-            screenshot=settings.getbool("ADARCHIVE_BROWSER_SCREENSHOT", True),
-            screenshot_max_height=settings.getint("ADARCHIVE_BROWSER_SCREENSHOT_MAX_HEIGHT", 20000),
-            max_responses=settings.getint("ADARCHIVE_BROWSER_MAX_RESPONSES", 300),
-            max_body=settings.getint("DOWNLOAD_MAXSIZE", 32 * 1024 * 1024),
-            max_page_bytes=settings.getint("ADARCHIVE_BROWSER_MAX_PAGE_BYTES", 64 * 1024 * 1024),
+            screenshot=settings.getbool("ADARCHIVE_BROWSER_SCREENSHOT"),
+            screenshot_max_height=settings.getint("ADARCHIVE_BROWSER_SCREENSHOT_MAX_HEIGHT"),
+            max_responses=settings.getint("ADARCHIVE_BROWSER_MAX_RESPONSES"),
+            max_body=settings.getint("DOWNLOAD_MAXSIZE"),
+            max_page_bytes=settings.getint("ADARCHIVE_BROWSER_MAX_PAGE_BYTES"),
         )
-        self.restart_after = settings.getint("ADARCHIVE_BROWSER_RESTART_AFTER", 0)
+        self.restart_after = settings.getint("ADARCHIVE_BROWSER_RESTART_AFTER")
         self.obey_robots = settings.getbool("ROBOTSTXT_OBEY")
         self.page_settings = [
             f"{name}={settings.get(name)}"
@@ -77,7 +77,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
                 "ROBOTSTXT_OBEY",
             )
         ]
-        self.ssrf = settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED", True)
+        self.ssrf = settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED")
         from crawler.guard.middleware import allow_list_from_settings
         from crawler.useragent import user_agent_from_settings
 

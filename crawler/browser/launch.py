@@ -122,7 +122,7 @@ def browser_settings(settings: Any) -> dict[str, Any]:
 
 
 def page_timeout(settings: Any) -> float:
-    return max(1.0, settings.getfloat("ADARCHIVE_BROWSER_PAGE_TIMEOUT", 30.0))
+    return max(1.0, settings.getfloat("ADARCHIVE_BROWSER_PAGE_TIMEOUT"))
 
 
 def apply_browser_settings(settings: Any) -> None:

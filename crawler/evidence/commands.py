@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,7 +82,9 @@ def _data_root(args: argparse.Namespace) -> Path:
     path = sqlite_path(resolve_db_url(args.db))
     if path is not None:
         return path.resolve().parent
-    return Path(os.environ.get("ADARCHIVE_DATA_DIR", "adarchive-data")).resolve()
+    from crawler.configuration import setting
+
+    return Path(setting("ADARCHIVE_DATA_DIR")).resolve()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -132,7 +133,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         Path(args.bundle), fingerprint=fingerprint, tsa_root_fingerprint=args.tsa_root
     )
     print_report(report, sys.stdout)
-    if args.db or os.environ.get("ADARCHIVE_DB"):
+    from crawler.configuration import setting
+
+    if args.db or setting("ADARCHIVE_DB"):
         _log_verification(args.db, report)
     return 0 if report.ok else 1
 

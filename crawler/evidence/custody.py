@@ -55,7 +55,9 @@ RETRIES = 20
 
 def default_actor() -> str:
     """Who acts: ``$ADARCHIVE_ACTOR``, else ``user@host`` of this process."""
-    actor = os.environ.get("ADARCHIVE_ACTOR")
+    from crawler.configuration import setting
+
+    actor = setting("ADARCHIVE_ACTOR")
     if actor:
         return actor
     try:

@@ -10,7 +10,6 @@ without losing captures.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -87,9 +86,7 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
         "crawl_id": row.crawl_id,
     }
     record_event(recorder.session, WARC_CLOSED, warc_subject(row.path), details)
-    tsa_url = recorder.crawler.settings.get("ADARCHIVE_TSA_URL") or os.environ.get(
-        "ADARCHIVE_TSA_URL"
-    )
+    tsa_url = recorder.crawler.settings.get("ADARCHIVE_TSA_URL")
     if not tsa_url:
         return
     from crawler.evidence.timestamp import on_warc_closed

@@ -74,7 +74,9 @@ def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise SigningKeyError(f"cannot read key {path}: {exc.strerror}") from None
-    passphrase = os.environ.get("ADARCHIVE_KEY_PASSPHRASE")
+    from crawler.configuration import setting
+
+    passphrase = setting("ADARCHIVE_KEY_PASSPHRASE")
     try:
         key = serialization.load_pem_private_key(
             data, password=passphrase.encode() if passphrase else None

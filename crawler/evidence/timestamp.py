@@ -357,9 +357,9 @@ def _build_chain(
 def extra_certificates() -> bytes | None:
     """``$ADARCHIVE_TSA_CERTS``: a PEM file with the TSA's chain, for TSAs whose
     tokens carry only the signing certificate."""
-    import os
+    from crawler.configuration import setting
 
-    name = os.environ.get("ADARCHIVE_TSA_CERTS")
+    name = setting("ADARCHIVE_TSA_CERTS")
     return Path(name).read_bytes() if name else None
 
 
@@ -397,12 +397,11 @@ def on_warc_closed(
     Never raises for a TSA failure: the crawl goes on, and the failure is
     logged and written into the custody log, so the gap is visible.
     """
-    import os
-
+    from crawler.configuration import setting
     from crawler.evidence.custody import record_event
     from crawler.evidence.events import WARC_TIMESTAMP_FAILED, WARC_TIMESTAMPED
 
-    tsa_url = tsa_url or os.environ.get("ADARCHIVE_TSA_URL")
+    tsa_url = tsa_url or setting("ADARCHIVE_TSA_URL")
     if not tsa_url:
         return None
     path = Path(path)

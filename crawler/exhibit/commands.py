@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from crawler.configuration import setting
 from crawler.evidence.replay import ReplayError
 from crawler.exhibit.case import ExhibitError
 
@@ -27,9 +27,9 @@ def cmd_exhibit(args: argparse.Namespace) -> int:
         out=out,
         key=Path(args.sign) if args.sign else None,
         cert=Path(args.cert) if args.cert else None,
-        tsa_url=args.tsa_url or os.environ.get("ADARCHIVE_TSA_URL") or None,
-        examiner=args.examiner or os.environ.get("ADARCHIVE_OPERATOR_NAME", ""),
-        unit=args.unit or os.environ.get("ADARCHIVE_OPERATOR_UNIT", ""),
+        tsa_url=args.tsa_url or setting("ADARCHIVE_TSA_URL"),
+        examiner=args.examiner or setting("ADARCHIVE_OPERATOR_NAME"),
+        unit=args.unit or setting("ADARCHIVE_OPERATOR_UNIT"),
         unblurred=args.unblurred_photos,
         pywb_bin=Path(args.pywb_bin) if args.pywb_bin else None,
         html_out=Path(args.html) if args.html else None,

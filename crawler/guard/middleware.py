@@ -56,7 +56,7 @@ class SsrfGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SsrfGuardMiddleware:
-        if not crawler.settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED", True):
+        if not crawler.settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED"):
             raise NotConfigured("ADARCHIVE_SSRF_GUARD_ENABLED is off")
         allow = allow_list_from_settings(crawler.settings)
         if allow:

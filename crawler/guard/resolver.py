@@ -40,7 +40,7 @@ class GuardedResolver(CachingThreadedResolver):
     def from_crawler(cls, crawler: Any, reactor: ReactorBase) -> GuardedResolver:
         resolver = super().from_crawler(crawler, reactor)
         resolver.allow = allow_list_from_settings(crawler.settings)
-        resolver.enabled = crawler.settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED", True)
+        resolver.enabled = crawler.settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED")
         return resolver
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:  # noqa: N802

@@ -64,15 +64,15 @@ class BackoffMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
         s = crawler.settings
-        if not s.getbool("ADARCHIVE_BACKOFF_ENABLED", True):
+        if not s.getbool("ADARCHIVE_BACKOFF_ENABLED"):
             raise NotConfigured("ADARCHIVE_BACKOFF_ENABLED is off")
         return cls(
             crawler,
-            base=s.getfloat("ADARCHIVE_BACKOFF_BASE", 2.0),
-            cap=s.getfloat("ADARCHIVE_BACKOFF_MAX", 300.0),
-            max_refusals=s.getint("ADARCHIVE_BACKOFF_MAX_REFUSALS", 6),
-            max_retries=s.getint("ADARCHIVE_BACKOFF_MAX_RETRIES", 3),
-            max_retry_after=s.getfloat("ADARCHIVE_BACKOFF_MAX_RETRY_AFTER", 3600.0),
+            base=s.getfloat("ADARCHIVE_BACKOFF_BASE"),
+            cap=s.getfloat("ADARCHIVE_BACKOFF_MAX"),
+            max_refusals=s.getint("ADARCHIVE_BACKOFF_MAX_REFUSALS"),
+            max_retries=s.getint("ADARCHIVE_BACKOFF_MAX_RETRIES"),
+            max_retry_after=s.getfloat("ADARCHIVE_BACKOFF_MAX_RETRY_AFTER"),
         )
 
     def _host(self, request: Request) -> str:

@@ -102,12 +102,12 @@ def _mapping(value: Any) -> dict[str, Any]:
 def budget_for(settings: Any, platform: str) -> Budget:
     """The budget of ``platform``: flat settings, then ``"*"``, then the platform's entry."""
     merged: dict[str, Any] = {
-        "max_pages": settings.getint("CLOSESPIDER_PAGECOUNT", 0),
-        "max_depth": settings.getint("ADARCHIVE_MAX_DEPTH", 0),
-        "max_seconds": settings.getfloat("ADARCHIVE_MAX_SECONDS", 0.0),
+        "max_pages": settings.getint("CLOSESPIDER_PAGECOUNT"),
+        "max_depth": settings.getint("ADARCHIVE_MAX_DEPTH"),
+        "max_seconds": settings.getfloat("ADARCHIVE_MAX_SECONDS"),
         "allowed_hosts": [],
         "proxy": settings.get("ADARCHIVE_PROXY") or None,
-        "max_query_variants": settings.getint("ADARCHIVE_MAX_QUERY_VARIANTS", 0),
+        "max_query_variants": settings.getint("ADARCHIVE_MAX_QUERY_VARIANTS"),
     }
     table = _mapping(settings.get("ADARCHIVE_BUDGETS"))
     for key in ("*", platform):

@@ -43,7 +43,7 @@ class ResponseLimitsMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ResponseLimitsMiddleware:
-        limit = crawler.settings.getfloat("ADARCHIVE_RESPONSE_TIME_LIMIT", 60.0)
+        limit = crawler.settings.getfloat("ADARCHIVE_RESPONSE_TIME_LIMIT")
         return cls(crawler, limit)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 from crawler.scale.config import DEFAULT_PREFIX, DEFAULT_REDIS_URL
 
 
 def _redis_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redis", default=os.environ.get("ADARCHIVE_REDIS", DEFAULT_REDIS_URL),
-                   help="Redis URL of the shared frontier (default: $ADARCHIVE_REDIS, "
+    p.add_argument("--redis", default=None,
+                   help="Redis URL of the shared frontier (default: the setting ADARCHIVE_REDIS, "
                    f"else {DEFAULT_REDIS_URL})")  # fmt: skip
     p.add_argument("--prefix", default=DEFAULT_PREFIX,
                    help=f"Redis key prefix of this deployment (default {DEFAULT_PREFIX})")  # fmt: skip
 
 
+def _redis(args: argparse.Namespace) -> str:
+    """--redis, else ADARCHIVE_REDIS (configuration file, environment, default)."""
+    from crawler.configuration import setting
+
+    return str(args.redis or setting("ADARCHIVE_REDIS"))
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    from crawler.cli import _definition, _setting_overrides
+    from crawler.cli import _definition, _log_level, _setting_overrides
     from crawler.report import crawl_exit_status, print_crawl_summary
     from crawler.runner import CrawlJob, build_settings, run_crawls
     from crawler.scale.config import check_store_for_workers, worker_settings
@@ -28,16 +34,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     definitions = [_definition(name, args.definitions) for name in args.platform]
     check_store_for_workers(resolve_db_url(args.db, args.out), args.allow_sqlite)
-    connect(args.redis)
+    connect(_redis(args))
     settings = build_settings(
         args.out,
         args.db,
-        overrides={"LOG_LEVEL": args.log_level, **_setting_overrides(args.set)},
+        overrides={**_log_level(args), **_setting_overrides(args.set)},
         definitions_dir=args.definitions,
     )
     overrides = worker_settings(
         settings,
-        redis_url=args.redis,
+        redis_url=_redis(args),
         prefix=args.prefix,
         delay=args.delay,
         concurrency=args.concurrency,
@@ -55,7 +61,7 @@ def cmd_frontier_seed(args: argparse.Namespace) -> int:
     from crawler.scale.frontier import connect, seed
     from crawler.schedule.errors import CommandError as UserError
 
-    server = connect(args.redis)
+    server = connect(_redis(args))
     overrides: dict[str, list[str]] = {}
     for value in args.start_url:
         name, sep, url = value.partition("=")
@@ -77,7 +83,7 @@ def cmd_frontier_status(args: argparse.Namespace) -> int:
     from crawler.platforms import load_all
     from crawler.scale.frontier import connect, status
 
-    server = connect(args.redis)
+    server = connect(_redis(args))
     names = args.platform or sorted(load_all(args.definitions))
     rows = [status(server, args.prefix, name) for name in names]
     if args.json:
@@ -98,7 +104,7 @@ def cmd_frontier_clear(args: argparse.Namespace) -> int:
 
     if not args.platform and not args.all:
         raise UserError("name the platform(s) to clear, or --all for every key under the prefix")
-    server = connect(args.redis)
+    server = connect(_redis(args))
     if args.all:
         print(f"deleted {clear(server, args.prefix)} key(s) under {args.prefix}:")
     for name in args.platform:
@@ -126,7 +132,7 @@ def register(sub: Any) -> None:
     p.add_argument("--allow-sqlite", action="store_true", help="allow a SQLite store (one worker)")
     p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy/adarchive setting (repeatable)")  # fmt: skip
-    p.add_argument("--log-level", default="INFO", help="Scrapy log level (default INFO)")
+    p.add_argument("--log-level", help="Scrapy log level (default: the setting LOG_LEVEL, INFO)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("frontier", help="the shared Redis frontier of the workers")

@@ -128,9 +128,11 @@ class SharedPolitenessMiddleware:
         settings = crawler.settings
         self.crawler = crawler
         self.limiter = limiter
-        self.delay = settings.getfloat("ADARCHIVE_SCALE_DELAY", settings.getfloat("DOWNLOAD_DELAY"))
-        self.concurrency = max(1, settings.getint("ADARCHIVE_SCALE_CONCURRENCY", 1))
-        self.lease_ttl = settings.getfloat("DOWNLOAD_TIMEOUT", 180) + LEASE_MARGIN_SECONDS
+        self.delay = settings.get("ADARCHIVE_SCALE_DELAY")
+        if self.delay is None:
+            self.delay = settings.getfloat("DOWNLOAD_DELAY")
+        self.concurrency = max(1, settings.getint("ADARCHIVE_SCALE_CONCURRENCY"))
+        self.lease_ttl = settings.getfloat("DOWNLOAD_TIMEOUT") + LEASE_MARGIN_SECONDS
         self._locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
@@ -142,7 +144,7 @@ class SharedPolitenessMiddleware:
         import redis
 
         server = redis.Redis.from_url(url)
-        limiter = SharedLimiter(server, settings.get("ADARCHIVE_SCALE_PREFIX") or "adarchive")
+        limiter = SharedLimiter(server, settings.get("ADARCHIVE_SCALE_PREFIX"))
         middleware = cls(crawler, limiter)
         crawler.signals.connect(middleware.request_left, signal=signals.request_left_downloader)
         return middleware

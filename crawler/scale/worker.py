@@ -89,8 +89,8 @@ class WorkerExtension:
         ext = cls(
             crawler,
             redis.Redis.from_url(url),
-            settings.get("ADARCHIVE_SCALE_PREFIX") or "adarchive",
-            settings.getfloat("ADARCHIVE_SCALE_IDLE_CLOSE", 10.0),
+            settings.get("ADARCHIVE_SCALE_PREFIX"),
+            settings.getfloat("ADARCHIVE_SCALE_IDLE_CLOSE"),
         )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
@@ -101,9 +101,7 @@ class WorkerExtension:
     def spider_opened(self, spider: Spider) -> None:
         settings = self.crawler.settings
         self._key = workers_key(self.prefix, spider.name)
-        self._seeds_key = (settings.get("REDIS_START_URLS_KEY") or "%(name)s:start_urls") % {
-            "name": spider.name
-        }
+        self._seeds_key = settings.get("REDIS_START_URLS_KEY") % {"name": spider.name}
         # The worker's own start URLs are not crawled: seeds start the crawl.
         spider.start_urls = []
         engine = self.crawler.engine

@@ -66,11 +66,11 @@ class ProgressExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressExtension:
         settings = crawler.settings
-        interval = settings.getfloat("ADARCHIVE_PROGRESS_INTERVAL", 5.0)
+        interval = settings.getfloat("ADARCHIVE_PROGRESS_INTERVAL")
         if interval <= 0:
             raise NotConfigured("ADARCHIVE_PROGRESS_INTERVAL is 0")
         terminal = TerminalProgress(enabled=None)
-        if not settings.getbool("ADARCHIVE_PROGRESS_BAR", True):
+        if not settings.getbool("ADARCHIVE_PROGRESS_BAR"):
             terminal.enabled = False
         ext = cls(crawler, interval, terminal)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)

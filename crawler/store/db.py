@@ -34,9 +34,11 @@ def resolve_db_url(db: str | None = None, out: str | Path | None = None) -> str:
     """The store URL a command should use (see module docstring)."""
     if db:
         return _as_url(db)
-    env = os.environ.get("ADARCHIVE_DB")
-    if env:
-        return _as_url(env)
+    from crawler.configuration import setting
+
+    configured = setting("ADARCHIVE_DB")  # the configuration file or the environment
+    if configured:
+        return _as_url(configured)
     base = Path(out) if out is not None else DEFAULT_DATA_DIR
     return _as_url(str(base / DB_FILENAME))
 

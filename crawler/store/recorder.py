@@ -168,9 +168,9 @@ class CrawlRecorder:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
         self.crawler = crawler
-        self.data_root = Path(settings.get("ADARCHIVE_DATA_DIR") or "adarchive-data").resolve()
+        self.data_root = Path(settings.get("ADARCHIVE_DATA_DIR")).resolve()
         self.db_url = resolve_db_url(settings.get("ADARCHIVE_DB"), self.data_root)
-        self.store = shared_store(self.db_url, settings.getint("ADARCHIVE_STORE_COMMIT_EVERY", 0))
+        self.store = shared_store(self.db_url, settings.getint("ADARCHIVE_STORE_COMMIT_EVERY"))
         self.store.users += 1
         self.crawl_id: int | None = None
         self.platform_id: int | None = None
