@@ -127,6 +127,17 @@ ADARCHIVE_CONTACTS_ENABLED = True
 # read in the crawl's thread instead.
 ADARCHIVE_CONTACTS_WORKERS = 1
 
+# --- Images (pipelines/images.py) -------------------------------------------
+
+# Fetch, archive and hash each advert's images.
+ADARCHIVE_IMAGES_ENABLED = True
+# Images kept per advert: the first this many distinct URLs are stored as
+# ad_image rows and fetched; the rest are counted (adarchive/images/over_cap).
+# A hostile page can list 50,000 <img>; 10 covers a real advert's gallery.
+ADARCHIVE_IMAGES_MAX_PER_AD = 10
+# Largest image body fetched (bytes).
+ADARCHIVE_IMAGES_MAXSIZE = 10 * 1024 * 1024
+
 # --- Crawl budget ---------------------------------------------------------
 
 # Stop after this many responses (0 = no limit). `adarchive crawl --max-pages`.
@@ -242,8 +253,16 @@ ADARCHIVE_SHUTDOWN_TIMEOUT = 8.0
 # interrupted crawls from the archive instead of fetching them again.
 ADARCHIVE_RESUME = False
 
+# Only http and https ever leave the crawler (crawler/guard/scheme.py): Scrapy's
+# file, ftp, s3 and data handlers are off, so an advert's `<img src="file:///…">`
+# or `ftp://127.0.0.1:21/` is never read or connected to, whatever made the
+# request; the scheme middleware refuses it first, counted as
+# `adarchive/refused/scheme/<scheme>`. Not a switch: nothing else is fetched.
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
+
 DOWNLOADER_MIDDLEWARES.update(
     {
+        "crawler.guard.scheme.SchemePolicyMiddleware": 20,
         "crawler.guard.middleware.SsrfGuardMiddleware": 30,
         "crawler.politeness.budget.BudgetMiddleware": 40,
         "crawler.resume.ResumeMiddleware": 45,

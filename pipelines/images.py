@@ -26,6 +26,8 @@ from sqlalchemy import select
 from crawler.analysis.knownhashes import KnownHashes
 from crawler.analysis.phash import ImageDecodeError, image_facts
 from crawler.archive.sidecar import EvidenceWriterGone, SidecarChannel
+from crawler.guard.scheme import scheme_refusal, url_scheme
+from crawler.politeness.refusals import note_refusal
 from crawler.store.models import Ad, AdImage, Capture, Image, Platform
 
 if TYPE_CHECKING:
@@ -102,16 +104,27 @@ class ImagesPipeline:
     async def _fetch(
         self, ad: Any, url: str, parent: int | str | None, channel: SidecarChannel | None
     ) -> None:
-        request = scrapy.Request(
-            url,
-            meta={
-                META_PARENT: parent,
-                "adarchive_role": "image",
-                "download_maxsize": self.maxsize,
-                "handle_httpstatus_all": True,
-            },
-            dont_filter=True,
-        )
+        # A bad URL is refused alone: the advert's other images are still fetched.
+        why = scheme_refusal(url)
+        if why is not None:
+            self._inc("refused")
+            note_refusal(self.crawler, "scheme", url, why, detail=url_scheme(url))
+            return
+        try:
+            request = scrapy.Request(
+                url,
+                meta={
+                    META_PARENT: parent,
+                    "adarchive_role": "image",
+                    "download_maxsize": self.maxsize,
+                    "handle_httpstatus_all": True,
+                },
+                dont_filter=True,
+            )
+        except (ValueError, TypeError) as exc:
+            self._inc("refused")
+            note_refusal(self.crawler, "bad_url", url, f"not a URL Scrapy can request: {exc}")
+            return
         assert self.crawler.engine is not None
         try:
             response = await self.crawler.engine.download_async(request)

@@ -16,8 +16,10 @@ import scrapy
 from scrapy.http import Response
 
 from crawler.fields import extract_fields, extract_links
+from crawler.guard.scheme import scheme_refusal, url_scheme
 from crawler.items import Ad
 from crawler.platforms import PlatformDefinition, host_allowed
+from crawler.politeness.refusals import note_refusal
 
 
 class DefinitionSpider(scrapy.Spider):
@@ -82,6 +84,10 @@ class DefinitionSpider(scrapy.Spider):
     ) -> list[scrapy.Request]:
         requests = []
         for url in urls:
+            why = scheme_refusal(url)
+            if why is not None:  # javascript:, file:, ftp: … never become requests
+                note_refusal(self.crawler, "scheme", url, why, detail=url_scheme(url))
+                continue
             if not self._allowed(url):
                 self.crawler.stats.inc_value("adarchive/offsite_links_skipped")
                 self.logger.debug("skipping off-platform link %s", url)
@@ -105,6 +111,25 @@ class DefinitionSpider(scrapy.Spider):
             *self._follow(following, "listing", self.parse_listing, response.url),
         ]
 
+    def _capped_images(self, urls: list[str], page: str) -> list[str]:
+        """The advert's first ``ADARCHIVE_IMAGES_MAX_PER_AD`` distinct image URLs.
+
+        The cap bounds the ``ad_image`` rows as well as the fetches: a page with
+        50,000 ``<img>`` must not write 50,000 rows.
+        """
+        distinct = list(dict.fromkeys(u for u in urls if isinstance(u, str)))
+        cap = self.crawler.settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD", 10)
+        if cap <= 0 or len(distinct) <= cap:
+            return distinct
+        self.crawler.stats.inc_value("adarchive/images/over_cap", len(distinct) - cap)
+        self.logger.info(
+            "%s lists %d images: the first %d kept (ADARCHIVE_IMAGES_MAX_PER_AD)",
+            page,
+            len(distinct),
+            cap,
+        )
+        return distinct[:cap]
+
     def parse_detail(self, response: Response) -> Ad | None:
         definition = self.definition
         values = extract_fields(response, definition, response.url)
@@ -114,6 +139,7 @@ class DefinitionSpider(scrapy.Spider):
             self.logger.warning("no external_id on %s: page not stored as an ad", response.url)
             return None
         capture = response.meta.get("adarchive_capture")
+        images = self._capped_images(values.get("images") or [], response.url)
         fetched = getattr(capture, "fetched_at", None) or datetime.now(UTC)
         return Ad(
             platform=definition.name,
@@ -128,7 +154,7 @@ class DefinitionSpider(scrapy.Spider):
             price=values.get("price"),
             posted=values.get("posted"),
             poster_account=values.get("poster_account"),
-            images=list(values.get("images") or []),
+            images=images,
             contacts=list(values.get("contacts") or []),
             region=definition.country,
             language=definition.language,
