@@ -61,13 +61,16 @@ def crawl_exit_status(results: Sequence[CrawlResult], err: Any = None) -> int:
         r
         for r in results
         if r.errors
+        or r.stats.get("adarchive/ads_not_stored")
         # a crawl that ends on its page or time budget ended as planned (issue 7)
         or r.finish_reason not in ("finished", "closespider_pagecount", "closespider_timeout")
     ]
     for r in bad:
+        lost = int(r.stats.get("adarchive/ads_not_stored") or 0)
         print(
-            f"adarchive: {r.platform}: finished as {r.finish_reason!r} with {r.errors} errors "
-            "(see the crawl log)",
+            f"adarchive: {r.platform}: finished as {r.finish_reason!r} with {r.errors} errors"
+            + (f" and {lost} adverts not stored" if lost else "")
+            + " (see the crawl log)",
             file=err or sys.stderr,
         )
     return 1 if bad else 0

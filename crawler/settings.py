@@ -233,13 +233,29 @@ RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
 ADARCHIVE_RESPONSE_TIME_LIMIT = 60.0
 
 # Budgets, so every crawl ends by itself. Flat defaults (0 = none; the page
-# budget is CLOSESPIDER_PAGECOUNT, `--max-pages`), overridden per platform by
+# budget is CLOSESPIDER_PAGECOUNT, `--max-pages`), overridden per crawl with -s
+# or the crawl flags, and per platform by
 # ADARCHIVE_BUDGETS = {"<platform>" or "*": {"max_pages", "max_depth",
-# "max_seconds", "allowed_hosts", "proxy", "max_query_variants"}} (a dict, or
-# JSON with -s). The budget is written into warcinfo.
-ADARCHIVE_MAX_DEPTH = 0
+# "max_seconds", "allowed_hosts", "proxy", "max_query_variants",
+# "max_listing_pages"}} (a dict, or JSON with -s). The budget is written into
+# warcinfo; every request a budget stops is a refusal with its reason.
+#
+# The trap budgets are on by default, so a platform that offers endless pages
+# (a `next` link with a fresh session id, calendars, sort orders) stops by
+# itself. 500 listing pages of 20-50 adverts each is 10,000-25,000 adverts per
+# crawl, more than a recurring crawl of one board needs; raise them per
+# platform for a first full crawl of a large one.
+# Links followed from a start URL at most (`--max-depth`). A detail page sits
+# one below its listing page, so this stays above the listing-page budget.
+ADARCHIVE_MAX_DEPTH = 600
 ADARCHIVE_MAX_SECONDS = 0.0
-ADARCHIVE_MAX_QUERY_VARIANTS = 0
+# Distinct query strings fetched per host and path (`/list?sid=…` traps).
+# Detail pages and images are not counted: their query string is their
+# identity (`viewad.php?id=N`). Pagination by `?page=N` fits under it.
+ADARCHIVE_MAX_QUERY_VARIANTS = 500
+# Listing pages requested per crawl (`--max-listing-pages`); redirect hops and
+# retries are not counted again.
+ADARCHIVE_MAX_LISTING_PAGES = 500
 ADARCHIVE_PROXY = None
 ADARCHIVE_BUDGETS: dict = {}
 

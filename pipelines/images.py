@@ -28,7 +28,7 @@ from crawler.analysis.phash import ImageDecodeError, image_facts
 from crawler.archive.sidecar import EvidenceWriterGone, SidecarChannel
 from crawler.guard.scheme import scheme_refusal, url_scheme
 from crawler.politeness.refusals import note_refusal
-from crawler.store.models import Ad, AdImage, Capture, Image, Platform
+from crawler.store.models import Ad, AdImage, Capture, Image, Platform, value_sha256
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -191,7 +191,10 @@ class ImageStore:
         return session.scalar(
             select(Ad.id)
             .join(Platform, Platform.id == Ad.platform_id)
-            .where(Platform.name == platform, Ad.external_id == external_id)
+            .where(
+                Platform.name == platform,
+                Ad.external_id_sha256 == value_sha256(external_id or ""),
+            )
         )
 
     def store_image(
@@ -215,7 +218,9 @@ class ImageStore:
             self._inc("stored")
             if flagged:
                 self._inc("flagged")
-        row = session.scalar(select(AdImage).where(AdImage.ad_id == ad_id, AdImage.url == url))
+        row = session.scalar(
+            select(AdImage).where(AdImage.ad_id == ad_id, AdImage.url_sha256 == value_sha256(url))
+        )
         if row is None:
             row = AdImage(ad_id=ad_id, url=url)
             session.add(row)

@@ -10,6 +10,7 @@ store and its WARC files.
 from __future__ import annotations
 
 import gzip
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,106 @@ def test_non_http_download_handlers_are_off() -> None:
 
     handlers = get_project_settings().getdict("DOWNLOAD_HANDLERS")
     assert {handlers.get(s, "on") for s in ("file", "ftp", "s3", "data")} == {None}
+
+
+REFUSE_TRIGGER = {
+    "sqlite": (
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON ad WHEN NEW.external_id = 'many-images' "
+        "BEGIN SELECT RAISE(ABORT, 'synthetic refusal of one advert'); END",
+    ),
+    "postgresql": (
+        "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.external_id = 'many-images' THEN "
+        "RAISE EXCEPTION 'synthetic refusal of one advert'; END IF; RETURN NEW; END $$ "
+        "LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON ad FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+    ),
+}
+
+
+@pytest.mark.parametrize("evidence_process", ["True", "False"])
+def test_long_identifier_stored_and_a_refused_advert_is_not_silent(
+    fixture_web: Any, canary: Canary, store_url: str, tmp_path: Path, evidence_process: str
+) -> None:
+    """The long-identifier advert is stored on both engines; an advert the store refuses
+    (a real trigger of the real database refuses it) is counted, logged and fails the exit."""
+    from sqlalchemy import text
+
+    from crawler.store.db import make_engine, upgrade_schema
+
+    engine = make_engine(store_url)
+    upgrade_schema(engine)
+    with engine.begin() as conn:
+        for statement in REFUSE_TRIGGER[engine.dialect.name]:
+            conn.execute(text(statement))
+    run = run_hostile(
+        fixture_web, tmp_path, fixture_web.hostile.base_url + "/escape/",
+        "--db", store_url, "-s", f"ADARCHIVE_EVIDENCE_PROCESS={evidence_process}",
+    )  # fmt: skip
+    with engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT external_id, id FROM ad")).all())
+        values = conn.execute(
+            text(
+                "SELECT identifier.value FROM identifier JOIN ad_identifier"
+                " ON ad_identifier.identifier_id = identifier.id WHERE ad_identifier.ad_id = :a"
+            ),
+            {"a": stored.get("long-id", -1)},
+        ).scalars()
+        longest = max((len(v) for v in values), default=0)
+    engine.dispose()
+    assert set(stored) == {"schemes", "long-id"}, run.stderr[-3000:]
+    assert longest > 512
+    # the refused advert: counted, named with its reason at ERROR, and the exit is not 0
+    assert run.returncode != 0
+    assert run.stat("adarchive/ads_not_stored") == 1
+    base = fixture_web.hostile.base_url
+    logged = [line for line in run.stderr.splitlines() if "advert not stored" in line]
+    assert len(logged) == 1 and " ERROR: " in logged[0], logged
+    assert (
+        f"platform=hostile_board external_id=many-images url={base}/escape/ad/many-images:"
+        in logged[0]
+    )
+    assert "synthetic refusal of one advert" in logged[0]
+    assert "1 adverts not stored" in run.stderr
+
+
+def _endless(run: HostileRun) -> list[Any]:
+    return [e for e in run.log if e.path.startswith("/escape/page/")]
+
+
+def _warcinfo(out: Path) -> str:
+    raw = _warc_bytes(out)
+    return raw.split(b"WARC-Type: warcinfo", 1)[1].split(b"WARC/1.1", 1)[0].decode()
+
+
+def test_endless_next_chain_stops_by_itself_with_default_budgets(
+    fixture_web: Any, tmp_path: Path
+) -> None:
+    run = run_hostile(fixture_web, tmp_path, fixture_web.hostile.base_url + "/escape/page/1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    pages = _endless(run)
+    assert len(pages) == 500  # ADARCHIVE_MAX_LISTING_PAGES's default
+    assert len({e.path.split("?")[0] for e in pages}) == 500
+    assert run.stat("adarchive/refused/budget_listing_pages") == 1
+    info = _warcinfo(run.out)
+    assert "max_depth=600" in info and "max_query_variants=500" in info
+    assert "max_listing_pages=500" in info
+
+
+def test_trap_budgets_overridden_per_crawl_and_per_platform(
+    fixture_web: Any, tmp_path: Path
+) -> None:
+    start = fixture_web.hostile.base_url + "/escape/page/1"
+    per_crawl = run_hostile(fixture_web, tmp_path / "crawl", start, "--max-listing-pages", "7")
+    assert per_crawl.returncode == 0, per_crawl.stderr[-2000:]
+    assert len(_endless(per_crawl)) == 7
+    assert "max_listing_pages=7" in _warcinfo(per_crawl.out)
+    budgets = {"hostile_board": {"max_listing_pages": 0, "max_depth": 4}}
+    per_platform = run_hostile(
+        fixture_web, tmp_path / "platform", start, "--max-listing-pages", "7",
+        "-s", f"ADARCHIVE_BUDGETS={json.dumps(budgets)}",
+    )  # fmt: skip
+    assert per_platform.returncode == 0, per_platform.stderr[-2000:]
+    assert len(_endless(per_platform)) == 5  # depths 0-4
+    assert per_platform.stat("adarchive/refused/budget_depth") == 1
+    assert "max_depth=4" in _warcinfo(per_platform.out)

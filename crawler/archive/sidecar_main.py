@@ -42,11 +42,12 @@ from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
 from crawler.extract.worker import identifiers_for
+from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
 from pipelines.contacts import extraction_args
 from pipelines.images import ImageStore
-from pipelines.store import StorePipeline
+from pipelines.store import StorePipeline, ad_not_stored
 
 logger = logging.getLogger("crawler.archive.sidecar")
 
@@ -129,12 +130,17 @@ class Channel:
         self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
 
     def ad(self, fields: dict[str, Any]) -> None:
-        if fields.get("identifiers") == EXTRACT_HERE:
-            fields["identifiers"] = identifiers_for(*extraction_args(fields))
-        if fields.get("capture_id") is None:
-            fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
-        with self.savepoint():
-            self.store.store_ad(fields)
+        try:
+            if fields.get("identifiers") == EXTRACT_HERE:
+                fields["identifiers"] = identifiers_for(*extraction_args(fields))
+            if fields.get("capture_id") is None:
+                fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
+            with self.savepoint():
+                self.store.store_ad(fields)
+        except Exception as exc:
+            # Counted after the savepoint has undone its own counts: the loss stays said.
+            ad_not_stored(self.stats, fields, exc)
+            raise
 
     def image(self, payload: tuple) -> None:
         platform, external_id, url, data, record_id, parent = payload
@@ -227,23 +233,6 @@ class ReceivedResponse:
     ip_address: Any
     protocol: str | None
     flags: list[str]
-
-
-def begin_sqlite_transaction(session: Any) -> None:
-    """Make sure SQLite is inside a transaction before a SAVEPOINT.
-
-    pysqlite leaves transactions to SQLite until the first write; a SAVEPOINT
-    outside one would open it itself and its RELEASE would commit, past the
-    commit hook that fsyncs the WARC file first. BEGIN IMMEDIATE also takes
-    the write lock up front (waiting on busy_timeout), so a read-then-write
-    inside the savepoint cannot fail on a snapshot another process moved.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    raw = connection.connection.dbapi_connection
-    if raw is not None and not raw.in_transaction:
-        raw.execute("BEGIN IMMEDIATE")
 
 
 def rebuild_request(facts: tuple) -> SentRequest:
