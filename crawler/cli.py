@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import __version__
+from crawler.printable import printable
 
 
 class UserError(RuntimeError):
@@ -122,9 +123,18 @@ def cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def cmd_platform_check(args: argparse.Namespace) -> int:
+    from crawler.check import start_url_refusals
     from crawler.platforms import load_definition
 
+    # The loader is the crawl's own: a regex RE2 cannot run, a bad name or key fails here.
     definition = load_definition(args.file)
+    refused, notes = start_url_refusals(definition)
+    for line in refused:
+        print(f"REFUSED start URL {printable(line)}", file=sys.stderr)
+    for line in notes:
+        print(f"note: start URL {printable(line)}", file=sys.stderr)
+    if refused:
+        return 1
     print(
         f"OK {definition.path}: platform {definition.name!r} ({definition.country}, "
         f"{definition.language}), listing {definition.listing_render}, detail {definition.detail_render}, "

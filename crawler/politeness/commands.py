@@ -61,11 +61,13 @@ def crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
     """Refuse, in one line, settings a crawl must not start with."""
+    from crawler.archive.writer import check_prefix
     from crawler.guard.middleware import allow_list_from_settings
     from crawler.politeness.budget import budget_for
 
     check_policy(settings)
     try:
+        check_prefix(settings.get("ADARCHIVE_WARC_PREFIX") or "adarchive")
         allow_list_from_settings(settings)
         for name in platforms:
             budget_for(settings, name)
