@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import __version__
-from crawler.printable import printable
+from crawler.printable import TerminalSafeStream, install_log_escaping, printable
 
 
 class UserError(RuntimeError):
@@ -189,9 +189,7 @@ def cmd_identifiers(args: argparse.Namespace) -> int:
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [list(map(str, header))] + [
-        [("" if c is None else str(c)) for c in row] for row in rows
-    ]
+    cells = [list(map(str, header))] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for n, row in enumerate(cells):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -280,16 +278,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Adverts are written by adversaries: no control character from a page reaches the
+    # terminal through what the CLI prints (stdout) or logs (every logger).
+    install_log_escaping()
+    stdout, sys.stdout = sys.stdout, TerminalSafeStream(sys.stdout)  # type: ignore[assignment]
     try:
         return int(args.func(args) or 0)
     except _user_errors() as exc:
-        print(f"adarchive: error: {exc}", file=sys.stderr)
+        print(f"adarchive: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("adarchive: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
 from crawler.extract.worker import identifiers_for
+from crawler.printable import install_log_escaping
 from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
@@ -369,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     # process group): the writer ends when its input does, with every file closed.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, signal.SIG_IGN)
+    install_log_escaping()  # page-derived values reach the log: no control characters
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
