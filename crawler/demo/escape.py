@@ -19,6 +19,8 @@ Routes:
   than 512 characters;
 * ``/escape/ad/many-images`` — an advert with :data:`MANY_IMAGES` ``<img>``;
 * ``/escape/img/<n>.png`` — a small picture;
+* ``/escape/flood`` — a listing of :data:`FLOOD_LINKS` advert links: parsing it keeps
+  the crawl's thread busy for many seconds (what a stop signal must cut through);
 * ``/escape/page/<n>?sid=<random>`` — an endless pagination trap.
 """
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 PREFIX = "/escape/"
 MANY_IMAGES = 50_000
+FLOOD_LINKS = 300_000
 LONG_HANDLE_REPEAT = 120  # "t.me/" * 120: 600 characters
 GOOD_IMAGES = ("/escape/img/1.png", "/escape/img/2.png")
 NO_CANARY_PORT = 9  # discard: nothing listens, nothing is recorded
@@ -66,6 +69,7 @@ class EscapePages:
 
     def __init__(self) -> None:
         self.canary: Canary | None = None
+        self._flood: bytes | None = None
 
     def _ports(self) -> tuple[int, int]:
         """(HTTP port, raw TCP port) of the canary, or the discard port without one."""
@@ -104,6 +108,8 @@ class EscapePages:
         elif path.startswith(PREFIX + "img/") and path.endswith(".png"):
             picture = original(f"escape-{path.rsplit('/', 1)[1]}", png=True)
             h._send(200, picture.data, picture.content_type)
+        elif path == PREFIX + "flood":
+            h._send(200, self.flood())
         elif path.startswith(PREFIX + "page/"):
             h._send(200, self._endless(path))
         else:
@@ -132,6 +138,15 @@ class EscapePages:
             f'<div class="contacts">Call +44 7700 100199 {extra}</div>'
             f'<div class="gallery">{imgs}</div>',
         )
+
+    def flood(self) -> bytes:
+        """Built once: about 13 MB of advert links."""
+        if self._flood is None:
+            links = "".join(
+                f'<a class="ad" href="/escape/ad/f{n}">f</a>' for n in range(FLOOD_LINKS)
+            )
+            self._flood = _page("Flood", links)
+        return self._flood
 
     def _endless(self, path: str) -> bytes:
         try:
