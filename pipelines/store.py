@@ -146,6 +146,7 @@ class StorePipeline:
             try:
                 self.channel.send("ad", fields)
             except EvidenceWriterGone as exc:
+                ad_not_stored(self.stats, fields, exc)  # the writer is gone: lost, and said so
                 raise DropItem(f"not stored: {exc}") from None
             self.recorder.stats["ads"] += 1  # sent; the writer's own count replaces it at close
             return item
