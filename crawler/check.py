@@ -1,4 +1,4 @@
-"""`platform check --page`: what a definition's selectors extract from a saved page.
+"""`platform check`: what the crawl would refuse, and (``--page``) what the selectors extract.
 
 This is the loop a user runs while writing a definition: save a page, run the
 check, fix a selector, run it again. The page is decoded exactly as the
@@ -12,11 +12,36 @@ from pathlib import Path
 from typing import Any
 
 from crawler.fields import extract_field, extract_links
+from crawler.guard.address import check_address, literal_address
+from crawler.guard.scheme import scheme_refusal
 from crawler.platforms import PlatformDefinition
 
 
 class PageError(RuntimeError):
     """The saved page cannot be read."""
+
+
+def start_url_refusals(definition: PlatformDefinition) -> tuple[list[str], list[str]]:
+    """(refused, notes) for the start URLs: what the crawl refuses whatever its settings
+    (a scheme other than http/https), and what it refuses unless allowed (a non-public
+    address literal, allowed only by ADARCHIVE_ALLOWED_ADDRESSES). Names are not resolved."""
+    from urllib.parse import urlsplit
+
+    refused, notes = [], []
+    for url in definition.start_urls:
+        why = scheme_refusal(url)
+        if why is not None:
+            refused.append(f"{url}: {why}")
+            continue
+        host = urlsplit(url).hostname or ""
+        if literal_address(host) is not None:
+            decision = check_address(host)
+            if not decision.allowed:
+                notes.append(
+                    f"{url}: {decision.address} is {decision.reason}: refused by the SSRF "
+                    "guard unless ADARCHIVE_ALLOWED_ADDRESSES allows it"
+                )
+    return refused, notes
 
 
 def check_page(definition: PlatformDefinition, page: Path, url: str) -> dict[str, Any]:

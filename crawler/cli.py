@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import __version__
+from crawler.printable import TerminalSafeStream, install_log_escaping, printable
 
 
 class UserError(RuntimeError):
@@ -148,14 +149,21 @@ def cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def cmd_platform_check(args: argparse.Namespace) -> int:
+    from crawler.check import check_page, selector_overlap_warnings, start_url_refusals
+
     definition = _definition(args.file, args.definitions)
+    refused, notes = start_url_refusals(definition)
+    for line in refused:
+        print(f"REFUSED start URL {printable(line)}", file=sys.stderr)
+    for line in notes:
+        print(f"note: start URL {printable(line)}", file=sys.stderr)
+    if refused:
+        return 1
     print(
         f"OK {definition.path}: platform {definition.name!r} ({definition.country}, "
         f"{definition.language}), listing {definition.listing_render}, detail {definition.detail_render}, "
         f"{len(definition.fields)} detail fields"
     )
-    from crawler.check import check_page, selector_overlap_warnings
-
     if args.live:
         return _live_check(definition, args)
     if args.page is None:
@@ -257,9 +265,7 @@ def cmd_identifiers(args: argparse.Namespace) -> int:
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [list(map(str, header))] + [
-        [("" if c is None else str(c)) for c in row] for row in rows
-    ]
+    cells = [list(map(str, header))] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for n, row in enumerate(cells):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -398,6 +404,10 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Adverts are written by adversaries: no control character from a page reaches the
+    # terminal through what the CLI prints (stdout) or logs (every logger).
+    install_log_escaping()
+    stdout, sys.stdout = sys.stdout, TerminalSafeStream(sys.stdout)  # type: ignore[assignment]
     try:
         if args.config is not None:
             from crawler.configuration import use_config_file
@@ -405,13 +415,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             use_config_file(args.config)
         return int(args.func(args) or 0)
     except _user_errors() as exc:
-        print(f"adarchive: error: {exc}", file=sys.stderr)
+        print(f"adarchive: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("adarchive: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

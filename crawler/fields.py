@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup
 from parsel import Selector, SelectorList
 
 from crawler.platforms import FieldSpec, PlatformDefinition
+from crawler.saferegex import compile_linear
 
 LIST_FIELDS = ("images", "contacts")
 URL_FIELDS = ("images",)
@@ -62,7 +63,7 @@ def _values(sel: Selector, spec: FieldSpec, url: str, with_links: bool = False) 
                     if href.strip() and not href.strip().startswith("#")
                 )
     if spec.regex:
-        pattern = re.compile(spec.regex)
+        pattern = compile_linear(spec.regex)  # linear time: a page cannot make it hang
         matched = []
         for value in values:
             for m in pattern.finditer(value):

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.resources import resource_dir
+from crawler.saferegex import UnsafeRegex, compile_linear
 
 SCHEMA_VERSION = 1
 RENDER_MODES = ("static", "browser")
@@ -44,13 +45,14 @@ DETAIL_FIELDS = (
 )
 DETAIL_REQUIRED = ("external_id", "title", "body")
 FIELD_TABLE_KEYS = {"selector", "from", "re"}
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+# Always used with fullmatch: `$` would also match before a trailing newline.
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{1,62}")
 # Browser actions (issue 6): what a page needs before it is read, e.g. an age
 # gate to confirm or a "show number" button to press. One verb per action table.
 ACTION_VERBS = ("click", "wait", "scroll", "cookies")
 ACTION_OPTIONS = {"optional", "timeout"}
 MAX_SCROLLS = 50
-COOKIE_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+COOKIE_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class DefinitionError(ValueError):
@@ -156,10 +158,10 @@ def _parse_field(path: Path | None, key: str, value: Any) -> FieldSpec:
         if regex is not None:
             if not isinstance(regex, str):
                 raise DefinitionError(f"{_where(path, key + '.re')}: must be a string")
-            try:
-                compiled = re.compile(regex)
-            except re.error as exc:
-                raise DefinitionError(f"{_where(path, key + '.re')}: bad regex: {exc}") from None
+            try:  # run on RE2, never on a backtracking engine (crawler/saferegex.py)
+                compiled = compile_linear(regex)
+            except UnsafeRegex as exc:
+                raise DefinitionError(f"{_where(path, key + '.re')}: {exc}") from None
             if compiled.groups > 1:
                 raise DefinitionError(
                     f"{_where(path, key + '.re')}: at most one capture group allowed"
@@ -304,7 +306,7 @@ def _parse_action(path: Path | None, key: str, item: Any) -> Action:
             f'{_where(path, key + ".cookies")}: must be a table of name = "value" pairs'
         )
     for name, cookie in value.items():
-        if not COOKIE_NAME_RE.match(name):
+        if not COOKIE_NAME_RE.fullmatch(name):
             raise DefinitionError(f"{_where(path, f'{key}.cookies.{name}')}: bad cookie name")
         if not isinstance(cookie, str) or any(c in cookie for c in ';,"\\\r\n'):
             raise DefinitionError(
@@ -327,7 +329,7 @@ def parse_definition(data: dict[str, Any], path: Path | None = None) -> Platform
         if required and key not in platform:
             raise DefinitionError(f"{_where(path, 'platform.' + key)}: missing required key")
     name = platform["name"]
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise DefinitionError(
             f"{_where(path, 'platform.name')}: must be lower-case letters, digits, '_' (got {name!r})"
         )

@@ -151,14 +151,17 @@ ADARCHIVE_CONTACTS_ENABLED = True
 # read in the crawl's thread instead.
 ADARCHIVE_CONTACTS_WORKERS = 1
 
-# --- Images (pipelines/images.py) -----------------------------------------
+# --- Images (pipelines/images.py) -------------------------------------------
 
-# Fetch, archive and hash (SHA-256 + pHash) every advert's images.
+# Fetch, archive and hash each advert's images.
 ADARCHIVE_IMAGES_ENABLED = True
-# At most this many images per advert: a hostile page can list thousands.
+# Images kept per advert: the first this many distinct URLs are stored as
+# ad_image rows and fetched; the rest are counted (adarchive/images/over_cap).
+# A hostile page can list 50,000 <img>; 10 covers a real advert's gallery.
 ADARCHIVE_IMAGES_MAX_PER_AD = 10
-# Images larger than this (bytes) are not fetched to the end nor hashed.
+# Largest image body fetched (bytes).
 ADARCHIVE_IMAGES_MAXSIZE = 10 * 1024 * 1024
+
 # A file of the agency's known image hashes (SHA-256 or pHash, one a line);
 # a match is flagged on the image row. None: no list.
 ADARCHIVE_KNOWN_HASHES = None
@@ -281,13 +284,29 @@ RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
 ADARCHIVE_RESPONSE_TIME_LIMIT = 60.0
 
 # Budgets, so every crawl ends by itself. Flat defaults (0 = none; the page
-# budget is CLOSESPIDER_PAGECOUNT, `--max-pages`), overridden per platform by
+# budget is CLOSESPIDER_PAGECOUNT, `--max-pages`), overridden per crawl with -s
+# or the crawl flags, and per platform by
 # ADARCHIVE_BUDGETS = {"<platform>" or "*": {"max_pages", "max_depth",
-# "max_seconds", "allowed_hosts", "proxy", "max_query_variants"}} (a dict, or
-# JSON with -s). The budget is written into warcinfo.
-ADARCHIVE_MAX_DEPTH = 0
+# "max_seconds", "allowed_hosts", "proxy", "max_query_variants",
+# "max_listing_pages"}} (a dict, or JSON with -s). The budget is written into
+# warcinfo; every request a budget stops is a refusal with its reason.
+#
+# The trap budgets are on by default, so a platform that offers endless pages
+# (a `next` link with a fresh session id, calendars, sort orders) stops by
+# itself. 500 listing pages of 20-50 adverts each is 10,000-25,000 adverts per
+# crawl, more than a recurring crawl of one board needs; raise them per
+# platform for a first full crawl of a large one.
+# Links followed from a start URL at most (`--max-depth`). A detail page sits
+# one below its listing page, so this stays above the listing-page budget.
+ADARCHIVE_MAX_DEPTH = 600
 ADARCHIVE_MAX_SECONDS = 0.0
-ADARCHIVE_MAX_QUERY_VARIANTS = 0
+# Distinct query strings fetched per host and path (`/list?sid=…` traps).
+# Detail pages and images are not counted: their query string is their
+# identity (`viewad.php?id=N`). Pagination by `?page=N` fits under it.
+ADARCHIVE_MAX_QUERY_VARIANTS = 500
+# Listing pages requested per crawl (`--max-listing-pages`); redirect hops and
+# retries are not counted again.
+ADARCHIVE_MAX_LISTING_PAGES = 500
 ADARCHIVE_PROXY = None
 ADARCHIVE_BUDGETS: dict = {}
 
@@ -301,8 +320,16 @@ ADARCHIVE_SHUTDOWN_TIMEOUT = 8.0
 # interrupted crawls from the archive instead of fetching them again.
 ADARCHIVE_RESUME = False
 
+# Only http and https ever leave the crawler (crawler/guard/scheme.py): Scrapy's
+# file, ftp, s3 and data handlers are off, so an advert's `<img src="file:///…">`
+# or `ftp://127.0.0.1:21/` is never read or connected to, whatever made the
+# request; the scheme middleware refuses it first, counted as
+# `adarchive/refused/scheme/<scheme>`. Not a switch: nothing else is fetched.
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
+
 DOWNLOADER_MIDDLEWARES.update(
     {
+        "crawler.guard.scheme.SchemePolicyMiddleware": 20,
         "crawler.guard.middleware.SsrfGuardMiddleware": 30,
         "crawler.politeness.budget.BudgetMiddleware": 40,
         "crawler.resume.ResumeMiddleware": 45,

@@ -15,14 +15,27 @@ its second signal stops the reactor without closing WARC files. Here:
 3. A second signal exits at once (status 130). What is on disk is then the
    crash-safe state: captures committed only after their records were
    fsynced, ``*.open`` files that ``adarchive repair`` completes.
+
+Steps 1 and 2 run in the reactor's thread, which a busy parse step (a page of
+hundreds of thousands of links) can hold for longer than the timeout. A
+watchdog thread, started by the first signal, covers that: if the reactor has
+not even begun the stop within :data:`WATCHDOG_STUCK` seconds, or the crawl
+is still running at ``ADARCHIVE_SHUTDOWN_TIMEOUT`` plus a second, it closes
+the WARC files from its own thread (the evidence writer gets its end of input
+and closes its files; in-process writers are closed directly) and exits, so a
+stop signal ends a crawl within about ten seconds whatever its thread is
+doing. The crawl row is then left ``running``, for ``--resume`` to mark
+``interrupted``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +47,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXIT_STATUS = 130
+# Seconds the reactor may take to begin a requested stop before the watchdog
+# takes it as stuck in a busy step and closes the files itself.
+WATCHDOG_STUCK = 4.0
+# How long the watchdog waits for the evidence writer to close its files.
+WATCHDOG_WRITER_WAIT = 3.0
 _state: dict[str, Any] = {"requested": None, "coordinator": None, "signal": None}
 
 
@@ -56,6 +74,7 @@ class _Coordinator:
         self.crawlers: list[Crawler] = []
         self.signals = 0
         self.installed = False
+        self.begun = threading.Event()
 
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,8 +93,25 @@ class _Coordinator:
         from twisted.internet import reactor
 
         reactor.callFromThread(self.begin, signum)
+        threading.Thread(target=self._watchdog, name="adarchive-stop-watchdog", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        """From its own thread: close the files and exit if the reactor cannot stop in time."""
+        stuck = not self.begun.wait(WATCHDOG_STUCK)
+        if not stuck:  # the reactor's own force() exits at the timeout; this is its backstop
+            time.sleep(max(0.0, self.timeout + 1.0 - WATCHDOG_STUCK))
+        why = "busy (a parse step holds it)" if stuck else "not done"
+        os.write(2, f"adarchive: crawl thread {why}: closing WARC files and exiting\n".encode())
+        for crawler in self.crawlers:
+            _close_writers(crawler)
+        module = sys.modules.get("crawler.archive.sidecar")
+        if module is not None:  # end of input: the writer closes its files, commits, exits
+            with contextlib.suppress(Exception):
+                module.EvidenceProcess.end_current(WATCHDOG_WRITER_WAIT)
+        _exit_now()
 
     def begin(self, signum: int) -> None:
+        self.begun.set()
         name = signal.Signals(signum).name
         logger.warning(
             "received %s: stopping; downloads still running in %.0fs are abandoned "
@@ -171,16 +207,24 @@ def _client_transports(reactor: Any) -> list[Any]:
     return [t for t in dict.fromkeys(readers) if isinstance(t, Client)]
 
 
-def _finish_directly(crawler: Crawler) -> None:
-    from crawler.store.recorder import CrawlRecorder
-
-    for mw in getattr(crawler.engine.downloader.middleware, "middlewares", ()):
+def _close_writers(crawler: Crawler) -> None:
+    """Close the WARC files written in this process (browser platforms, or no writer process)."""
+    engine = crawler.engine
+    if engine is None:
+        return
+    for mw in getattr(engine.downloader.middleware, "middlewares", ()):
         writer = getattr(mw, "writer", None)
         if writer is not None and hasattr(writer, "close"):
             try:
                 writer.close()
             except Exception:
                 logger.exception("could not close the WARC file")
+
+
+def _finish_directly(crawler: Crawler) -> None:
+    from crawler.store.recorder import CrawlRecorder
+
+    _close_writers(crawler)
     recorder = getattr(crawler, CrawlRecorder.ATTR, None)
     if recorder is not None:
         try:

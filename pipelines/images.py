@@ -26,7 +26,9 @@ from sqlalchemy import select
 from crawler.analysis.knownhashes import KnownHashes
 from crawler.analysis.phash import ImageDecodeError, image_facts
 from crawler.archive.sidecar import EvidenceWriterGone, SidecarChannel
-from crawler.store.models import Ad, AdImage, Capture, Image, Platform
+from crawler.guard.scheme import scheme_refusal, url_scheme
+from crawler.politeness.refusals import note_refusal
+from crawler.store.models import Ad, AdImage, Capture, Image, Platform, value_sha256
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -102,16 +104,27 @@ class ImagesPipeline:
     async def _fetch(
         self, ad: Any, url: str, parent: int | str | None, channel: SidecarChannel | None
     ) -> None:
-        request = scrapy.Request(
-            url,
-            meta={
-                META_PARENT: parent,
-                "adarchive_role": "image",
-                "download_maxsize": self.maxsize,
-                "handle_httpstatus_all": True,
-            },
-            dont_filter=True,
-        )
+        # A bad URL is refused alone: the advert's other images are still fetched.
+        why = scheme_refusal(url)
+        if why is not None:
+            self._inc("refused")
+            note_refusal(self.crawler, "scheme", url, why, detail=url_scheme(url))
+            return
+        try:
+            request = scrapy.Request(
+                url,
+                meta={
+                    META_PARENT: parent,
+                    "adarchive_role": "image",
+                    "download_maxsize": self.maxsize,
+                    "handle_httpstatus_all": True,
+                },
+                dont_filter=True,
+            )
+        except (ValueError, TypeError) as exc:
+            self._inc("refused")
+            note_refusal(self.crawler, "bad_url", url, f"not a URL Scrapy can request: {exc}")
+            return
         assert self.crawler.engine is not None
         try:
             response = await self.crawler.engine.download_async(request)
@@ -178,7 +191,10 @@ class ImageStore:
         return session.scalar(
             select(Ad.id)
             .join(Platform, Platform.id == Ad.platform_id)
-            .where(Platform.name == platform, Ad.external_id == external_id)
+            .where(
+                Platform.name == platform,
+                Ad.external_id_sha256 == value_sha256(external_id or ""),
+            )
         )
 
     def store_image(
@@ -202,7 +218,9 @@ class ImageStore:
             self._inc("stored")
             if flagged:
                 self._inc("flagged")
-        row = session.scalar(select(AdImage).where(AdImage.ad_id == ad_id, AdImage.url == url))
+        row = session.scalar(
+            select(AdImage).where(AdImage.ad_id == ad_id, AdImage.url_sha256 == value_sha256(url))
+        )
         if row is None:
             row = AdImage(ad_id=ad_id, url=url)
             session.add(row)

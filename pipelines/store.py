@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -14,7 +15,9 @@ from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import bindparam, case, insert, update
 
 from crawler.archive.sidecar import EXTRACT_HERE, EvidenceWriterGone, SidecarChannel
-from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting
+from crawler.printable import printable
+from crawler.store.db import begin_sqlite_transaction
+from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting, value_sha256
 from crawler.store.prepared import Prepared
 from crawler.store.recorder import CrawlRecorder
 from crawler.store.upsert import dialect_insert, get_or_create_id
@@ -23,7 +26,12 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
+logger = logging.getLogger(__name__)
+
 WHITESPACE = re.compile(r"\s+")
+# The crawler stat of adverts the store refused (each one also logged at ERROR);
+# a crawl with any does not exit 0 (crawler.report.crawl_exit_status).
+ADS_NOT_STORED = "adarchive/ads_not_stored"
 AD_TEXT_FIELDS = ("title", "body", "name", "age", "location", "price", "posted", "poster_account")
 
 
@@ -58,10 +66,27 @@ def _link_inserts(dialect: str) -> tuple[Prepared, Prepared]:
     """ad_identifier and ad_image inserts that skip rows already there (per dialect)."""
     insert_for = dialect_insert(dialect)
     identifiers = insert_for(AdIdentifier.__table__).on_conflict_do_nothing()
-    images = insert_for(AdImage.__table__).on_conflict_do_nothing(index_elements=["ad_id", "url"])
+    images = insert_for(AdImage.__table__).on_conflict_do_nothing(
+        index_elements=["ad_id", "url_sha256"]
+    )
     return (
         Prepared(identifiers, AD_IDENTIFIER_COLUMNS),
-        Prepared(images, ("ad_id", "url", "capture_id")),
+        Prepared(images, ("ad_id", "url", "url_sha256", "capture_id")),
+    )
+
+
+def ad_not_stored(stats: Any, fields: Mapping[str, Any], exc: BaseException) -> None:
+    """Count and log (ERROR) an advert the store could not take: never a silent loss."""
+    if stats is not None:
+        stats.inc_value(ADS_NOT_STORED)
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    logger.error(
+        "advert not stored: platform=%s external_id=%s url=%s: %s: %s",
+        printable(fields.get("platform"), 100),
+        printable(fields.get("external_id"), 200),
+        printable(fields.get("url"), 300),
+        type(exc).__name__,
+        printable(reason, 500),
     )
 
 
@@ -89,8 +114,11 @@ class StorePipeline:
     creates a second ad row.
     """
 
-    def __init__(self, recorder: CrawlRecorder, channel: SidecarChannel | None = None) -> None:
+    def __init__(
+        self, recorder: CrawlRecorder, channel: SidecarChannel | None = None, stats: Any = None
+    ) -> None:
         self.recorder = recorder
+        self.stats = stats
         # With ADARCHIVE_EVIDENCE_PROCESS, adverts are stored by the evidence writer
         # process (crawler/archive/sidecar.py), after the capture that proves them.
         self.channel = channel
@@ -103,7 +131,7 @@ class StorePipeline:
         channel = SidecarChannel.for_crawler(crawler)
         if channel is not None:
             channel.store_attached = True
-        return cls(CrawlRecorder.for_crawler(crawler), channel)
+        return cls(CrawlRecorder.for_crawler(crawler), channel, crawler.stats)
 
     def open_spider(self, spider: Spider | None = None) -> None:
         pass
@@ -118,11 +146,38 @@ class StorePipeline:
             try:
                 self.channel.send("ad", fields)
             except EvidenceWriterGone as exc:
+                ad_not_stored(self.stats, fields, exc)  # the writer is gone: lost, and said so
                 raise DropItem(f"not stored: {exc}") from None
             self.recorder.stats["ads"] += 1  # sent; the writer's own count replaces it at close
             return item
-        self.store_ad(adapter)
+        try:
+            self.store_ad_alone(adapter)
+        except Exception as exc:
+            ad_not_stored(self.stats, adapter, exc)
+            raise DropItem(f"not stored: {type(exc).__name__}") from None
         return item
+
+    def store_ad_alone(self, fields: Mapping[str, Any]) -> int:
+        """:meth:`store_ad` in a savepoint: an advert the store refuses is undone alone,
+        the captures and adverts before it (not yet committed) stay."""
+        store = self.recorder.store
+        session = self.recorder.session
+        begin_sqlite_transaction(session)
+        counted = dict(self.recorder.stats)
+        # No commit inside the savepoint (it would end it); a due one runs after it.
+        every, store.commit_every = store.commit_every, 1 << 62
+        try:
+            with session.begin_nested():
+                ad_id = self.store_ad(fields)
+        except Exception:
+            self.recorder.stats.update(counted)
+            self.forget_cached_ids()
+            raise
+        finally:
+            store.commit_every = every
+        if store.pending >= every:
+            store.commit()
+        return ad_id
 
     def store_ad(self, fields: Mapping[str, Any]) -> int:
         """Upsert one ad with its sighting, identifiers and image references; return its id.
@@ -145,9 +200,13 @@ class StorePipeline:
         ad_id, created = get_or_create_id(
             session,
             Ad,
-            {"platform_id": platform_id, "external_id": fields["external_id"]},
+            {
+                "platform_id": platform_id,
+                "external_id_sha256": value_sha256(fields["external_id"]),
+            },
             {
                 **current,
+                "external_id": fields["external_id"],
                 "first_seen": seen_at,
                 "last_seen": seen_at,
                 "first_capture_id": capture_id,
@@ -186,7 +245,10 @@ class StorePipeline:
         if cached is not None:
             return cached
         identifier_id, _ = get_or_create_id(
-            self.recorder.session, Identifier, {"kind": kind, "value": value}
+            self.recorder.session,
+            Identifier,
+            {"kind": kind, "value_sha256": value_sha256(value)},
+            {"value": value},
         )
         self._identifier_ids[key] = identifier_id
         return identifier_id
@@ -222,7 +284,8 @@ class StorePipeline:
 
     def _store_images(self, ad_id: int, urls: list[str], capture_id: int | None) -> None:
         rows = [
-            {"ad_id": ad_id, "url": url, "capture_id": capture_id} for url in dict.fromkeys(urls)
+            {"ad_id": ad_id, "url": url, "url_sha256": value_sha256(url), "capture_id": capture_id}
+            for url in dict.fromkeys(urls)
         ]
         if rows:
             session = self.recorder.session

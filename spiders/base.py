@@ -20,6 +20,7 @@ from w3lib.url import canonicalize_url
 
 from crawler import health
 from crawler.fields import extract_fields, extract_links
+from crawler.guard.scheme import scheme_refusal, url_scheme
 from crawler.items import Ad
 from crawler.platforms import DETAIL_REQUIRED, PlatformDefinition, host_allowed
 from crawler.politeness.refusals import note_refusal
@@ -84,7 +85,8 @@ class DefinitionSpider(scrapy.Spider):
         for url in self.start_urls:
             if urlsplit(url).scheme not in ("http", "https"):
                 self._start_refused("scheme")
-                note_refusal(self.crawler, "scheme", url, "only http(s) start URLs are crawled")
+                note_refusal(self.crawler, "scheme", url, "only http(s) start URLs are crawled",
+                             detail=url_scheme(url))  # fmt: skip
                 continue
             yield scrapy.Request(
                 url,
@@ -120,6 +122,10 @@ class DefinitionSpider(scrapy.Spider):
     ) -> list[scrapy.Request]:
         requests = []
         for url in urls:
+            why = scheme_refusal(url)
+            if why is not None:  # javascript:, file:, ftp: … never become requests
+                note_refusal(self.crawler, "scheme", url, why, detail=url_scheme(url))
+                continue
             if not self._allowed(url):
                 self.crawler.stats.inc_value("adarchive/offsite_links_skipped")
                 # counted by reason for the crawl's health (crawler/health.py), logged at debug only
@@ -168,6 +174,25 @@ class DefinitionSpider(scrapy.Spider):
             *self._follow(following, "listing", self.parse_listing, response.url),
         ]
 
+    def _capped_images(self, urls: list[str], page: str) -> list[str]:
+        """The advert's first ``ADARCHIVE_IMAGES_MAX_PER_AD`` distinct image URLs.
+
+        The cap bounds the ``ad_image`` rows as well as the fetches: a page with
+        50,000 ``<img>`` must not write 50,000 rows.
+        """
+        distinct = list(dict.fromkeys(u for u in urls if isinstance(u, str)))
+        cap = self.crawler.settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD")
+        if cap <= 0 or len(distinct) <= cap:
+            return distinct
+        self.crawler.stats.inc_value("adarchive/images/over_cap", len(distinct) - cap)
+        self.logger.info(
+            "%s lists %d images: the first %d kept (ADARCHIVE_IMAGES_MAX_PER_AD)",
+            page,
+            len(distinct),
+            cap,
+        )
+        return distinct[:cap]
+
     def parse_detail(self, response: Response) -> Ad | None:
         definition = self.definition
         values = extract_fields(response, definition, response.url)
@@ -180,6 +205,7 @@ class DefinitionSpider(scrapy.Spider):
         if any(not values.get(key) for key in DETAIL_REQUIRED):
             self.crawler.stats.inc_value(health.MISSING_REQUIRED)
         capture = response.meta.get("adarchive_capture")
+        images = self._capped_images(values.get("images") or [], response.url)
         fetched = getattr(capture, "fetched_at", None) or datetime.now(UTC)
         return Ad(
             platform=definition.name,
@@ -194,7 +220,7 @@ class DefinitionSpider(scrapy.Spider):
             price=values.get("price"),
             posted=values.get("posted"),
             poster_account=values.get("poster_account"),
-            images=list(values.get("images") or []),
+            images=images,
             contacts=list(values.get("contacts") or []),
             region=definition.country,
             language=definition.language,

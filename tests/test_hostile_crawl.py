@@ -60,13 +60,15 @@ class HostileRun:
         return [e for e in self.log if e.path.startswith(prefix)]
 
 
-def run_hostile(web: Any, out: Path, start: str, *extra: str) -> HostileRun:
+def run_hostile(
+    web: Any, out: Path, start: str, *extra: str, env: dict[str, str] | None = None
+) -> HostileRun:
     site = web.hostile
     site.reset()
     started = time.monotonic()
     result = adarchive(
         "crawl", "hostile_board", "--start-url", start, "--out", str(out), *FAST, *extra,
-        timeout=120,
+        timeout=120, env=env,
     )  # fmt: skip
     seconds = time.monotonic() - started
     time.sleep(0.3)  # let server threads finish logging

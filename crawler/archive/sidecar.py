@@ -147,6 +147,14 @@ class EvidenceProcess:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 
+    @classmethod
+    def end_current(cls, timeout: float) -> None:
+        """End the shared writer's input and wait (at most ``timeout``) for it to close its
+        files: for a stop that cannot wait for the crawl's thread (crawler/shutdown.py)."""
+        current = cls._current
+        if current is not None:
+            current.stop(timeout)
+
     def open_channel(self, config: ChannelConfig) -> int:
         key = next(self._keys)
         self.send(("open", key, config))

@@ -44,11 +44,13 @@ from crawler.archive.warcinfo import software
 from crawler.configuration import project_defaults
 from crawler.extract.worker import identifiers_for
 from crawler.heap import freeze_heap
+from crawler.printable import install_log_escaping
+from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
 from pipelines.contacts import extraction_args
 from pipelines.images import ImageStore
-from pipelines.store import StorePipeline
+from pipelines.store import StorePipeline, ad_not_stored
 
 logger = logging.getLogger("crawler.archive.sidecar")
 
@@ -131,12 +133,17 @@ class Channel:
         self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
 
     def ad(self, fields: dict[str, Any]) -> None:
-        if fields.get("identifiers") == EXTRACT_HERE:
-            fields["identifiers"] = identifiers_for(*extraction_args(fields))
-        if fields.get("capture_id") is None:
-            fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
-        with self.savepoint():
-            self.store.store_ad(fields)
+        try:
+            if fields.get("identifiers") == EXTRACT_HERE:
+                fields["identifiers"] = identifiers_for(*extraction_args(fields))
+            if fields.get("capture_id") is None:
+                fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
+            with self.savepoint():
+                self.store.store_ad(fields)
+        except Exception as exc:
+            # Counted after the savepoint has undone its own counts: the loss stays said.
+            ad_not_stored(self.stats, fields, exc)
+            raise
 
     def image(self, payload: tuple) -> None:
         platform, external_id, url, data, record_id, parent = payload
@@ -229,23 +236,6 @@ class ReceivedResponse:
     ip_address: Any
     protocol: str | None
     flags: list[str]
-
-
-def begin_sqlite_transaction(session: Any) -> None:
-    """Make sure SQLite is inside a transaction before a SAVEPOINT.
-
-    pysqlite leaves transactions to SQLite until the first write; a SAVEPOINT
-    outside one would open it itself and its RELEASE would commit, past the
-    commit hook that fsyncs the WARC file first. BEGIN IMMEDIATE also takes
-    the write lock up front (waiting on busy_timeout), so a read-then-write
-    inside the savepoint cannot fail on a snapshot another process moved.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    raw = connection.connection.dbapi_connection
-    if raw is not None and not raw.in_transaction:
-        raw.execute("BEGIN IMMEDIATE")
 
 
 def rebuild_request(facts: tuple) -> SentRequest:
@@ -364,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     # process group): the writer ends when its input does, with every file closed.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, signal.SIG_IGN)
+    install_log_escaping()  # page-derived values reach the log: no control characters
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",

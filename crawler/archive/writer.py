@@ -94,6 +94,20 @@ def file_timestamp(dt: datetime) -> str:
     return dt.strftime("%Y%m%d%H%M%S") + f"{dt.microsecond // 1000:03d}"
 
 
+# A WARC file name prefix: one path component, never `..` or a directory (fullmatch).
+PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it is a safe file-name prefix, else ValueError in one line."""
+    if not isinstance(prefix, str) or not PREFIX_RE.fullmatch(prefix):
+        raise ValueError(
+            f"ADARCHIVE_WARC_PREFIX must be 1-64 letters, digits, '-' or '_', "
+            f"starting with a letter or digit (got {prefix!r})"
+        )
+    return prefix
+
+
 def safe_host(host: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", host) or "host"
 
@@ -160,6 +174,7 @@ class RotatingWarcWriter:
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
+        check_prefix(self.prefix)  # the file name must stay inside the directory
         self._serial = 0
         self._file: _OpenFile | None = None
 

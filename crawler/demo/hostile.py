@@ -18,7 +18,9 @@ What it serves (``/`` is the listing):
 * ``/ad/loop`` redirects in a loop;
 * ``/ad/ssrf-*`` redirect (directly or after a hop) to the canary;
 * ``/calendar/…`` is an endless calendar, ``/list?…`` endless query variations;
-* ``/closed/`` links to adverts that always answer 503 (a site that keeps refusing).
+* ``/closed/`` links to adverts that always answer 503 (a site that keeps refusing);
+* ``/escape/…``: non-HTTP schemes, over-long identifiers, image floods and an
+  endless session-id chain (crawler/demo/escape.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from crawler.demo.escape import EscapePages, serve
 
 NAME = "hostile_board"
 HOST = "127.0.0.16"
@@ -176,6 +180,7 @@ class HostileSite:
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._bomb: bytes | None = None
+        self.escape = EscapePages()  # issue 14: /escape/… (crawler/demo/escape.py)
 
     # -- lifecycle (driven by FixtureWeb) ------------------------------------
 
@@ -272,6 +277,8 @@ class HostileSite:
     def route(self, h: _Handler) -> None:
         parts = urlsplit(h.path)
         path = parts.path
+        if serve(self.escape, h, path):
+            return
         if path == "/robots.txt":
             h._send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
         elif path == "/":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.evidence.errors import BundleError, ExportError, SelectionError, SigningKeyError
+from crawler.printable import printable
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ExportError,
@@ -201,7 +202,7 @@ def cmd_keys_certificate(args: argparse.Namespace) -> int:
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    cells = [list(header)] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [list(header)] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for n, row in enumerate(cells):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -8,6 +8,12 @@ backoff delay; after ``ADARCHIVE_BACKOFF_MAX_REFUSALS`` refusals in a row,
 or a ``Retry-After`` longer than ``ADARCHIVE_BACKOFF_MAX_RETRY_AFTER``, the
 site is given up for the rest of the crawl and its remaining requests are
 refused without being sent.
+
+The pause is decided when the refusal comes off the network (Scrapy's
+``response_downloaded`` signal, sent before the download slot takes its next
+request): the slot's next allowed send time moves past the pause there, so
+the slot itself cannot send the next request early, however late the
+response's middleware chain runs on a busy machine.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
@@ -33,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 REFUSING_STATUSES = (429, 503)
 META_ATTEMPTS = "adarchive_backoff_attempts"
+META_NOTED = "adarchive_backoff_noted"
 STEP = 0.2
 
 
@@ -66,7 +74,7 @@ class BackoffMiddleware:
         s = crawler.settings
         if not s.getbool("ADARCHIVE_BACKOFF_ENABLED"):
             raise NotConfigured("ADARCHIVE_BACKOFF_ENABLED is off")
-        return cls(
+        mw = cls(
             crawler,
             base=s.getfloat("ADARCHIVE_BACKOFF_BASE"),
             cap=s.getfloat("ADARCHIVE_BACKOFF_MAX"),
@@ -74,6 +82,14 @@ class BackoffMiddleware:
             max_retries=s.getint("ADARCHIVE_BACKOFF_MAX_RETRIES"),
             max_retry_after=s.getfloat("ADARCHIVE_BACKOFF_MAX_RETRY_AFTER"),
         )
+        crawler.signals.connect(mw.response_downloaded, signal=signals.response_downloaded)
+        return mw
+
+    def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
+        """Pause the site the moment a refusal arrives, before the slot sends again."""
+        if response.status in REFUSING_STATUSES and not request.meta.get(META_NOTED):
+            self._note_refusal(request, response)
+            request.meta[META_NOTED] = True
 
     def _host(self, request: Request) -> str:
         return (urlparse_cached(request).hostname or "").lower()
@@ -103,6 +119,29 @@ class BackoffMiddleware:
             if response.status < 400 and host in self.hosts:
                 self.hosts[host].refusals_in_row = 0
             return response
+        # Normally noted already by response_downloaded; otherwise (a response that
+        # did not come off the network here) now.
+        if not request.meta.pop(META_NOTED, False):
+            self._note_refusal(request, response)
+        state = self.hosts[host]
+        attempts = int(request.meta.get(META_ATTEMPTS, 0)) + 1
+        if state.given_up or attempts > self.max_retries:
+            if not state.given_up:
+                note_refusal(
+                    self.crawler,
+                    "retries_exhausted",
+                    request.url,
+                    f"{response.status} after {attempts} attempts",
+                )
+            return response  # archived as received; HttpError keeps it from the spider
+        self.crawler.stats.inc_value("adarchive/backoff/retries")
+        retry = request.replace(dont_filter=True, priority=request.priority - 1)
+        retry.meta[META_ATTEMPTS] = attempts
+        return retry
+
+    def _note_refusal(self, request: Request, response: Response) -> HostState:
+        """Count a 429/503, pause the site (slot included) or give it up."""
+        host = self._host(request)
         state = self.hosts.setdefault(host, HostState())
         state.refusals_in_row += 1
         stats = self.crawler.stats
@@ -127,20 +166,7 @@ class BackoffMiddleware:
                 "none" if asked is None else f"{asked:.1f}s",
                 delay,
             )
-        attempts = int(request.meta.get(META_ATTEMPTS, 0)) + 1
-        if state.given_up or attempts > self.max_retries:
-            if not state.given_up:
-                note_refusal(
-                    self.crawler,
-                    "retries_exhausted",
-                    request.url,
-                    f"{response.status} after {attempts} attempts",
-                )
-            return response  # archived as received; HttpError keeps it from the spider
-        stats.inc_value("adarchive/backoff/retries")
-        retry = request.replace(dont_filter=True, priority=request.priority - 1)
-        retry.meta[META_ATTEMPTS] = attempts
-        return retry
+        return state
 
     def _slot(self, request: Request) -> object | None:
         engine = self.crawler.engine

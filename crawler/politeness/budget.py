@@ -1,4 +1,4 @@
-"""Per-platform crawl budgets: pages, depth, duration, hosts, query variants, proxy.
+"""Per-platform crawl budgets: pages, listing pages, depth, duration, hosts, query variants, proxy.
 
 A hostile platform can offer endless pages (calendars, pagination, session
 ids in query strings); a budget makes every crawl end by itself. Budgets come
@@ -7,6 +7,12 @@ over ``"*"``) over the flat ``ADARCHIVE_MAX_*`` / ``ADARCHIVE_PROXY`` settings
 that ``adarchive crawl --max-depth/--max-seconds/--proxy`` set. Every request
 a budget stops is a refusal with its reason; the crawl ends with Scrapy's
 usual reasons (``closespider_pagecount``, ``closespider_timeout``).
+
+The trap budgets (listing pages, depth, query variants) have non-zero
+defaults (crawler/settings.py), so a platform that offers endless pages stops
+by itself; 0 turns one off. Query variants are counted on every page but
+detail pages and images, whose query strings are their identity
+(``viewad.php?id=N``).
 """
 
 from __future__ import annotations
@@ -41,7 +47,10 @@ BUDGET_KEYS = (
     "allowed_hosts",
     "proxy",
     "max_query_variants",
+    "max_listing_pages",
 )
+# Roles whose query string names the thing itself: not counted as variants of a path.
+IDENTITY_ROLES = ("detail", "image")
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class Budget:
     proxy: str | None = None
     max_query_variants: int = 0
     """Distinct query strings fetched per host and path (endless session-id traps)."""
+    max_listing_pages: int = 0
+    """Listing pages requested per crawl (endless pagination)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def describe(self) -> str:
@@ -64,6 +75,7 @@ class Budget:
             f"max_depth={self.max_depth or 'none'}",
             f"max_seconds={self.max_seconds or 'none'}",
             f"max_query_variants={self.max_query_variants or 'none'}",
+            f"max_listing_pages={self.max_listing_pages or 'none'}",
             f"allowed_hosts={','.join(self.allowed_hosts) or 'definition'}",
             f"proxy={redact_proxy(self.proxy) if self.proxy else 'none'}",
         ]
@@ -108,6 +120,7 @@ def budget_for(settings: Any, platform: str) -> Budget:
         "allowed_hosts": [],
         "proxy": settings.get("ADARCHIVE_PROXY") or None,
         "max_query_variants": settings.getint("ADARCHIVE_MAX_QUERY_VARIANTS"),
+        "max_listing_pages": settings.getint("ADARCHIVE_MAX_LISTING_PAGES"),
     }
     table = _mapping(settings.get("ADARCHIVE_BUDGETS"))
     for key in ("*", platform):
@@ -131,6 +144,7 @@ def budget_for(settings: Any, platform: str) -> Budget:
         allowed_hosts=tuple(str(h).lower() for h in hosts),
         proxy=merged["proxy"] or None,
         max_query_variants=int(merged["max_query_variants"] or 0),
+        max_listing_pages=int(merged["max_listing_pages"] or 0),
     )
 
 
@@ -141,6 +155,7 @@ class BudgetMiddleware:
         self.crawler = crawler
         self.budget = Budget()
         self.pages = 0
+        self.listing_pages = 0
         self.variants: dict[tuple[str, str], set[str]] = {}
         self._closing: str | None = None
         self._timer: Any = None
@@ -178,7 +193,16 @@ class BudgetMiddleware:
         depth = int(request.meta.get("depth", 0) or 0)
         if budget.max_depth and depth > budget.max_depth:
             self._refuse("budget_depth", request, f"depth {depth} > {budget.max_depth}")
-        if budget.max_query_variants and parsed.query:
+        role = request.meta.get("adarchive_role")
+        if budget.max_listing_pages and role == "listing" and _first_attempt(request):
+            if self.listing_pages >= budget.max_listing_pages:
+                self._refuse(
+                    "budget_listing_pages",
+                    request,
+                    f"{self.listing_pages} listing pages already requested",
+                )
+            self.listing_pages += 1
+        if budget.max_query_variants and parsed.query and role not in IDENTITY_ROLES:
             seen = self.variants.setdefault((host, parsed.path), set())
             if parsed.query not in seen:
                 if len(seen) >= budget.max_query_variants:
@@ -209,3 +233,13 @@ class BudgetMiddleware:
         self.crawler.stats.set_value("adarchive/budget_reached", reason)
         deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
         refuse_queued(self.crawler, kind, "the crawl's budget is spent")
+
+
+def _first_attempt(request: Request) -> bool:
+    """Not a redirect hop, a retry or a backoff retry of a request already counted."""
+    meta = request.meta
+    return not (
+        meta.get("redirect_urls")
+        or meta.get("retry_times")
+        or meta.get("adarchive_backoff_attempts")
+    )

@@ -31,7 +31,9 @@ def add_crawl_flags(p: argparse.ArgumentParser) -> None:
                    "--user-agent-reason")  # fmt: skip
     g.add_argument("--user-agent-reason", metavar="TEXT",
                    help="why the configured User-Agent is used (recorded with the crawl)")  # fmt: skip
-    g.add_argument("--max-depth", type=int, help="follow links at most this deep")
+    g.add_argument("--max-depth", type=int, help="follow links at most this deep (0 = no limit)")
+    g.add_argument("--max-listing-pages", type=int, metavar="N",
+                   help="request at most N listing pages per platform (0 = no limit)")  # fmt: skip
     g.add_argument("--max-seconds", type=float, help="stop each platform after this long")
     g.add_argument("--proxy", metavar="URL", help="fetch through this HTTP proxy")
     g.add_argument("--resume", action="store_true",
@@ -46,6 +48,8 @@ def crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.max_depth is not None:
         out["ADARCHIVE_MAX_DEPTH"] = args.max_depth
+    if args.max_listing_pages is not None:
+        out["ADARCHIVE_MAX_LISTING_PAGES"] = args.max_listing_pages
     if args.max_seconds is not None:
         out["ADARCHIVE_MAX_SECONDS"] = args.max_seconds
     if args.proxy:
@@ -57,11 +61,13 @@ def crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
     """Refuse, in one line, settings a crawl must not start with."""
+    from crawler.archive.writer import check_prefix
     from crawler.guard.middleware import allow_list_from_settings
     from crawler.politeness.budget import budget_for
 
     check_policy(settings)
     try:
+        check_prefix(settings.get("ADARCHIVE_WARC_PREFIX"))
         allow_list_from_settings(settings)
         for name in platforms:
             budget_for(settings, name)

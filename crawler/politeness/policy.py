@@ -183,6 +183,7 @@ def policy_settings(settings: Any) -> dict[str, Any]:
         "ADARCHIVE_ALLOWED_ADDRESSES": str(settings.get("ADARCHIVE_ALLOWED_ADDRESSES") or ""),
         "ADARCHIVE_RESPONSE_TIME_LIMIT": settings.getfloat("ADARCHIVE_RESPONSE_TIME_LIMIT"),
         "ADARCHIVE_MAX_DEPTH": settings.getint("ADARCHIVE_MAX_DEPTH"),
+        "ADARCHIVE_MAX_LISTING_PAGES": settings.getint("ADARCHIVE_MAX_LISTING_PAGES"),
         "ADARCHIVE_MAX_SECONDS": settings.getfloat("ADARCHIVE_MAX_SECONDS"),
         "ADARCHIVE_MAX_QUERY_VARIANTS": settings.getint("ADARCHIVE_MAX_QUERY_VARIANTS"),
         "ADARCHIVE_PROXY": redact_proxy(proxy) if proxy else None,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.printable import printable
 from crawler.procs import pid_alive
 from crawler.schedule.intervals import describe, format_seconds
 from crawler.schedule.progressbar import bar
@@ -162,7 +163,7 @@ def render(report: dict[str, Any]) -> list[str]:
 
 
 def table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
-    cells = [list(map(str, header))] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [list(map(str, header))] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     out = []
     for n, row in enumerate(cells):

@@ -113,8 +113,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     return engine
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the store to the newest schema with the Alembic migrations."""
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the store to the newest schema (or ``revision``) with the Alembic migrations."""
     from alembic import command
     from alembic.config import Config
 
@@ -123,9 +123,25 @@ def upgrade_schema(engine: Engine) -> None:
     # The connection is handed over below; the URL is only informative (% escaped for configparser).
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string().replace("%", "%%"))
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Batch migrations rebuild SQLite tables (copy, drop, rename): SQLite's
+                # documented procedure wants foreign keys off meanwhile, checked after.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StoreError(f"schema upgrade broke references: {broken[:3]}")
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
     except OperationalError as exc:
         raise StoreError(f"cannot open store {engine.url!r}: {exc.orig}".splitlines()[0]) from None
 
@@ -158,3 +174,20 @@ def _at_head(engine: Engine) -> bool:
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     return current == heads
+
+
+def begin_sqlite_transaction(session: Session) -> None:
+    """Make sure SQLite is inside a transaction before a SAVEPOINT.
+
+    pysqlite leaves transactions to SQLite until the first write; a SAVEPOINT
+    outside one would open it itself and its RELEASE would commit, past the
+    commit hook that fsyncs the WARC file first. BEGIN IMMEDIATE also takes
+    the write lock up front (waiting on busy_timeout), so a read-then-write
+    inside the savepoint cannot fail on a snapshot another process moved.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")

@@ -2,11 +2,20 @@
 
 Times are UTC. SQLite returns them naive; :func:`utc` restores the zone.
 Digests are lower-case hex SHA-256. WARC paths are relative to the data root.
+
+Values a page produces (URLs, external ids, identifier values, text) have no
+length limit: a hostile page must not keep itself out of the store by being
+long. PostgreSQL refuses B-tree index entries over about 2.7 kB, so unique
+keys over such values are on their SHA-256 (``*_sha256`` columns, filled by
+:func:`value_sha256`), and the capture URL index is a hash index there.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -44,6 +53,22 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def value_sha256(value: str) -> str:
+    """Lower-case hex SHA-256 of a text value's UTF-8: the key unique indexes use."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def sha256_of(column: str) -> Callable[[Any], str]:
+    """A column default: the SHA-256 of ``column`` in the same INSERT (ORM or Core)."""
+
+    def default(context: Any) -> str:
+        if context is None:
+            raise ValueError(f"{column}_sha256 must be given with {column}")
+        return value_sha256(context.get_current_parameters()[column])
+
+    return default
 
 
 class Base(DeclarativeBase):
@@ -122,12 +147,13 @@ class Capture(Base):
     block_sha256: Mapped[str | None] = mapped_column(String(64))
     payload_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
-    content_type: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(Text)
     parent_capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"), index=True)
 
     warc_file: Mapped[WarcFile | None] = relationship()
 
-    __table_args__ = (Index("ix_capture_url_kind", "url", "kind"),)
+    # A hash index (PostgreSQL) has no entry-size limit; SQLite's B-tree has none either.
+    __table_args__ = (Index("ix_capture_url", "url", postgresql_using="hash"),)
 
 
 class Ad(Base):
@@ -135,17 +161,18 @@ class Ad(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
-    external_id: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(Text)
+    external_id_sha256: Mapped[str] = mapped_column(String(64), default=sha256_of("external_id"))
     url: Mapped[str] = mapped_column(Text)
     first_seen: Mapped[datetime] = mapped_column(Timestamp)
     last_seen: Mapped[datetime] = mapped_column(Timestamp)
     title: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(Text)
-    age: Mapped[str | None] = mapped_column(String(64))
+    age: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     price: Mapped[str | None] = mapped_column(Text)
-    posted: Mapped[str | None] = mapped_column(String(255))
+    posted: Mapped[str | None] = mapped_column(Text)
     poster_account: Mapped[str | None] = mapped_column(Text)
     text_sha256: Mapped[str | None] = mapped_column(String(64))
     """SHA-256 of the normalised text of the latest sighting."""
@@ -156,7 +183,7 @@ class Ad(Base):
     platform: Mapped[Platform] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("platform_id", "external_id", name="uq_ad_platform_external"),
+        UniqueConstraint("platform_id", "external_id_sha256", name="uq_ad_platform_external"),
     )
 
 
@@ -176,9 +203,10 @@ class Identifier(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(512))
+    value: Mapped[str] = mapped_column(Text)
+    value_sha256: Mapped[str] = mapped_column(String(64), default=sha256_of("value"))
 
-    __table_args__ = (UniqueConstraint("kind", "value", name="uq_identifier_kind_value"),)
+    __table_args__ = (UniqueConstraint("kind", "value_sha256", name="uq_identifier_kind_value"),)
 
 
 class AdIdentifier(Base):
@@ -224,10 +252,11 @@ class AdImage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
     url: Mapped[str] = mapped_column(Text)
+    url_sha256: Mapped[str] = mapped_column(String(64), default=sha256_of("url"))
     image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id"), index=True)
     capture_id: Mapped[int | None] = mapped_column(ForeignKey("capture.id"))
 
-    __table_args__ = (UniqueConstraint("ad_id", "url", name="uq_ad_image_ad_url"),)
+    __table_args__ = (UniqueConstraint("ad_id", "url_sha256", name="uq_ad_image_ad_url"),)
 
 
 class CustodyEvent(Base):
