@@ -382,9 +382,12 @@ class _Inflater:
                     out = self._z.decompress(self._z.unconsumed_tail, CHUNK)
                     self.total += len(out)
             else:
-                self.total += len(self._br.process(block, output_buffer_limit=CHUNK))
-                while not self._br.can_accept_more_data() and self.total <= self.limit:
-                    self.total += len(self._br.process(b"", output_buffer_limit=CHUNK))
+                out = self._br.process(block, output_buffer_limit=CHUNK)
+                self.total += len(out)
+                # brotli 1.2 holds back output past the limit; drain it in steps
+                while out and not self._br.is_finished() and self.total <= self.limit:
+                    out = self._br.process(b"", output_buffer_limit=CHUNK)
+                    self.total += len(out)
         except Exception as exc:  # zlib.error, brotli.error
             return f"{encoding} body does not decode: {exc}"
         if self.total > self.limit:

@@ -180,9 +180,13 @@ class _Handler(BaseHTTPRequestHandler):
 class HostileBrowserSite:
     """The platform's servers (HTTP and HTTPS on ``HOST``) aimed at one canary."""
 
-    def __init__(self, canary: Canary, link_local: bool = True) -> None:
+    def __init__(
+        self, canary: Canary, link_local: bool = True, only: tuple[str, ...] = ()
+    ) -> None:
         self.canary = canary
         self.link_local = link_local
+        self.only = only
+        """Serve only these techniques (all when empty)."""
         self._dir = tempfile.TemporaryDirectory(prefix="hostile-browser-")
         cert, key = self_signed(Path(self._dir.name))
         self.http = _Server(self, "http")
@@ -214,7 +218,8 @@ class HostileBrowserSite:
         return f"{scheme}://{HOST}:{server.server_address[1]}"
 
     def techniques(self) -> list[str]:
-        return [t for t in TECHNIQUES if self.link_local or t != "linklocal"]
+        chosen = [t for t in TECHNIQUES if not self.only or t in self.only]
+        return [t for t in chosen if self.link_local or t != "linklocal"]
 
     def definition(self, scheme: str) -> str:
         return DEFINITION.format(
