@@ -32,6 +32,7 @@ HTTPS_ARGS = ["--ignore-certificate-errors"]  # the fixture's certificate is sel
 
 @dataclass
 class EgressRun:
+    out: Path
     returncode: int
     stdout: str
     log: str
@@ -42,6 +43,19 @@ class EgressRun:
     def refusals(self) -> list[tuple[str, str]]:
         """(kind, "target: why") of every refusal the crawl logged."""
         return re.findall(r"refused \(([a-z-]+)\) (.+)", self.log)
+
+    def blocked(self) -> list[str]:
+        """The ``blocked:`` lines of every page's metadata record in the WARC files."""
+        from warcio.archiveiterator import ArchiveIterator
+
+        lines = []
+        for path in (self.out / "warc").glob("*.warc.gz"):
+            with path.open("rb") as fh:
+                for record in ArchiveIterator(fh):
+                    if record.rec_type == "metadata":
+                        text = record.content_stream().read().decode()
+                        lines += [x for x in text.splitlines() if x.startswith("blocked:")]
+        return lines
 
     def refused(self, kind: str, needle: str) -> bool:
         return any(k == kind and needle in text for k, text in self.refusals())
@@ -83,7 +97,13 @@ def crawl(site: HostileBrowserSite, scheme: str, out: Path, proxy: bool, *extra:
     seconds = time.monotonic() - start
     time.sleep(0.5)  # late datagrams
     return EgressRun(
-        process.returncode, stdout, log_path.read_text(), site.canary.hits, peak, seconds
+        out / "crawl",
+        process.returncode,
+        stdout,
+        log_path.read_text(),
+        site.canary.hits,
+        peak,
+        seconds,
     )
 
 
@@ -160,6 +180,11 @@ def test_with_the_proxy_nothing_reaches_the_canary(
     assert re.search(r"browser proxy: (169\.254\.169\.254|fe80::1) is link-local", run.log)
     (connected,) = re.findall(r"browser proxy connected to: (.*)", run.log)
     assert connected and all(c.startswith(f"{HOST}:") for c in connected.split(", ")), connected
+    # each proxy refusal is listed in the metadata record of the page that caused it
+    blocked = run.blocked()
+    assert any(f"{leak}img (ssrf: browser proxy:" in b for b in blocked), blocked
+    assert any(f"{leak}shared-fetch (ssrf: browser proxy:" in b for b in blocked), blocked
+    print(f"{scheme}: peak tree PSS {run.peak_pss >> 20} MiB, {run.seconds:.0f} s")
     if scheme == "http":
         # the rebinding name: resolved once per connection, never connected elsewhere
         assert run.refused("ssrf", "rebind.test resolves to 127.0.0.1, loopback")

@@ -180,9 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
 class HostileBrowserSite:
     """The platform's servers (HTTP and HTTPS on ``HOST``) aimed at one canary."""
 
-    def __init__(
-        self, canary: Canary, link_local: bool = True, only: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, canary: Canary, link_local: bool = True, only: tuple[str, ...] = ()) -> None:
         self.canary = canary
         self.link_local = link_local
         self.only = only
