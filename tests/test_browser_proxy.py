@@ -142,3 +142,18 @@ def test_tree_pss_counts_children_once() -> None:
     assert me in process_tree(me)
     assert pss_bytes(me) > 0
     assert tree_pss(me) >= pss_bytes(me)
+
+
+def test_watchdog_reacts_past_the_ceiling_then_waits() -> None:
+    from crawler.browser.memory import MemoryWatchdog
+
+    seen: list[int] = []
+
+    async def run() -> None:
+        dog = MemoryWatchdog(1, seen.append, interval=0.01, cooldown=0.5)
+        dog.start()
+        await asyncio.sleep(0.3)
+        dog.stop()
+
+    asyncio.run(run())
+    assert len(seen) == 1 and seen[0] > 1  # one reaction, then the cooldown

@@ -74,10 +74,13 @@ class MemoryWatchdog:
         on_over: Callable[[int], object],
         interval: float = 0.25,
         root: int | None = None,
+        cooldown: float = 3.0,
     ) -> None:
         self.ceiling = ceiling
         self.on_over = on_over
         self.interval = interval
+        self.cooldown = cooldown
+        """Seconds without readings after reacting: a closed browser's processes take a moment to exit."""
         self.root = root or os.getpid()
         self.peak = 0
         self._task: asyncio.Task | None = None
@@ -102,6 +105,7 @@ class MemoryWatchdog:
                         await result
                 except Exception:  # the watchdog must outlive one failed restart
                     logger.exception("memory watchdog: reacting to %d bytes failed", pss)
+                await asyncio.sleep(self.cooldown)
             await asyncio.sleep(self.interval)
 
 

@@ -82,7 +82,7 @@ ad_links = "css:ul#ads a.ad::attr(href)"
 
 [detail]
 render = "browser"
-actions = [{{ wait = "css:#done", timeout = 20 }}]
+actions = [{{ wait = "css:#done", timeout = 60 }}]
 external_id = {{ from = "url", re = "/ad/([a-z-]+)$" }}
 title = "css:h1.title"
 body = "css:div.contacts"
