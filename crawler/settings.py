@@ -400,6 +400,25 @@ ADARCHIVE_BROWSER_MAX_RESPONSES = 300
 # metadata record says so: memory stays bounded on a hostile page.
 ADARCHIVE_BROWSER_MAX_PAGE_BYTES = 64 * 1024 * 1024
 
+# The browser's only way out (issue 14): a forward proxy on loopback per
+# platform context (crawler/browser/proxy.py) that resolves each name once,
+# refuses non-public addresses, hosts outside allowed_hosts and ports the
+# platform does not use on every connection (each redirect hop included),
+# caps what it relays (plain HTTP also by inflated size), and lists each
+# refusal in the page's metadata record. Chromium resolves nothing itself and
+# sends no UDP outside it. False leaves only the page.route guard, which
+# popups, workers, WebRTC, prefetch and redirect hops side-step: for tests only.
+ADARCHIVE_BROWSER_PROXY_ENABLED = True
+# Fixed answers the proxy gives for some names instead of asking the system
+# resolver: {"name": ["address", ...]}; a list is cycled, one per look-up
+# (tests use it to play a rebinding name). Empty by default.
+ADARCHIVE_BROWSER_PROXY_HOSTS: dict[str, list[str]] = {}
+# Memory ceiling (bytes of PSS, from /proc/*/smaps_rollup) for the crawl's
+# whole process tree, checked four times a second while a browser runs. Past
+# it the browser is restarted and the pages open then fail with the reason
+# (refused as browser-memory, not retried); the crawl goes on. 0 = no watchdog.
+ADARCHIVE_BROWSER_MEMORY_CEILING = 1536 * 1024 * 1024
+
 # --- Garbage collector (crawler/gctune.py) ------------------------------------
 
 # Once the engine has started, freeze the start-up heap out of the garbage

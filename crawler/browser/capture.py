@@ -72,10 +72,15 @@ class PageCapture:
     unarchived: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     guarded: bool = False
+    over_budget: str = ""
+    """Why the page was closed for receiving more than its byte budget (decoded)."""
+    proxy_refusals: list[Any] = field(default_factory=list)
+    """What the egress proxy refused while this page was open."""
     result: RenderedPage | None = None
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _seq: int = 0
     _bytes: int = 0
+    _received: int = 0
     _screenshot: bytes | None = None
     _screenshot_note: str | None = None
     _done_actions: list[str] = field(default_factory=list)
@@ -88,7 +93,9 @@ class PageCapture:
         for task in list(self._tasks):
             task.cancel()
         self.exchanges, self.blocked, self.unarchived, self.problems = [], [], [], []
-        self._bytes = 0
+        self._bytes = self._received = 0
+        self.over_budget = ""
+        await self._count_received(page)
         # Registered after scrapy-playwright's own route, so it runs first.
         await page.route("**", self._route)
         await page.route_web_socket("**", self._route_web_socket)
@@ -100,6 +107,34 @@ class PageCapture:
         if cookies:
             await page.context.add_cookies(cookies)
         self.guarded = True
+
+    async def _count_received(self, page: Page) -> None:
+        """Count every byte the page receives, decoded (DevTools ``Network.dataReceived``).
+
+        A page past ``max_page_bytes`` is closed and fails with the reason, so
+        a gzip bomb inside an HTTPS tunnel (opaque to the proxy) or an endless
+        stream cannot grow the renderer without bound.
+        """
+        try:
+            session = await page.context.new_cdp_session(page)
+            await session.send("Network.enable")
+        except PlaywrightError as exc:
+            raise PageRefused(f"byte budget not installed: {str(exc).splitlines()[0]}") from exc
+        budget = self.limits.max_page_bytes
+
+        def received(params: dict[str, Any]) -> None:
+            self._received += int(params.get("dataLength") or 0)
+            if self._received > budget and not self.over_budget:
+                self.over_budget = f"page received over its {budget} byte budget (decoded): closed"
+                self.blocked.append(self.over_budget)
+                asyncio.ensure_future(page.close())
+
+        session.on("Network.dataReceived", received)
+
+    def proxy_refused(self, refusal: Any) -> None:
+        """The egress proxy refused a connection while this page was open: listed as blocked."""
+        self.proxy_refusals.append(refusal)
+        self.blocked.append(f"{refusal.target} ({refusal.kind}: browser proxy: {refusal.reason})")
 
     async def _route(self, route: Route, request: Request) -> None:
         refused = await self.guard.refusal(request.url)
@@ -125,6 +160,8 @@ class PageCapture:
 
     async def _on_popup(self, popup: Page) -> None:
         self.blocked.append(f"POPUP {popup.url} (closed: pages open no windows)")
+        if self.on_refusal is not None:
+            self.on_refusal("browser-popup", popup.url, "closed: pages open no windows")
         await popup.close()
 
     def _on_finished(self, request: Request) -> None:
@@ -167,7 +204,8 @@ class PageCapture:
                 body, note = None, f"page over its {self.limits.max_page_bytes} byte budget"
             self._bytes += len(body or b"")
             address = await response.server_addr()
-            ip = address["ipAddress"] if address else None
+            # Through the egress proxy Chromium reports the proxy's address.
+            ip = address["ipAddress"] if address and not self.guard.proxied else None
             why = self.guard.address_refusal(ip)
             if why:
                 self.problems.append(f"{request.url}: {why}")

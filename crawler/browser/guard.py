@@ -32,6 +32,9 @@ class BrowserGuard:
     ssrf: bool = True
     robots: Callable[[str], bool] | None = None
     """``robots(url)``: False when robots.txt disallows the URL (None: not obeyed)."""
+    proxied: bool = False
+    """Traffic goes through the egress proxy, which checked each address itself:
+    the address a response reports is the proxy's, not the server's."""
     _cache: dict[str, tuple[float, str | None]] = field(default_factory=dict)
 
     async def refusal(self, url: str) -> tuple[str, str] | None:
@@ -43,6 +46,10 @@ class BrowserGuard:
         if scheme not in ("http", "https"):
             return "browser-scheme", f"scheme {scheme!r} is not fetched"
         host = (parts.hostname or "").lower()
+        if self.ssrf and literal_address(host) is not None:  # by address class first
+            why = _why(host, check_host(host, self.allow))
+            if why:
+                return "ssrf", why
         if not host_allowed(host, self.allowed_hosts):
             return "browser-offsite", f"host {host!r} is not an allowed host of the platform"
         if self.ssrf:
@@ -67,7 +74,7 @@ class BrowserGuard:
 
     def address_refusal(self, address: str | None) -> str | None:
         """Why the address a response came from is refused (the browser resolved it itself)."""
-        if not self.ssrf or not address:
+        if not self.ssrf or not address or self.proxied:
             return None
         try:
             decision = check_address(address, self.allow)

@@ -27,7 +27,16 @@ from scrapy_playwright.page import PageMethod
 from crawler.archive.browser import META_RENDERED
 from crawler.browser.capture import AddressRefused, CaptureLimits, PageCapture
 from crawler.browser.guard import BrowserGuard
-from crawler.browser.launch import page_timeout
+from crawler.browser.launch import page_timeout, proxy_args
+from crawler.browser.memory import MemoryWatchdog
+from crawler.browser.proxy import (
+    EgressProxy,
+    ProxyPolicy,
+    ProxyRefusal,
+    Resolver,
+    static_resolver,
+    system_resolve,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -74,6 +83,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
                 "ADARCHIVE_BROWSER_MAX_PAGES",
                 "ADARCHIVE_BROWSER_RESTART_AFTER",
                 "ADARCHIVE_SSRF_GUARD_ENABLED",
+                "ADARCHIVE_BROWSER_PROXY_ENABLED",
+                "ADARCHIVE_BROWSER_MEMORY_CEILING",
                 "ROBOTSTXT_OBEY",
             )
         ]
@@ -88,6 +99,19 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self._idle = asyncio.Event()
         self._idle.set()
         self._restart_lock = asyncio.Lock()
+        # Issue 14: the browser's only way out is a proxy per platform context
+        # (crawler.browser.proxy); a launch-level proxy that refuses everything
+        # catches whatever Chromium sends outside a context.
+        self.proxy_enabled = settings.getbool("ADARCHIVE_BROWSER_PROXY_ENABLED", True)
+        hosts = settings.getdict("ADARCHIVE_BROWSER_PROXY_HOSTS") or {}
+        self.resolve: Resolver = static_resolver(hosts, system_resolve) if hosts else system_resolve
+        self._proxies: dict[str, EgressProxy] = {}
+        self._sink: EgressProxy | None = None
+        self.max_body = settings.getint("DOWNLOAD_MAXSIZE", 32 * 1024 * 1024)
+        ceiling = settings.getint("ADARCHIVE_BROWSER_MEMORY_CEILING", 1536 * 1024 * 1024)
+        self.watchdog = MemoryWatchdog(ceiling, self._over_memory)
+        self._memory_generation = 0
+        self._memory_reason = ""
 
     async def _download_request(self, request: Request, spider: Spider | None = None) -> Response:
         role = request.meta.get(META_RENDER)
@@ -95,6 +119,12 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             return await super()._download_request(request, spider)
         spider = spider or self._crawler.spider
         capture = self._capture_for(request, spider, role)
+        proxy = await self._proxy_for(request, spider) if self.proxy_enabled else None
+        if proxy is not None:
+            request.meta["playwright_context_kwargs"]["proxy"] = {"server": proxy.url}
+            proxy.listeners.add(capture.proxy_refused)
+        self.watchdog.start()
+        generation = self._memory_generation
         await self._page_started()
         try:
             response = await super()._download_request(request, spider)
@@ -104,6 +134,15 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             self._refused("ssrf", request.url, str(exc))
             raise IgnoreRequest(f"{exc}: {request.url}") from exc
         except Exception as exc:
+            if self._memory_generation != generation:  # not retried: it would grow again
+                self._refused("browser-memory", request.url, self._memory_reason)
+                raise IgnoreRequest(f"{self._memory_reason}: {request.url}") from exc
+            if capture.over_budget:
+                self._refused("browser-budget", request.url, capture.over_budget)
+                raise IgnoreRequest(f"{capture.over_budget}: {request.url}") from exc
+            navigation = _refused_navigation(capture, exc)
+            if navigation:  # the document (or a hop of its redirects) was refused: not retried
+                raise IgnoreRequest(f"{navigation}: {request.url}") from exc
             self.stats.inc_value("adarchive/browser/pages_failed")
             reason = " ".join(str(exc).split())[:300] or type(exc).__name__
             logger.warning(
@@ -114,6 +153,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             )
             raise BrowserPageError(f"browser page {request.url} failed: {reason}") from exc
         finally:
+            if proxy is not None:
+                proxy.listeners.discard(capture.proxy_refused)
             for key in _PER_REQUEST_KEYS:  # callables never stay in meta (queues serialise it)
                 request.meta.pop(key, None)
             self._page_done()
@@ -130,6 +171,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             allow=self.allow,
             ssrf=self.ssrf,
             robots=self._robots_allowed if self.obey_robots else None,
+            proxied=self.proxy_enabled,
         )
         capture = PageCapture(
             actions=definition.actions_for(role),
@@ -143,9 +185,80 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             # Service workers would fetch outside page.route: blocked.
             {"user_agent": self.user_agent, "service_workers": "block"},
         )
+        request.meta["playwright_context_kwargs"] = dict(request.meta["playwright_context_kwargs"])
         request.meta["playwright_page_init_callback"] = capture.on_page
         request.meta["playwright_page_methods"] = [PageMethod(capture.finish)]
         return capture
+
+    # -- egress proxy and memory ceiling (issue 14) ------------------------------
+
+    async def _proxy_for(self, request: Request, spider: Spider) -> EgressProxy:
+        """The platform context's proxy, started on first use; the page's port is allowed."""
+        name = request.meta["playwright_context"]
+        port = urlsplit(request.url).port or (443 if request.url.startswith("https") else 80)
+        proxy = self._proxies.get(name)
+        if proxy is None:
+            starts = [*getattr(spider, "start_urls", ()), request.url]
+            ports = {urlsplit(u).port or (443 if u.startswith("https") else 80) for u in starts}
+            policy = ProxyPolicy(
+                allowed_hosts=tuple(spider.allowed_hosts),  # type: ignore[attr-defined]
+                ports=frozenset(ports),
+                allow=self.allow,
+                ssrf=self.ssrf,
+                max_body=self.max_body,
+                max_tunnel=self.limits.max_page_bytes,
+            )
+            proxy = EgressProxy(policy, self.resolve)
+            proxy.listeners.add(self._proxy_refused)
+            await proxy.start()
+            self._proxies[name] = proxy
+        elif port not in proxy.policy.ports:
+            proxy.policy.ports = proxy.policy.ports | {port}
+        return proxy
+
+    def _proxy_refused(self, refusal: ProxyRefusal) -> None:
+        self._refused(refusal.kind, refusal.target, f"browser proxy: {refusal.reason}")
+
+    def _background_refused(self, refusal: ProxyRefusal) -> None:
+        """Chromium's own traffic (outside any page's context) is refused whole, and counted apart."""
+        self._refused("browser-background", refusal.target, f"browser proxy: {refusal.reason}")
+
+    async def _maybe_launch_browser(self) -> None:
+        """Launch with the refusing sink proxy and the flags that keep Chromium inside it."""
+        if self.proxy_enabled and self._sink is None:
+            self._sink = EgressProxy(ProxyPolicy(allowed_hosts=(), ports=frozenset()))
+            self._sink.listeners.add(self._background_refused)
+            await self._sink.start()
+            options = self.config.launch_options
+            options["proxy"] = {"server": self._sink.url}
+            options["args"] = [*options.get("args", []), *proxy_args(self._sink.address[0])]
+        await super()._maybe_launch_browser()
+
+    async def _over_memory(self, pss: int) -> None:
+        """Past the ceiling: the pages open now fail with the reason, the browser restarts."""
+        if not hasattr(self, "browser"):
+            return
+        self._memory_generation += 1
+        self._memory_reason = (
+            f"the crawl's process tree used {pss >> 20} MiB (PSS), over the "
+            f"{self.watchdog.ceiling >> 20} MiB ceiling: browser restarted"
+        )
+        logger.warning("%s", self._memory_reason)
+        self.stats.inc_value("adarchive/browser/memory_restarts")
+        await self._restart_browser()
+
+    async def _close(self) -> None:
+        self.watchdog.stop()
+        await super()._close()
+        for proxy in [*self._proxies.values(), *([self._sink] if self._sink else [])]:
+            await proxy.close()
+            if proxy is not self._sink:
+                logger.info(
+                    "browser proxy connected to: %s", proxy.connection_summary() or "nothing"
+                )
+        peak = self.watchdog.peak
+        if peak:
+            self.stats.set_value("adarchive/browser/peak_tree_pss", peak)
 
     def _robots_allowed(self, url: str) -> bool:
         """robots.txt as Scrapy's robots middleware parsed it for the page's own site.
@@ -215,3 +328,20 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             self.context_wrappers.clear()
             del self.browser
         self.stats.inc_value("adarchive/browser/restarts")
+
+
+# How Chromium reports a navigation the egress proxy refused (no response, or no tunnel).
+_PROXY_FAILURES = (
+    "ERR_EMPTY_RESPONSE",
+    "ERR_TUNNEL_CONNECTION_FAILED",
+    "ERR_PROXY_CONNECTION_FAILED",
+)
+
+
+def _refused_navigation(capture: PageCapture, exc: Exception) -> str:
+    """The proxy's reason when the page's own navigation failed because the proxy refused it."""
+    text = str(exc)
+    if not capture.proxy_refusals or not any(code in text for code in _PROXY_FAILURES):
+        return ""
+    refusal = capture.proxy_refusals[0]
+    return f"navigation refused by the browser proxy ({refusal.kind}: {refusal.reason})"

@@ -121,6 +121,23 @@ def browser_settings(settings: Any) -> dict[str, Any]:
     }
 
 
+def proxy_args(proxy_host: str) -> list[str]:
+    """Chromium flags that leave the egress proxy as the browser's only way out (issue 14).
+
+    Chromium resolves no name itself (the proxy does, once, and checks the
+    answer), so a name cannot answer Chromium differently than the guard; and
+    WebRTC sends no UDP except through the proxy (which carries none).
+
+    """
+    return [
+        f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {proxy_host}",
+        # Chromium 156 ignores --force-webrtc-ip-handling-policy=…: STUN still
+        # reached the canary over UDP with it; this spelling stops it (checked
+        # with the canary, tests/test_browser_egress.py).
+        "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    ]
+
+
 def page_timeout(settings: Any) -> float:
     return max(1.0, settings.getfloat("ADARCHIVE_BROWSER_PAGE_TIMEOUT"))
 

@@ -1,0 +1,159 @@
+"""The egress proxy's decisions and limits, and the PSS measure, without a browser."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from crawler.browser.memory import process_tree, pss_bytes, tree_pss
+from crawler.browser.proxy import EgressProxy, ProxyPolicy, Refused, _Inflater, static_resolver
+from crawler.guard.address import parse_allow_list
+
+ALLOW = parse_allow_list("127.0.0.10-127.0.0.99")
+
+
+def policy(**kw: Any) -> ProxyPolicy:
+    base: dict[str, Any] = {"allowed_hosts": ("127.0.0.18", "site.test"), "ports": frozenset({8080}), "allow": ALLOW}  # fmt: skip
+    return ProxyPolicy(**{**base, **kw})
+
+
+class CountingResolver:
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.calls: list[str] = []
+        self.resolve = static_resolver(answers, self._none)
+
+    async def _none(self, host: str) -> list[str]:
+        return []
+
+    async def __call__(self, host: str) -> list[str]:
+        self.calls.append(host)
+        return await self.resolve(host)
+
+
+def decide(proxy: EgressProxy, host: str, port: int = 8080) -> str:
+    return asyncio.run(proxy.decide(host, port))
+
+
+@pytest.mark.parametrize("host", ["169.254.169.254", "[fe80::1]", "fe80::1%eth0", "127.0.0.1", "::ffff:169.254.1.1"])  # fmt: skip
+def test_non_public_literals_are_refused_by_class_before_anything_else(host: str) -> None:
+    resolver = CountingResolver({})
+    proxy = EgressProxy(policy(allowed_hosts=(host.strip("[]"),)), resolver)
+    with pytest.raises(Refused) as refused:
+        decide(proxy, host)
+    assert refused.value.kind == "ssrf"
+    assert resolver.calls == [] and proxy.connections == []
+
+
+def test_link_local_reason_names_the_class() -> None:
+    proxy = EgressProxy(policy())
+    with pytest.raises(Refused, match="169.254.169.254 is link-local"):
+        decide(proxy, "169.254.169.254")
+    with pytest.raises(Refused, match="fe80::1 is link-local"):
+        decide(proxy, "fe80::1")
+
+
+def test_hosts_ports_and_names_are_decided_on_every_connection() -> None:
+    resolver = CountingResolver(
+        {"site.test": ["127.0.0.18", "127.0.0.1"], "evil.test": ["8.8.8.8"]}
+    )
+    proxy = EgressProxy(policy(), resolver)
+    assert decide(proxy, "127.0.0.18") == "127.0.0.18"
+    with pytest.raises(Refused, match="not a port the platform uses"):
+        decide(proxy, "127.0.0.18", 22)
+    with pytest.raises(Refused) as offsite:
+        decide(proxy, "evil.test")
+    assert offsite.value.kind == "browser-offsite" and "evil.test" not in resolver.calls
+    # a rebinding name: one look-up per connection, and the answer checked is the one used
+    assert decide(proxy, "site.test") == "127.0.0.18"
+    with pytest.raises(Refused, match="resolves to 127.0.0.1, loopback"):
+        decide(proxy, "site.test")
+    assert resolver.calls == ["site.test", "site.test"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_inflated_size_is_measured_in_bounded_steps(encoding: str) -> None:
+    raw = b"\0" * (8 << 20)
+    if encoding == "gzip":
+        body = gzip.compress(raw)
+    elif encoding == "deflate":
+        body = zlib.compress(raw)
+    else:
+        import brotli
+
+        body = brotli.compress(raw)
+    inflater = _Inflater(encoding, 4 << 20)
+    assert "inflates past" in (inflater.feed(body) or "")
+    assert inflater.total <= (4 << 20) + (64 << 10)
+    assert _Inflater(encoding, 16 << 20).feed(body) is None
+
+
+def test_unknown_encodings_are_not_relayed() -> None:
+    assert "cannot be measured" in (_Inflater("zstd", 1 << 20).feed(b"x") or "")
+
+
+class _Bomb(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = gzip.compress(b"\0" * (8 << 20))
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_relay_cuts_a_bomb_and_logs_the_refusal() -> None:
+    server = ThreadingHTTPServer(("127.0.0.18", 0), _Bomb)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    async def fetch() -> tuple[bytes, EgressProxy]:
+        proxy = EgressProxy(policy(ports=frozenset({port}), max_body=1 << 20))
+        await proxy.start()
+        host, proxy_port = proxy.address
+        reader, writer = await asyncio.open_connection(host, proxy_port)
+        writer.write(f"GET http://127.0.0.18:{port}/bomb HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = await asyncio.wait_for(reader.read(), 10)
+        await proxy.close()
+        return data, proxy
+
+    try:
+        data, proxy = asyncio.run(fetch())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert data.startswith(b"HTTP/1.0 200") or data.startswith(b"HTTP/1.1 200")
+    assert len(data) < 200_000  # cut: 8 MB inflated from ~8 kB, limit 1 MB
+    assert [r.kind for r in proxy.refusals] == ["browser-size"]
+    assert proxy.connections == [("127.0.0.18", "127.0.0.18", port)]
+
+
+def test_tree_pss_counts_children_once() -> None:
+    me = os.getpid()
+    assert me in process_tree(me)
+    assert pss_bytes(me) > 0
+    assert tree_pss(me) >= pss_bytes(me)
+
+
+def test_watchdog_reacts_past_the_ceiling_then_waits() -> None:
+    from crawler.browser.memory import MemoryWatchdog
+
+    seen: list[int] = []
+
+    async def run() -> None:
+        dog = MemoryWatchdog(1, seen.append, interval=0.01, cooldown=0.5)
+        dog.start()
+        await asyncio.sleep(0.3)
+        dog.stop()
+
+    asyncio.run(run())
+    assert len(seen) == 1 and seen[0] > 1  # one reaction, then the cooldown
