@@ -102,13 +102,13 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         # Issue 14: the browser's only way out is a proxy per platform context
         # (crawler.browser.proxy); a launch-level proxy that refuses everything
         # catches whatever Chromium sends outside a context.
-        self.proxy_enabled = settings.getbool("ADARCHIVE_BROWSER_PROXY_ENABLED", True)
+        self.proxy_enabled = settings.getbool("ADARCHIVE_BROWSER_PROXY_ENABLED")
         hosts = settings.getdict("ADARCHIVE_BROWSER_PROXY_HOSTS") or {}
         self.resolve: Resolver = static_resolver(hosts, system_resolve) if hosts else system_resolve
         self._proxies: dict[str, EgressProxy] = {}
         self._sink: EgressProxy | None = None
-        self.max_body = settings.getint("DOWNLOAD_MAXSIZE", 32 * 1024 * 1024)
-        ceiling = settings.getint("ADARCHIVE_BROWSER_MEMORY_CEILING", 1536 * 1024 * 1024)
+        self.max_body = settings.getint("DOWNLOAD_MAXSIZE")
+        ceiling = settings.getint("ADARCHIVE_BROWSER_MEMORY_CEILING")
         self.watchdog = MemoryWatchdog(ceiling, self._over_memory)
         self._memory_generation = 0
         self._memory_reason = ""
