@@ -28,6 +28,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from crawler.politeness.commands import USER_ERRORS as HOSTILE_ERRORS
     from crawler.runner import CrawlSetupError
     from crawler.store.db import StoreError
+    from crawler.workbench.commands import USER_ERRORS as WORKBENCH_ERRORS
 
     return (
         UserError,
@@ -37,6 +38,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         *EVIDENCE_ERRORS,
         *ANALYSIS_ERRORS,
         *HOSTILE_ERRORS,  # issue 7: policy flags without their justification
+        *WORKBENCH_ERRORS,  # issue 18: accounts
     )
 
 
@@ -259,11 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     from crawler.evidence.commands import register as register_evidence
     from crawler.politeness.commands import register as register_repair
     from crawler.schedule.commands import register as register_schedule
+    from crawler.workbench.commands import register as register_workbench
 
     register_evidence(sub)
     register_analysis(sub)
     register_repair(sub)  # issue 7: adarchive repair DIR
     register_schedule(sub)
+    register_workbench(sub)  # issue 18: serve, users
     return parser
 
 
