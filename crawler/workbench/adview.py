@@ -112,9 +112,13 @@ def load(session: Session, ad_id: int) -> AdvertView | None:
     for occ, ident in occurrences:
         key = (ident.kind, ident.value)
         entry = seen.setdefault(
-            key, {"kind": ident.kind, "value": ident.value, "fields": set(), "channel": None}
-        )
+            key,
+            {"kind": ident.kind, "value": ident.value, "fields": set(), "written": [],
+             "channel": None},
+        )  # fmt: skip
         entry["fields"].add(occ.field)
+        if occ.match not in entry["written"]:
+            entry["written"].append(occ.match)
         entry["channel"] = entry["channel"] or occ.channel
         text = getattr(ad, occ.field, None) if occ.field in TEXT_FIELDS else None
         if text:
