@@ -22,7 +22,6 @@ from crawler.workbench import adview, audit
 from crawler.workbench.accounts import AccountError, add_user, check_password, list_users
 from crawler.workbench.roles import ROLES, allowed
 from crawler.workbench.search import SearchError, SearchRequest, platforms, search
-from crawler.workbench.searchindex import Refresher
 from crawler.workbench.sessions import Login, find_session, open_session, revoke
 from crawler.workbench.throttle import is_throttled
 from crawler.workbench.web import (
@@ -37,7 +36,6 @@ from crawler.workbench.web import (
     workbench,
 )
 
-REFRESHER = Refresher()
 BLUR_SIZE = 240
 MAX_IMAGE_PIXELS = 40_000_000
 
@@ -141,7 +139,7 @@ def search_page(request: Request, db: Session, login: Login) -> Response:
     )
     result = None
     if not req.is_empty() and not errors:
-        REFRESHER.maybe_refresh(db)
+        workbench(request).refresher.maybe_refresh(db)
         try:
             result = search(db, req)
         except SearchError as exc:

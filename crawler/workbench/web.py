@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from crawler.workbench import audit
 from crawler.workbench.roles import PERMISSIONS, allowed
+from crawler.workbench.searchindex import Refresher
 from crawler.workbench.sessions import Login, find_session
 
 SESSION_COOKIE = "adarchive_session"
@@ -43,6 +44,8 @@ class Workbench:
     factory: sessionmaker[Session]
     data_root: Path
     secure_cookies: bool
+    refresher: Refresher = field(default_factory=Refresher)
+    """Keeps this store's search index fresh (one per application, so one per store)."""
 
 
 def workbench(request: Request) -> Workbench:
