@@ -38,9 +38,9 @@ HOME = {
 MENU = {
     "admin": ["Platforms", "Audit trail", "Users"],
     "technical": ["Platforms"],
-    "analyst": ["Search"],
-    "evidence_officer": ["Search"],
-    "auditor": ["Search", "Audit trail"],
+    "analyst": ["Search", "Networks"],
+    "evidence_officer": ["Search", "Networks"],
+    "auditor": ["Search", "Networks", "Audit trail"],
 }
 
 
@@ -257,6 +257,8 @@ PAGES = [
     ("search", "analyst", "/search?q=lessons"),
     ("advert", "analyst", "/ads/{ad}"),
     ("advert-revealed", "evidence_officer", "/ads/{ad}"),
+    ("networks", "analyst", "/networks"),
+    ("network", "analyst", "/networks/{network}"),
     ("audit", "auditor", "/audit"),
     ("users", "admin", "/users"),
     ("platforms", "technical", "/platforms"),
@@ -268,12 +270,15 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
     out = Path(os.environ.get("ADARCHIVE_SCREENSHOTS") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
     ad = _image_ad(served)
+    network = served.query("SELECT id FROM network WHERE strong = 1 ORDER BY size DESC LIMIT 1")[0][
+        0
+    ]
     for width in (1280, 800):
         for name, role, path in PAGES:
             context, page, watch = new_page(browser, served, width)
             if role:
                 log_in(page, served, role)
-            page.goto(served.url + path.format(ad=ad))
+            page.goto(served.url + path.format(ad=ad, network=network))
             if name == "advert-revealed":
                 navigate(page, page.get_by_role("button", name=re.compile("Reveal")).click)
                 page.wait_for_function("Array.from(document.images).every(i => i.complete)")

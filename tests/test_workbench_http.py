@@ -48,6 +48,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 MATRIX = {
     "ads.view": {"analyst", "evidence_officer", "auditor"},
     "images.reveal": {"evidence_officer"},
+    "networks.view": {"analyst", "evidence_officer", "auditor"},
+    "links.decide": {"analyst"},
     "audit.view": {"auditor", "admin"},
     "users.manage": {"admin"},
     "platforms.view": {"technical", "admin"},
@@ -83,6 +85,12 @@ def _prepare(served: Served, role: str, permission: str) -> Callable[[], httpx.R
         return lambda: client.post("/users", data=form)
     if permission == "platforms.view":
         return lambda: client.get("/platforms")
+    if permission == "networks.view":
+        return lambda: client.get("/networks")
+    if permission == "links.decide":
+        link = served.query("SELECT min(id) FROM link")[0][0]
+        form = {"csrf_token": token, "decision": "note", "note": f"seen by {role}"}
+        return lambda: client.post(f"/links/{link}/decision", data=form)
     raise AssertionError(permission)
 
 
@@ -90,6 +98,7 @@ def _prepare(served: Served, role: str, permission: str) -> Callable[[], httpx.R
 @pytest.mark.parametrize("permission", sorted(MATRIX))
 def test_role_matrix_cell(served: Served, role: str, permission: str) -> None:
     before_users = served.query("SELECT count(*) FROM workbench_user")[0][0]
+    before_decisions = served.query("SELECT count(*) FROM link_decision")[0][0]
     request = _prepare(served, role, permission)
     head = served.audit_head()
     answer = request()
@@ -102,6 +111,7 @@ def test_role_matrix_cell(served: Served, role: str, permission: str) -> None:
         # refused: nothing changed, not even the audit trail
         assert served.audit_head() == head
         assert served.query("SELECT count(*) FROM workbench_user")[0][0] == before_users
+        assert served.query("SELECT count(*) FROM link_decision")[0][0] == before_decisions
 
 
 def test_original_image_only_for_the_evidence_officer(served: Served) -> None:
@@ -239,3 +249,58 @@ def test_a_tampered_audit_event_breaks_the_chain(served: Served, tmp_path: Path)
     with open_store(f"sqlite:///{copy}")() as session:
         result = audit.verify(session)
     assert not result.ok and result.broken_seq == 2
+
+
+def test_a_rejected_link_leaves_the_network_after_analyze(served: Served) -> None:
+    from conftest import adarchive
+
+    analyst = served.client("analyst")
+    # a strong network of three or more adverts, and one of its links
+    network, label = served.query(
+        "SELECT id, label FROM network WHERE strong = 1 AND size >= 3 ORDER BY size DESC LIMIT 1")[0]  # fmt: skip
+    members = {
+        a for (a,) in served.query("SELECT ad_id FROM ad_network WHERE network_id = ?", network)
+    }
+    link, a, b, kind = served.query(
+        "SELECT id, ad_a, ad_b, kind FROM link WHERE ad_a IN (SELECT ad_id FROM ad_network "
+        "WHERE network_id = ?) AND ad_b IN (SELECT ad_id FROM ad_network WHERE network_id = ?) "
+        "AND weight >= 0.7 ORDER BY id LIMIT 1", network, network)[0]  # fmt: skip
+    page = analyst.get(f"/networks/{network}")
+    assert page.status_code == 200 and f'id="link-{link}"' in page.text
+    token = csrf(page.text)
+    bad = analyst.post(f"/links/{link}/decision", data={"csrf_token": token, "decision": "delete"})
+    assert bad.status_code == 400 and "unknown decision" in bad.text
+    answer = analyst.post(f"/links/{link}/decision", data={
+        "csrf_token": token, "decision": "reject", "note": "different people", "network": network})  # fmt: skip
+    assert answer.status_code == 200 and "rejected" in answer.text
+    assert served.query("SELECT decision, note, actor FROM link_decision ORDER BY id DESC LIMIT 1") == [
+        ("reject", "different people", "analyst")]  # fmt: skip
+    for args in (("analyze",), ("analyze", "--full")):
+        adarchive(*args, "--db", str(served.db), check=True)
+        together = served.query(
+            "SELECT count(*) FROM ad_network x JOIN ad_network y ON x.network_id = y.network_id "
+            "JOIN network n ON n.id = x.network_id WHERE n.strong = 1 AND x.ad_id = ? AND y.ad_id = ?",
+            min(a, b), max(a, b))[0][0]  # fmt: skip
+        after = served.query("SELECT size FROM network WHERE label = ?", label)
+        # the pair is no longer held together by that link: the network shrank or split
+        assert together == 0 or after == [] or after[0][0] < len(members), (args, after)
+    # the rejected link is still shown (to be reversed), as rejected; accepting it restores it
+    pages = [analyst.get(f"/networks/{n}").text for (n,) in served.query(
+        "SELECT n.id FROM network n JOIN ad_network x ON x.network_id = n.id WHERE x.ad_id = ? "
+        "AND n.strong = 1", min(a, b))]  # fmt: skip
+    assert any('id="link-' in p and "status-rejected" in p for p in pages) or not pages
+    link = served.query("SELECT id FROM link WHERE ad_a = ? AND ad_b = ? AND kind = ?",
+                        a, b, kind)[0][0]  # fmt: skip
+    analyst.post(f"/links/{link}/decision", data={"csrf_token": token, "decision": "accept"})
+    adarchive("analyze", "--db", str(served.db), check=True)
+    restored = served.query("SELECT size FROM network WHERE label = ?", label)
+    assert restored == [(len(members),)]
+    assert (
+        "status-confirmed"
+        in analyst.get(
+            f"/networks/{served.query('SELECT id FROM network WHERE label = ?', label)[0][0]}"
+        ).text
+    )
+    actions = [r for (r,) in served.query(
+        "SELECT action FROM audit_event WHERE action = 'link.decision'")]  # fmt: skip
+    assert len(actions) >= 2

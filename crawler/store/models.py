@@ -497,6 +497,28 @@ class AdSearch(Base):
     doc: Mapped[str] = mapped_column(Text)
 
 
+class LinkDecision(Base):
+    """A reviewer's word on the link between two adverts: accept, reject or a note.
+
+    Keyed by the advert pair (``ad_a < ad_b``) and the link's kind, not by the
+    link row, which ``analyze --full`` recreates. The newest accept/reject of a
+    pair and kind is in force; ``analyze`` never joins a network with a rejected
+    link. Rows are only added, never changed: the history is the record.
+    """
+
+    __tablename__ = "link_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_a: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    ad_b: Mapped[int] = mapped_column(ForeignKey("ad.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))
+    """accept | reject | note"""
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
 SEARCH_INDEX_NAMES = ("ad_fts", "ix_ad_search_doc_trgm")
 """Engine-specific search structures the migration makes outside the models."""
 

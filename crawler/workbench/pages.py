@@ -16,9 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from crawler.analysis.decisions import DecisionError, record
 from crawler.analysis.warcread import read_payload
-from crawler.store.models import Ad, Crawl, Platform, utc
-from crawler.workbench import adview, audit
+from crawler.store.models import Ad, Crawl, Link, Network, Platform, utc
+from crawler.workbench import adview, audit, networks
 from crawler.workbench.accounts import AccountError, add_user, check_password, list_users
 from crawler.workbench.roles import ROLES, allowed
 from crawler.workbench.search import SearchError, SearchRequest, platforms, search
@@ -323,3 +324,56 @@ def platforms_page(request: Request, db: Session, login: Login) -> Response:
     ]
     audit.append(db, login.name, "platforms.view", "platforms", {})
     return render(request, "platforms.html", login, title="Platforms", rows=rows)
+
+
+# -- networks and link decisions ----------------------------------------------
+
+
+@page("networks.view")
+def networks_page(request: Request, db: Session, login: Login) -> Response:
+    strong = not request.query_params.get("all")
+    found = networks.list_all(db, strong)
+    audit.append(db, login.name, "networks.view", "networks", {"strong": strong})
+    return render(request, "networks.html", login, title="Networks", networks=found,
+                  strong=strong)  # fmt: skip
+
+
+def _network(request: Request, db: Session, login: Login, network_id: int, status: int = 200,
+             errors: list[str] | None = None, message: str = "") -> Response:  # fmt: skip
+    view = networks.load(db, network_id)
+    if view is None:
+        return not_found(request, login, f"There is no network {network_id}.")
+    return render(request, "network.html", login, status=status, title=f"Network {view.network.label}",
+                  view=view, errors=errors or [], message=message)  # fmt: skip
+
+
+@page("networks.view")
+def network_page(request: Request, db: Session, login: Login) -> Response:
+    network_id = request.path_params["network_id"]
+    audit.append(db, login.name, "network.view", f"network:{network_id}", {})
+    return _network(request, db, login, network_id)
+
+
+@action("links.decide")
+def link_decision(request: Request, db: Session, login: Login, form: dict[str, str]) -> Response:
+    link = db.get(Link, request.path_params["link_id"])
+    if link is None:
+        return not_found(request, login, f"There is no link {request.path_params['link_id']}.")
+    network_id = int(form["network"]) if form.get("network", "").isdigit() else 0
+    if db.get(Network, network_id) is None:
+        network_id = networks.holding(db, link.ad_a) or 0
+    decision, note = form.get("decision", ""), form.get("note", "")
+    try:
+        row = record(db, link, decision, login.name, note)
+    except DecisionError as exc:
+        db.rollback()
+        return _network(request, db, login, network_id, status=400, errors=[str(exc)])
+    db.commit()
+    audit.append(db, login.name, "link.decision", f"link:{row.ad_a}-{row.ad_b}:{row.kind}",
+                 {"decision": decision, "note": row.note, "link_id": link.id})  # fmt: skip
+    said = {"accept": "accepted", "reject": "rejected", "note": "annotated"}[decision]
+    if not network_id:  # the link's adverts are in no network (any more)
+        return render(request, "error.html", login, title="Decision recorded",
+                      message=f"Link {row.ad_a}–{row.ad_b} {said}.")  # fmt: skip
+    return _network(request, db, login, network_id,
+                    message=f"Link {row.ad_a}–{row.ad_b} {said}.")  # fmt: skip

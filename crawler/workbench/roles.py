@@ -15,6 +15,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "images.reveal": frozenset({"evidence_officer"}),
     # Read the audit trail.
     "audit.view": frozenset({"auditor", "admin"}),
+    # Networks of linked adverts, their links and the decisions on them.
+    "networks.view": frozenset({"analyst", "evidence_officer", "auditor"}),
+    # Accept, reject or annotate a link (analyze respects rejections).
+    "links.decide": frozenset({"analyst"}),
     # Add accounts, revoke sessions.
     "users.manage": frozenset({"admin"}),
     # Platforms and crawl state (read-only for now).

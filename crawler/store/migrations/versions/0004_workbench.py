@@ -1,4 +1,4 @@
-"""workbench: users, server-side sessions, audit trail, advert search index
+"""workbench: users, sessions, audit trail, advert search index, link decisions
 
 Revision ID: 0004
 Revises: 0003
@@ -74,6 +74,21 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["ad_id"], ["ad.id"], name=op.f("fk_ad_search_ad_id_ad")),
         sa.PrimaryKeyConstraint("ad_id", name=op.f("pk_ad_search")),
     )
+    op.create_table(
+        "link_decision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ad_a", sa.Integer(), nullable=False),
+        sa.Column("ad_b", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("decision", sa.String(length=16), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("actor", sa.String(length=255), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["ad_a"], ["ad.id"], name=op.f("fk_link_decision_ad_a_ad")),
+        sa.ForeignKeyConstraint(["ad_b"], ["ad.id"], name=op.f("fk_link_decision_ad_b_ad")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_decision")),
+    )
+    op.create_index(op.f("ix_link_decision_ad_a"), "link_decision", ["ad_a"])
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         # Trigram tokens work for every script (Japanese, Korean, Thai have no
@@ -112,6 +127,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS ad_fts")
     op.drop_table("ad_search")
+    op.drop_index(op.f("ix_link_decision_ad_a"), table_name="link_decision")
+    op.drop_table("link_decision")
     op.drop_index(op.f("ix_audit_event_action"), table_name="audit_event")
     op.drop_index(op.f("ix_audit_event_actor"), table_name="audit_event")
     op.drop_index(op.f("ix_audit_event_at"), table_name="audit_event")
