@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -180,6 +181,7 @@ def main() -> int:
         if schema:
             with create_engine(PG).begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        shutil.rmtree(tmp, ignore_errors=True)
 
     def line(label: str, values: list[float]) -> str:
         values = sorted(values)

@@ -172,3 +172,14 @@ def test_pages_and_counts(tmp_path) -> None:  # type: ignore[no-untyped-def]
             seen += [a["id"] for a in r.ads]
         assert len(seen) == len(set(seen)) == 45
         assert search(s, SearchRequest(text="lesson", page=99)).page == 3
+
+
+def test_changed_adverts_are_reindexed(store_url: str) -> None:
+    factory = _fill(store_url)
+    with factory() as s:  # type: ignore[operator]
+        ad = s.query(Ad).filter_by(external_id="e2").one()
+        ad.title, ad.text_sha256 = "Cello lessons", "e" * 64
+        s.commit()
+        assert refresh(s) == 1
+        assert {a["title"] for a in search(s, SearchRequest(text="cello")).ads} == {"Cello lessons"}
+        assert search(s, SearchRequest(text="guitar")).total == 0

@@ -10,27 +10,34 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.store.models import Ad, AdSearch
 from crawler.workbench.searchquery import normalise
 
 REFRESH_EVERY = 10.0
-BATCH = 500
+BATCH = 2000
 FIELDS = ("title", "body", "name", "location", "poster_account")
 
 
-def document(ad: Ad) -> str:
+def document(ad: Any) -> str:
     """The searchable text of an advert: its fields, normalised, one per line."""
     return "\n".join(n for f in FIELDS if (v := getattr(ad, f)) and (n := normalise(v)))
 
 
 def refresh(session: Session) -> int:
-    """Index new and changed adverts; returns how many were (re)indexed."""
+    """Index new and changed adverts, a batch at a time; returns how many were (re)indexed."""
     stale = (
-        select(Ad)
+        select(
+            Ad.id,
+            Ad.text_sha256,
+            Ad.last_seen,
+            *(getattr(Ad, f) for f in FIELDS),
+            AdSearch.ad_id.label("indexed"),
+        )
         .outerjoin(AdSearch, AdSearch.ad_id == Ad.id)
         .where(
             or_(
@@ -44,24 +51,42 @@ def refresh(session: Session) -> int:
     )
     done = 0
     while True:
-        ads = session.scalars(stale).all()
-        if not ads:
+        rows = session.execute(stale).all()
+        if not rows:
             return done
-        for ad in ads:
-            row = session.get(AdSearch, ad.id)
-            if row is None:
-                session.add(
-                    AdSearch(
-                        ad_id=ad.id,
-                        text_sha256=ad.text_sha256,
-                        last_seen=ad.last_seen,
-                        doc=document(ad),
-                    )
-                )
-            else:
-                row.text_sha256, row.last_seen, row.doc = ad.text_sha256, ad.last_seen, document(ad)
+        new = [
+            {
+                "ad_id": r.id,
+                "text_sha256": r.text_sha256,
+                "last_seen": r.last_seen,
+                "doc": document(r),
+            }
+            for r in rows
+        ]
+        fresh = [row for row, r in zip(new, rows, strict=True) if r.indexed is None]
+        changed = [row for row, r in zip(new, rows, strict=True) if r.indexed is not None]
+        if fresh:
+            session.execute(insert(AdSearch), fresh)
+        if changed:
+            table = AdSearch.__table__
+            session.connection().execute(  # Core: a plain executemany, no ORM bookkeeping
+                update(table)
+                .where(table.c.ad_id == bindparam("key"))
+                .values(
+                    text_sha256=bindparam("sha"), last_seen=bindparam("seen"), doc=bindparam("text")
+                ),
+                [
+                    {
+                        "key": c["ad_id"],
+                        "sha": c["text_sha256"],
+                        "seen": c["last_seen"],
+                        "text": c["doc"],
+                    }
+                    for c in changed
+                ],  # fmt: skip
+            )
         session.commit()
-        done += len(ads)
+        done += len(rows)
 
 
 class Refresher:
