@@ -138,17 +138,17 @@ def main() -> int:
         url = f"{PG}?options=-csearch_path%3D{schema}"
     else:
         url = f"sqlite:///{tmp / 'bench.db'}"
-    started = time.monotonic()
-    phones = build(url, args.ads)
-    print(
-        f"store built in {time.monotonic() - started:.1f} s ({'PostgreSQL' if args.pg else 'SQLite'})"
-    )
-    with socket_port() as port:
-        pass
-    server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "serve", "--db", url,
-                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server: subprocess.Popen[bytes] | None = None
     try:
+        started = time.monotonic()
+        phones = build(url, args.ads)
+        engine = "PostgreSQL" if args.pg else "SQLite"
+        print(f"store built in {time.monotonic() - started:.1f} s ({engine})", flush=True)
+        with socket_port() as port:
+            pass
+        server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "serve", "--db", url,
+                                   "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL)  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
         wait_up(base)
         clients = [login(base, f"user{n}") for n in range(USERS)]
         results: list[tuple[str, float, int]] = []
@@ -176,8 +176,9 @@ def main() -> int:
             t.join()
         wall = time.monotonic() - wall
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
         if schema:
             with create_engine(PG).begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
