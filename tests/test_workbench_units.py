@@ -18,7 +18,7 @@ from conftest import REPO
 from crawler.store.db import open_store
 from crawler.store.models import Ad, AuditEvent, Platform
 from crawler.workbench import audit
-from crawler.workbench.accounts import AccountError, add_user, check_password
+from crawler.workbench.accounts import AccountError, add_user, check_password, demo_account
 from crawler.workbench.adview import Segment, segments
 from crawler.workbench.app import create_app, is_loopback
 from crawler.workbench.throttle import MAX_FAILURES, is_throttled
@@ -147,3 +147,15 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     missing = _cli("serve", "--db", str(tmp_path / "none.db"))
     assert missing.returncode == 2 and "no store at" in missing.stderr
     assert _cli("users", "list", "--db", db).stdout.strip() == "chief\tadmin\tactive"
+
+
+def test_demo_account_has_a_fresh_password_once(tmp_path: Path) -> None:
+    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    with factory() as s:
+        name, password = demo_account(s)
+        assert password and len(password) >= 16
+        assert check_password(s, name, password) is not None
+        assert demo_account(s) == (name, None)
+    other = open_store(f"sqlite:///{tmp_path / 't.db'}")
+    with other() as s:
+        assert demo_account(s)[1] != password

@@ -7,6 +7,7 @@ there is no default account and no password in the repository.
 from __future__ import annotations
 
 import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -72,3 +73,16 @@ def check_password(session: Session, name: str, password: str) -> WorkbenchUser 
 
 def list_users(session: Session) -> list[WorkbenchUser]:
     return list(session.scalars(select(WorkbenchUser).order_by(WorkbenchUser.name)))
+
+
+DEMO_USER = "demo"
+
+
+def demo_account(session: Session) -> tuple[str, str | None]:
+    """The demo's analyst account: created with a fresh random password (returned once),
+    or ``(name, None)`` when it exists already. Never a fixed password."""
+    if session.scalar(select(WorkbenchUser.id).where(WorkbenchUser.name == DEMO_USER)):
+        return DEMO_USER, None
+    password = secrets.token_urlsafe(12)
+    add_user(session, DEMO_USER, "analyst", password)
+    return DEMO_USER, password
