@@ -151,6 +151,8 @@ class Ad(Base):
 
     __table_args__ = (
         UniqueConstraint("platform_id", "external_id", name="uq_ad_platform_external"),
+        # Newest first, as the workbench lists search results (migration 0004).
+        Index("ix_ad_last_seen_id", "last_seen", "id"),
     )
 
 

@@ -120,7 +120,9 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
         conditions.append(Ad.last_seen >= req.since)
     if req.until is not None:
         conditions.append(Ad.first_seen < req.until)
-    base = select(Ad.id).join(Platform, Platform.id == Ad.platform_id).where(*conditions)
+    base = select(Ad.id).where(*conditions)
+    if req.platform:
+        base = base.join(Platform, Platform.id == Ad.platform_id)
     total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, req.page), pages, MAX_PAGE)
@@ -138,6 +140,8 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
         .join(Platform, Platform.id == Ad.platform_id)
         .where(*conditions)
         .order_by(Ad.last_seen.desc(), Ad.id.desc())
+        # SQLite would sort every hit; walking the index newest first stops after a page.
+        .with_hint(Ad, "INDEXED BY ix_ad_last_seen_id", "sqlite")
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()

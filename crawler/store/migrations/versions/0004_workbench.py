@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_link_decision")),
     )
     op.create_index(op.f("ix_link_decision_ad_a"), "link_decision", ["ad_a"])
+    op.create_index("ix_ad_last_seen_id", "ad", ["last_seen", "id"])
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         # Trigram tokens work for every script (Japanese, Korean, Thai have no
@@ -127,6 +128,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS ad_fts")
     op.drop_table("ad_search")
+    op.drop_index("ix_ad_last_seen_id", table_name="ad")
     op.drop_index(op.f("ix_link_decision_ad_a"), table_name="link_decision")
     op.drop_table("link_decision")
     op.drop_index(op.f("ix_audit_event_action"), table_name="audit_event")
