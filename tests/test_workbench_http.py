@@ -305,3 +305,19 @@ def test_a_rejected_link_leaves_the_network_after_analyze(served: Served) -> Non
     actions = [r for (r,) in served.query(
         "SELECT action FROM audit_event WHERE action = 'link.decision'")]  # fmt: skip
     assert len(actions) >= 2
+
+
+def test_disabling_a_user_ends_their_sessions_at_once(served: Served) -> None:
+    from conftest import adarchive
+
+    admin = served.client("admin")
+    admin.post("/users", data={"csrf_token": csrf(admin.get("/users").text), "name": "leaver",
+                               "role": "analyst", "password": PASSWORD})  # fmt: skip
+    client = login(served.url, "leaver", PASSWORD)
+    assert client.get("/search").status_code == 200
+    result = adarchive("users", "disable", "leaver", "--db", str(served.db), check=True)
+    assert "1 session(s) ended" in result.stdout
+    answer = client.get("/search")
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    missing = adarchive("users", "disable", "nobody", "--db", str(served.db))
+    assert missing.returncode == 2 and "no user 'nobody'" in missing.stderr

@@ -79,6 +79,26 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    """Disable an account and end its sessions at once (the server checks on every request)."""
+    from sqlalchemy import select
+
+    from crawler.store.models import WorkbenchUser
+    from crawler.workbench.sessions import revoke_user
+
+    _, factory = _factory(args.db, must_exist=True)
+    with factory() as session:
+        user = session.scalar(select(WorkbenchUser).where(WorkbenchUser.name == args.name))
+        if user is None:
+            raise AccountError(f"no user {args.name!r}")
+        user.active = False
+        session.commit()
+        ended = revoke_user(session, user.id)
+        audit.append(session, "cli", "user.disable", f"user:{user.name}", {"sessions": ended})
+    print(f"user {args.name} disabled, {ended} session(s) ended")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("serve", help="serve the investigator workbench over the store")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -98,6 +118,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     a.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
     a.set_defaults(func=cmd_users_add)
+    d = usub.add_parser("disable", help="disable an account and end its sessions now")
+    d.add_argument("name")
+    d.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
+    d.set_defaults(func=cmd_users_disable)
     lst = usub.add_parser("list", help="list accounts")
     lst.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
     lst.set_defaults(func=cmd_users_list)
