@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TOOLS := .tools
 
-.PHONY: setup browser tools demo test test-fast lint bench clean
+.PHONY: setup browser tools demo test test-fast lint bench clean screenshots
 BROWSER_TIMEOUT ?= 300
 BROWSER_CHECK ?= $(PY) -c "from crawler.browser.launch import find_browser; find_browser()"
 
@@ -66,8 +66,12 @@ test: setup tools lint
 test-fast: setup
 	$(PY) -m pytest -q -n 2 -m "not crawl and not browser and not slow" --durations=5
 
+# The workbench's main pages at 1280 and 800 px, from a real crawl, into screenshots/.
+screenshots: setup
+	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PY) -m pytest -q tests/test_workbench_browser.py -k screenshots
+
 bench: setup
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf demo-output .pytest_cache .ruff_cache
+	rm -rf demo-output screenshots .pytest_cache .ruff_cache

@@ -32,6 +32,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from crawler.politeness.commands import USER_ERRORS as HOSTILE_ERRORS
     from crawler.runner import CrawlSetupError
     from crawler.store.db import StoreError
+    from crawler.workbench.commands import USER_ERRORS as WORKBENCH_ERRORS
 
     return (
         UserError,
@@ -44,6 +45,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         *EXHIBIT_ERRORS,
         *ANALYSIS_ERRORS,
         *HOSTILE_ERRORS,  # issue 7: policy flags without their justification
+        *WORKBENCH_ERRORS,  # issue 18: accounts
     )
 
 
@@ -367,12 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
     from crawler.exhibit.commands import register as register_exhibit
     from crawler.politeness.commands import register as register_repair
     from crawler.schedule.commands import register as register_schedule
+    from crawler.workbench.commands import register as register_workbench
 
     register_evidence(sub)
     register_exhibit(sub)
     register_analysis(sub)
     register_repair(sub)  # issue 7: adarchive repair DIR
     register_schedule(sub)
+    register_workbench(sub)  # issue 18: serve, users
 
     p = sub.add_parser("settings", help="every setting's effective value and where it came from")
     p.add_argument("name", nargs="*", help="only these settings (default: all of adarchive's)")

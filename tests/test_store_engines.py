@@ -13,7 +13,15 @@ from sqlalchemy import func, select
 
 from conftest import FAST, adarchive, start_url_args
 from crawler.store.db import make_engine, open_store, upgrade_schema
-from crawler.store.models import Ad, AdIdentifier, Base, Identifier, Platform, Sighting
+from crawler.store.models import (
+    Ad,
+    AdIdentifier,
+    Base,
+    Identifier,
+    Platform,
+    Sighting,
+    in_models,
+)
 from crawler.store.recorder import release_store
 
 pytestmark = [pytest.mark.crawl]
@@ -23,7 +31,9 @@ def test_migrations_match_models(store_url: str) -> None:
     engine = make_engine(store_url)
     upgrade_schema(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_name": in_models}), Base.metadata
+        )
     engine.dispose()
     assert diff == []
 

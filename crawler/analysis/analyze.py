@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.analysis.config import IDENTIFIER_KINDS, AnalysisConfig
+from crawler.analysis.decisions import pair_kind, rejected
 from crawler.analysis.graph import UnionFind
 from crawler.analysis.indicators import AdFacts, Contact, IndicatorContext, evaluate
 from crawler.analysis.knownhashes import KnownHashes
@@ -365,7 +366,13 @@ def build_networks(session: Session, config: AnalysisConfig, run_id: int) -> tup
     """Recompute networks (all links, and strong links only) from the stored links."""
     session.execute(delete(AdNetwork))
     session.execute(delete(Network))
-    links = session.execute(select(Link.ad_a, Link.ad_b, Link.weight)).all()
+    # A link a reviewer rejected (crawler.analysis.decisions) never joins a network.
+    refused = rejected(session)
+    links = [
+        (a, b, w)
+        for a, b, w, kind in session.execute(select(Link.ad_a, Link.ad_b, Link.weight, Link.kind))
+        if pair_kind(a, b, kind) not in refused
+    ]
     strong_min = config.linking.strong_min_weight
     ads = {
         ad_id: (platform_id, utc(first), utc(last))

@@ -93,6 +93,7 @@ def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed:
     status = crawl_exit_status(results)
     print(f"\ntruth: {out / 'truth.json'}  log: {out / 'crawl.log'}")
     status = max(status, _analyse(out, settings.get("ADARCHIVE_DB")))
+    _workbench_hint(settings.get("ADARCHIVE_DB"))  # issue 18
     print(f"demo finished in {time.monotonic() - started:.1f}s")
     return status
 
@@ -106,3 +107,15 @@ def _analyse(out: Path, db_url: str) -> int:
     status = cli(["analyze", "--db", db_url, "--truth", truth])
     report = out / "report.html"
     return max(status, cli(["report", "--db", db_url, "--truth", truth, "--out", str(report)]))
+
+
+def _workbench_hint(db_url: str) -> None:
+    """A demo analyst account (fresh random password) and how to open the workbench."""
+    from crawler.store.db import open_store
+    from crawler.workbench.accounts import demo_account
+
+    with open_store(db_url)() as session:
+        name, password = demo_account(session)
+    login = f"{name} / {password}" if password else f"{name} (made by an earlier demo run)"
+    print(f"\nworkbench: adarchive serve --db {db_url}  then  http://127.0.0.1:8000/")
+    print(f"  log in as {login}, an analyst")

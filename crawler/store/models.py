@@ -184,6 +184,8 @@ class Ad(Base):
 
     __table_args__ = (
         UniqueConstraint("platform_id", "external_id_sha256", name="uq_ad_platform_external"),
+        # Newest first, as the workbench lists search results (migration 0006).
+        Index("ix_ad_last_seen_id", "last_seen", "id"),
     )
 
 
@@ -461,3 +463,103 @@ class WatchHit(Base):
     found_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     __table_args__ = (UniqueConstraint("watch_id", "ad_id", name="uq_watch_hit_watch_ad"),)
+
+
+# --- workbench (issue 18) ---
+# Written by the web workbench (crawler.workbench): its accounts, server-side
+# sessions, its own hash-chained audit trail and the advert text search index.
+# See docs/workbench.md.
+
+
+class WorkbenchUser(Base):
+    """A local account of the workbench; the password only as an argon2 hash."""
+
+    __tablename__ = "workbench_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    """admin | technical | analyst | evidence_officer | auditor"""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class WorkbenchSession(Base):
+    """A login, kept on the server so it can be revoked; the cookie holds only its token."""
+
+    __tablename__ = "workbench_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the cookie's token: a stolen copy of the table opens no session."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("workbench_user.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    """One thing a workbench user did: its own hash chain, shaped like ``custody_event``."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    actor: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+    """Canonical JSON (RFC 8785) of the event's details."""
+    details_sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AdSearch(Base):
+    """An advert's searchable text, normalised once in Python so both engines see the same.
+
+    SQLite indexes ``doc`` with an FTS5 trigram table (``ad_fts``), PostgreSQL
+    with a pg_trgm GIN index; both are created by the migration, not here.
+    """
+
+    __tablename__ = "ad_search"
+
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), primary_key=True, autoincrement=False)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))
+    last_seen: Mapped[datetime | None] = mapped_column(Timestamp)
+    doc: Mapped[str] = mapped_column(Text)
+
+
+class LinkDecision(Base):
+    """A reviewer's word on the link between two adverts: accept, reject or a note.
+
+    Keyed by the advert pair (``ad_a < ad_b``) and the link's kind, not by the
+    link row, which ``analyze --full`` recreates. The newest accept/reject of a
+    pair and kind is in force; ``analyze`` never joins a network with a rejected
+    link. Rows are only added, never changed: the history is the record.
+    """
+
+    __tablename__ = "link_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ad_a: Mapped[int] = mapped_column(ForeignKey("ad.id"), index=True)
+    ad_b: Mapped[int] = mapped_column(ForeignKey("ad.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))
+    """accept | reject | note"""
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+SEARCH_INDEX_NAMES = ("ad_fts", "ix_ad_search_doc_trgm")
+"""Engine-specific search structures the migration makes outside the models."""
+
+
+def in_models(name: str | None, type_: str, parent_names: object) -> bool:
+    """For Alembic's ``include_name``: leave the engine-specific search index out of comparisons."""
+    return not (name and any(name.startswith(n) for n in SEARCH_INDEX_NAMES))

@@ -1,0 +1,228 @@
+"""Workbench search latency: 8 users, a fixed query mix, a store of 100,000 synthetic adverts.
+
+Builds the store (SQLite by default, or a fresh schema of the test PostgreSQL
+with --pg), starts the real `adarchive serve`, logs 8 users in and has each
+run the same mix of text, identifier and filtered searches (result counts
+included) at once. Prints p50/p95/max per kind and overall; exits 1 when the
+overall p95 is 200 ms or more (issue 18's target).
+
+    python bench/workbench_search.py [--ads 100000] [--rounds 12] [--pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from crawler.store.db import open_store  # noqa: E402
+from crawler.store.models import Ad, AdIdentifier, Identifier, Platform  # noqa: E402
+from crawler.workbench.accounts import add_user  # noqa: E402
+from crawler.workbench.searchindex import refresh  # noqa: E402
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PASSWORD = "benchmark password 1"
+USERS = 8
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SYLLABLES = ["ka", "lo", "mi", "ren", "sa", "to", "vi", "nu", "pe", "dra", "mo", "li", "ze", "fa"]
+COMMON = ["lessons", "studio", "evening", "weekend", "tutor", "piano", "quiet", "central"]
+SCRIPTS = ["東京の料理教室", "서울 요리 수업", "เรียนทำอาหารไทย", "Москва уроки"]
+PLATFORMS = ["board-a", "board-b", "board-c", "board-d", "board-e"]
+
+
+def pseudo_words(rng: random.Random, n: int) -> list[str]:
+    return ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(n)]
+
+
+def build(url: str, ads: int, seed: int = 7) -> list[str]:
+    """Fill the store; returns the phone numbers used (for identifier queries)."""
+    rng = random.Random(seed)
+    vocab = pseudo_words(rng, 3000)
+    factory = open_store(url)
+    phones = [f"+7701{n:07d}" for n in rng.sample(range(10**7), ads // 5)]
+    with factory() as s:
+        s.execute(insert(Platform), [{"name": p, "created_at": T0} for p in PLATFORMS])
+        s.execute(insert(Identifier), [{"kind": "phone", "value": p} for p in phones])
+        ident_ids = list(s.scalars(text("SELECT id FROM identifier ORDER BY id")))
+        plat_ids = list(s.scalars(text("SELECT id FROM platform ORDER BY id")))
+        batch, links = [], []
+        for i in range(ads):
+            words = rng.sample(vocab, 14) + rng.sample(COMMON, rng.randint(0, 2))
+            if rng.random() < 0.1:
+                words.append(rng.choice(SCRIPTS))
+            rng.shuffle(words)
+            first = T0 + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
+            batch.append({
+                "id": i + 1, "platform_id": rng.choice(plat_ids), "external_id": str(i),
+                "url": f"http://127.0.0.10/ad/{i}", "first_seen": first,
+                "last_seen": first + timedelta(days=rng.randint(0, 30)),
+                "title": " ".join(words[:5]).capitalize(), "body": " ".join(words[5:]) + ".",
+                "name": rng.choice(vocab).capitalize(), "text_sha256": f"{i:064x}",
+            })  # fmt: skip
+            links.append({"ad_id": i + 1, "identifier_id": ident_ids[i % len(ident_ids)],
+                          "field": "body", "match": "x", "start": 0, "end": 1})  # fmt: skip
+            if len(batch) == 5000:
+                s.execute(insert(Ad), batch)
+                s.execute(insert(AdIdentifier), links)
+                batch, links = [], []
+        if batch:
+            s.execute(insert(Ad), batch)
+            s.execute(insert(AdIdentifier), links)
+        s.commit()
+        started = time.monotonic()
+        refresh(s)
+        print(f"indexed {ads:,} adverts in {time.monotonic() - started:.1f} s", flush=True)
+        for n in range(USERS):
+            add_user(s, f"user{n}", "analyst", PASSWORD)
+    factory.kw["bind"].dispose()
+    return phones
+
+
+def queries(rng: random.Random, phones: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """The fixed mix: a third text, a third identifier, a third filtered."""
+    mix: list[tuple[str, dict[str, str]]] = []
+    for _ in range(4):
+        mix.append(("text", {"q": rng.choice(COMMON)}))
+        mix.append(
+            ("text", {"q": f'"{rng.choice(COMMON)} {rng.choice(COMMON)}" OR {rng.choice(COMMON)}'})
+        )
+        mix.append(("text", {"q": f"{rng.choice(COMMON)} -{rng.choice(COMMON)}"}))
+        mix.append(("text", {"q": rng.choice(["料理", "요리", "ทำอาหาร", "уроки"])}))
+        phone = rng.choice(phones)
+        mix.append(("identifier", {"identifier": f"+7 701 {phone[5:8]} {phone[8:]}"}))
+        mix.append(("identifier", {"identifier": f"phone:{phone}"}))
+        mix.append(("filtered", {"q": rng.choice(COMMON), "platform": rng.choice(PLATFORMS),
+                                 "since": "2026-03-01", "until": "2026-06-30"}))  # fmt: skip
+        mix.append(("filtered", {"q": rng.choice(COMMON), "since": "2026-05-01", "page": "3"}))
+    return mix
+
+
+def login(url: str, name: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=60)
+    token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    answer = client.post("/login", data={"name": name, "password": PASSWORD,
+                                         "login_token": token.group(1)})  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ads", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="times each user runs the mix")
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    schema = None
+    if args.pg:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        with create_engine(PG).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        url = f"{PG}?options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        started = time.monotonic()
+        phones = build(url, args.ads)
+        engine = "PostgreSQL" if args.pg else "SQLite"
+        print(f"store built in {time.monotonic() - started:.1f} s ({engine})", flush=True)
+        with socket_port() as port:
+            pass
+        server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "serve", "--db", url,
+                                   "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL)  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        wait_up(base)
+        clients = [login(base, f"user{n}") for n in range(USERS)]
+        results: list[tuple[str, float, int]] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(USERS)
+
+        def user(n: int) -> None:
+            mix = queries(random.Random(n), phones) * args.rounds
+            barrier.wait()
+            for kind, params in mix:
+                t = time.perf_counter()
+                answer = clients[n].get("/search", params=params)
+                elapsed = time.perf_counter() - t
+                assert answer.status_code == 200 and 'role="status"' in answer.text, answer.text[
+                    :300
+                ]
+                with lock:
+                    results.append((kind, elapsed, n))
+
+        threads = [threading.Thread(target=user, args=(n,)) for n in range(USERS)]
+        wall = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.monotonic() - wall
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        if schema:
+            with create_engine(PG).begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def line(label: str, values: list[float]) -> str:
+        values = sorted(values)
+        p95 = values[max(0, int(len(values) * 0.95) - 1)]
+        return (f"{label:<11} n={len(values):4d}  p50 {statistics.median(values) * 1000:6.1f} ms  "
+                f"p95 {p95 * 1000:6.1f} ms  max {values[-1] * 1000:6.1f} ms")  # fmt: skip
+
+    print(f"{USERS} users, {len(results)} searches in {wall:.1f} s ({len(results) / wall:.1f}/s)")
+    for kind in ("text", "identifier", "filtered"):
+        print(line(kind, [e for k, e, _ in results if k == kind]))
+    overall = sorted(e for _, e, _ in results)
+    print(line("all", overall))
+    p95 = overall[max(0, int(len(overall) * 0.95) - 1)]
+    return 0 if p95 < 0.2 else 1
+
+
+class socket_port:
+    """A free loopback port (closed again before the server binds it)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        return int(self.sock.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+def wait_up(base: str) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/login", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.5)
+    raise SystemExit("the workbench did not start")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The workbench as an ASGI application (Starlette), built over one store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from crawler.resources import resource_dir
+from crawler.workbench import pages
+from crawler.workbench.security import SecurityMiddleware
+from crawler.workbench.web import Workbench
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def create_app(
+    factory: sessionmaker[Session], data_root: Path, *, secure_cookies: bool
+) -> Starlette:
+    """The application; ``secure_cookies`` is on whenever the server is not on loopback."""
+    routes = [
+        Route("/", pages.home),
+        Route("/login", pages.login_page, methods=["GET"]),
+        Route("/login", pages.login_submit, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/search", pages.search_page),
+        Route("/ads/{ad_id:int}", pages.ad_page),
+        Route("/ads/{ad_id:int}/reveal", pages.ad_reveal, methods=["POST"]),
+        Route("/images/{image_id:int}/blurred", pages.image_blurred),
+        Route("/images/{image_id:int}/original", pages.image_original),
+        Route("/networks", pages.networks_page),
+        Route("/networks/{network_id:int}", pages.network_page),
+        Route("/links/{link_id:int}/decision", pages.link_decision, methods=["POST"]),
+        Route("/audit", pages.audit_page),
+        Route("/users", pages.users_page, methods=["GET"]),
+        Route("/users", pages.users_add, methods=["POST"]),
+        Route("/platforms", pages.platforms_page),
+        Mount("/static", StaticFiles(directory=str(resource_dir("crawler.workbench", "static")))),
+    ]
+    app = Starlette(routes=routes)
+    app.state.workbench = Workbench(factory, data_root, secure_cookies)
+    app.add_middleware(SecurityMiddleware)
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")

@@ -1,0 +1,134 @@
+"""The workbench's audit trail: every login, search, view and reveal, hash-chained.
+
+Its own chain (table ``audit_event``), with the custody log's arithmetic
+(:mod:`crawler.evidence.chain`): each event carries the hash of the previous
+one and its hash covers the canonical JSON digest of its details. Browsing
+therefore never waits behind evidence writes on the custody chain's head.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from crawler.evidence.canonical import canonical_bytes
+from crawler.evidence.chain import (
+    GENESIS_HASH,
+    ChainResult,
+    event_hash,
+    rfc3339,
+    sha256_hex,
+    verify_chain,
+)
+from crawler.store.models import AuditEvent, utc
+
+RETRIES = 30
+
+
+def append(
+    session: Session, actor: str, action: str, subject: str, details: Mapping[str, Any]
+) -> AuditEvent:
+    """Append and commit one event, retrying on top of the new head if another writer won.
+
+    The session must have nothing else pending: a lost race rolls it back.
+    """
+    details_text = canonical_bytes(dict(details)).decode("utf-8")
+    details_sha256 = sha256_hex(details_text.encode("utf-8"))
+    for attempt in range(RETRIES):
+        try:
+            last = session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+            seq = 1 if last is None else last.seq + 1
+            prev = GENESIS_HASH if last is None else last.hash
+            at = datetime.now(UTC)
+            event = AuditEvent(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                subject=subject,
+                details=details_text,
+                details_sha256=details_sha256,
+                prev_hash=prev,
+                hash=event_hash(seq, rfc3339(at), actor, action, subject, details_sha256, prev),
+            )
+            session.add(event)
+            session.commit()
+            return event
+        except (IntegrityError, OperationalError):
+            session.rollback()
+            if attempt == RETRIES - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the auditor asked to see; empty fields do not filter."""
+
+    actor: str = ""
+    action: str = ""
+    subject: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def query(
+    session: Session, flt: AuditFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[int, list[AuditEvent]]:
+    """(total matching, one page of them, newest first)."""
+    stmt = select(AuditEvent)
+    if flt.actor:
+        stmt = stmt.where(AuditEvent.actor == flt.actor)
+    if flt.action:
+        stmt = stmt.where(AuditEvent.action == flt.action)
+    if flt.subject:
+        stmt = stmt.where(AuditEvent.subject == flt.subject)
+    if flt.since is not None:
+        stmt = stmt.where(AuditEvent.at >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(AuditEvent.at < flt.until)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)).all()
+    return int(total), list(rows)
+
+
+def actions(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def _records(session: Session, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    last = 0
+    while True:
+        chunk = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not chunk:
+            return
+        for ev in chunk:
+            at = utc(ev.at)
+            assert at is not None
+            yield {
+                "seq": ev.seq,
+                "at": rfc3339(at),
+                "actor": ev.actor,
+                "action": ev.action,
+                "subject": ev.subject,
+                "details_text": ev.details,
+                "details_sha256": ev.details_sha256,
+                "prev_hash": ev.prev_hash,
+                "hash": ev.hash,
+            }
+        last = chunk[-1].seq
+
+
+def verify(session: Session) -> ChainResult:
+    """Recompute the whole audit chain from the store."""
+    return verify_chain(_records(session))

@@ -1,0 +1,127 @@
+"""``adarchive serve`` and ``adarchive users …``: parse, call the workbench, print."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
+from crawler.workbench import audit
+from crawler.workbench.accounts import AccountError, add_user, list_users
+from crawler.workbench.roles import ROLES, UnknownRole
+
+USER_ERRORS: tuple[type[BaseException], ...] = (AccountError, UnknownRole)
+
+
+def _factory(db: str | None, *, must_exist: bool):  # type: ignore[no-untyped-def]
+    url = resolve_db_url(db)
+    path = sqlite_path(url)
+    if must_exist and path is not None and not path.exists():
+        raise StoreError(f"no store at {path} (run a crawl first, or pass --db URL)")
+    return url, open_store(url, create=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from crawler.workbench.app import create_app, is_loopback
+    from crawler.workbench.searchindex import refresh
+
+    url, factory = _factory(args.db, must_exist=True)
+    path = sqlite_path(url)
+    data_root = Path(args.data) if args.data else (path.parent if path else Path("adarchive-data"))
+    with factory() as session:
+        indexed = refresh(session)
+        users = len(list_users(session))
+    secure = not is_loopback(args.host)
+    app = create_app(factory, data_root.resolve(), secure_cookies=secure)
+    print(f"workbench: store {url}, {indexed} adverts indexed, {users} users", flush=True)
+    if not users:
+        print("workbench: no users yet: adarchive users add NAME --role admin", flush=True)
+    if not secure:
+        print("workbench: loopback only; behind HTTPS elsewhere (docs/workbench.md)", flush=True)
+    print(f"workbench: http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise AccountError("no terminal to ask for a password: use --password-stdin")
+    first = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        raise AccountError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    if args.role not in ROLES:
+        raise AccountError(f"unknown role {args.role!r} (one of {', '.join(ROLES)})")
+    password = _read_password(args)
+    _, factory = _factory(args.db, must_exist=False)
+    with factory() as session:
+        user = add_user(session, args.name, args.role, password)
+        audit.append(session, "cli", "user.add", f"user:{user.name}", {"role": user.role})
+    print(f"user {user.name} added ({user.role})")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    _, factory = _factory(args.db, must_exist=True)
+    with factory() as session:
+        for user in list_users(session):
+            print(f"{user.name}\t{user.role}\t{'active' if user.active else 'inactive'}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    """Disable an account and end its sessions at once (the server checks on every request)."""
+    from sqlalchemy import select
+
+    from crawler.store.models import WorkbenchUser
+    from crawler.workbench.sessions import revoke_user
+
+    _, factory = _factory(args.db, must_exist=True)
+    with factory() as session:
+        user = session.scalar(select(WorkbenchUser).where(WorkbenchUser.name == args.name))
+        if user is None:
+            raise AccountError(f"no user {args.name!r}")
+        user.active = False
+        session.commit()
+        ended = revoke_user(session, user.id)
+        audit.append(session, "cli", "user.disable", f"user:{user.name}", {"sessions": ended})
+    print(f"user {args.name} disabled, {ended} session(s) ended")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="serve the investigator workbench over the store")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
+    p.add_argument(
+        "--data", metavar="DIR", help="data root of the WARC files (default: the store's folder)"
+    )
+    p.add_argument("--log-level", default="warning", help="server log level (default warning)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("users", help="workbench accounts")
+    usub = p.add_subparsers(dest="users_command", required=True, metavar="SUBCOMMAND")
+    a = usub.add_parser("add", help="add an account (the first admin is made here)")
+    a.add_argument("name")
+    a.add_argument("--role", required=True, help=f"one of {', '.join(ROLES)}")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    a.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
+    a.set_defaults(func=cmd_users_add)
+    d = usub.add_parser("disable", help="disable an account and end its sessions now")
+    d.add_argument("name")
+    d.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
+    d.set_defaults(func=cmd_users_disable)
+    lst = usub.add_parser("list", help="list accounts")
+    lst.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
+    lst.set_defaults(func=cmd_users_list)

@@ -1,0 +1,300 @@
+"""The workbench in headless Chromium over a real crawled store: each role logs in,
+searches by text and identifier, opens an advert; the evidence officer reveals
+images; injected script does not run; the auditor finds it all; keyboard and
+labels; screenshots of the main pages at 1280 and 800 px.
+
+`make screenshots` runs the screenshot test with ADARCHIVE_SCREENSHOTS=DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from workbench_server import (
+    PASSWORD,
+    ROLES,
+    Served,
+    add_users,
+    crawl_store,
+    plant_hostile_text,
+    serve,
+)
+
+pytestmark = [pytest.mark.crawl, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+HOME = {
+    "admin": "/users",
+    "technical": "/platforms",
+    "analyst": "/search",
+    "evidence_officer": "/search",
+    "auditor": "/search",
+}
+MENU = {
+    "admin": ["Platforms", "Audit trail", "Users"],
+    "technical": ["Platforms"],
+    "analyst": ["Search", "Networks"],
+    "evidence_officer": ["Search", "Networks"],
+    "auditor": ["Search", "Networks", "Audit trail"],
+}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    out = tmp_path_factory.mktemp("workbench-browser")
+    truth = crawl_store(out)
+    db = out / "adarchive.db"
+    hostile = plant_hostile_text(db)
+    add_users(db)
+    for url, proc in serve(db):
+        yield Served(url, db, out, truth, hostile, proc)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "headless Chromium is needed: apt-get install -y chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])  # fmt: skip
+        yield b
+        b.close()
+
+
+class Watch:
+    """Everything a page did that it should not: script errors, dialogs, foreign requests."""
+
+    def __init__(self, page: Any, base: str) -> None:
+        self.problems: list[str] = []
+        page.on("pageerror", lambda e: self.problems.append(f"error {e}"))
+        page.on("dialog", lambda d: (self.problems.append(f"dialog {d.message}"), d.dismiss()))
+        page.on("request", lambda r: None if r.url.startswith(base) or r.url.startswith("data:")
+                else self.problems.append(f"request {r.url}"))  # fmt: skip
+
+
+def new_page(browser: Any, served: Served, width: int = 1280) -> tuple[Any, Any, Watch]:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    return context, page, Watch(page, served.url)
+
+
+def log_in(page: Any, served: Served, name: str) -> None:
+    """Log in with the keyboard only: type, Tab, type, Enter."""
+    page.goto(served.url + "/login")
+    page.get_by_label("Name").focus()
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def navigate(page: Any, act: Any) -> None:
+    """Do ``act`` (a click, a key) and wait for the page it leads to."""
+    with page.expect_navigation():
+        act()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_logs_in_and_sees_its_menu(browser: Any, served: Served, role: str) -> None:
+    context, page, watch = new_page(browser, served)
+    log_in(page, served, role)
+    assert page.url == served.url + HOME[role]
+    menu = page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts()
+    assert menu == MENU[role]
+    assert role.replace("_", " ") in page.inner_text("header")
+    navigate(page, page.get_by_role("button", name="Log out").click)
+    assert page.url == served.url + "/login"
+    page.goto(served.url + HOME[role])
+    assert page.url == served.url + "/login"  # the session is gone on the server
+    assert watch.problems == []
+    context.close()
+
+
+def test_analyst_searches_text_and_identifier_and_opens_an_advert(
+    browser: Any, served: Served
+) -> None:
+    # an advert of a planted network: several adverts share its phone
+    ad_id, ident_kind, ident_value, title = served.query(
+        "SELECT ai.ad_id, i.kind, i.value, ad.title FROM ad_identifier ai "
+        "JOIN identifier i ON i.id = ai.identifier_id JOIN ad ON ad.id = ai.ad_id "
+        "WHERE ai.field = 'body' AND i.kind = 'phone' AND ad.id != ? "
+        "AND i.id IN (SELECT identifier_id FROM ad_identifier GROUP BY identifier_id "
+        "HAVING count(DISTINCT ad_id) > 1) ORDER BY ai.ad_id LIMIT 1", served.hostile_ad)[0]  # fmt: skip
+    words = sorted(re.findall(r"\w+", title), key=len, reverse=True)[:2]
+    context, page, watch = new_page(browser, served)
+    log_in(page, served, "analyst")
+    page.get_by_label("Text").fill(" ".join(words))
+    navigate(page, lambda: page.keyboard.press("Enter"))
+    count = page.get_by_role("status").inner_text()
+    assert re.match(r"\d+ adverts?", count), count
+    navigate(page, page.get_by_role("link", name=title).first.click)
+    assert page.url == f"{served.url}/ads/{ad_id}"
+    # identifiers are highlighted in the text and link to a search for them
+    marked = page.locator(".adtext a.ident")
+    assert marked.count() >= 1
+    assert marked.first.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    navigate(page, page.locator(f".adtext a.ident-{ident_kind}").first.click)
+    assert "identifier=" in page.url
+    status = page.get_by_role("status").inner_text()
+    assert ident_value in status
+    sharing = {r[0] for r in served.query(
+        "SELECT DISTINCT ai.ad_id FROM ad_identifier ai JOIN identifier i ON i.id = ai.identifier_id "
+        "WHERE i.kind = ? AND i.value = ?", ident_kind, ident_value)}  # fmt: skip
+    assert status.startswith(f"{len(sharing)} advert")
+    shown = {int(h.split("/")[-1]) for h in page.locator("table.results a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")}  # fmt: skip
+    assert shown == sharing
+    # the advert page also lists its captures and, once analysed, its linked adverts
+    page.goto(f"{served.url}/ads/{ad_id}")
+    captures = page.locator("table.captures tbody tr")
+    assert captures.count() >= 1
+    assert ".warc.gz" in captures.first.inner_text()
+    assert page.locator("#links-h + table tbody tr").count() >= 1
+    # any written form of the identifier finds the same adverts
+    page.goto(served.url + "/search")
+    page.get_by_label("Identifier").fill(f"{ident_kind}:{ident_value}")
+    navigate(page, page.get_by_role("button", name="Search").click)
+    assert page.get_by_role("status").inner_text() == status
+    assert watch.problems == []
+    context.close()
+
+
+def _image_ad(served: Served) -> int:
+    return int(served.query(
+        "SELECT min(ad_id) FROM ad_image WHERE capture_id IS NOT NULL AND ad_id != ?",
+        served.hostile_ad)[0][0])  # fmt: skip
+
+
+def test_images_blurred_until_the_evidence_officer_reveals_them(
+    browser: Any, served: Served
+) -> None:
+    ad = _image_ad(served)
+    context, page, watch = new_page(browser, served)
+    log_in(page, served, "analyst")
+    page.goto(f"{served.url}/ads/{ad}")
+    img = page.locator("ul.images img").first
+    assert "blur" in img.evaluate("e => getComputedStyle(e).filter")
+    assert img.get_attribute("src").endswith("/blurred")
+    assert page.get_by_role("button", name=re.compile("Reveal")).count() == 0
+    context.close()
+
+    context, page, watch = new_page(browser, served)
+    log_in(page, served, "evidence_officer")
+    page.goto(f"{served.url}/ads/{ad}")
+    head = served.audit_head()
+    navigate(page, page.get_by_role("button", name=re.compile("Reveal")).click)
+    img = page.locator("ul.images img").first
+    img.wait_for()
+    assert img.get_attribute("src").endswith("/original")
+    assert img.evaluate("e => getComputedStyle(e).filter") == "none"
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    assert page.evaluate("Array.from(document.images).every(i => i.naturalWidth > 0)")
+    actions = [a for (a,) in served.query(
+        "SELECT action FROM audit_event WHERE seq > ? AND actor = 'evidence_officer'", head)]  # fmt: skip
+    assert "image.reveal" in actions and "image.original" in actions
+    assert watch.problems == []
+    context.close()
+
+
+def test_script_injected_through_advert_text_does_not_run(browser: Any, served: Served) -> None:
+    context, page, watch = new_page(browser, served)
+    log_in(page, served, "analyst")
+    page.goto(f"{served.url}/search?q=tutor")
+    page.goto(f"{served.url}/ads/{served.hostile_ad}")
+    page.locator("h1").hover()
+    page.locator(".adtext").hover()
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.evaluate("document.scripts.length") == 0
+    assert page.locator(".adtext img, .adtext b, h1 script").count() == 0
+    assert "<script>window.__pwned = 1" in page.inner_text("h1")
+    assert '<img src="/x" onerror=' in page.inner_text(".adtext")
+    assert watch.problems == []
+    context.close()
+
+
+def test_the_auditor_finds_every_step(browser: Any, served: Served) -> None:
+    context, page, watch = new_page(browser, served)
+    log_in(page, served, "analyst")
+    page.get_by_label("Text").fill("audited words")
+    navigate(page, lambda: page.keyboard.press("Enter"))
+    page.goto(f"{served.url}/ads/{served.hostile_ad}")
+    context.close()
+
+    context, page, watch = new_page(browser, served)
+    log_in(page, served, "auditor")
+    navigate(page, page.get_by_role("link", name="Audit trail").click)
+    page.get_by_label("User").fill("analyst")
+    page.get_by_label("Action").select_option("search")
+    navigate(page, page.get_by_role("button", name="Filter").click)
+    rows = page.locator("table.audit tbody tr")
+    assert rows.count() >= 1
+    assert "audited words" in rows.first.inner_text()
+    page.get_by_label("Action").select_option("ad.view")
+    page.get_by_label("Subject").fill(f"ad:{served.hostile_ad}")
+    navigate(page, page.get_by_role("button", name="Filter").click)
+    assert "analyst" in page.locator("table.audit tbody tr").first.inner_text()
+    page.get_by_label("Action").select_option("login")
+    page.get_by_label("User").fill("")
+    page.get_by_label("Subject").fill("")
+    page.get_by_label("Verify the chain").check()
+    navigate(page, page.get_by_role("button", name="Filter").click)
+    assert "audit chain intact" in page.get_by_role("status").first.inner_text()
+    logins = page.locator("table.audit tbody tr td:nth-child(3)").all_inner_texts()
+    assert {"analyst", "auditor"} <= set(logins)
+    assert watch.problems == []
+    context.close()
+
+
+PAGES = [
+    ("login", None, "/login"),
+    ("search", "analyst", "/search?q=lessons"),
+    ("advert", "analyst", "/ads/{ad}"),
+    ("advert-revealed", "evidence_officer", "/ads/{ad}"),
+    ("networks", "analyst", "/networks"),
+    ("network", "analyst", "/networks/{network}"),
+    ("audit", "auditor", "/audit"),
+    ("users", "admin", "/users"),
+    ("platforms", "technical", "/platforms"),
+]
+
+
+def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served: Served,
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    out = Path(os.environ.get("ADARCHIVE_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    ad = _image_ad(served)
+    network = served.query("SELECT id FROM network WHERE strong = 1 ORDER BY size DESC LIMIT 1")[0][
+        0
+    ]
+    for width in (1280, 800):
+        for name, role, path in PAGES:
+            context, page, watch = new_page(browser, served, width)
+            if role:
+                log_in(page, served, role)
+            page.goto(served.url + path.format(ad=ad, network=network))
+            if name == "advert-revealed":
+                navigate(page, page.get_by_role("button", name=re.compile("Reveal")).click)
+                page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+            # every form control has a label, and nothing is wider than the window
+            unlabelled = page.evaluate(
+                "Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))"
+                ".filter(e => !e.labels || e.labels.length === 0).map(e => e.name)")  # fmt: skip
+            assert unlabelled == [], (name, unlabelled)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (name, width, overflow)
+            shot = out / f"{name}-{width}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 5000
+            # the first Tab reaches the skip link, and it is shown when focused
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+            assert page.get_by_role("link", name="Skip to content").bounding_box()["x"] >= 0
+            assert watch.problems == [], (name, watch.problems)
+            context.close()

@@ -1,0 +1,185 @@
+"""Workbench search: the query grammar, and the same adverts on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crawler.store.db import open_store
+from crawler.store.models import Ad, AdIdentifier, Identifier, Platform
+from crawler.workbench.search import SearchError, SearchRequest, search
+from crawler.workbench.searchindex import refresh
+from crawler.workbench.searchquery import And, Not, Or, QueryError, Term, parse
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+# Synthetic, neutral advert texts in several scripts.
+TEXTS = [
+    ("Friendly tutor offers piano lessons", "Call any evening. Quiet studio near the park."),
+    ("Piano tuning and repair", "Grand and upright pianos, twenty years of practice."),
+    ("Guitar lessons for beginners", "Group or private lessons, evenings only."),
+    ("東京の料理教室", "毎週土曜日に和食の料理教室を開いています。初心者歓迎。"),
+    ("서울 요리 수업", "주말마다 한식 요리 수업을 합니다. 초보자 환영."),
+    ("เรียนทำอาหารไทย", "สอนทำอาหารไทยทุกวันเสาร์ ยินดีต้อนรับผู้เริ่มต้น"),
+    ("Ｆｕｌｌ-width PIANO notes", "Sheet music 100% free; 50_50 split with a friend."),
+    ("Bicycle repair (quick)", 'Say "hello" at the door. No piano here.'),
+]
+
+QUERIES = [
+    "piano",
+    "PIANO",
+    '"piano lessons"',
+    "piano lessons",
+    "piano OR guitar",
+    "piano NOT tuning",
+    "piano -repair",
+    "lessons AND (evening OR evenings)",
+    "NOT piano",
+    "料理教室",
+    "東京",
+    "요리",
+    "ทำอาหาร",
+    "100%",
+    "50_50",
+    '"say"',
+    '"hello"',
+    "(quick)",
+    "a",
+    "ab",
+    "zzzz",
+]
+
+
+def test_grammar_trees() -> None:
+    assert parse("red car") == And((Term("red"), Term("car")))
+    assert parse('"Red  Car" OR blue') == Or((Term("red car"), Term("blue")))
+    assert parse("NOT (a OR b) c") == And((Not(Or((Term("a"), Term("b")))), Term("c")))
+    assert parse("-foo bar") == And((Not(Term("foo")), Term("bar")))
+    assert parse("red or car") == And((Term("red"), Term("or"), Term("car")))
+    assert parse("ＰＩＡＮＯ") == Term("piano")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('"open', "closing"),
+        ("(a OR b", "')'"),
+        ("a OR", "ends"),
+        ("a )", "unexpected"),
+        ("", "empty"),
+        ("x" * 501, "longer"),
+        (" ".join(["w"] * 21), "at most 20"),
+    ],
+)
+def test_grammar_errors_are_one_line(query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(query)
+
+
+def _fill(url: str) -> object:
+    factory = open_store(url)
+    with factory() as s:
+        p1, p2 = Platform(name="board-a"), Platform(name="board-b")
+        s.add_all([p1, p2])
+        s.flush()
+        phone = Identifier(kind="phone", value="+77015550101")
+        s.add(phone)
+        s.flush()
+        for i, (title, body) in enumerate(TEXTS):
+            ad = Ad(
+                platform_id=(p1 if i % 2 == 0 else p2).id,
+                external_id=f"e{i}",
+                url=f"http://127.0.0.10/ad/{i}",
+                first_seen=T0 + timedelta(days=i),
+                last_seen=T0 + timedelta(days=i + 1),
+                title=title,
+                body=body,
+                text_sha256=f"{i:064x}",
+            )
+            s.add(ad)
+            s.flush()
+            if i in (1, 4):
+                s.add(AdIdentifier(ad_id=ad.id, identifier_id=phone.id, field="body",
+                                   match="x", start=0, end=1))  # fmt: skip
+        s.commit()
+        assert refresh(s) == len(TEXTS)
+        assert refresh(s) == 0  # nothing changed since
+    return factory
+
+
+def _titles(factory: object, **kw: object) -> set[str]:
+    with factory() as s:  # type: ignore[operator]
+        result = search(s, SearchRequest(**kw))  # type: ignore[arg-type]
+        assert result.total == len(result.ads)  # one page here
+        return {a["title"] for a in result.ads}
+
+
+EXPECTED = {
+    "piano": {TEXTS[0][0], TEXTS[1][0], TEXTS[6][0], TEXTS[7][0]},
+    '"piano lessons"': {TEXTS[0][0]},
+    "piano -repair": {TEXTS[0][0], TEXTS[6][0]},
+    "料理教室": {TEXTS[3][0]},
+    "요리": {TEXTS[4][0]},
+    "ทำอาหาร": {TEXTS[5][0]},
+    "50_50": {TEXTS[6][0]},
+    "100%": {TEXTS[6][0]},
+    '"hello"': {TEXTS[7][0]},
+}
+
+
+def test_same_adverts_on_both_engines(store_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    factory = _fill(store_url)
+    reference = _fill(f"sqlite:///{tmp_path / 'reference.db'}")
+    for query in QUERIES:
+        got = _titles(factory, text=query)
+        assert got == _titles(reference, text=query), query
+        if query in EXPECTED:
+            assert got == EXPECTED[query], query
+    assert _titles(factory, text="zzzz") == set()
+    assert len(_titles(factory, text="NOT piano")) == len(TEXTS) - 4
+
+
+def test_filters_identifier_platform_dates(store_url: str) -> None:
+    factory = _fill(store_url)
+    # the identifier in any written form, normalised as extraction does
+    for written in ("+7 701 555 01 01", "phone:+77015550101", "+7 (701) 555-0101"):
+        assert _titles(factory, identifier=written) == {TEXTS[1][0], TEXTS[4][0]}
+    assert _titles(factory, text="piano", platform="board-b") == {TEXTS[1][0], TEXTS[7][0]}
+    since = T0 + timedelta(days=7, hours=12)
+    assert _titles(factory, since=since) == {TEXTS[7][0]}
+    assert _titles(factory, until=T0 + timedelta(hours=1)) == {TEXTS[0][0]}
+    with pytest.raises(SearchError, match="no identifier recognised"):
+        _titles(factory, identifier="nothing here")
+
+
+def test_pages_and_counts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    factory = open_store(f"sqlite:///{tmp_path / 'p.db'}")
+    with factory() as s:
+        p = Platform(name="board")
+        s.add(p)
+        s.flush()
+        for i in range(45):
+            s.add(Ad(platform_id=p.id, external_id=str(i), url=f"http://127.0.0.10/{i}",
+                     first_seen=T0, last_seen=T0 + timedelta(minutes=i),
+                     title=f"lesson number {i}"))  # fmt: skip
+        s.commit()
+        refresh(s)
+        seen: list[int] = []
+        for page in (1, 2, 3):
+            r = search(s, SearchRequest(text="lesson", page=page))
+            assert (r.total, r.pages, r.page) == (45, 3, page)
+            seen += [a["id"] for a in r.ads]
+        assert len(seen) == len(set(seen)) == 45
+        assert search(s, SearchRequest(text="lesson", page=99)).page == 3
+
+
+def test_changed_adverts_are_reindexed(store_url: str) -> None:
+    factory = _fill(store_url)
+    with factory() as s:  # type: ignore[operator]
+        ad = s.query(Ad).filter_by(external_id="e2").one()
+        ad.title, ad.text_sha256 = "Cello lessons", "e" * 64
+        s.commit()
+        assert refresh(s) == 1
+        assert {a["title"] for a in search(s, SearchRequest(text="cello")).ads} == {"Cello lessons"}
+        assert search(s, SearchRequest(text="guitar")).total == 0

@@ -1,0 +1,188 @@
+"""A crawled store with one account per role, served by the real `adarchive serve`.
+
+Shared by the workbench's HTTP and browser tests. The store comes from a real
+crawl of the fixture web (images on), analysed by `adarchive analyze`; one
+advert's text is then replaced with hostile markup, as an adversary would
+write it, to check that the workbench escapes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conftest import FAST, REPO, adarchive, start_url_args, static_platforms
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("admin", "technical", "analyst", "evidence_officer", "auditor")
+HOSTILE_TITLE = "Tutor <script>window.__pwned = 1; alert('title')</script> lessons"
+HOSTILE_BODY = (
+    'Evening classes <img src="/x" onerror="window.__pwned = 2"> and '
+    "<script>alert('body')</script><b onmouseover=\"window.__pwned=3\">bold</b> here."
+)
+PIPELINES = json.dumps(
+    {
+        "pipelines.contacts.ContactsPipeline": 300,
+        "pipelines.store.StorePipeline": 800,
+        "pipelines.images.ImagesPipeline": 850,
+    }
+)
+
+
+@dataclass
+class Served:
+    url: str
+    db: Path
+    out: Path
+    truth: dict[str, Any]
+    hostile_ad: int
+    proc: subprocess.Popen[str] | None = None
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+
+    def query(self, sql: str, *params: Any) -> list[tuple]:
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def audit_head(self) -> int:
+        return int(self.query("SELECT coalesce(max(seq), 0) FROM audit_event")[0][0])
+
+    def client(self, role: str) -> httpx.Client:
+        """A logged-in client for the account of ``role`` (named after it)."""
+        if role not in self.clients:
+            self.clients[role] = login(self.url, role, PASSWORD)
+        return self.clients[role]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def login(url: str, name: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=60)
+    form = client.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert token, form.text
+    answer = client.post(
+        "/login", data={"name": name, "password": password, "login_token": token.group(1)}
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def crawl_store(out: Path, seed: int = 1, ads: int = 8) -> dict[str, Any]:
+    """Crawl the static platforms of a small fixture world (images on) and analyse it."""
+    from crawler.demo.server import FixtureWeb
+    from crawler.demo.world import build_world
+
+    web = FixtureWeb(build_world(seed=seed, ads_per_platform=ads), port=0)
+    web.start()
+    try:
+        names = static_platforms(web)
+        result = adarchive("crawl", *names, *start_url_args(web, names), "--out", str(out), *FAST,
+                           "-s", f"ITEM_PIPELINES={PIPELINES}", "--log-level", "WARNING")  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        truth = web.truth()
+    finally:
+        web.stop()
+    adarchive("analyze", "--db", str(out / "adarchive.db"), check=True)
+    return truth
+
+
+def plant_hostile_text(db: Path) -> int:
+    """Give one crawled advert an adversary's markup as its text; returns its id."""
+    with sqlite3.connect(db) as conn:
+        ad_id = conn.execute("SELECT min(id) FROM ad").fetchone()[0]
+        conn.execute(
+            "UPDATE ad SET title = ?, body = ?, text_sha256 = ? WHERE id = ?",
+            (HOSTILE_TITLE, HOSTILE_BODY, "f" * 64, ad_id),
+        )
+    return int(ad_id)
+
+
+def add_users(db: Path) -> None:
+    for role in ROLES:
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler.cli", "users", "add", role, "--role", role,
+             "--password-stdin", "--db", str(db)],
+            input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+
+def serve(db: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "serve", "--db", str(db), "--port", str(port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/login", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(
+                "the workbench did not start: " + (proc.stdout.read() if proc.stdout else "")
+            )
+        time.sleep(0.2)
+    try:
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class InThread:
+    """The workbench application on a real uvicorn server in a thread (for tests without a crawl)."""
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> InThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise AssertionError("the workbench did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
