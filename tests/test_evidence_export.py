@@ -9,6 +9,7 @@ import html
 import io
 import json
 import sqlite3
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,16 @@ def test_export_by_identifier_and_crawl(case: dict[str, Any], tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert len(_rows(crawl_out)) > len(_rows(case["bundle"]))
     assert adarchive("verify", str(crawl_out)).returncode == 0
+
+
+def test_zip_headers_agree_and_warcs_are_stored(case: dict[str, Any]) -> None:
+    """Issue 15 finding 1: no local-only ZIP64 extra; ReplayWeb.page reads by the central one."""
+    from test_evidence_zip import header_extras
+
+    extras = header_extras(case["bundle"].read_bytes())
+    assert any(name.startswith("archive/") for name, *_ in extras)
+    for name, method, local, central in extras:
+        assert len(local) == len(central) and local == central, name
+        assert method == zipfile.ZIP_STORED, name
+    listed = subprocess.run(["unzip", "-t", str(case["bundle"])], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
