@@ -89,8 +89,9 @@ def test_bundle_ships_tokens_that_openssl_and_verify_accept(stamped: dict, tmp_p
         )  # fmt: skip
         assert result.returncode == 0 and "Verification: OK" in result.stdout, result.stderr
     ok = _verify(stamped["bundle"])
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert any(line.startswith("time-stamps") and " OK " in line for line in ok.stdout.splitlines())
+    assert ok.returncode == 3, ok.stdout + ok.stderr  # no anchors: integrity only
+    line = next(x for x in ok.stdout.splitlines() if x.startswith("time-stamps"))
+    assert " WARN " in line and "NOT trusted: no TSA root configured" in line
 
 
 def test_trusted_tsa_root_is_enforced(stamped: dict, tsa: LocalTSA) -> None:
@@ -98,9 +99,13 @@ def test_trusted_tsa_root_is_enforced(stamped: dict, tsa: LocalTSA) -> None:
         ["openssl", "x509", "-in", str(tsa.ca_pem), "-noout", "-fingerprint", "-sha256"],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout.split("=", 1)[1].strip()  # fmt: skip
-    assert _verify(stamped["bundle"], "--tsa-root", fingerprint).returncode == 0
-    wrong = _verify(stamped["bundle"], "--tsa-root", "00" * 32)
-    assert wrong.returncode == 1 and "not the trusted TSA root" in wrong.stdout
+    key = ["--key", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem")]
+    for root in (fingerprint, str(tsa.ca_pem)):
+        good = _verify(stamped["bundle"], "--tsa-root", root, *key)
+        assert good.returncode == 0, good.stdout + good.stderr
+        assert "RESULT: all checks passed" in good.stdout
+    wrong = _verify(stamped["bundle"], "--tsa-root", "00" * 32, *key)
+    assert wrong.returncode == 1 and "not a trusted TSA root" in wrong.stdout
 
 
 # -- tampering ----------------------------------------------------------------
@@ -243,3 +248,116 @@ def test_removed_time_stamp_is_missed(stamped: dict) -> None:
     result = _verify(_tampered(stamped, "stamp-removed", entries))
     assert result.returncode == 1
     assert f"{manifest}: missing, but custody event" in result.stdout
+
+
+# -- trust anchors (issue 15 finding 2) ---------------------------------------
+
+
+def _rechain(lines: list[bytes]) -> list[bytes]:
+    """Recompute every event's hash after an edit, as a forger with the bundle would."""
+    from crawler.evidence.canonical import canonical_bytes
+    from crawler.evidence.chain import GENESIS_HASH, event_hash, sha256_hex
+
+    out, prev = [], GENESIS_HASH
+    for raw in lines:
+        event = json.loads(raw)
+        if "details" in event:
+            event["details_sha256"] = sha256_hex(canonical_bytes(event["details"]))
+        event["prev_hash"] = prev
+        event["hash"] = prev = event_hash(
+            event["seq"], event["at"], event["actor"], event["action"], event["subject"],
+            event["details_sha256"], prev,
+        )  # fmt: skip
+        out.append((json.dumps(event, ensure_ascii=False) + "\n").encode())
+    return out
+
+
+def _full_forgery(stamped: dict) -> Path:
+    """Dates shifted back a day, hashes redone, re-signed by another key, custody rewritten."""
+    from datetime import datetime, timedelta
+
+    entries = read_entries(stamped["bundle"])
+    lines = entries["evidence/captures.csv"].decode().split("\r\n")
+    for i in range(1, len(lines)):
+        if not lines[i]:
+            continue
+        fields = lines[i].split(",")
+        at = datetime.fromisoformat(fields[3].replace("Z", "+00:00")) - timedelta(days=1)
+        fields[3] = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        lines[i] = ",".join(fields)
+    entries["evidence/captures.csv"] = "\r\n".join(lines).encode()
+    other = stamped["root"] / "other" / "adarchive-signing-key.pem"
+    from crawler.evidence.signing import fingerprint, load_private_key
+
+    custody = entries["evidence/custody.jsonl"].splitlines(keepends=True)
+    last = json.loads(custody[-1])
+    last["details"]["signer_fingerprint"] = fingerprint(load_private_key(other).public_key())
+    custody[-1] = json.dumps(last).encode()
+    entries["evidence/custody.jsonl"] = b"".join(_rechain(custody))
+    rehash(entries, signer(other))
+    return _tampered(stamped, "full-forgery", entries)
+
+
+def test_full_forgery_is_not_passed_without_a_pinned_key(stamped: dict) -> None:
+    forged = _full_forgery(stamped)
+    result = _verify(forged)
+    assert result.returncode != 0, result.stdout
+    assert "all checks passed" not in result.stdout
+    assert "signer NOT verified" in result.stdout
+
+
+def test_full_forgery_fails_against_the_trusted_signers_file(stamped: dict, tmp_path: Path) -> None:
+    trusted = tmp_path / "trusted-signers.json"
+    added = adarchive(
+        "keys", "trust", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem"),
+        "--name", "Evidence Office", "--unit", "Unit 7", "--valid-from", "2020-01-01",
+        "--file", str(trusted),
+    )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+    listed = adarchive("keys", "list", "--file", str(trusted))
+    assert "Evidence Office" in listed.stdout and "Unit 7" in listed.stdout
+    env = {"ADARCHIVE_TRUSTED_SIGNERS": str(trusted)}
+    genuine = adarchive("verify", str(stamped["bundle"]), env=env)
+    assert genuine.returncode == 0, genuine.stdout + genuine.stderr
+    assert "Evidence Office (Unit 7)" in genuine.stdout
+    forged = adarchive("verify", str(_full_forgery(stamped)), env=env)
+    assert forged.returncode == 1
+    assert "which no trusted signer holds" in forged.stdout
+
+
+def test_a_key_outside_its_validity_period_is_refused(stamped: dict, tmp_path: Path) -> None:
+    trusted = tmp_path / "retired.json"
+    adarchive(
+        "keys", "trust", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem"),
+        "--name", "Retired Office", "--valid-from", "2020-01-01", "--valid-until", "2021-01-01",
+        "--file", str(trusted), check=True,
+    )  # fmt: skip
+    result = _verify(stamped["bundle"], "--trusted-signers", str(trusted))
+    assert result.returncode == 1
+    assert "key of Retired Office is valid 2020-01-01 to 2021-01-01" in result.stdout
+
+
+def test_bad_trust_input_is_one_clear_line(stamped: dict, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    for args in (
+        ["verify", str(stamped["bundle"]), "--trusted-signers", str(bad)],
+        ["verify", str(stamped["bundle"]), "--fingerprint", "xyz"],
+        ["keys", "trust", str(bad), "--name", "x", "--file", str(tmp_path / "t.json")],
+        ["keys", "list"],
+    ):
+        result = adarchive(*args)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_require_timestamp_needs_a_trusted_root(stamped: dict, tsa: LocalTSA) -> None:
+    key = ["--key", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem")]
+    untrusted = _verify(stamped["bundle"], "--require-timestamp", *key)
+    assert untrusted.returncode == 1 and "(--require-timestamp)" in untrusted.stdout
+    with LocalTSA() as stranger:  # a TSA with a root of its own: not the one that stamped
+        other = _verify(stamped["bundle"], "--require-timestamp", "--tsa-root",
+                        str(stranger.ca_pem), *key)  # fmt: skip
+    assert other.returncode == 1 and "not a trusted TSA root" in other.stdout
+    trusted = _verify(stamped["bundle"], "--require-timestamp", "--tsa-root", str(tsa.ca_pem), *key)
+    assert trusted.returncode == 0, trusted.stdout

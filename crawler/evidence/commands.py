@@ -121,18 +121,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from crawler.evidence.verify import print_report, verify_bundle
+    from crawler.evidence.trust import load_signers, load_tsa_roots, normalise_fingerprint
+    from crawler.evidence.verify import Anchors, print_report, verify_bundle
 
-    fingerprint = args.fingerprint
+    fingerprint = normalise_fingerprint(args.fingerprint) if args.fingerprint else None
     if args.key:
         fingerprint = _key_fingerprint(Path(args.key))
-    report = verify_bundle(
-        Path(args.bundle), fingerprint=fingerprint, tsa_root_fingerprint=args.tsa_root
+    signers_file = args.trusted_signers or os.environ.get("ADARCHIVE_TRUSTED_SIGNERS")
+    signers = tuple(load_signers(Path(signers_file))) if signers_file else ()
+    roots = list(args.tsa_root or [])
+    if os.environ.get("ADARCHIVE_TRUSTED_TSAS"):
+        roots.append(os.environ["ADARCHIVE_TRUSTED_TSAS"])
+    root_fingerprints, root_pem = load_tsa_roots(roots)
+    anchors = Anchors(
+        fingerprint=fingerprint,
+        signers=signers,
+        tsa_roots=frozenset(root_fingerprints),
+        tsa_roots_pem=root_pem,
+        require_timestamp=args.require_timestamp,
     )
+    report = verify_bundle(Path(args.bundle), anchors=anchors)
     print_report(report, sys.stdout)
     if args.db or os.environ.get("ADARCHIVE_DB"):
         _log_verification(args.db, report)
-    return 0 if report.ok else 1
+    return report.exit_code
 
 
 def _key_fingerprint(path: Path) -> str:
@@ -185,6 +197,37 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signers_file(args: argparse.Namespace) -> Path:
+    path = args.file or os.environ.get("ADARCHIVE_TRUSTED_SIGNERS")
+    if not path:
+        raise SigningKeyError("say which trusted-signers file: --file or ADARCHIVE_TRUSTED_SIGNERS")
+    return Path(path)
+
+
+def cmd_keys_trust(args: argparse.Namespace) -> int:
+    from crawler.evidence.trust import trust_key
+
+    path = _signers_file(args)
+    signer = trust_key(
+        path, Path(args.public_key), args.name, args.unit or "", args.valid_from or "",
+        args.valid_until or "",
+    )  # fmt: skip
+    print(f"trusted {signer.label()}  key {signer.fingerprint}")
+    print(f"  valid {signer.valid_from or '-'} to {signer.valid_until or '-'}  (in {path})")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from crawler.evidence.trust import load_signers
+
+    rows = [
+        (s.name, s.unit, s.fingerprint, s.valid_from or "-", s.valid_until or "-")
+        for s in load_signers(_signers_file(args))
+    ]
+    _print_table(("name", "unit", "fingerprint", "valid from", "valid until"), rows)
+    return 0
+
+
 def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     cells = [list(header)] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -230,8 +273,14 @@ def register(sub: Any) -> None:
     p.add_argument("bundle", metavar="CASE.wacz")
     p.add_argument("--key", metavar="PUBLIC.pem", help="require a signature by this public key")
     p.add_argument("--fingerprint", help="require a signature by the key with this fingerprint")
-    p.add_argument("--tsa-root", metavar="SHA256",
-                   help="require time-stamp chains to end at this root certificate")  # fmt: skip
+    p.add_argument("--trusted-signers", metavar="FILE",
+                   help="agency keys trusted to sign bundles (default: "
+                   "$ADARCHIVE_TRUSTED_SIGNERS; manage with: adarchive keys trust)")  # fmt: skip
+    p.add_argument("--tsa-root", metavar="PEM|SHA256", action="append",
+                   help="trusted TSA root certificate (PEM file or SHA-256 fingerprint; "
+                   "repeatable; also $ADARCHIVE_TRUSTED_TSAS)")  # fmt: skip
+    p.add_argument("--require-timestamp", action="store_true",
+                   help="fail when no token under a trusted TSA root dates the bundle's files")  # fmt: skip
     p.add_argument("--db", help="record the verification in this store's custody log")
     p.set_defaults(func=cmd_verify)
 
@@ -240,3 +289,14 @@ def register(sub: Any) -> None:
     k = ksub.add_parser("generate", help="make an ECDSA P-384 key pair")
     k.add_argument("--out", required=True, metavar="DIR", help="directory for the key files")
     k.set_defaults(func=cmd_keys_generate)
+    k = ksub.add_parser("trust", help="add an agency public key to a trusted-signers file")
+    k.add_argument("public_key", metavar="PUBLIC.pem")
+    k.add_argument("--name", required=True, help="who holds the key (person or office)")
+    k.add_argument("--unit", help="the holder's unit or agency")
+    k.add_argument("--valid-from", metavar="DATE", help="first day the key may sign (UTC)")
+    k.add_argument("--valid-until", metavar="DATE", help="last time the key may sign (UTC)")
+    k.add_argument("--file", help="trusted-signers file (default: $ADARCHIVE_TRUSTED_SIGNERS)")
+    k.set_defaults(func=cmd_keys_trust)
+    k = ksub.add_parser("list", help="list a trusted-signers file")
+    k.add_argument("--file", help="trusted-signers file (default: $ADARCHIVE_TRUSTED_SIGNERS)")
+    k.set_defaults(func=cmd_keys_list)

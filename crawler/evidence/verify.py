@@ -24,7 +24,7 @@ from typing import Any
 
 from crawler.evidence import events as ev
 from crawler.evidence.chain import verify_chain
-from crawler.evidence.errors import BundleError
+from crawler.evidence.errors import BundleError, SigningKeyError
 from crawler.evidence.layout import (
     CAPTURES_PATH,
     CSV_FIELDS,
@@ -34,9 +34,11 @@ from crawler.evidence.layout import (
     INDEX_PATH,
 )
 from crawler.evidence.timestamp import CHAIN_SUFFIX, MANIFEST_SUFFIX, TOKEN_SUFFIX, verify_response
+from crawler.evidence.trust import TrustedSigner, parse_time
 from crawler.evidence.warcscan import CHUNK, ScannedRecord, WarcFormatError, scan_warc
 
 MAX_REPORTED = 20
+EXIT_SIGNER_UNVERIFIED = 3
 WORKERS = 4
 SMALL_FILE = 64 << 20  # evidence files read whole into memory must stay below this
 
@@ -47,16 +49,36 @@ class Check:
     ok: bool
     detail: str
     problems: list[str] = field(default_factory=list)
+    warning: bool = False
+    """Passed nothing false, but something a reader must know was not established."""
 
 
 @dataclass
 class Report:
     bundle: Path
     checks: list[Check]
+    signer: str = ""
+    """Who signed, by a trust anchor (pinned key or trusted-signers file); '' if nobody."""
 
     @property
     def ok(self) -> bool:
+        """Integrity: no check failed (the signer may still be unverified)."""
         return all(c.ok for c in self.checks)
+
+    @property
+    def signer_verified(self) -> bool:
+        return bool(self.signer)
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.ok and c.warning]
+
+    @property
+    def exit_code(self) -> int:
+        """0 all passed, 1 a check failed, 3 integrity OK but the signer not anchored."""
+        if not self.ok:
+            return 1
+        return 0 if self.signer_verified else EXIT_SIGNER_UNVERIFIED
 
     def failures(self) -> list[str]:
         out = []
@@ -87,13 +109,32 @@ class _Scan:
     record_problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Anchors:
+    """What the examiner trusts: a pinned signer key, trusted signers, TSA roots."""
+
+    fingerprint: str | None = None
+    signers: tuple[TrustedSigner, ...] = ()
+    tsa_roots: frozenset[str] = frozenset()
+    tsa_roots_pem: bytes = b""
+    require_timestamp: bool = False
+
+
 def verify_bundle(
     path: Path,
     *,
     fingerprint: str | None = None,
     tsa_root_fingerprint: str | None = None,
+    anchors: Anchors | None = None,
 ) -> Report:
-    """Check everything; ``fingerprint`` pins the signer, ``tsa_root_fingerprint`` the TSA root."""
+    """Check everything against ``anchors`` (``fingerprint``/``tsa_root_fingerprint``: shortcuts)."""
+    if anchors is None:
+        anchors = Anchors(
+            fingerprint=fingerprint,
+            tsa_roots=frozenset([tsa_root_fingerprint.lower().replace(":", "")])
+            if tsa_root_fingerprint
+            else frozenset(),
+        )
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -116,13 +157,14 @@ def verify_bundle(
     checks.append(_check_digest(scan, digest))
     custody = _custody_lines(scan)
     export_event = custody[-1] if custody and isinstance(custody[-1], dict) else {}
-    checks.append(_check_signature(digest, package, export_event, fingerprint))
+    signature, signer = _check_signature(digest, package, export_event, anchors)
+    checks.append(signature)
     rows = _csv_rows(scan)
     checks.append(_check_captures(scan, rows))
     checks.append(_check_index(scan))
     checks.append(_check_custody(custody, package, rows))
-    checks.append(_check_timestamps(scan, rows, custody, tsa_root_fingerprint))
-    return Report(path, checks)
+    checks.append(_check_timestamps(scan, rows, custody, anchors))
+    return Report(path, checks, signer=signer if signature.ok else "")
 
 
 @dataclass
@@ -265,22 +307,26 @@ def _check_signature(
     digest: dict[str, Any],
     package: dict[str, Any],
     export_event: dict[str, Any],
-    fingerprint: str | None,
-) -> Check:
+    anchors: Anchors,
+) -> tuple[Check, str]:
+    """(the check, the anchored signer's name or '')."""
     from crawler.evidence.signing import fingerprint_b64, verify_hash_signature
 
+    pinned = anchors.fingerprint.lower().replace(":", "") if anchors.fingerprint else None
     signed = digest.get("signedData") if digest else None
     recorded = (export_event.get("details") or {}).get("signer_fingerprint")
     if not signed:
         problems = []
-        if fingerprint:
-            problems.append(f"{DIGEST}: unsigned, but a signature by {fingerprint} was required")
+        if pinned or anchors.signers:
+            problems.append(f"{DIGEST}: unsigned, but a trusted signer's signature was required")
         if recorded:
             problems.append(
                 f"{DIGEST}: unsigned, but custody event {export_event.get('seq')} "
                 f"records a signature by {recorded}"
             )
-        return _check("signature", problems, "not signed")
+        if problems:
+            return _check("signature", problems, ""), ""
+        return Check("signature", True, "bundle is not signed: signer NOT verified", [], True), ""
     problems = []
     if signed.get("hash") != digest.get("hash"):
         problems.append(f"{DIGEST}: signedData.hash differs from hash")
@@ -296,14 +342,47 @@ def _check_signature(
         actual = fingerprint_b64(public_key)
     except ValueError:
         actual = "unreadable"
-    if fingerprint and actual != fingerprint.lower().replace(":", ""):
-        problems.append(f"{DIGEST}: signed by key {actual}, not the required {fingerprint}")
     if recorded and actual != recorded:
         problems.append(
             f"{DIGEST}: signed by key {actual}, but custody event "
             f"{export_event.get('seq')} records signer {recorded} (re-signed?)"
         )
-    return _check("signature", problems, f"ECDSA P-384 over the datapackage hash, key {actual}")
+    signer = ""
+    if pinned:
+        if actual != pinned:
+            problems.append(f"{DIGEST}: signed by key {actual}, not the required {pinned}")
+        signer = f"the pinned key {actual}"
+    elif anchors.signers:
+        matches = [s for s in anchors.signers if s.fingerprint == actual]
+        if not matches:
+            problems.append(f"{DIGEST}: signed by key {actual}, which no trusted signer holds")
+        else:
+            when = str(package.get("created", ""))
+            try:
+                at = parse_time(when)
+            except SigningKeyError:
+                at = None
+            valid = [m for m in matches if at is not None and m.valid_at(at)]
+            if not valid:
+                m = matches[0]
+                problems.append(
+                    f"{DIGEST}: key of {m.label()} is valid {m.valid_from or '-'} to "
+                    f"{m.valid_until or '-'}, but the bundle says it was signed {when}"
+                )
+            else:
+                signer = f"{valid[0].label()}, key {actual}"
+    if problems:
+        return _check("signature", problems, ""), ""
+    if not signer:
+        return Check(
+            "signature",
+            True,
+            f"ECDSA P-384 signature valid, but key {actual} is not anchored "
+            "(no --key, --fingerprint or trusted-signers file): signer NOT verified",
+            [],
+            True,
+        ), ""
+    return _check("signature", [], f"ECDSA P-384 over the datapackage hash by {signer}"), signer
 
 
 def _csv_rows(scan: _Scan) -> list[dict[str, str]]:
@@ -452,13 +531,14 @@ def _check_timestamps(
     scan: _Scan,
     rows: list[dict[str, str]],
     custody: list[Any],
-    tsa_root_fingerprint: str | None,
+    anchors: Anchors,
 ) -> Check:
     manifests = sorted(n for n in scan.small if n.endswith(MANIFEST_SUFFIX))
     problems = _stamps_the_log_promises(scan, rows, custody)
     if not manifests:
-        return _check("time-stamps", problems, "none in this bundle")
+        return _no_trusted_time(problems, anchors, "no time-stamp token in this bundle")
     times = []
+    untrusted = 0
     for name in manifests:
         base = name[: -len(MANIFEST_SUFFIX)]
         token = scan.small.get(base + TOKEN_SUFFIX)
@@ -467,22 +547,44 @@ def _check_timestamps(
         if token is None:
             problems.append(f"{base + TOKEN_SUFFIX}: missing")
             continue
-        check = verify_response(token, data, chain)
+        check = verify_response(token, data, (chain or b"") + anchors.tsa_roots_pem)
         if not check.ok:
             problems.append(f"{base + TOKEN_SUFFIX}: {check.reason}")
             continue
-        if tsa_root_fingerprint and check.root_fingerprint != tsa_root_fingerprint.lower().replace(
-            ":", ""
-        ):
-            problems.append(
-                f"{base + CHAIN_SUFFIX}: root {check.root_fingerprint} is not the trusted TSA root"
-            )
-        times.append(check.gen_time)
         problems += _manifest_vs_rows(name, data, rows)
-    first = min(times).strftime("%Y-%m-%dT%H:%M:%SZ") if times else "-"
+        if not anchors.tsa_roots:
+            untrusted += 1
+            continue
+        if check.root_fingerprint not in anchors.tsa_roots:
+            problems.append(
+                f"{base + TOKEN_SUFFIX}: chain ends at root {check.root_fingerprint}, "
+                "not a trusted TSA root"
+            )
+            continue
+        times.append(check.gen_time)
+    if problems or not times:
+        reason = (
+            f"{untrusted} token(s) well-formed but NOT trusted: no TSA root configured "
+            "(--tsa-root or ADARCHIVE_TRUSTED_TSAS)"
+            if untrusted
+            else "no trusted time-stamp"
+        )
+        return _no_trusted_time(problems, anchors, reason)
+    first = min(times).strftime("%Y-%m-%dT%H:%M:%SZ")
     return _check(
-        "time-stamps", problems, f"{len(manifests)} RFC 3161 tokens valid (earliest {first})"
+        "time-stamps",
+        [],
+        f"{len(times)} RFC 3161 tokens valid under a trusted TSA root (earliest {first})",
     )
+
+
+def _no_trusted_time(problems: list[str], anchors: Anchors, reason: str) -> Check:
+    """Absence of trusted time is never reported as OK: a warning, or a failure if required."""
+    if problems:
+        return _check("time-stamps", problems, "")
+    if anchors.require_timestamp:
+        return _check("time-stamps", [f"{reason} (--require-timestamp)"], "")
+    return Check("time-stamps", True, f"WARNING: {reason}", [], True)
 
 
 def _stamps_the_log_promises(
@@ -547,9 +649,17 @@ def print_report(report: Report, out: Any) -> None:
     width = max(len(c.name) for c in report.checks)
     print(f"bundle: {report.bundle}", file=out)
     for check in report.checks:
-        status = "OK  " if check.ok else "FAIL"
+        status = ("WARN" if check.warning else "OK  ") if check.ok else "FAIL"
         print(f"{check.name.ljust(width)}  {status}  {check.detail}", file=out)
         if not check.ok:
             for problem in check.problems[1:MAX_REPORTED]:
                 print(f"{' ' * width}        {problem}", file=out)
-    print("RESULT: " + ("all checks passed" if report.ok else "VERIFICATION FAILED"), file=out)
+    if not report.ok:
+        result = "VERIFICATION FAILED"
+    elif not report.signer_verified:
+        result = "integrity OK, signer NOT verified"
+    elif report.warnings:
+        result = f"integrity OK, signer verified, {len(report.warnings)} warning(s) above"
+    else:
+        result = "all checks passed"
+    print(f"RESULT: {result}", file=out)
