@@ -361,3 +361,42 @@ def test_require_timestamp_needs_a_trusted_root(stamped: dict, tsa: LocalTSA) ->
     assert other.returncode == 1 and "not a trusted TSA root" in other.stdout
     trusted = _verify(stamped["bundle"], "--require-timestamp", "--tsa-root", str(tsa.ca_pem), *key)
     assert trusted.returncode == 0, trusted.stdout
+
+
+# -- every captures.csv column against its record (issue 15 finding 3) ---------
+
+
+@pytest.mark.parametrize(
+    ("column", "edit", "label"),
+    [
+        (3, lambda v: "2020-01-01T00:00:00.000000Z", "fetched_at (WARC-Date)"),
+        (4, lambda v: "404" if v == "200" else "200", "status"),
+        (5, lambda v: "text/plain; edited", "content_type"),
+        (2, lambda v: v + "?edited=1", "url"),
+    ],
+)  # fmt: skip
+def test_each_csv_column_edit_names_its_line(
+    stamped: dict, column: int, edit: Any, label: str
+) -> None:
+    entries = read_entries(stamped["bundle"])
+    lines = entries["evidence/captures.csv"].decode().split("\r\n")
+    row = next(i for i, line in enumerate(lines) if ",response," in line)
+    fields = lines[row].split(",")
+    fields[column] = edit(fields[column])
+    lines[row] = ",".join(fields)
+    entries["evidence/captures.csv"] = "\r\n".join(lines).encode()
+    plain = _verify(_tampered(stamped, f"csv-{column}", dict(entries)))
+    assert plain.returncode == 1
+    # named by line even before a forger fixes the file hashes
+    assert f"captures.csv line {row + 1}" in plain.stdout and label in plain.stdout, plain.stdout
+    rehash(entries, signer(stamped["root"] / "keys" / "adarchive-signing-key.pem"))
+    forged = _verify(_tampered(stamped, f"csv-{column}-rehashed", entries))
+    assert forged.returncode == 1
+    assert f"captures.csv line {row + 1}" in forged.stdout and label in forged.stdout
+    assert "rows match" not in forged.stdout
+
+
+def test_full_forgery_names_the_shifted_dates(stamped: dict) -> None:
+    result = _verify(_full_forgery(stamped))
+    assert result.returncode == 1, result.stdout
+    assert "captures.csv line 2" in result.stdout and "fetched_at (WARC-Date)" in result.stdout

@@ -417,21 +417,7 @@ def _check_captures(scan: _Scan, rows: list[dict[str, str]]) -> Check:
             problems.append(f"{where}: no record starts at {entry} offset {offset}")
             continue
         seen.setdefault(entry, set()).add(offset)
-        mismatches = [
-            label
-            for label, ok in (
-                ("record id", rec.record_id == row["warc_record_id"]),
-                ("length", rec.length == length),
-                ("block SHA-256", rec.block_sha256 == row["block_sha256"]),
-                (
-                    "payload SHA-256",
-                    (rec.header_digest("warc-payload-digest") or "") == row["payload_sha256"],
-                ),
-                ("type", rec.kind == row["kind"] or row["kind"] not in _KINDS),
-                ("URL", rec.url == row["url"]),
-            )
-            if not ok
-        ]
+        mismatches = _row_mismatches(row, rec, length)
         if mismatches:
             problems.append(f"{where}: {', '.join(mismatches)} differ from the WARC record")
     for entry, records in scan.records.items():
@@ -444,6 +430,45 @@ def _check_captures(scan: _Scan, rows: list[dict[str, str]]) -> Check:
 
 
 _KINDS = ("response", "request", "metadata", "resource", "revisit")
+
+
+def _row_mismatches(row: dict[str, str], rec: ScannedRecord, length: int) -> list[str]:
+    """Every column of one captures.csv row that its WARC record contradicts."""
+    out = [
+        label
+        for label, ok in (
+            ("record id", rec.record_id == row["warc_record_id"]),
+            ("length", rec.length == length),
+            ("block SHA-256", rec.block_sha256 == row["block_sha256"]),
+            (
+                "payload SHA-256",
+                (rec.header_digest("warc-payload-digest") or "") == row["payload_sha256"],
+            ),
+            ("kind", rec.kind == row["kind"]),
+            ("url", rec.url == row["url"]),
+            ("fetched_at (WARC-Date)", _same_time(row["fetched_at"], rec.headers.get("warc-date"))),
+            ("status", row["status"] == ("" if rec.http_status is None else str(rec.http_status))),
+            ("content_type", _content_type_matches(row["content_type"], rec)),
+        )
+        if not ok
+    ]
+    return out
+
+
+def _same_time(column: str, warc_date: str | None) -> bool:
+    try:
+        return parse_time(column) == parse_time(warc_date or "")
+    except SigningKeyError:
+        return False
+
+
+def _content_type_matches(column: str, rec: ScannedRecord) -> bool:
+    """HTTP records: a Content-Type of the HTTP head (none: empty); others: the WARC one."""
+    if rec.kind == "request":
+        return column == ""
+    if rec.http_content_types is not None:
+        return column in rec.http_content_types or (column == "" and not rec.http_content_types)
+    return column == rec.headers.get("content-type", "")
 
 
 def _check_index(scan: _Scan) -> Check:
@@ -584,7 +609,7 @@ def _no_trusted_time(problems: list[str], anchors: Anchors, reason: str) -> Chec
         return _check("time-stamps", problems, "")
     if anchors.require_timestamp:
         return _check("time-stamps", [f"{reason} (--require-timestamp)"], "")
-    return Check("time-stamps", True, f"WARNING: {reason}", [], True)
+    return Check("time-stamps", True, reason, [], True)
 
 
 def _stamps_the_log_promises(
