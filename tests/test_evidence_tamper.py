@@ -38,6 +38,7 @@ def stamped(fixture_web: Any, tsa: LocalTSA, tmp_path_factory: pytest.TempPathFa
     crawl = adarchive(
         "crawl", name, *start_url_args(fixture_web, [name]), "--out", str(out), *FAST,
         "-s", f"ADARCHIVE_TSA_URL={tsa.url}",
+        "-s", "ADARCHIVE_WARC_MAX_SIZE=30000",  # several files: one can break alone
     )  # fmt: skip
     assert crawl.returncode == 0, crawl.stdout + crawl.stderr
     adarchive("keys", "generate", "--out", str(root / "keys"), check=True)
@@ -400,3 +401,44 @@ def test_full_forgery_names_the_shifted_dates(stamped: dict) -> None:
     result = _verify(_full_forgery(stamped))
     assert result.returncode == 1, result.stdout
     assert "captures.csv line 2" in result.stdout and "fetched_at (WARC-Date)" in result.stdout
+
+
+# -- honest output (issue 15 finding 6) ----------------------------------------
+
+
+def test_crc_failure_in_one_warc_claims_nothing_about_it(stamped: dict) -> None:
+    with zipfile.ZipFile(stamped["bundle"]) as zf:
+        warcs = [i for i in zf.infolist() if i.filename.startswith("archive/")]
+    assert len(warcs) >= 2, "the fixture must export several WARC files"
+    broken = warcs[-1]
+    data = bytearray(stamped["bundle"].read_bytes())
+    data[broken.header_offset + 30 + len(broken.filename) + 200] ^= 0x01  # CRC no longer holds
+    path = stamped["root"] / "crc.wacz"
+    path.write_bytes(bytes(data))
+    out = _verify(path).stdout
+    records = next(line for line in out.splitlines() if line.startswith("WARC records"))
+    assert " FAIL " in records and broken.filename in records, out
+    assert "no record starts at" not in out
+    assert f"not checked, {broken.filename} could not be read" in out
+    assert "RESULT: VERIFICATION FAILED" in out
+
+
+def test_a_huge_captures_csv_is_not_called_missing(
+    stamped: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.evidence import verify
+
+    size = zipfile.ZipFile(stamped["bundle"]).getinfo("evidence/captures.csv").file_size
+    monkeypatch.setattr(verify, "SMALL_FILE", size - 1)
+    report = verify.verify_bundle(stamped["bundle"])
+    captures = next(c for c in report.checks if c.name == "captures.csv")
+    assert not captures.ok and "not checked" in captures.detail and "missing" not in captures.detail
+
+
+def test_broken_datapackage_does_not_blame_intact_files(stamped: dict) -> None:
+    entries = read_entries(stamped["bundle"])
+    entries["datapackage.json"] = b"{not json"
+    out = _verify(_tampered(stamped, "broken-datapackage", entries)).stdout
+    assert "datapackage.json: missing or not valid JSON" in out
+    custody = next(line for line in out.splitlines() if line.startswith("custody chain"))
+    assert " OK " in custody, out

@@ -107,6 +107,21 @@ class _Scan:
     small: dict[str, bytes] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     record_problems: list[str] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
+    """Entries that could not be read (CRC, truncation): nothing in them was checked."""
+    too_large: dict[str, int] = field(default_factory=dict)
+    """Evidence files beyond SMALL_FILE: hashed, but their content not checked."""
+
+    def absent(self, name: str) -> str:
+        """Why ``name``'s content is not available: missing, unreadable or too large."""
+        if name in self.unreadable:
+            return f"{name}: could not be read from the ZIP, so it was not checked"
+        if name in self.too_large:
+            return (
+                f"{name}: {self.too_large[name]} bytes, beyond the {SMALL_FILE >> 20} MiB "
+                "this check reads: not checked"
+            )
+        return f"{name}: missing"
 
 
 @dataclass(frozen=True)
@@ -145,14 +160,7 @@ def verify_bundle(
     checks: list[Check] = []
     package = _json(scan, DATAPACKAGE)
     checks.append(_check_files(scan, package))
-    checks.append(
-        _check(
-            "WARC records",
-            scan.record_problems,
-            f"{sum(len(r) for r in scan.records.values())} records in "
-            f"{len(scan.records)} files, block and payload SHA-256 recomputed",
-        )
-    )
+    checks.append(_check_records(scan))
     digest = _json(scan, DIGEST)
     checks.append(_check_digest(scan, digest))
     custody = _custody_lines(scan)
@@ -162,7 +170,7 @@ def verify_bundle(
     rows = _csv_rows(scan)
     checks.append(_check_captures(scan, rows))
     checks.append(_check_index(scan))
-    checks.append(_check_custody(custody, package, rows))
+    checks.append(_check_custody(scan, custody, rows))
     checks.append(_check_timestamps(scan, rows, custody, anchors))
     return Report(path, checks, signer=signer if signature.ok else "")
 
@@ -198,7 +206,10 @@ def _scan_entries(path: Path, zf: zipfile.ZipFile) -> _Scan:
     for entry in results:
         if entry.problem:
             scan.problems.append(entry.problem)
+            scan.unreadable.add(entry.name)
             continue
+        if entry.data is None and not entry.name.startswith("archive/"):
+            scan.too_large[entry.name] = entry.size
         scan.hashes[entry.name] = (entry.digest, entry.size)
         if entry.records is not None:
             scan.records[entry.name] = entry.records
@@ -249,6 +260,19 @@ def _scan_records(name: str, fh: Any, feed: Any, problems: list[str]) -> dict[in
         while chunk := fh.read(CHUNK):  # still hash the rest of the file
             feed(chunk)
     return records
+
+
+def _check_records(scan: _Scan) -> Check:
+    """Records of every WARC entry; an unreadable entry is named, never counted as checked."""
+    problems = list(scan.record_problems)
+    for name in sorted(n for n in scan.unreadable if n.startswith("archive/")):
+        problems.append(f"{name}: could not be read from the ZIP; its records were not checked")
+    return _check(
+        "WARC records",
+        problems,
+        f"{sum(len(r) for r in scan.records.values())} records in "
+        f"{len(scan.records)} files, block and payload SHA-256 recomputed",
+    )
 
 
 def _json(scan: _Scan, name: str) -> dict[str, Any]:
@@ -398,14 +422,18 @@ def _csv_rows(scan: _Scan) -> list[dict[str, str]]:
 
 def _check_captures(scan: _Scan, rows: list[dict[str, str]]) -> Check:
     if CAPTURES_PATH not in scan.small:
-        return _check("captures.csv", [f"{CAPTURES_PATH}: missing"], "")
+        return _check("captures.csv", [scan.absent(CAPTURES_PATH)], "")
     if not rows or "__invalid__" in rows[0] or tuple(rows[0].keys()) != CSV_FIELDS:
         return _check("captures.csv", [f"{CAPTURES_PATH}: not the expected CSV columns"], "")
     problems: list[str] = []
     seen: dict[str, set[int]] = {}
+    skipped: dict[str, list[int]] = {}
     for line, row in enumerate(rows, start=2):
         where = f"{CAPTURES_PATH} line {line} ({row.get('warc_record_id')})"
         entry = f"archive/{row['bundle_warc']}"
+        if entry in scan.unreadable:
+            skipped.setdefault(entry, []).append(line)
+            continue
         try:
             offset = int(row["bundle_offset"])
             length = int(row["source_length"])
@@ -420,6 +448,11 @@ def _check_captures(scan: _Scan, rows: list[dict[str, str]]) -> Check:
         mismatches = _row_mismatches(row, rec, length)
         if mismatches:
             problems.append(f"{where}: {', '.join(mismatches)} differ from the WARC record")
+    for entry, lines in skipped.items():
+        problems.append(
+            f"{CAPTURES_PATH} lines {lines[0]}-{lines[-1]}: {len(lines)} rows not checked, "
+            f"{entry} could not be read"
+        )
     for entry, records in scan.records.items():
         for offset, rec in records.items():
             if rec.kind != "warcinfo" and offset not in seen.get(entry, set()):
@@ -474,7 +507,7 @@ def _content_type_matches(column: str, rec: ScannedRecord) -> bool:
 def _check_index(scan: _Scan) -> Check:
     data = scan.small.get(INDEX_PATH)
     if data is None:
-        return _check("index", [f"{INDEX_PATH}: missing"], "")
+        return _check("index", [scan.absent(INDEX_PATH)], "")
     problems = []
     lines = data.decode("utf-8", "replace").splitlines()
     for n, line in enumerate(lines, start=1):
@@ -484,6 +517,9 @@ def _check_index(scan: _Scan) -> Check:
             rec = scan.records.get(entry, {}).get(int(fields["offset"]))
         except (IndexError, KeyError, ValueError):
             problems.append(f"{INDEX_PATH} line {n}: malformed")
+            continue
+        if entry in scan.unreadable:
+            problems.append(f"{INDEX_PATH} line {n}: not checked, {entry} could not be read")
             continue
         if rec is None or rec.record_id != fields.get("recordId"):
             problems.append(
@@ -505,11 +541,11 @@ def _custody_lines(scan: _Scan) -> list[Any]:
     return out
 
 
-def _check_custody(
-    custody: list[Any], package: dict[str, Any], rows: list[dict[str, str]]
-) -> Check:
+def _check_custody(scan: _Scan, custody: list[Any], rows: list[dict[str, str]]) -> Check:
     if not custody:
-        return _check("custody chain", [f"{CUSTODY_PATH}: missing or empty"], "")
+        if CUSTODY_PATH not in scan.small:
+            return _check("custody chain", [scan.absent(CUSTODY_PATH)], "")
+        return _check("custody chain", [f"{CUSTODY_PATH}: empty"], "")
     if not all(isinstance(e, dict) and "__invalid__" not in e for e in custody):
         bad = next(
             i for i, e in enumerate(custody, 1) if not isinstance(e, dict) or "__invalid__" in e
@@ -523,17 +559,23 @@ def _check_custody(
     details = last.get("details") or {}
     if last.get("action") != ev.EXPORT_CREATED:
         problems.append(f"{CUSTODY_PATH}: the last event ({last.get('seq')}) is not the export")
-    archive = {
-        str(r.get("path")): str(r.get("hash", "")).split(":", 1)[-1]
-        for r in package.get("resources", [])
-        if str(r.get("path", "")).startswith("archive/")
-    }
-    recorded = {a.get("path"): a.get("sha256") for a in details.get("archive", [])}
-    if recorded != archive:
-        problems.append(
-            f"{CUSTODY_PATH} event {last.get('seq')}: archive/ files and digests differ "
-            f"from those the export recorded"
-        )
+    # The export event against the archive/ entries as actually read (not datapackage.json,
+    # so a broken datapackage never makes this line blame intact files).
+    actual = {n: h for n, (h, _) in scan.hashes.items() if n.startswith("archive/")}
+    recorded = {str(a.get("path")): a.get("sha256") for a in details.get("archive", [])}
+    for name in sorted(set(actual) | set(recorded)):
+        if name in scan.unreadable:
+            problems.append(
+                f"{name}: not compared with custody event {last.get('seq')}: unreadable"
+            )
+        elif name not in recorded:
+            problems.append(f"{name}: not recorded by custody event {last.get('seq')} (export)")
+        elif name not in actual:
+            problems.append(f"{name}: recorded by custody event {last.get('seq')}, not in the ZIP")
+        elif actual[name] != recorded[name]:
+            problems.append(
+                f"{name}: SHA-256 {actual[name]} differs from custody event {last.get('seq')}"
+            )
     closed = {
         (e.get("details") or {}).get("name"): (e.get("details") or {}).get("sha256")
         for e in custody
