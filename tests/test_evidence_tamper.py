@@ -442,3 +442,98 @@ def test_broken_datapackage_does_not_blame_intact_files(stamped: dict) -> None:
     assert "datapackage.json: missing or not valid JSON" in out
     custody = next(line for line in out.splitlines() if line.startswith("custody chain"))
     assert " OK " in custody, out
+
+
+# -- VERIFY.txt runs as written (issue 15 finding 5) ---------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS_PATH = f"{REPO / '.venv' / 'bin'}:{REPO / '.tools' / 'wacz' / 'bin'}:/usr/bin:/bin"
+
+
+def run_verify_txt(
+    bundle: Path, name: str, tsa_root: Path, workdir: Path
+) -> dict[int, subprocess.CompletedProcess[str]]:
+    """Every command block of the bundle's VERIFY.txt, pasted into bash in a clean directory."""
+    import re
+    import shutil
+
+    from evidence_tools import require_wacz
+
+    require_wacz()
+    workdir.mkdir()
+    shutil.copy(bundle, workdir / name)
+    shutil.copy(tsa_root, workdir / "tsa-root.pem")
+    with zipfile.ZipFile(bundle) as zf:
+        text = zf.read("evidence/VERIFY.txt").decode("utf-8")
+    blocks = re.findall(r"^---- run \(step (\d+)\)\n(.*?)^---- end$", text, re.M | re.S)
+    assert [int(n) for n, _ in blocks] == [1, 2, 3, 4, 5, 7, 8, 9], text
+    env = {"PATH": TOOLS_PATH, "HOME": str(workdir), "LC_ALL": "C.UTF-8"}
+    results = {}
+    for number, block in blocks:
+        results[int(number)] = subprocess.run(
+            ["bash", "-c", block], cwd=workdir, env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+    return results
+
+
+def _failed(results: dict[int, subprocess.CompletedProcess[str]]) -> set[int]:
+    failed = set()
+    for step, result in results.items():
+        ok = result.returncode == 0 and f"step {step} OK" in result.stdout
+        if not ok:
+            failed.add(step)
+    return failed
+
+
+def test_verify_txt_runs_as_written_on_the_genuine_bundle(
+    stamped: dict, tsa: LocalTSA, tmp_path: Path
+) -> None:
+    results = run_verify_txt(stamped["bundle"], stamped["bundle"].name, tsa.ca_pem, tmp_path / "g")
+    assert _failed(results) == set(), {
+        s: r.stdout[-800:] + r.stderr[-800:] for s, r in results.items() if r.returncode
+    }
+    assert "Verified OK" in results[7].stdout and "Verification: OK" in results[8].stdout
+
+
+def test_verify_txt_fails_the_right_steps_on_tampered_bundles(
+    stamped: dict, tsa: LocalTSA, tmp_path: Path
+) -> None:
+    name = stamped["bundle"].name
+    agency = signer(stamped["root"] / "keys" / "adarchive-signing-key.pem")
+    other = signer(stamped["root"] / "other" / "adarchive-signing-key.pem")
+
+    record = read_entries(stamped["bundle"])
+    warc = next(n for n in record if n.startswith("archive/"))
+    record[warc], _ = _last_record_flipped(record[warc])
+    rehash(record)  # hashes fixed, signature kept (the forger lacks the agency key)
+
+    csv_edit = read_entries(stamped["bundle"])
+    lines = csv_edit["evidence/captures.csv"].decode().split("\r\n")
+    fields = lines[3].split(",")
+    fields[7] = "0" * 64
+    lines[3] = ",".join(fields)
+    csv_edit["evidence/captures.csv"] = "\r\n".join(lines).encode()
+
+    custody = read_entries(stamped["bundle"])
+    events = custody["evidence/custody.jsonl"].splitlines(keepends=True)
+    first = json.loads(events[0])
+    first["actor"] = "someone-else"
+    events[0] = (json.dumps(first) + "\n").encode()
+    custody["evidence/custody.jsonl"] = b"".join(events)
+    rehash(custody, agency)  # isolates the custody step: signed as if by the agency
+
+    resigned = read_entries(stamped["bundle"])
+    resigned["evidence/report.html"] += b"<!-- edited -->"
+    rehash(resigned, other)
+
+    cases = {
+        "record": (record, {4, 7}),
+        "csv": (csv_edit, {3, 8}),
+        "custody": (custody, {9}),
+        "resigned": (resigned, {7}),
+    }
+    for label, (entries, expected) in cases.items():
+        bundle = _tampered(stamped, f"verifytxt-{label}", entries)
+        results = run_verify_txt(bundle, name, tsa.ca_pem, tmp_path / label)
+        assert _failed(results) - {5} == expected, (label, _failed(results))

@@ -325,6 +325,7 @@ def _write_bundle(
     resources.append(_write_custody(zf, session, created, event.seq, related))
     context = {
         "case_ref": options.case_ref,
+        "bundle": Path(options.out).name,
         "actor": options.actor,
         "created": created,
         "selection": selection.describe(),
