@@ -23,6 +23,13 @@ SPIDER_LOADER_CLASS = "crawler.spiderloader.DefinitionSpiderLoader"
 # so a site operator can reach a human. Set it to your unit's contact.
 ADARCHIVE_OPERATOR_CONTACT = "adarchive-operator@example.org"
 
+# The person (and their unit) answerable for this installation's actions: every
+# custody event's actor is "NAME, UNIT [OS user user@host]". Read from the
+# environment by every command (custody events are written outside Scrapy too);
+# unset, events say "operator not configured" rather than only root@host.
+ADARCHIVE_OPERATOR_NAME = None
+ADARCHIVE_OPERATOR_UNIT = None
+
 # The User-Agent. None means the honest default, built at run time by
 # crawler.useragent from the project version and ADARCHIVE_OPERATOR_CONTACT
 # (so changing the contact with -s changes the agent too). Scrapy's own

@@ -267,3 +267,50 @@ def test_zip_headers_agree_and_warcs_are_stored(case: dict[str, Any]) -> None:
         assert method == zipfile.ZIP_STORED, name
     listed = subprocess.run(["unzip", "-t", str(case["bundle"])], capture_output=True, text=True)
     assert listed.returncode == 0, listed.stdout + listed.stderr
+
+
+def test_custody_verify_checks_warc_files_on_disk(case: dict[str, Any], tmp_path: Path) -> None:
+    """Issue 15 finding 4: the log alone proves only itself; the files must agree with it."""
+    data = copy_store(case["data"], tmp_path / "data")
+    db = data / "adarchive.db"
+    ok = adarchive("custody", "verify", "--db", str(db))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "closed files on disk match the store and the log" in ok.stdout
+    with sqlite3.connect(db) as conn:
+        file_id, path = conn.execute(
+            "SELECT id, path FROM warc_file ORDER BY id LIMIT 1"
+        ).fetchone()
+        conn.execute("UPDATE warc_file SET sha256 = ? WHERE id = ?", ("0" * 64, file_id))
+    edited = adarchive("custody", "verify", "--db", str(db))
+    assert edited.returncode == 1
+    assert f"warc_file {file_id} ({path}): the store says SHA-256 {'0' * 64}" in edited.stdout
+    warc = data / path
+    warc.write_bytes(warc.read_bytes() + b"\0")
+    changed = adarchive("custody", "verify", "--db", str(db))
+    assert "recorded SHA-256" in changed.stdout and "the file on disk is" in changed.stdout
+
+
+def test_actor_is_the_operator_identity_plus_the_os_user(
+    case: dict[str, Any], tmp_path: Path
+) -> None:
+    import getpass
+    import socket
+
+    data = copy_store(case["data"], tmp_path / "data")
+    db = data / "adarchive.db"
+    env = {"ADARCHIVE_OPERATOR_NAME": "A. Examiner", "ADARCHIVE_OPERATOR_UNIT": "Unit 7"}
+    done = adarchive(
+        "export", "--db", str(db), "--out", str(tmp_path / "a.wacz"), "--ad", str(case["ad_id"]),
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        (actor,) = conn.execute("SELECT actor FROM custody_event ORDER BY seq DESC").fetchone()
+    account = f"{getpass.getuser()}@{socket.gethostname()}"
+    assert actor == f"A. Examiner, Unit 7 [OS user {account}]"
+    unset = adarchive("export", "--db", str(db), "--out", str(tmp_path / "b.wacz"),
+                      "--ad", str(case["ad_id"]))  # fmt: skip
+    assert unset.returncode == 0
+    with sqlite3.connect(db) as conn:
+        (actor,) = conn.execute("SELECT actor FROM custody_event ORDER BY seq DESC").fetchone()
+    assert actor == f"operator not configured [OS user {account}]"

@@ -39,11 +39,19 @@ def _factory(db: str | None) -> Any:
 
 def cmd_custody_verify(args: argparse.Namespace) -> int:
     from crawler.evidence.custody import verify_store_chain
+    from crawler.evidence.custody_files import check_warc_files
 
     with _factory(args.db)() as session:
         result = verify_store_chain(session)
+        files = check_warc_files(session, _data_root(args))
     print(result.describe())
-    return 0 if result.ok else 1
+    if files.problems:
+        print(f"WARC files: {len(files.problems)} problem(s) in {files.checked} checked on disk")
+        for problem in files.problems:
+            print(f"  {problem}")
+    else:
+        print(f"WARC files: {files.checked} closed files on disk match the store and the log")
+    return 0 if result.ok and not files.problems else 1
 
 
 def cmd_custody_show(args: argparse.Namespace) -> int:
@@ -244,8 +252,12 @@ def register(sub: Any) -> None:
     """Add ``custody``, ``export``, ``verify`` and ``keys`` to the main sub-parsers."""
     p = sub.add_parser("custody", help="the custody log (hash chain) in the store")
     csub = p.add_subparsers(dest="custody_command", required=True, metavar="SUBCOMMAND")
-    c = csub.add_parser("verify", help="recompute the chain; name the first broken link")
+    c = csub.add_parser(
+        "verify", help="recompute the chain, name the first broken link; hash the WARC files"
+    )
     _db_option(c)
+    c.add_argument("--data-dir", help="data root WARC paths are relative to (default: beside "
+                   "a SQLite store)")  # fmt: skip
     c.set_defaults(func=cmd_custody_verify)
     c = csub.add_parser("show", help="list custody events")
     _db_option(c)
