@@ -38,12 +38,28 @@ def _factory(db: str | None) -> Any:
 
 
 def cmd_custody_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from crawler.evidence.anchor import check_anchors
     from crawler.evidence.custody import verify_store_chain
     from crawler.evidence.custody_files import check_warc_files
+    from crawler.evidence.trust import load_tsa_roots
+    from crawler.store.models import CustodyEvent, utc
 
+    roots = list(args.tsa_root or [])
+    if os.environ.get("ADARCHIVE_TRUSTED_TSAS"):
+        roots.append(os.environ["ADARCHIVE_TRUSTED_TSAS"])
+    root_fingerprints, root_pem = load_tsa_roots(roots)
     with _factory(args.db)() as session:
         result = verify_store_chain(session)
         files = check_warc_files(session, _data_root(args))
+        events = {
+            seq: (digest, utc(at))
+            for seq, digest, at in session.execute(
+                select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.at)
+            )
+        }
+    anchors = check_anchors(events, _data_root(args), frozenset(root_fingerprints), root_pem)
     print(result.describe())
     if files.problems:
         print(f"WARC files: {len(files.problems)} problem(s) in {files.checked} checked on disk")
@@ -51,7 +67,20 @@ def cmd_custody_verify(args: argparse.Namespace) -> int:
             print(f"  {problem}")
     else:
         print(f"WARC files: {files.checked} closed files on disk match the store and the log")
-    return 0 if result.ok and not files.problems else 1
+    print(
+        f"anchors: {anchors.anchors} chain heads anchored outside the store, "
+        f"{anchors.tokens_valid} with a valid token under a trusted TSA root"
+    )
+    for line in anchors.lines:
+        print(f"  {line}")
+    for problem in anchors.problems:
+        print(f"  FAIL {problem}")
+    for gap in anchors.gaps:
+        print(f"  GAP  {gap}")
+    if not anchors.anchors:
+        print("  GAP  no anchor at all: the chain proves only itself (set ADARCHIVE_TSA_URL)")
+    ok = result.ok and not files.problems and not anchors.problems
+    return 0 if ok else 1
 
 
 def cmd_custody_show(args: argparse.Namespace) -> int:
@@ -258,6 +287,9 @@ def register(sub: Any) -> None:
     _db_option(c)
     c.add_argument("--data-dir", help="data root WARC paths are relative to (default: beside "
                    "a SQLite store)")  # fmt: skip
+    c.add_argument("--tsa-root", metavar="PEM|SHA256", action="append",
+                   help="trusted TSA root for the chain-head tokens (repeatable; also "
+                   "$ADARCHIVE_TRUSTED_TSAS)")  # fmt: skip
     c.set_defaults(func=cmd_custody_verify)
     c = csub.add_parser("show", help="list custody events")
     _db_option(c)

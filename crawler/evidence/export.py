@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.archive.digests import file_sha256
 from crawler.evidence import events as ev
+from crawler.evidence.anchor import anchor_head, tsa_urls
 from crawler.evidence.cdx import cdxj_line
 from crawler.evidence.custody import (
     default_actor,
@@ -231,6 +232,7 @@ def export_bundle(
             {"bundle": out.name, "sha256": digest, "bytes": size, "export_event": result["event"]},
             actor=options.actor,
         )
+        anchor_head(session, options.data_root, f"export {out.name}", tsa_urls())
     return ExportResult(
         path=out,
         sha256=digest,
