@@ -46,6 +46,17 @@ def anchored(
     return {"out": out, "db": out / "adarchive.db", "dead": dead}
 
 
+def _copy_data(src: Path, dst: Path) -> Path:
+    """WARC files and anchors copied; the store through SQLite's backup (WAL-safe)."""
+    shutil.copytree(src / "warc", dst / "warc")
+    with (
+        sqlite3.connect(src / "adarchive.db") as source,
+        sqlite3.connect(dst / "adarchive.db") as target,
+    ):
+        source.backup(target)
+    return dst
+
+
 def _custody_verify(data: Path, *extra: str) -> Any:
     return adarchive("custody", "verify", "--db", str(data / "adarchive.db"), *extra)
 
@@ -105,8 +116,7 @@ def _rewrite(db: Path, shift: timedelta) -> None:
 def test_rewritten_history_is_caught_by_the_anchor(
     anchored: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA], tmp_path: Path
 ) -> None:
-    data = tmp_path / "data"
-    shutil.copytree(anchored["out"], data)
+    data = _copy_data(anchored["out"], tmp_path / "data")
     _rewrite(data / "adarchive.db", timedelta(0))
     result = _custody_verify(data, "--tsa-root", str(tsas[0].ca_pem))
     assert "custody chain intact" in result.stdout  # the chain alone is fooled
@@ -121,8 +131,7 @@ def test_rewritten_and_restamped_history_shows_a_late_token(
     from crawler.evidence.anchor import anchor_head
     from crawler.store.db import open_store
 
-    data = tmp_path / "data"
-    shutil.copytree(anchored["out"], data)
+    data = _copy_data(anchored["out"], tmp_path / "data")
     _rewrite(data / "adarchive.db", timedelta(days=1))  # as if rewritten a day later
     shutil.rmtree(data / "warc" / "custody")
     factory = open_store(f"sqlite:///{data / 'adarchive.db'}", create=False)

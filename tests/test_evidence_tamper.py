@@ -537,3 +537,26 @@ def test_verify_txt_fails_the_right_steps_on_tampered_bundles(
         bundle = _tampered(stamped, f"verifytxt-{label}", entries)
         results = run_verify_txt(bundle, name, tsa.ca_pem, tmp_path / label)
         assert _failed(results) - {5} == expected, (label, _failed(results))
+
+
+def test_rewritten_custody_history_is_caught_by_the_bundled_anchor(
+    stamped: dict, tsa: LocalTSA
+) -> None:
+    """Edit event 1 and recompute the chain after it (re-signed as if by the agency): the
+    chain verifies, but the anchor time-stamped at the crawl's end names the rewrite."""
+    entries = read_entries(stamped["bundle"])
+    assert any(n.startswith("evidence/anchor-head-") for n in entries), list(entries)
+    events = entries["evidence/custody.jsonl"].splitlines(keepends=True)
+    first = json.loads(events[0])
+    first["details"]["robots"] = "robots.txt NOT obeyed"
+    events[0] = json.dumps(first).encode()
+    entries["evidence/custody.jsonl"] = b"".join(_rechain(events))
+    rehash(entries, signer(stamped["root"] / "keys" / "adarchive-signing-key.pem"))
+    key = ["--key", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem")]
+    result = _verify(_tampered(stamped, "rewritten-history", entries), "--tsa-root",
+                     str(tsa.ca_pem), *key)  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(x.startswith("custody chain") and " OK " in x for x in lines)
+    anchor = next(x for x in lines if x.startswith("custody anchors"))
+    assert " FAIL " in anchor and "was rewritten" in anchor

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 SCHEMA = "adarchive-custody-anchor/1"
 ANCHOR_DIR = "custody"
+ANCHOR_PREFIX = "anchor-"
+"""Anchors travel in bundles as ``evidence/anchor-head-<seq>.json`` (+ ``….<tsa>.tsr``)."""
 # A token this much newer than the newest event it covers suggests a re-stamped rewrite.
 MAX_TOKEN_LAG = timedelta(hours=1)
 
@@ -131,65 +133,78 @@ class AnchorCheck:
     lines: list[str] = field(default_factory=list)
 
 
+def check_one(
+    out: AnchorCheck,
+    name: str,
+    body_bytes: bytes,
+    tokens: list[tuple[str, bytes]],
+    events: dict[int, tuple[str, datetime]],
+    tsa_roots: frozenset[str],
+    roots_pem: bytes,
+) -> None:
+    """One anchor against the chain ``events`` (seq -> hash, at), and each of its tokens."""
+    out.anchors += 1
+    try:
+        body = json.loads(body_bytes)
+        seq, anchored_hash = int(body["seq"]), str(body["hash"])
+    except (ValueError, KeyError, TypeError):
+        out.problems.append(f"{name}: not a custody anchor")
+        return
+    stored = events.get(seq)
+    if stored is None:
+        out.problems.append(f"{name}: custody event {seq} is missing")
+        return
+    if stored[0] != anchored_hash:
+        out.problems.append(
+            f"{name}: custody event {seq} has hash {stored[0][:16]}…, but "
+            f"{anchored_hash[:16]}… was anchored: the history up to event {seq} was rewritten"
+        )
+    valid = 0
+    for token_name, token in tokens:
+        check = verify_response(token, body_bytes, roots_pem or None)
+        if not check.ok:
+            out.lines.append(f"{token_name}: INVALID ({check.reason})")
+            continue
+        if not tsa_roots:
+            out.lines.append(f"{token_name}: well-formed, NOT trusted (no TSA root configured)")
+            continue
+        if check.root_fingerprint not in tsa_roots:
+            out.lines.append(f"{token_name}: root {check.root_fingerprint[:16]}… not trusted")
+            continue
+        assert check.gen_time is not None
+        lag = check.gen_time - stored[1]
+        if lag < -timedelta(seconds=1):
+            out.problems.append(f"{token_name}: token time precedes event {seq}")
+            continue
+        if lag > MAX_TOKEN_LAG:
+            out.problems.append(
+                f"{token_name}: stamped {check.gen_time:%Y-%m-%dT%H:%M:%SZ}, {lag} after "
+                f"event {seq}: re-stamped later?"
+            )
+            continue
+        valid += 1
+        out.lines.append(f"{token_name}: valid, {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
+    if valid:
+        out.tokens_valid += 1
+    else:
+        out.gaps.append(f"{name}: event {seq} has no valid token under a trusted root")
+
+
 def check_anchors(
     events: dict[int, tuple[str, datetime]],
     data_root: Path,
     tsa_roots: frozenset[str],
     roots_pem: bytes,
 ) -> AnchorCheck:
-    """Each anchor against the store's chain; each token under the trusted TSA roots.
+    """Each anchor file against the store's chain; each token under the trusted TSA roots.
 
-    ``events`` maps seq to (hash, at) of the store's events. One valid token per
-    anchor suffices; every token is reported.
+    One valid token per anchor suffices; every token is reported.
     """
     out = AnchorCheck()
     directory = anchor_dir(data_root)
     for path in sorted(directory.glob("head-*.json")):
-        out.anchors += 1
-        try:
-            body = json.loads(path.read_bytes())
-            seq, anchored_hash = int(body["seq"]), str(body["hash"])
-        except (OSError, ValueError, KeyError, TypeError):
-            out.problems.append(f"{path.name}: not a custody anchor")
-            continue
-        stored = events.get(seq)
-        if stored is None:
-            out.problems.append(f"{path.name}: custody event {seq} is missing from the store")
-            continue
-        if stored[0] != anchored_hash:
-            out.problems.append(
-                f"{path.name}: custody event {seq} has hash {stored[0][:16]}…, but "
-                f"{anchored_hash[:16]}… was anchored: the history up to event {seq} was rewritten"
-            )
-        valid = 0
-        for token in sorted(path.parent.glob(f"{path.stem}.*.tsr")):
-            check = verify_response(token.read_bytes(), path.read_bytes(), roots_pem or None)
-            if not check.ok:
-                out.lines.append(f"{token.name}: INVALID ({check.reason})")
-                continue
-            if not tsa_roots:
-                out.lines.append(f"{token.name}: well-formed, NOT trusted (no TSA root configured)")
-                continue
-            if check.root_fingerprint not in tsa_roots:
-                out.lines.append(f"{token.name}: root {check.root_fingerprint[:16]}… not trusted")
-                continue
-            assert check.gen_time is not None
-            lag = check.gen_time - stored[1]
-            if lag < -timedelta(seconds=1):
-                out.problems.append(f"{token.name}: token time precedes event {seq}")
-                continue
-            if lag > MAX_TOKEN_LAG:
-                out.problems.append(
-                    f"{token.name}: stamped {check.gen_time:%Y-%m-%dT%H:%M:%SZ}, {lag} after "
-                    f"event {seq}: re-stamped later?"
-                )
-                continue
-            valid += 1
-            out.lines.append(f"{token.name}: valid, {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
-        for pending in sorted(path.parent.glob(f"{path.stem}.*.pending")):
+        tokens = [(t.name, t.read_bytes()) for t in sorted(directory.glob(f"{path.stem}.*.tsr"))]
+        check_one(out, path.name, path.read_bytes(), tokens, events, tsa_roots, roots_pem)
+        for pending in sorted(directory.glob(f"{path.stem}.*.pending")):
             out.gaps.append(f"{pending.name}: time-stamp request still queued (TSA unreachable)")
-        if valid:
-            out.tokens_valid += 1
-        else:
-            out.gaps.append(f"{path.name}: event {seq} has no valid token under a trusted root")
     return out

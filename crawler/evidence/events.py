@@ -108,6 +108,9 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
         subject=warc_subject(row.path),
         tsa_url=tsa_url,
     )
+    from crawler.evidence.anchor import anchor_head
+
+    anchor_head(recorder.session, recorder.data_root, f"warc closed {path.name}", urls)
 
 
 def _jsonable(value: Any) -> Any:

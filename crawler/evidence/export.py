@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.archive.digests import file_sha256
 from crawler.evidence import events as ev
-from crawler.evidence.anchor import anchor_head, tsa_urls
+from crawler.evidence.anchor import ANCHOR_PREFIX, anchor_dir, anchor_head, tsa_urls
 from crawler.evidence.cdx import cdxj_line
 from crawler.evidence.custody import (
     default_actor,
@@ -292,6 +292,7 @@ def _write_bundle(
         resources.append(resource)
     for source in sources:
         resources += _copy_stamps(zf, source, created)
+    resources += _copy_anchors(zf, options.data_root, created)
     resources.append(_write_text(zf, INDEX_PATH, created, _index_lines(infos)))
     resources.append(_write_text(zf, PAGES_PATH, created, _pages_lines(session, infos, options)))
     resources.append(_write_csv(zf, created, infos))
@@ -474,6 +475,17 @@ def _copy_stamps(zf: ZipWriter, source: SourceFile, when: datetime) -> list[dict
         with open(path, "rb") as fh:
             while chunk := fh.read(CHUNK):
                 entry.write(chunk)
+        out.append(entry.close())
+    return out
+
+
+def _copy_anchors(zf: ZipWriter, data_root: Path, when: datetime) -> list[dict[str, Any]]:
+    """The custody chain's head anchors and their tokens, so the bundle carries them too."""
+    out = []
+    directory = anchor_dir(data_root)
+    for path in sorted(directory.glob("head-*.json")) + sorted(directory.glob("head-*.tsr")):
+        entry = _Entry(zf, f"evidence/{ANCHOR_PREFIX}{path.name}", when, path.stat().st_size)
+        entry.write(path.read_bytes())
         out.append(entry.close())
     return out
 

@@ -172,6 +172,7 @@ def verify_bundle(
     checks.append(_check_index(scan))
     checks.append(_check_custody(scan, custody, rows))
     checks.append(_check_timestamps(scan, rows, custody, anchors))
+    checks.append(_check_anchors(scan, custody, anchors))
     return Report(path, checks, signer=signer if signature.ok else "")
 
 
@@ -643,6 +644,40 @@ def _check_timestamps(
         [],
         f"{len(times)} RFC 3161 tokens valid under a trusted TSA root (earliest {first})",
     )
+
+
+def _check_anchors(scan: _Scan, custody: list[Any], anchors: Anchors) -> Check:
+    """The custody chain's head anchors the bundle carries, against its custody.jsonl."""
+    from crawler.evidence.anchor import ANCHOR_PREFIX, AnchorCheck, check_one
+
+    prefix = f"evidence/{ANCHOR_PREFIX}"
+    names = sorted(n for n in scan.small if n.startswith(prefix) and n.endswith(".json"))
+    if not names:
+        return Check("custody anchors", True, "no chain-head anchor in this bundle", [], True)
+    events: dict[int, tuple[str, Any]] = {}
+    for event in custody:
+        if isinstance(event, dict) and "seq" in event:
+            try:
+                events[int(event["seq"])] = (str(event.get("hash")), parse_time(str(event["at"])))
+            except (SigningKeyError, KeyError, ValueError):
+                continue
+    out = AnchorCheck()
+    for name in names:
+        stem = name[: -len(".json")]
+        tokens = [
+            (n, scan.small[n])
+            for n in sorted(scan.small)
+            if n.startswith(stem + ".") and n.endswith(".tsr")
+        ]
+        check_one(
+            out, name, scan.small[name], tokens, events, anchors.tsa_roots, anchors.tsa_roots_pem
+        )
+    if out.problems:
+        return _check("custody anchors", out.problems, "")
+    detail = f"{out.anchors} chain heads anchored, {out.tokens_valid} with a token under a trusted TSA root"
+    if out.tokens_valid < out.anchors:
+        return Check("custody anchors", True, detail + "; " + "; ".join(out.gaps[:3]), [], True)
+    return _check("custody anchors", [], detail)
 
 
 def _no_trusted_time(problems: list[str], anchors: Anchors, reason: str) -> Check:
