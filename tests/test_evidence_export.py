@@ -90,11 +90,12 @@ def test_adarchive_verify_passes_with_the_agency_key(case: dict[str, Any]) -> No
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # no TSA in this crawl: the absence of trusted time is a warning, never "OK"
-    assert "RESULT: integrity OK, signer verified, 1 warning(s) above" in result.stdout
+    assert "RESULT: integrity OK, signer verified, 2 warning(s) above" in result.stdout
     lines = result.stdout.splitlines()
     for check in ("files", "WARC records", "signature", "captures.csv", "custody chain"):
         assert any(line.startswith(check) and " OK " in line for line in lines)
     assert any(line.startswith("time-stamps") and " WARN " in line for line in lines)
+    assert any(line.startswith("custody anchors") and " WARN " in line for line in lines)
 
 
 def test_py_wacz_validates_the_bundle(case: dict[str, Any]) -> None:
