@@ -560,3 +560,36 @@ def test_rewritten_custody_history_is_caught_by_the_bundled_anchor(
     assert any(x.startswith("custody chain") and " OK " in x for x in lines)
     anchor = next(x for x in lines if x.startswith("custody anchors"))
     assert " FAIL " in anchor and "was rewritten" in anchor
+
+
+def test_signature_is_time_stamped_when_a_tsa_is_configured(
+    stamped: dict, tsa: LocalTSA, tmp_path: Path
+) -> None:
+    from evidence_tools import require_wacz, run
+
+    bundle = tmp_path / "stamped-signature.wacz"
+    export = adarchive(
+        "export", "--db", str(stamped["out"] / "adarchive.db"), "--out", str(bundle),
+        "--platform", stamped["platform"], "--sign",
+        str(stamped["root"] / "keys" / "adarchive-signing-key.pem"),
+        env={"ADARCHIVE_TSA_URL": tsa.url},
+    )  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    with zipfile.ZipFile(bundle) as zf:
+        assert "signatureTimeStamp" in json.loads(zf.read("datapackage-digest.json"))
+    key = ["--key", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem")]
+    result = _verify(bundle, "--tsa-root", str(tsa.ca_pem), *key)
+    assert result.returncode == 0, result.stdout
+    assert "signed no later than" in result.stdout and "(RFC 3161)" in result.stdout
+    claimed = _verify(bundle, *key)
+    assert "signing time only claimed" in claimed.stdout
+    validated = run([str(require_wacz()), "validate", "-f", str(bundle)])
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    retired = tmp_path / "retired.json"
+    adarchive(
+        "keys", "trust", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem"),
+        "--name", "Retired Office", "--valid-until", "2021-01-01", "--file", str(retired),
+        check=True,
+    )  # fmt: skip
+    late = _verify(bundle, "--trusted-signers", str(retired), "--tsa-root", str(tsa.ca_pem))
+    assert late.returncode == 1 and "(trusted time)" in late.stdout

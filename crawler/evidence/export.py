@@ -11,6 +11,7 @@ renamed only when complete.
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
@@ -47,12 +48,13 @@ from crawler.evidence.layout import (
     INDEX_PATH,
     PAGES_PATH,
     REPORT_PATH,
+    SIGNATURE_STAMP,
     SOFTWARE,
     VERIFY_PATH,
     WACZ_VERSION,
 )
 from crawler.evidence.selection import Selected, Selection, select_captures
-from crawler.evidence.timestamp import manifest_paths
+from crawler.evidence.timestamp import TimestampError, manifest_paths, request_timestamp
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
 from crawler.evidence.zipwriter import ZipWriter
 from crawler.store.models import Ad, Capture, CustodyEvent, Platform, Sighting, WarcFile, utc
@@ -371,9 +373,29 @@ def _write_bundle(
             "publicKey": public_b64,
             "signature": sign_hash(key, digest["hash"]),
         }
+    if key is not None:
+        token = _stamp_signature(digest["signedData"]["signature"])
+        if token is not None:
+            digest[SIGNATURE_STAMP] = base64.b64encode(token).decode("ascii")
     _write_bytes(zf, DIGEST, created, json.dumps(digest, indent=2).encode("utf-8"))
     zf.close()
     return {"records": records, "event": event.seq, "fingerprint": fingerprint}
+
+
+def _stamp_signature(signature: str) -> bytes | None:
+    """Trusted time over the signature, so a signer's validity period can be checked.
+
+    The token covers the ASCII ``signature`` value and travels in
+    datapackage-digest.json (WACZ readers refuse unlisted files). The first
+    configured TSA that answers is used; if none does, verify says the signing
+    time is only claimed.
+    """
+    for url in tsa_urls():
+        try:
+            return request_timestamp(url, signature.encode("ascii"))
+        except TimestampError:
+            continue
+    return None
 
 
 def _copy_records(

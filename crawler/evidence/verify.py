@@ -32,6 +32,7 @@ from crawler.evidence.layout import (
     DATAPACKAGE,
     DIGEST,
     INDEX_PATH,
+    SIGNATURE_STAMP,
 )
 from crawler.evidence.timestamp import CHAIN_SUFFIX, MANIFEST_SUFFIX, TOKEN_SUFFIX, verify_response
 from crawler.evidence.trust import TrustedSigner, parse_time
@@ -165,7 +166,10 @@ def verify_bundle(
     checks.append(_check_digest(scan, digest))
     custody = _custody_lines(scan)
     export_event = custody[-1] if custody and isinstance(custody[-1], dict) else {}
-    signature, signer = _check_signature(digest, package, export_event, anchors)
+    signed_at, stamp_note = _signature_time(digest, anchors)
+    signature, signer = _check_signature(digest, package, export_event, anchors, signed_at)
+    if stamp_note and signature.ok:
+        signature.detail += f"; {stamp_note}"
     checks.append(signature)
     rows = _csv_rows(scan)
     checks.append(_check_captures(scan, rows))
@@ -333,6 +337,7 @@ def _check_signature(
     package: dict[str, Any],
     export_event: dict[str, Any],
     anchors: Anchors,
+    signed_at: Any = None,
 ) -> tuple[Check, str]:
     """(the check, the anchored signer's name or '')."""
     from crawler.evidence.signing import fingerprint_b64, verify_hash_signature
@@ -384,9 +389,11 @@ def _check_signature(
         else:
             when = str(package.get("created", ""))
             try:
-                at = parse_time(when)
+                at = signed_at or parse_time(when)
             except SigningKeyError:
                 at = None
+            if signed_at is not None:
+                when = f"{signed_at:%Y-%m-%dT%H:%M:%SZ} (trusted time)"
             valid = [m for m in matches if at is not None and m.valid_at(at)]
             if not valid:
                 m = matches[0]
@@ -408,6 +415,27 @@ def _check_signature(
             True,
         ), ""
     return _check("signature", [], f"ECDSA P-384 over the datapackage hash by {signer}"), signer
+
+
+def _signature_time(digest: dict[str, Any], anchors: Anchors) -> tuple[Any, str]:
+    """(trusted time the signature existed by, what to say about it)."""
+    import base64
+    import binascii
+
+    encoded = digest.get(SIGNATURE_STAMP) if digest else None
+    signature = str((digest.get("signedData") or {}).get("signature", "")) if digest else ""
+    if not encoded or not signature:
+        return None, "signing time only claimed (no time-stamp over the signature)"
+    try:
+        token = base64.b64decode(str(encoded), validate=True)
+    except (ValueError, binascii.Error):
+        return None, f"{SIGNATURE_STAMP} is not base64: signing time only claimed"
+    check = verify_response(token, signature.encode("ascii"), anchors.tsa_roots_pem or None)
+    if not check.ok:
+        return None, f"{SIGNATURE_STAMP} does not hold ({check.reason}): signing time only claimed"
+    if check.root_fingerprint not in anchors.tsa_roots:
+        return None, f"{SIGNATURE_STAMP} not under a trusted TSA root: signing time only claimed"
+    return check.gen_time, f"signed no later than {check.gen_time:%Y-%m-%dT%H:%M:%SZ} (RFC 3161)"
 
 
 def _csv_rows(scan: _Scan) -> list[dict[str, str]]:
