@@ -140,3 +140,9 @@ def test_rewritten_and_restamped_history_shows_a_late_token(
     result = _custody_verify(data, "--tsa-root", str(tsas[0].ca_pem))
     assert result.returncode == 1
     assert "re-stamped later?" in result.stdout
+
+
+def test_status_reports_the_gap(anchored: dict[str, Any]) -> None:
+    result = adarchive("status", "--db", str(anchored["db"]))
+    assert result.returncode == 0, result.stderr
+    assert "chain-head time-stamp request(s) queued, TSA unreachable" in result.stdout

@@ -124,6 +124,11 @@ def retry_pending(directory: Path, urls: list[str]) -> None:
             _stamp(anchor, url)
 
 
+def pending_requests(data_root: Path) -> list[Path]:
+    """Chain-head time-stamp requests still queued: gaps in trusted time (for ``status``)."""
+    return sorted(anchor_dir(data_root).glob("head-*.pending"))
+
+
 @dataclass
 class AnchorCheck:
     anchors: int = 0
