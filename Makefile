@@ -35,7 +35,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Independent verification tools live in their own venvs: they pin old
 # dependencies that would clash with ours (see shared NOTES: pywb, py-wacz).
-tools: $(TOOLS)/pywb/.installed $(TOOLS)/wacz/.installed
+tools: $(TOOLS)/pywb/.installed $(TOOLS)/wacz/.installed $(TOOLS)/replaywebpage/.installed
 
 $(TOOLS)/pywb/.installed:
 	$(PYTHON) -m venv $(TOOLS)/pywb
@@ -47,6 +47,18 @@ $(TOOLS)/wacz/.installed:
 	$(PYTHON) -m venv $(TOOLS)/wacz
 	$(TOOLS)/wacz/bin/pip install -q --upgrade pip
 	$(TOOLS)/wacz/bin/pip install -q 'wacz==0.6.0'
+	touch $@
+
+# ReplayWeb.page's static build (index.html, sw.js, ui.js), for replay tests in
+# headless Chromium. `npm install replaywebpage` fails on a missing warcio
+# version; the published tarball already holds the built files.
+REPLAYWEBPAGE_VERSION ?= 2.4.6
+$(TOOLS)/replaywebpage/.installed:
+	rm -rf $(TOOLS)/replaywebpage && mkdir -p $(TOOLS)/replaywebpage
+	cd $(TOOLS)/replaywebpage && npm pack -q replaywebpage@$(REPLAYWEBPAGE_VERSION) \
+		&& tar xzf replaywebpage-$(REPLAYWEBPAGE_VERSION).tgz --strip-components=1 \
+		&& rm replaywebpage-$(REPLAYWEBPAGE_VERSION).tgz
+	test -f $(TOOLS)/replaywebpage/sw.js && test -f $(TOOLS)/replaywebpage/ui.js
 	touch $@
 
 demo: setup

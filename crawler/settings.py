@@ -38,10 +38,18 @@ ADDONS = {"crawler.configuration.ConfigAddon": 0}
 # Who runs this crawl, written into the User-Agent and every warcinfo record,
 # so a site operator can reach a human. Set it to your unit's contact.
 ADARCHIVE_OPERATOR_CONTACT = "adarchive-operator@example.org"
-# The examiner's name and unit, as a court exhibit's cover and statement print
-# them (`adarchive exhibit`; --examiner/--unit override). Empty: the OS user.
-ADARCHIVE_OPERATOR_NAME = ""
-ADARCHIVE_OPERATOR_UNIT = ""
+# The person (and their unit) answerable for this installation's actions: every
+# custody event's actor is "NAME, UNIT [OS user user@host]". Read from the
+# environment by every command (custody events are written outside Scrapy too);
+# unset, events say "operator not configured" rather than only root@host. A court
+# exhibit prints them as its examiner (`adarchive exhibit --examiner/--unit` override).
+ADARCHIVE_OPERATOR_NAME = None
+ADARCHIVE_OPERATOR_UNIT = None
+# Trust anchors for `adarchive verify` and `custody verify`: a trusted-signers
+# file (`adarchive keys trust`) and TSA root certificates (a PEM file, or
+# SHA-256 fingerprints separated by commas). None: only what the command is given.
+ADARCHIVE_TRUSTED_SIGNERS = None
+ADARCHIVE_TRUSTED_TSAS = None
 
 # The User-Agent. None means the honest default, built at run time by
 # crawler.useragent from the project version and ADARCHIVE_OPERATOR_CONTACT

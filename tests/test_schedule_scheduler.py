@@ -200,7 +200,9 @@ def test_export_of_the_recrawl_resolves_revisits(rounds: Rounds) -> None:
     for row in revisits:
         assert (row["url"], row["payload_sha256"]) in originals, row["url"]
     verified = adarchive("verify", str(bundle))
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    # unsigned bundle, no trust anchor: integrity checked, signer not (exit 3)
+    assert verified.returncode == 3, verified.stdout + verified.stderr
+    assert "RESULT: integrity OK, signer NOT verified" in verified.stdout
 
 
 def test_status_lists_the_scheduled_crawls(rounds: Rounds) -> None:

@@ -6,7 +6,6 @@ reads ``filename``/``offset``/``length`` straight out of the ZIP entry.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -20,11 +19,8 @@ def surt(url: str) -> str:
     host = (parts.hostname or "").lower().strip(".")
     if host.startswith("www."):
         host = host[4:]
-    try:
-        ipaddress.ip_address(host)
-        key = host
-    except ValueError:
-        key = ",".join(reversed(host.split(".")))
+    # IPv4 addresses are reversed like names: pywb's and wabac.js's keys both do so.
+    key = ",".join(reversed(host.split(".")))
     port = parts.port
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
     if port and port != default:
@@ -37,7 +33,10 @@ def surt(url: str) -> str:
 
 
 def cdx_timestamp(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    """17 digits (milliseconds), as wabac.js reads them: two captures of one URL within a
+    second (a browser page before and after its age gate) stay distinct in replay."""
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y%m%d%H%M%S") + f"{dt.microsecond // 1000:03d}"
 
 
 def cdxj_line(

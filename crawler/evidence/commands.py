@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crawler.configuration import setting
 from crawler.evidence.errors import BundleError, ExportError, SelectionError, SigningKeyError
 from crawler.printable import printable
 
@@ -38,12 +39,49 @@ def _factory(db: str | None) -> Any:
 
 
 def cmd_custody_verify(args: argparse.Namespace) -> int:
-    from crawler.evidence.custody import verify_store_chain
+    from sqlalchemy import select
 
+    from crawler.evidence.anchor import check_anchors
+    from crawler.evidence.custody import verify_store_chain
+    from crawler.evidence.custody_files import check_warc_files
+    from crawler.evidence.trust import load_tsa_roots
+    from crawler.store.models import CustodyEvent, utc
+
+    roots = list(args.tsa_root or [])
+    if setting("ADARCHIVE_TRUSTED_TSAS"):
+        roots.append(setting("ADARCHIVE_TRUSTED_TSAS"))
+    root_fingerprints, root_pem = load_tsa_roots(roots)
     with _factory(args.db)() as session:
         result = verify_store_chain(session)
+        files = check_warc_files(session, _data_root(args))
+        events = {
+            seq: (digest, utc(at))
+            for seq, digest, at in session.execute(
+                select(CustodyEvent.seq, CustodyEvent.hash, CustodyEvent.at)
+            )
+        }
+    anchors = check_anchors(events, _data_root(args), frozenset(root_fingerprints), root_pem)
     print(result.describe())
-    return 0 if result.ok else 1
+    if files.problems:
+        print(f"WARC files: {len(files.problems)} problem(s) in {files.checked} checked on disk")
+        for problem in files.problems:
+            print(f"  {problem}")
+    else:
+        print(f"WARC files: {files.checked} closed files on disk match the store and the log")
+    print(
+        f"anchors: {anchors.anchors} chain heads anchored outside the store, "
+        f"{anchors.tokens_valid} with a valid token under a trusted TSA root"
+    )
+    for line in anchors.lines:
+        print(f"  {line}")
+    for problem in anchors.problems:
+        print(f"  FAIL {problem}")
+    for gap in anchors.gaps:
+        print(f"  GAP  {gap}")
+    if not anchors.anchors:
+        print("  GAP  no anchor at all: the chain proves only itself (set ADARCHIVE_TSA_URL)")
+    ok = result.ok and not files.problems and not anchors.problems
+    return 0 if ok else 1
 
 
 def cmd_custody_show(args: argparse.Namespace) -> int:
@@ -83,7 +121,6 @@ def _data_root(args: argparse.Namespace) -> Path:
     path = sqlite_path(resolve_db_url(args.db))
     if path is not None:
         return path.resolve().parent
-    from crawler.configuration import setting
 
     return Path(setting("ADARCHIVE_DATA_DIR")).resolve()
 
@@ -125,20 +162,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from crawler.evidence.verify import print_report, verify_bundle
+    from crawler.evidence.trust import load_signers, load_tsa_roots, normalise_fingerprint
+    from crawler.evidence.verify import Anchors, print_report, verify_bundle
 
-    fingerprint = args.fingerprint
+    fingerprint = normalise_fingerprint(args.fingerprint) if args.fingerprint else None
     if args.key:
         fingerprint = _key_fingerprint(Path(args.key))
-    report = verify_bundle(
-        Path(args.bundle), fingerprint=fingerprint, tsa_root_fingerprint=args.tsa_root
+    signers_file = args.trusted_signers or setting("ADARCHIVE_TRUSTED_SIGNERS")
+    signers = tuple(load_signers(Path(signers_file))) if signers_file else ()
+    roots = list(args.tsa_root or [])
+    if setting("ADARCHIVE_TRUSTED_TSAS"):
+        roots.append(setting("ADARCHIVE_TRUSTED_TSAS"))
+    root_fingerprints, root_pem = load_tsa_roots(roots)
+    anchors = Anchors(
+        fingerprint=fingerprint,
+        signers=signers,
+        tsa_roots=frozenset(root_fingerprints),
+        tsa_roots_pem=root_pem,
+        require_timestamp=args.require_timestamp,
     )
+    report = verify_bundle(Path(args.bundle), anchors=anchors)
     print_report(report, sys.stdout)
-    from crawler.configuration import setting
-
     if args.db or setting("ADARCHIVE_DB"):
         _log_verification(args.db, report)
-    return 0 if report.ok else 1
+    return report.exit_code
 
 
 def _key_fingerprint(path: Path) -> str:
@@ -201,6 +248,37 @@ def cmd_keys_certificate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signers_file(args: argparse.Namespace) -> Path:
+    path = args.file or setting("ADARCHIVE_TRUSTED_SIGNERS")
+    if not path:
+        raise SigningKeyError("say which trusted-signers file: --file or ADARCHIVE_TRUSTED_SIGNERS")
+    return Path(path)
+
+
+def cmd_keys_trust(args: argparse.Namespace) -> int:
+    from crawler.evidence.trust import trust_key
+
+    path = _signers_file(args)
+    signer = trust_key(
+        path, Path(args.public_key), args.name, args.unit or "", args.valid_from or "",
+        args.valid_until or "",
+    )  # fmt: skip
+    print(f"trusted {signer.label()}  key {signer.fingerprint}")
+    print(f"  valid {signer.valid_from or '-'} to {signer.valid_until or '-'}  (in {path})")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from crawler.evidence.trust import load_signers
+
+    rows = [
+        (s.name, s.unit, s.fingerprint, s.valid_from or "-", s.valid_until or "-")
+        for s in load_signers(_signers_file(args))
+    ]
+    _print_table(("name", "unit", "fingerprint", "valid from", "valid until"), rows)
+    return 0
+
+
 def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     cells = [list(header)] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -217,8 +295,15 @@ def register(sub: Any) -> None:
     """Add ``custody``, ``export``, ``verify`` and ``keys`` to the main sub-parsers."""
     p = sub.add_parser("custody", help="the custody log (hash chain) in the store")
     csub = p.add_subparsers(dest="custody_command", required=True, metavar="SUBCOMMAND")
-    c = csub.add_parser("verify", help="recompute the chain; name the first broken link")
+    c = csub.add_parser(
+        "verify", help="recompute the chain, name the first broken link; hash the WARC files"
+    )
     _db_option(c)
+    c.add_argument("--data-dir", help="data root WARC paths are relative to (default: beside "
+                   "a SQLite store)")  # fmt: skip
+    c.add_argument("--tsa-root", metavar="PEM|SHA256", action="append",
+                   help="trusted TSA root for the chain-head tokens (repeatable; also "
+                   "$ADARCHIVE_TRUSTED_TSAS)")  # fmt: skip
     c.set_defaults(func=cmd_custody_verify)
     c = csub.add_parser("show", help="list custody events")
     _db_option(c)
@@ -253,8 +338,14 @@ def register(sub: Any) -> None:
     p.add_argument("bundle", metavar="CASE.wacz")
     p.add_argument("--key", metavar="PUBLIC.pem", help="require a signature by this public key")
     p.add_argument("--fingerprint", help="require a signature by the key with this fingerprint")
-    p.add_argument("--tsa-root", metavar="SHA256",
-                   help="require time-stamp chains to end at this root certificate")  # fmt: skip
+    p.add_argument("--trusted-signers", metavar="FILE",
+                   help="agency keys trusted to sign bundles (default: "
+                   "$ADARCHIVE_TRUSTED_SIGNERS; manage with: adarchive keys trust)")  # fmt: skip
+    p.add_argument("--tsa-root", metavar="PEM|SHA256", action="append",
+                   help="trusted TSA root certificate (PEM file or SHA-256 fingerprint; "
+                   "repeatable; also $ADARCHIVE_TRUSTED_TSAS)")  # fmt: skip
+    p.add_argument("--require-timestamp", action="store_true",
+                   help="fail when no token under a trusted TSA root dates the bundle's files")  # fmt: skip
     p.add_argument("--db", help="record the verification in this store's custody log")
     p.set_defaults(func=cmd_verify)
 
@@ -272,3 +363,14 @@ def register(sub: Any) -> None:
         "--out", help="certificate file (default: adarchive-signing-cert.pem beside the key)"
     )
     k.set_defaults(func=cmd_keys_certificate)
+    k = ksub.add_parser("trust", help="add an agency public key to a trusted-signers file")
+    k.add_argument("public_key", metavar="PUBLIC.pem")
+    k.add_argument("--name", required=True, help="who holds the key (person or office)")
+    k.add_argument("--unit", help="the holder's unit or agency")
+    k.add_argument("--valid-from", metavar="DATE", help="first day the key may sign (UTC)")
+    k.add_argument("--valid-until", metavar="DATE", help="last time the key may sign (UTC)")
+    k.add_argument("--file", help="trusted-signers file (default: $ADARCHIVE_TRUSTED_SIGNERS)")
+    k.set_defaults(func=cmd_keys_trust)
+    k = ksub.add_parser("list", help="list a trusted-signers file")
+    k.add_argument("--file", help="trusted-signers file (default: $ADARCHIVE_TRUSTED_SIGNERS)")
+    k.set_defaults(func=cmd_keys_list)

@@ -54,17 +54,25 @@ RETRIES = 20
 
 
 def default_actor() -> str:
-    """Who acts: ``$ADARCHIVE_ACTOR``, else ``user@host`` of this process."""
+    """Who acts: the configured operator identity plus the OS account that ran the command.
+
+    ``ADARCHIVE_OPERATOR_NAME`` and ``ADARCHIVE_OPERATOR_UNIT`` (or ``ADARCHIVE_ACTOR``,
+    a whole identity) name the person; ``user@host`` alone would often say only
+    ``root@vm``. Without a configured identity the event says so, never hiding it.
+    """
     from crawler.configuration import setting
 
-    actor = setting("ADARCHIVE_ACTOR")
-    if actor:
-        return actor
+    name = (setting("ADARCHIVE_OPERATOR_NAME") or "").strip()
+    unit = (setting("ADARCHIVE_OPERATOR_UNIT") or "").strip()
+    identity = (setting("ADARCHIVE_ACTOR") or "").strip() or ", ".join(
+        part for part in (name, unit) if part
+    )
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
+    account = f"{user}@{socket.gethostname()}"
+    return f"{identity or 'operator not configured'} [OS user {account}]"
 
 
 def head(session: Session) -> CustodyEvent | None:

@@ -72,6 +72,10 @@ def crawl_finished(recorder: CrawlRecorder, crawl: Crawl) -> None:
         "errors": crawl.errors,
     }
     record_event(recorder.session, CRAWL_FINISHED, crawl_subject(crawl.id), details)
+    from crawler.evidence.anchor import anchor_head, tsa_urls
+
+    urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL") or None)
+    anchor_head(recorder.session, recorder.data_root, f"crawl {crawl.id} finished", urls)
 
 
 def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = None) -> None:
@@ -86,9 +90,12 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
         "crawl_id": row.crawl_id,
     }
     record_event(recorder.session, WARC_CLOSED, warc_subject(row.path), details)
-    tsa_url = recorder.crawler.settings.get("ADARCHIVE_TSA_URL")
-    if not tsa_url:
+    from crawler.evidence.anchor import tsa_urls
+
+    urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL"))
+    if not urls:
         return
+    tsa_url = urls[0]  # the file's manifest token; the chain head gets one from each
     from crawler.evidence.timestamp import on_warc_closed
 
     path = Path(row.path)
@@ -103,6 +110,9 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
         subject=warc_subject(row.path),
         tsa_url=tsa_url,
     )
+    from crawler.evidence.anchor import anchor_head
+
+    anchor_head(recorder.session, recorder.data_root, f"warc closed {path.name}", urls)
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,12 +11,13 @@ renamed only when complete.
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
 import json
 import os
-import zipfile
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.archive.digests import file_sha256
 from crawler.evidence import events as ev
+from crawler.evidence.anchor import ANCHOR_PREFIX, anchor_dir, anchor_head, tsa_urls
 from crawler.evidence.cdx import cdxj_line
 from crawler.evidence.custody import (
     default_actor,
@@ -46,13 +48,15 @@ from crawler.evidence.layout import (
     INDEX_PATH,
     PAGES_PATH,
     REPORT_PATH,
+    SIGNATURE_STAMP,
     SOFTWARE,
     VERIFY_PATH,
     WACZ_VERSION,
 )
 from crawler.evidence.selection import Selected, Selection, select_captures
-from crawler.evidence.timestamp import manifest_paths
+from crawler.evidence.timestamp import TimestampError, manifest_paths, request_timestamp
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
+from crawler.evidence.zipwriter import ZipWriter
 from crawler.store.models import Ad, Capture, CustodyEvent, Platform, Sighting, WarcFile, utc
 
 
@@ -130,14 +134,11 @@ class SourceFile:
 
 
 class _Entry:
-    """A ZIP entry being written: counts bytes and hashes them on the way in."""
+    """A ZIP entry of declared size being written: counts bytes and hashes them on the way in."""
 
-    def __init__(self, zf: zipfile.ZipFile, path: str, when: datetime) -> None:
-        info = zipfile.ZipInfo(path, date_time=when.timetuple()[:6])
-        info.compress_type = zipfile.ZIP_STORED
-        info.external_attr = 0o644 << 16
+    def __init__(self, zw: ZipWriter, path: str, when: datetime, size: int) -> None:
         self.path = path
-        self.fh = zf.open(info, "w", force_zip64=True)
+        self.fh = zw.open(path, size, when)
         self.hash = hashlib.sha256()
         self.size = 0
 
@@ -154,6 +155,27 @@ class _Entry:
             "hash": "sha256:" + self.hash.hexdigest(),
             "bytes": self.size,
         }
+
+
+class _SpooledEntry:
+    """An entry whose size is learnt by writing it: spooled first, so the ZIP header is exact."""
+
+    def __init__(self, zw: ZipWriter, path: str, when: datetime) -> None:
+        self.zw, self.path, self.when = zw, path, when
+        self.spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (closed below)
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.spool.write(data)
+        self.size += len(data)
+
+    def close(self) -> dict[str, Any]:
+        entry = _Entry(self.zw, self.path, self.when, self.size)
+        with self.spool:
+            self.spool.seek(0)
+            while chunk := self.spool.read(CHUNK):
+                entry.write(chunk)
+        return entry.close()
 
 
 class _Tee:
@@ -212,6 +234,7 @@ def export_bundle(
             {"bundle": out.name, "sha256": digest, "bytes": size, "export_event": result["event"]},
             actor=options.actor,
         )
+        anchor_head(session, options.data_root, f"export {out.name}", tsa_urls())
     return ExportResult(
         path=out,
         sha256=digest,
@@ -263,100 +286,125 @@ def _write_bundle(
     resources: list[dict[str, Any]] = []
     ad_refs, proven_ads = _ad_refs(session, selected)
     infos: list[CaptureInfo] = []
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        records = 0
-        for source in sources:
-            entry = _Entry(zf, f"archive/{source.name}", created)
-            records += _copy_records(source, entry, ad_refs, infos)
-            resources.append(entry.close())
-        for source in sources:
-            resources += _copy_stamps(zf, source, created)
-        resources.append(_write_text(zf, INDEX_PATH, created, _index_lines(infos)))
-        resources.append(
-            _write_text(zf, PAGES_PATH, created, _pages_lines(session, infos, options))
-        )
-        resources.append(_write_csv(zf, created, infos))
+    zf = ZipWriter(raw)
+    records = 0
+    for source in sources:
+        count, resource = _copy_records(zf, source, created, ad_refs, infos)
+        records += count
+        resources.append(resource)
+    for source in sources:
+        resources += _copy_stamps(zf, source, created)
+    resources += _copy_anchors(zf, options.data_root, created)
+    resources.append(_write_text(zf, INDEX_PATH, created, _index_lines(infos)))
+    resources.append(_write_text(zf, PAGES_PATH, created, _pages_lines(session, infos, options)))
+    resources.append(_write_csv(zf, created, infos))
 
-        fingerprint = None
-        public_b64 = None
-        if key is not None:
-            from crawler.evidence.signing import fingerprint as fp
-            from crawler.evidence.signing import public_key_b64
+    fingerprint = None
+    public_b64 = None
+    if key is not None:
+        from crawler.evidence.signing import fingerprint as fp
+        from crawler.evidence.signing import public_key_b64
 
-            fingerprint, public_b64 = fp(key.public_key()), public_key_b64(key.public_key())
-        details = {
-            "bundle": Path(options.out).name,
-            "case_ref": options.case_ref,
-            "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "selection": selection.describe(),
-            "captures": len(infos),
-            "skipped_open": selected.skipped_open,
-            "archive": [
-                {"path": r["path"], "sha256": r["hash"].split(":", 1)[1], "bytes": r["bytes"]}
-                for r in resources
-                if r["path"].startswith("archive/")
-            ],
-            "source_warcs": [{"name": s.name, "sha256": s.row.sha256} for s in sources],
-            "signer_fingerprint": fingerprint,
+        fingerprint, public_b64 = fp(key.public_key()), public_key_b64(key.public_key())
+    details = {
+        "bundle": Path(options.out).name,
+        "case_ref": options.case_ref,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "selection": selection.describe(),
+        "captures": len(infos),
+        "skipped_open": selected.skipped_open,
+        "archive": [
+            {"path": r["path"], "sha256": r["hash"].split(":", 1)[1], "bytes": r["bytes"]}
+            for r in resources
+            if r["path"].startswith("archive/")
+        ],
+        "source_warcs": [{"name": s.name, "sha256": s.row.sha256} for s in sources],
+        "signer_fingerprint": fingerprint,
+        "software": SOFTWARE,
+    }
+    event = record_event(
+        session, ev.EXPORT_CREATED, f"export:{Path(options.out).name}", details,
+        actor=options.actor,
+    )  # fmt: skip
+    related = _related_subjects(session, sources, event.seq)
+    resources.append(_write_custody(zf, session, created, event.seq, related))
+    context = {
+        "case_ref": options.case_ref,
+        "bundle": Path(options.out).name,
+        "actor": options.actor,
+        "created": created,
+        "selection": selection.describe(),
+        "sources": sources,
+        "infos": infos,
+        "ads": _ad_rows(session, sorted(set(selected.ad_ids) | set(proven_ads))),
+        "event": event,
+        "fingerprint": fingerprint,
+        "public_key": public_b64,
+        "skipped_open": selected.skipped_open,
+    }
+    from crawler.evidence.report import render_report, render_verify_txt
+
+    resources.append(_write_text(zf, REPORT_PATH, created, render_report(context)))
+    resources.append(_write_text(zf, VERIFY_PATH, created, [render_verify_txt(context)]))
+
+    package = {
+        "profile": "data-package",
+        "resources": resources,
+        "wacz_version": WACZ_VERSION,
+        "software": SOFTWARE,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "title": options.case_ref or "adarchive evidence bundle",
+        "description": "Evidence bundle: WARC records copied byte for byte from the "
+        "archive, with custody log, capture list and verification instructions.",
+    }
+    package_bytes = json.dumps(package, indent=2, ensure_ascii=False).encode("utf-8")
+    _write_bytes(zf, DATAPACKAGE, created, package_bytes)
+    digest: dict[str, Any] = {
+        "path": DATAPACKAGE,
+        "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest(),
+    }
+    if key is not None:
+        from crawler.evidence.signing import sign_hash
+
+        digest["signedData"] = {
+            "hash": digest["hash"],
+            "created": package["created"],
             "software": SOFTWARE,
+            "publicKey": public_b64,
+            "signature": sign_hash(key, digest["hash"]),
         }
-        event = record_event(
-            session, ev.EXPORT_CREATED, f"export:{Path(options.out).name}", details,
-            actor=options.actor,
-        )  # fmt: skip
-        related = _related_subjects(session, sources, event.seq)
-        resources.append(_write_custody(zf, session, created, event.seq, related))
-        context = {
-            "case_ref": options.case_ref,
-            "actor": options.actor,
-            "created": created,
-            "selection": selection.describe(),
-            "sources": sources,
-            "infos": infos,
-            "ads": _ad_rows(session, sorted(set(selected.ad_ids) | set(proven_ads))),
-            "event": event,
-            "fingerprint": fingerprint,
-            "public_key": public_b64,
-            "skipped_open": selected.skipped_open,
-        }
-        from crawler.evidence.report import render_report, render_verify_txt
-
-        resources.append(_write_text(zf, REPORT_PATH, created, render_report(context)))
-        resources.append(_write_text(zf, VERIFY_PATH, created, [render_verify_txt(context)]))
-
-        package = {
-            "profile": "data-package",
-            "resources": resources,
-            "wacz_version": WACZ_VERSION,
-            "software": SOFTWARE,
-            "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "title": options.case_ref or "adarchive evidence bundle",
-            "description": "Evidence bundle: WARC records copied byte for byte from the "
-            "archive, with custody log, capture list and verification instructions.",
-        }
-        package_bytes = json.dumps(package, indent=2, ensure_ascii=False).encode("utf-8")
-        _write_bytes(zf, DATAPACKAGE, created, package_bytes)
-        digest: dict[str, Any] = {
-            "path": DATAPACKAGE,
-            "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest(),
-        }
-        if key is not None:
-            from crawler.evidence.signing import sign_hash
-
-            digest["signedData"] = {
-                "hash": digest["hash"],
-                "created": package["created"],
-                "software": SOFTWARE,
-                "publicKey": public_b64,
-                "signature": sign_hash(key, digest["hash"]),
-            }
-        _write_bytes(zf, DIGEST, created, json.dumps(digest, indent=2).encode("utf-8"))
+    if key is not None:
+        token = _stamp_signature(digest["signedData"]["signature"])
+        if token is not None:
+            digest[SIGNATURE_STAMP] = base64.b64encode(token).decode("ascii")
+    _write_bytes(zf, DIGEST, created, json.dumps(digest, indent=2).encode("utf-8"))
+    zf.close()
     return {"records": records, "event": event.seq, "fingerprint": fingerprint}
 
 
+def _stamp_signature(signature: str) -> bytes | None:
+    """Trusted time over the signature, so a signer's validity period can be checked.
+
+    The token covers the ASCII ``signature`` value and travels in
+    datapackage-digest.json (WACZ readers refuse unlisted files). The first
+    configured TSA that answers is used; if none does, verify says the signing
+    time is only claimed.
+    """
+    for url in tsa_urls():
+        try:
+            return request_timestamp(url, signature.encode("ascii"))
+        except TimestampError:
+            continue
+    return None
+
+
 def _copy_records(
-    source: SourceFile, entry: _Entry, ad_refs: dict[int, str], infos: list[CaptureInfo]
-) -> int:
+    zf: ZipWriter,
+    source: SourceFile,
+    when: datetime,
+    ad_refs: dict[int, str],
+    infos: list[CaptureInfo],
+) -> tuple[int, dict[str, Any]]:
     """warcinfo + the selected records, each re-read and checked while copied."""
     whole = hashlib.sha256()
     with open(source.path, "rb") as fh:
@@ -372,12 +420,16 @@ def _copy_records(
         first = next(scan_warc(_Peek(fh)), None)
         if first is None or first.kind != "warcinfo":
             raise ExportError(f"source WARC {source.name} does not start with a warcinfo record")
+        for cap in source.captures:
+            if cap.offset is None or cap.length is None:
+                raise ExportError(f"capture {cap.id} has no offset/length in the store")
+        size = first.length + sum(cap.length or 0 for cap in source.captures)
+        entry = _Entry(zf, f"archive/{source.name}", when, size)
         fh.seek(0)
         _copy_one(fh, 0, first.length, entry, source.name)
         count = 1
         for cap in source.captures:
-            if cap.offset is None or cap.length is None:
-                raise ExportError(f"capture {cap.id} has no offset/length in the store")
+            assert cap.offset is not None and cap.length is not None  # checked above
             bundle_offset = entry.size
             rec = _copy_one(fh, cap.offset, cap.length, entry, source.name)
             if rec.record_id != cap.record_id or rec.block_sha256 != cap.block_sha256:
@@ -406,7 +458,7 @@ def _copy_records(
                 )
             )
             count += 1
-    return count
+    return count, entry.close()
 
 
 class _Peek:
@@ -433,7 +485,7 @@ def _copy_one(fh: BinaryIO, offset: int, length: int, entry: _Entry, name: str) 
     return rec
 
 
-def _copy_stamps(zf: zipfile.ZipFile, source: SourceFile, when: datetime) -> list[dict[str, Any]]:
+def _copy_stamps(zf: ZipWriter, source: SourceFile, when: datetime) -> list[dict[str, Any]]:
     """Manifest, token and TSA chain of a source file, if it was time-stamped."""
     paths = manifest_paths(source.path)
     if not all(p.exists() for p in paths):
@@ -441,7 +493,7 @@ def _copy_stamps(zf: zipfile.ZipFile, source: SourceFile, when: datetime) -> lis
     source.stamped = True
     out = []
     for path in paths:
-        entry = _Entry(zf, f"evidence/{path.name}", when)
+        entry = _Entry(zf, f"evidence/{path.name}", when, path.stat().st_size)
         with open(path, "rb") as fh:
             while chunk := fh.read(CHUNK):
                 entry.write(chunk)
@@ -449,16 +501,27 @@ def _copy_stamps(zf: zipfile.ZipFile, source: SourceFile, when: datetime) -> lis
     return out
 
 
-def _write_bytes(zf: zipfile.ZipFile, path: str, when: datetime, data: bytes) -> dict[str, Any]:
-    entry = _Entry(zf, path, when)
+def _copy_anchors(zf: ZipWriter, data_root: Path, when: datetime) -> list[dict[str, Any]]:
+    """The custody chain's head anchors and their tokens, so the bundle carries them too."""
+    out = []
+    directory = anchor_dir(data_root)
+    for path in sorted(directory.glob("head-*.json")) + sorted(directory.glob("head-*.tsr")):
+        entry = _Entry(zf, f"evidence/{ANCHOR_PREFIX}{path.name}", when, path.stat().st_size)
+        entry.write(path.read_bytes())
+        out.append(entry.close())
+    return out
+
+
+def _write_bytes(zf: ZipWriter, path: str, when: datetime, data: bytes) -> dict[str, Any]:
+    entry = _Entry(zf, path, when, len(data))
     entry.write(data)
     return entry.close()
 
 
 def _write_text(
-    zf: zipfile.ZipFile, path: str, when: datetime, lines: Iterator[str] | Sequence[str]
+    zf: ZipWriter, path: str, when: datetime, lines: Iterator[str] | Sequence[str]
 ) -> dict[str, Any]:
-    entry = _Entry(zf, path, when)
+    entry = _SpooledEntry(zf, path, when)
     for line in lines:
         entry.write(line.encode("utf-8"))
     return entry.close()
@@ -508,8 +571,8 @@ def _pages_lines(
         yield json.dumps(page, ensure_ascii=False) + "\n"
 
 
-def _write_csv(zf: zipfile.ZipFile, when: datetime, infos: list[CaptureInfo]) -> dict[str, Any]:
-    entry = _Entry(zf, CAPTURES_PATH, when)
+def _write_csv(zf: ZipWriter, when: datetime, infos: list[CaptureInfo]) -> dict[str, Any]:
+    entry = _SpooledEntry(zf, CAPTURES_PATH, when)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_FIELDS)
@@ -583,10 +646,10 @@ def _related_subjects(session: Session, sources: list[SourceFile], export_seq: i
 
 
 def _write_custody(
-    zf: zipfile.ZipFile, session: Session, when: datetime, last_seq: int, related: set[str]
+    zf: ZipWriter, session: Session, when: datetime, last_seq: int, related: set[str]
 ) -> dict[str, Any]:
     """The chain from event 1 to the export event; unrelated details replaced by their digest."""
-    entry = _Entry(zf, CUSTODY_PATH, when)
+    entry = _SpooledEntry(zf, CUSTODY_PATH, when)
     last = 0
     while last < last_seq:
         rows = session.scalars(

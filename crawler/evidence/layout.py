@@ -15,6 +15,8 @@ REPORT_PATH = "evidence/report.html"
 VERIFY_PATH = "evidence/VERIFY.txt"
 DATAPACKAGE = "datapackage.json"
 DIGEST = "datapackage-digest.json"
+SIGNATURE_STAMP = "signatureTimeStamp"
+"""Key in datapackage-digest.json: base64 RFC 3161 token over the ASCII signedData.signature."""
 CSV_FIELDS = (
     "capture_id",
     "kind",

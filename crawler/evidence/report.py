@@ -8,6 +8,7 @@ never shown.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from datetime import datetime
 from html import escape
@@ -121,36 +122,54 @@ VERIFY_TEMPLATE = """\
 HOW TO VERIFY THIS EVIDENCE BUNDLE WITHOUT TRUSTING ADARCHIVE
 ==============================================================
 
-Case reference: {case_ref}
-Exported by:    {actor}
-Exported at:    {created} (UTC)
-Custody event:  #{seq}, hash {event_hash}
-Signed:         {signed}
+Case reference: @@CASE_REF@@
+Exported by:    @@ACTOR@@
+Exported at:    @@CREATED@@ (UTC)
+Custody event:  #@@SEQ@@, hash @@EVENT_HASH@@
+Signed:         @@SIGNED@@
 
-Needed: unzip (or python3 -m zipfile), sha256sum, python3 (standard library
-only), OpenSSL >= 1.1, and from PyPI: warcio and wacz (py-wacz; install it in
-its own virtualenv: python3 -m venv wacz-env && wacz-env/bin/pip install wacz).
+Needed: bash, sha256sum, python3 (standard library only), OpenSSL >= 1.1,
+and from PyPI warcio and py-wacz, each pinned, in a virtualenv of their own:
+  python3 -m venv tools && tools/bin/pip install warcio==1.8.1 wacz==0.6.0
+  export PATH="$PWD/tools/bin:$PATH"
 
-The quickest complete check is `adarchive verify BUNDLE.wacz`; every step it
-takes can be repeated by hand as follows.
+The quickest complete check is `adarchive verify @@BUNDLE@@`; every step it
+takes can be repeated by hand as follows. Each block between "---- run" and
+"---- end" is meant to be pasted into bash as it stands, in the directory that
+holds @@BUNDLE@@; each prints "step N OK" and exits 0 only if its check holds.
 
-1. Unpack
-   mkdir case && cd case && python3 -m zipfile -e ../BUNDLE.wacz .
+1. Unpack (into ./case, which must not exist yet)
+---- run (step 1)
+python3 -m zipfile -e @@BUNDLE_SH@@ case && echo "step 1 OK"
+---- end
 
 2. The package index is the one that was signed / recorded
-   sha256sum datapackage.json
-   -> must equal "hash" in datapackage-digest.json (after "sha256:").
+---- run (step 2)
+( cd case && test "sha256:$(sha256sum datapackage.json | cut -d' ' -f1)" = \
+  "$(python3 -c 'import json; print(json.load(open("datapackage-digest.json"))["hash"])')" \
+  && echo "step 2 OK" )
+---- end
 
 3. Every file is exactly as listed in datapackage.json
-   python3 -c 'import json; [print(r["hash"].split(":")[1] + "  " + r["path"]) for r in json.load(open("datapackage.json"))["resources"]]' | sha256sum -c
-   -> every line must say OK.
+---- run (step 3)
+( cd case && python3 -c 'import json; [print(r["hash"].split(":")[1] + "  " + r["path"]) for r in json.load(open("datapackage.json"))["resources"]]' \
+  | sha256sum -c && echo "step 3 OK" )
+---- end
 
-4. Every WARC record's digests hold (block and payload SHA-256)
-   warcio check -v archive/*.warc.gz
-   -> no "invalid" lines, exit status 0.
+4. Every WARC record's digests hold (block and payload SHA-256). warcio marks
+   a bad record "digest failed" and, being lenient, may still exit 0, so the
+   block looks for that text too.
+---- run (step 4)
+( cd case && warcio check -v archive/*.warc.gz > ../warcio-check.txt; status=$?; \
+  cat ../warcio-check.txt; test "$status" -eq 0 \
+  && ! grep -q "digest failed" ../warcio-check.txt \
+  && grep -q "digest pass" ../warcio-check.txt && echo "step 4 OK" )
+---- end
 
-5. The bundle is a valid WACZ
-   wacz validate -f ../BUNDLE.wacz
+5. The bundle is a valid WACZ (py-wacz 0.6.0)
+---- run (step 5)
+wacz validate -f @@BUNDLE_SH@@ && echo "step 5 OK"
+---- end
 
 6. Records are the originals, byte for byte
    evidence/captures.csv gives, for every record, its source WARC file, that
@@ -162,94 +181,135 @@ takes can be repeated by hand as follows.
    -> the two digests are equal. The first record of each archive/ file is the
    source file's own warcinfo record (who captured, with what, under which
    rules, and what the capture could not preserve).
-{signature_steps}{timestamp_steps}
+@@SIGNATURE_STEPS@@@@TIMESTAMP_STEPS@@
 9. The custody log is an unbroken hash chain
    evidence/custody.jsonl holds every event from the first to this export.
    For each line: hash = SHA-256 of the RFC 8785 canonical JSON of
-   {{seq, at, actor, action, subject, details_sha256, prev_hash}} (for these
+   {seq, at, actor, action, subject, details_sha256, prev_hash} (for these
    string/integer fields that is json.dumps with sort_keys and no spaces), and
    prev_hash = the previous line's hash (64 zeros for the first). Events about
    other cases carry only details_sha256 ("redacted": true); the others carry
-   details whose canonical JSON hashes to details_sha256.
-   python3 - <<'PY'
-   import hashlib, json
-   prev = "0" * 64
-   for n, line in enumerate(open("evidence/custody.jsonl"), 1):
-       e = json.loads(line)
-       core = {{k: e[k] for k in ("seq", "at", "actor", "action", "subject", "details_sha256", "prev_hash")}}
-       text = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-       assert e["seq"] == n and e["prev_hash"] == prev, f"broken at event {{e['seq']}}"
-       assert hashlib.sha256(text.encode()).hexdigest() == e["hash"], f"bad hash at {{e['seq']}}"
-       prev = e["hash"]
-   print("chain OK,", n, "events, head", prev)
-   PY
+   details whose canonical JSON hashes to details_sha256 (checked by
+   `adarchive verify`; RFC 8785 for nested details is more than a few lines).
+---- run (step 9)
+( cd case && python3 - <<'PY'
+import hashlib, json, sys
+prev, n = "0" * 64, 0
+for n, line in enumerate(open("evidence/custody.jsonl"), 1):
+    e = json.loads(line)
+    core = {k: e[k] for k in ("seq", "at", "actor", "action", "subject", "details_sha256", "prev_hash")}
+    text = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if e["seq"] != n or e["prev_hash"] != prev:
+        sys.exit(f"custody chain broken at event {e['seq']} (line {n})")
+    if hashlib.sha256(text.encode()).hexdigest() != e["hash"]:
+        sys.exit(f"custody event {e['seq']} (line {n}): hash does not match its contents")
+    prev = e["hash"]
+print("chain of", n, "events, head", prev)
+PY
+) && echo "step 9 OK"
+---- end
    The last event ("export.created") lists the SHA-256 of every archive/ file.
 """
 
-SIGNATURE_STEPS = """
-7. The signature (key-only WACZ signature, as ReplayWeb.page checks it)
-   python3 - <<'PY'
-   import base64, json
-   d = json.load(open("datapackage-digest.json"))["signedData"]
-   open("hash.txt", "w").write(d["hash"])
-   open("pub.der", "wb").write(base64.b64decode(d["publicKey"]))
-   sig = base64.b64decode(d["signature"])          # raw r||s, 96 bytes
-   open("sig.cnf", "w").write("asn1=SEQUENCE:sig\\n[sig]\\nr=INTEGER:0x%s\\ns=INTEGER:0x%s\\n"
+SIGNATURE_STEPS = r"""
+7. The signature (key-only WACZ signature, as ReplayWeb.page checks it), and
+   WHO signed: the key must be the exporting agency's, whose fingerprint you
+   know from the agency itself (letter, web site, agreement), not from this
+   file. This bundle names @@FINGERPRINT@@;
+   set EXPECTED to the fingerprint the agency gave you.
+---- run (step 7)
+EXPECTED="@@FINGERPRINT@@"
+( cd case && python3 - <<'PY'
+import base64, json, sys
+digest = json.load(open("datapackage-digest.json"))
+d = digest["signedData"]
+if d["hash"] != digest["hash"]:
+    sys.exit("signedData.hash differs from the datapackage hash")
+if d["created"] != json.load(open("datapackage.json"))["created"]:
+    sys.exit("signedData.created differs from datapackage.json created")
+open("../hash.txt", "w").write(d["hash"])
+open("../pub.der", "wb").write(base64.b64decode(d["publicKey"]))
+sig = base64.b64decode(d["signature"])  # raw r||s, 96 bytes
+open("../sig.cnf", "w").write("asn1=SEQUENCE:sig\n[sig]\nr=INTEGER:0x%s\ns=INTEGER:0x%s\n"
                               % (sig[:48].hex(), sig[48:].hex()))
-   PY
-   openssl pkey -pubin -inform DER -in pub.der -out pub.pem
-   openssl asn1parse -genconf sig.cnf -out sig.der -noout     # r||s -> DER
-   openssl dgst -sha256 -verify pub.pem -signature sig.der hash.txt
-   -> "Verified OK". Then check WHO signed:
-   openssl pkey -pubin -in pub.pem -outform DER | sha256sum
-   -> must equal the exporting agency's published key fingerprint:
-      {fingerprint}
-   Also check that "created" in signedData equals "created" in datapackage.json.
+PY
+) && openssl pkey -pubin -inform DER -in pub.der -out pub.pem \
+  && openssl asn1parse -genconf sig.cnf -out sig.der -noout \
+  && openssl dgst -sha256 -verify pub.pem -signature sig.der hash.txt \
+  && test "$(openssl pkey -pubin -in pub.pem -outform DER | sha256sum | cut -d' ' -f1)" = "$EXPECTED" \
+  && echo "step 7 OK"
+---- end
 """
 
 NO_SIGNATURE = """
 7. The signature
-   This bundle was exported without --sign: it carries no signature.
+   This bundle was exported without --sign: it carries no signature, and
+   nothing in it says who exported it.
 """
 
-TIMESTAMP_STEPS = """
-8. RFC 3161 time-stamps (for each evidence/NAME.manifest.json)
-   openssl ts -verify -data evidence/NAME.manifest.json -in evidence/NAME.tsr \\
-       -CAfile evidence/NAME.tsa.pem
-   -> "Verification: OK". Show the time and the TSA:
-   openssl ts -reply -in evidence/NAME.tsr -text
-   The chain file holds the certificates that came with the token; compare its
-   root with the TSA's published root certificate:
-   openssl x509 -in evidence/NAME.tsa.pem -noout -subject -fingerprint -sha256
-   (shows the first certificate; split the file to see the others).
-   The manifest lists every record of the source file (record id, offset,
-   length, digests) and the file's SHA-256: every captures.csv row from that
-   file must appear in it with the same values, which proves the record
-   existed no later than the token's time. Time-stamped here: {stamped}.
+TIMESTAMP_STEPS = r"""
+8. RFC 3161 time-stamps. Trust a token only under the TSA's root certificate
+   as the TSA publishes it (not the certificates inside this bundle): save it
+   as tsa-root.pem beside the bundle. evidence/NAME.tsa.pem only supplies
+   intermediate certificates. Time-stamped here: @@STAMPED@@.
+   Each manifest lists every record of its source file (record id, offset,
+   length, digests) and the file's SHA-256; the second block checks that every
+   captures.csv row appears in it with the same values, which proves the
+   record existed no later than the token's time.@@BOUND@@
+---- run (step 8)
+( cd case && for m in evidence/*.manifest.json; do b="${m%.manifest.json}"; \
+  openssl ts -verify -data "$m" -in "$b.tsr" -CAfile ../tsa-root.pem -untrusted "$b.tsa.pem" \
+  && openssl ts -reply -in "$b.tsr" -text | grep "Time stamp:" || exit 1; done ) \
+  && ( cd case && python3 - <<'PY'
+import csv, glob, json, sys
+manifests = {}
+for path in glob.glob("evidence/*.manifest.json"):
+    m = json.load(open(path))
+    manifests[m["warc"]] = (m["sha256"], {r["record_id"]: r for r in m["records"]})
+for line, row in enumerate(csv.DictReader(open("evidence/captures.csv", newline="")), 2):
+    if row["source_warc"] not in manifests:
+        continue
+    sha, records = manifests[row["source_warc"]]
+    r = records.get(row["warc_record_id"])
+    if sha != row["source_warc_sha256"] or r is None or (
+        str(r["offset"]), str(r["length"]), r["block_sha256"], r.get("payload_sha256") or ""
+    ) != (row["source_offset"], row["source_length"], row["block_sha256"], row["payload_sha256"]):
+        sys.exit(f"evidence/captures.csv line {line} differs from its time-stamped manifest")
+PY
+) && echo "step 8 OK"
+---- end
 """
 
 NO_TIMESTAMPS = """
 8. RFC 3161 time-stamps
-   None of the source WARC files was time-stamped (no TSA was configured).
+   None of the source WARC files was time-stamped (no TSA was configured):
+   nothing in this bundle dates the captures independently.
 """
 
 
 def render_verify_txt(ctx: dict[str, Any]) -> str:
     event = ctx["event"]
     stamped = [s.name for s in ctx["sources"] if s.stamped]
-    return VERIFY_TEMPLATE.format(
-        case_ref=ctx["case_ref"] or "(none)",
-        actor=ctx["actor"],
-        created=ctx["created"].strftime("%Y-%m-%dT%H:%M:%SZ"),
-        seq=event.seq,
-        event_hash=event.hash,
-        signed=f"yes, key fingerprint {ctx['fingerprint']}" if ctx["fingerprint"] else "no",
-        signature_steps=(
-            SIGNATURE_STEPS.format(fingerprint=ctx["fingerprint"])
-            if ctx["fingerprint"]
-            else NO_SIGNATURE
-        ),
-        timestamp_steps=(
-            TIMESTAMP_STEPS.format(stamped=", ".join(stamped)) if stamped else NO_TIMESTAMPS
-        ),
-    )
+    steps = {
+        "@@SIGNATURE_STEPS@@": SIGNATURE_STEPS if ctx["fingerprint"] else NO_SIGNATURE,
+        "@@TIMESTAMP_STEPS@@": TIMESTAMP_STEPS if stamped else NO_TIMESTAMPS,
+    }
+    values = {
+        "@@CASE_REF@@": ctx["case_ref"] or "(none)",
+        "@@ACTOR@@": ctx["actor"],
+        "@@CREATED@@": ctx["created"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "@@SEQ@@": str(event.seq),
+        "@@EVENT_HASH@@": event.hash,
+        "@@SIGNED@@": f"yes, key fingerprint {ctx['fingerprint']}" if ctx["fingerprint"] else "no",
+        "@@FINGERPRINT@@": ctx["fingerprint"] or "",
+        "@@STAMPED@@": ", ".join(stamped),
+        "@@BOUND@@": "",
+        "@@BUNDLE_SH@@": shlex.quote(ctx.get("bundle", "BUNDLE.wacz")),
+        "@@BUNDLE@@": ctx.get("bundle", "BUNDLE.wacz"),
+    }
+    text = VERIFY_TEMPLATE
+    for key, value in steps.items():
+        text = text.replace(key, value)
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text

@@ -94,7 +94,7 @@ def build_synthetic_archive(
                         (("WARC-Concurrent-To", ids[1]),),
                         200,
                         None,
-                        "text/html",
+                        "text/html; charset=utf-8",  # as the HTTP head says
                     ),  # fmt: skip
                     RecordSpec(
                         "request",

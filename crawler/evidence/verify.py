@@ -24,7 +24,7 @@ from typing import Any
 
 from crawler.evidence import events as ev
 from crawler.evidence.chain import verify_chain
-from crawler.evidence.errors import BundleError
+from crawler.evidence.errors import BundleError, SigningKeyError
 from crawler.evidence.layout import (
     CAPTURES_PATH,
     CSV_FIELDS,
@@ -32,11 +32,14 @@ from crawler.evidence.layout import (
     DATAPACKAGE,
     DIGEST,
     INDEX_PATH,
+    SIGNATURE_STAMP,
 )
 from crawler.evidence.timestamp import CHAIN_SUFFIX, MANIFEST_SUFFIX, TOKEN_SUFFIX, verify_response
+from crawler.evidence.trust import TrustedSigner, parse_time
 from crawler.evidence.warcscan import CHUNK, ScannedRecord, WarcFormatError, scan_warc
 
 MAX_REPORTED = 20
+EXIT_SIGNER_UNVERIFIED = 3
 WORKERS = 4
 SMALL_FILE = 64 << 20  # evidence files read whole into memory must stay below this
 
@@ -47,16 +50,36 @@ class Check:
     ok: bool
     detail: str
     problems: list[str] = field(default_factory=list)
+    warning: bool = False
+    """Passed nothing false, but something a reader must know was not established."""
 
 
 @dataclass
 class Report:
     bundle: Path
     checks: list[Check]
+    signer: str = ""
+    """Who signed, by a trust anchor (pinned key or trusted-signers file); '' if nobody."""
 
     @property
     def ok(self) -> bool:
+        """Integrity: no check failed (the signer may still be unverified)."""
         return all(c.ok for c in self.checks)
+
+    @property
+    def signer_verified(self) -> bool:
+        return bool(self.signer)
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.ok and c.warning]
+
+    @property
+    def exit_code(self) -> int:
+        """0 all passed, 1 a check failed, 3 integrity OK but the signer not anchored."""
+        if not self.ok:
+            return 1
+        return 0 if self.signer_verified else EXIT_SIGNER_UNVERIFIED
 
     def failures(self) -> list[str]:
         out = []
@@ -85,6 +108,32 @@ class _Scan:
     small: dict[str, bytes] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     record_problems: list[str] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
+    """Entries that could not be read (CRC, truncation): nothing in them was checked."""
+    too_large: dict[str, int] = field(default_factory=dict)
+    """Evidence files beyond SMALL_FILE: hashed, but their content not checked."""
+
+    def absent(self, name: str) -> str:
+        """Why ``name``'s content is not available: missing, unreadable or too large."""
+        if name in self.unreadable:
+            return f"{name}: could not be read from the ZIP, so it was not checked"
+        if name in self.too_large:
+            return (
+                f"{name}: {self.too_large[name]} bytes, beyond the {SMALL_FILE >> 20} MiB "
+                "this check reads: not checked"
+            )
+        return f"{name}: missing"
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """What the examiner trusts: a pinned signer key, trusted signers, TSA roots."""
+
+    fingerprint: str | None = None
+    signers: tuple[TrustedSigner, ...] = ()
+    tsa_roots: frozenset[str] = frozenset()
+    tsa_roots_pem: bytes = b""
+    require_timestamp: bool = False
 
 
 def verify_bundle(
@@ -92,8 +141,16 @@ def verify_bundle(
     *,
     fingerprint: str | None = None,
     tsa_root_fingerprint: str | None = None,
+    anchors: Anchors | None = None,
 ) -> Report:
-    """Check everything; ``fingerprint`` pins the signer, ``tsa_root_fingerprint`` the TSA root."""
+    """Check everything against ``anchors`` (``fingerprint``/``tsa_root_fingerprint``: shortcuts)."""
+    if anchors is None:
+        anchors = Anchors(
+            fingerprint=fingerprint,
+            tsa_roots=frozenset([tsa_root_fingerprint.lower().replace(":", "")])
+            if tsa_root_fingerprint
+            else frozenset(),
+        )
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -104,25 +161,23 @@ def verify_bundle(
     checks: list[Check] = []
     package = _json(scan, DATAPACKAGE)
     checks.append(_check_files(scan, package))
-    checks.append(
-        _check(
-            "WARC records",
-            scan.record_problems,
-            f"{sum(len(r) for r in scan.records.values())} records in "
-            f"{len(scan.records)} files, block and payload SHA-256 recomputed",
-        )
-    )
+    checks.append(_check_records(scan))
     digest = _json(scan, DIGEST)
     checks.append(_check_digest(scan, digest))
     custody = _custody_lines(scan)
     export_event = custody[-1] if custody and isinstance(custody[-1], dict) else {}
-    checks.append(_check_signature(digest, package, export_event, fingerprint))
+    signed_at, stamp_note = _signature_time(digest, anchors)
+    signature, signer = _check_signature(digest, package, export_event, anchors, signed_at)
+    if stamp_note and signature.ok:
+        signature.detail += f"; {stamp_note}"
+    checks.append(signature)
     rows = _csv_rows(scan)
     checks.append(_check_captures(scan, rows))
     checks.append(_check_index(scan))
-    checks.append(_check_custody(custody, package, rows))
-    checks.append(_check_timestamps(scan, rows, custody, tsa_root_fingerprint))
-    return Report(path, checks)
+    checks.append(_check_custody(scan, custody, rows))
+    checks.append(_check_timestamps(scan, rows, custody, anchors))
+    checks.append(_check_anchors(scan, custody, anchors))
+    return Report(path, checks, signer=signer if signature.ok else "")
 
 
 @dataclass
@@ -156,7 +211,10 @@ def _scan_entries(path: Path, zf: zipfile.ZipFile) -> _Scan:
     for entry in results:
         if entry.problem:
             scan.problems.append(entry.problem)
+            scan.unreadable.add(entry.name)
             continue
+        if entry.data is None and not entry.name.startswith("archive/"):
+            scan.too_large[entry.name] = entry.size
         scan.hashes[entry.name] = (entry.digest, entry.size)
         if entry.records is not None:
             scan.records[entry.name] = entry.records
@@ -207,6 +265,19 @@ def _scan_records(name: str, fh: Any, feed: Any, problems: list[str]) -> dict[in
         while chunk := fh.read(CHUNK):  # still hash the rest of the file
             feed(chunk)
     return records
+
+
+def _check_records(scan: _Scan) -> Check:
+    """Records of every WARC entry; an unreadable entry is named, never counted as checked."""
+    problems = list(scan.record_problems)
+    for name in sorted(n for n in scan.unreadable if n.startswith("archive/")):
+        problems.append(f"{name}: could not be read from the ZIP; its records were not checked")
+    return _check(
+        "WARC records",
+        problems,
+        f"{sum(len(r) for r in scan.records.values())} records in "
+        f"{len(scan.records)} files, block and payload SHA-256 recomputed",
+    )
 
 
 def _json(scan: _Scan, name: str) -> dict[str, Any]:
@@ -265,22 +336,27 @@ def _check_signature(
     digest: dict[str, Any],
     package: dict[str, Any],
     export_event: dict[str, Any],
-    fingerprint: str | None,
-) -> Check:
+    anchors: Anchors,
+    signed_at: Any = None,
+) -> tuple[Check, str]:
+    """(the check, the anchored signer's name or '')."""
     from crawler.evidence.signing import fingerprint_b64, verify_hash_signature
 
+    pinned = anchors.fingerprint.lower().replace(":", "") if anchors.fingerprint else None
     signed = digest.get("signedData") if digest else None
     recorded = (export_event.get("details") or {}).get("signer_fingerprint")
     if not signed:
         problems = []
-        if fingerprint:
-            problems.append(f"{DIGEST}: unsigned, but a signature by {fingerprint} was required")
+        if pinned or anchors.signers:
+            problems.append(f"{DIGEST}: unsigned, but a trusted signer's signature was required")
         if recorded:
             problems.append(
                 f"{DIGEST}: unsigned, but custody event {export_event.get('seq')} "
                 f"records a signature by {recorded}"
             )
-        return _check("signature", problems, "not signed")
+        if problems:
+            return _check("signature", problems, ""), ""
+        return Check("signature", True, "bundle is not signed: signer NOT verified", [], True), ""
     problems = []
     if signed.get("hash") != digest.get("hash"):
         problems.append(f"{DIGEST}: signedData.hash differs from hash")
@@ -296,14 +372,70 @@ def _check_signature(
         actual = fingerprint_b64(public_key)
     except ValueError:
         actual = "unreadable"
-    if fingerprint and actual != fingerprint.lower().replace(":", ""):
-        problems.append(f"{DIGEST}: signed by key {actual}, not the required {fingerprint}")
     if recorded and actual != recorded:
         problems.append(
             f"{DIGEST}: signed by key {actual}, but custody event "
             f"{export_event.get('seq')} records signer {recorded} (re-signed?)"
         )
-    return _check("signature", problems, f"ECDSA P-384 over the datapackage hash, key {actual}")
+    signer = ""
+    if pinned:
+        if actual != pinned:
+            problems.append(f"{DIGEST}: signed by key {actual}, not the required {pinned}")
+        signer = f"the pinned key {actual}"
+    elif anchors.signers:
+        matches = [s for s in anchors.signers if s.fingerprint == actual]
+        if not matches:
+            problems.append(f"{DIGEST}: signed by key {actual}, which no trusted signer holds")
+        else:
+            when = str(package.get("created", ""))
+            try:
+                at = signed_at or parse_time(when)
+            except SigningKeyError:
+                at = None
+            if signed_at is not None:
+                when = f"{signed_at:%Y-%m-%dT%H:%M:%SZ} (trusted time)"
+            valid = [m for m in matches if at is not None and m.valid_at(at)]
+            if not valid:
+                m = matches[0]
+                problems.append(
+                    f"{DIGEST}: key of {m.label()} is valid {m.valid_from or '-'} to "
+                    f"{m.valid_until or '-'}, but the bundle says it was signed {when}"
+                )
+            else:
+                signer = f"{valid[0].label()}, key {actual}"
+    if problems:
+        return _check("signature", problems, ""), ""
+    if not signer:
+        return Check(
+            "signature",
+            True,
+            f"ECDSA P-384 signature valid, but key {actual} is not anchored "
+            "(no --key, --fingerprint or trusted-signers file): signer NOT verified",
+            [],
+            True,
+        ), ""
+    return _check("signature", [], f"ECDSA P-384 over the datapackage hash by {signer}"), signer
+
+
+def _signature_time(digest: dict[str, Any], anchors: Anchors) -> tuple[Any, str]:
+    """(trusted time the signature existed by, what to say about it)."""
+    import base64
+    import binascii
+
+    encoded = digest.get(SIGNATURE_STAMP) if digest else None
+    signature = str((digest.get("signedData") or {}).get("signature", "")) if digest else ""
+    if not encoded or not signature:
+        return None, "signing time only claimed (no time-stamp over the signature)"
+    try:
+        token = base64.b64decode(str(encoded), validate=True)
+    except (ValueError, binascii.Error):
+        return None, f"{SIGNATURE_STAMP} is not base64: signing time only claimed"
+    check = verify_response(token, signature.encode("ascii"), anchors.tsa_roots_pem or None)
+    if not check.ok:
+        return None, f"{SIGNATURE_STAMP} does not hold ({check.reason}): signing time only claimed"
+    if check.root_fingerprint not in anchors.tsa_roots:
+        return None, f"{SIGNATURE_STAMP} not under a trusted TSA root: signing time only claimed"
+    return check.gen_time, f"signed no later than {check.gen_time:%Y-%m-%dT%H:%M:%SZ} (RFC 3161)"
 
 
 def _csv_rows(scan: _Scan) -> list[dict[str, str]]:
@@ -319,14 +451,18 @@ def _csv_rows(scan: _Scan) -> list[dict[str, str]]:
 
 def _check_captures(scan: _Scan, rows: list[dict[str, str]]) -> Check:
     if CAPTURES_PATH not in scan.small:
-        return _check("captures.csv", [f"{CAPTURES_PATH}: missing"], "")
+        return _check("captures.csv", [scan.absent(CAPTURES_PATH)], "")
     if not rows or "__invalid__" in rows[0] or tuple(rows[0].keys()) != CSV_FIELDS:
         return _check("captures.csv", [f"{CAPTURES_PATH}: not the expected CSV columns"], "")
     problems: list[str] = []
     seen: dict[str, set[int]] = {}
+    skipped: dict[str, list[int]] = {}
     for line, row in enumerate(rows, start=2):
         where = f"{CAPTURES_PATH} line {line} ({row.get('warc_record_id')})"
         entry = f"archive/{row['bundle_warc']}"
+        if entry in scan.unreadable:
+            skipped.setdefault(entry, []).append(line)
+            continue
         try:
             offset = int(row["bundle_offset"])
             length = int(row["source_length"])
@@ -338,23 +474,14 @@ def _check_captures(scan: _Scan, rows: list[dict[str, str]]) -> Check:
             problems.append(f"{where}: no record starts at {entry} offset {offset}")
             continue
         seen.setdefault(entry, set()).add(offset)
-        mismatches = [
-            label
-            for label, ok in (
-                ("record id", rec.record_id == row["warc_record_id"]),
-                ("length", rec.length == length),
-                ("block SHA-256", rec.block_sha256 == row["block_sha256"]),
-                (
-                    "payload SHA-256",
-                    (rec.header_digest("warc-payload-digest") or "") == row["payload_sha256"],
-                ),
-                ("type", rec.kind == row["kind"] or row["kind"] not in _KINDS),
-                ("URL", rec.url == row["url"]),
-            )
-            if not ok
-        ]
+        mismatches = _row_mismatches(row, rec, length)
         if mismatches:
             problems.append(f"{where}: {', '.join(mismatches)} differ from the WARC record")
+    for entry, lines in skipped.items():
+        problems.append(
+            f"{CAPTURES_PATH} lines {lines[0]}-{lines[-1]}: {len(lines)} rows not checked, "
+            f"{entry} could not be read"
+        )
     for entry, records in scan.records.items():
         for offset, rec in records.items():
             if rec.kind != "warcinfo" and offset not in seen.get(entry, set()):
@@ -367,10 +494,49 @@ def _check_captures(scan: _Scan, rows: list[dict[str, str]]) -> Check:
 _KINDS = ("response", "request", "metadata", "resource", "revisit")
 
 
+def _row_mismatches(row: dict[str, str], rec: ScannedRecord, length: int) -> list[str]:
+    """Every column of one captures.csv row that its WARC record contradicts."""
+    out = [
+        label
+        for label, ok in (
+            ("record id", rec.record_id == row["warc_record_id"]),
+            ("length", rec.length == length),
+            ("block SHA-256", rec.block_sha256 == row["block_sha256"]),
+            (
+                "payload SHA-256",
+                (rec.header_digest("warc-payload-digest") or "") == row["payload_sha256"],
+            ),
+            ("kind", rec.kind == row["kind"]),
+            ("url", rec.url == row["url"]),
+            ("fetched_at (WARC-Date)", _same_time(row["fetched_at"], rec.headers.get("warc-date"))),
+            ("status", row["status"] == ("" if rec.http_status is None else str(rec.http_status))),
+            ("content_type", _content_type_matches(row["content_type"], rec)),
+        )
+        if not ok
+    ]
+    return out
+
+
+def _same_time(column: str, warc_date: str | None) -> bool:
+    try:
+        return parse_time(column) == parse_time(warc_date or "")
+    except SigningKeyError:
+        return False
+
+
+def _content_type_matches(column: str, rec: ScannedRecord) -> bool:
+    """HTTP records: a Content-Type of the HTTP head (none: empty); others: the WARC one."""
+    if rec.kind == "request":
+        return column == ""
+    if rec.http_content_types is not None:
+        return column in rec.http_content_types or (column == "" and not rec.http_content_types)
+    return column == rec.headers.get("content-type", "")
+
+
 def _check_index(scan: _Scan) -> Check:
     data = scan.small.get(INDEX_PATH)
     if data is None:
-        return _check("index", [f"{INDEX_PATH}: missing"], "")
+        return _check("index", [scan.absent(INDEX_PATH)], "")
     problems = []
     lines = data.decode("utf-8", "replace").splitlines()
     for n, line in enumerate(lines, start=1):
@@ -380,6 +546,9 @@ def _check_index(scan: _Scan) -> Check:
             rec = scan.records.get(entry, {}).get(int(fields["offset"]))
         except (IndexError, KeyError, ValueError):
             problems.append(f"{INDEX_PATH} line {n}: malformed")
+            continue
+        if entry in scan.unreadable:
+            problems.append(f"{INDEX_PATH} line {n}: not checked, {entry} could not be read")
             continue
         if rec is None or rec.record_id != fields.get("recordId"):
             problems.append(
@@ -401,11 +570,11 @@ def _custody_lines(scan: _Scan) -> list[Any]:
     return out
 
 
-def _check_custody(
-    custody: list[Any], package: dict[str, Any], rows: list[dict[str, str]]
-) -> Check:
+def _check_custody(scan: _Scan, custody: list[Any], rows: list[dict[str, str]]) -> Check:
     if not custody:
-        return _check("custody chain", [f"{CUSTODY_PATH}: missing or empty"], "")
+        if CUSTODY_PATH not in scan.small:
+            return _check("custody chain", [scan.absent(CUSTODY_PATH)], "")
+        return _check("custody chain", [f"{CUSTODY_PATH}: empty"], "")
     if not all(isinstance(e, dict) and "__invalid__" not in e for e in custody):
         bad = next(
             i for i, e in enumerate(custody, 1) if not isinstance(e, dict) or "__invalid__" in e
@@ -419,17 +588,23 @@ def _check_custody(
     details = last.get("details") or {}
     if last.get("action") != ev.EXPORT_CREATED:
         problems.append(f"{CUSTODY_PATH}: the last event ({last.get('seq')}) is not the export")
-    archive = {
-        str(r.get("path")): str(r.get("hash", "")).split(":", 1)[-1]
-        for r in package.get("resources", [])
-        if str(r.get("path", "")).startswith("archive/")
-    }
-    recorded = {a.get("path"): a.get("sha256") for a in details.get("archive", [])}
-    if recorded != archive:
-        problems.append(
-            f"{CUSTODY_PATH} event {last.get('seq')}: archive/ files and digests differ "
-            f"from those the export recorded"
-        )
+    # The export event against the archive/ entries as actually read (not datapackage.json,
+    # so a broken datapackage never makes this line blame intact files).
+    actual = {n: h for n, (h, _) in scan.hashes.items() if n.startswith("archive/")}
+    recorded = {str(a.get("path")): a.get("sha256") for a in details.get("archive", [])}
+    for name in sorted(set(actual) | set(recorded)):
+        if name in scan.unreadable:
+            problems.append(
+                f"{name}: not compared with custody event {last.get('seq')}: unreadable"
+            )
+        elif name not in recorded:
+            problems.append(f"{name}: not recorded by custody event {last.get('seq')} (export)")
+        elif name not in actual:
+            problems.append(f"{name}: recorded by custody event {last.get('seq')}, not in the ZIP")
+        elif actual[name] != recorded[name]:
+            problems.append(
+                f"{name}: SHA-256 {actual[name]} differs from custody event {last.get('seq')}"
+            )
     closed = {
         (e.get("details") or {}).get("name"): (e.get("details") or {}).get("sha256")
         for e in custody
@@ -452,13 +627,14 @@ def _check_timestamps(
     scan: _Scan,
     rows: list[dict[str, str]],
     custody: list[Any],
-    tsa_root_fingerprint: str | None,
+    anchors: Anchors,
 ) -> Check:
     manifests = sorted(n for n in scan.small if n.endswith(MANIFEST_SUFFIX))
     problems = _stamps_the_log_promises(scan, rows, custody)
     if not manifests:
-        return _check("time-stamps", problems, "none in this bundle")
+        return _no_trusted_time(problems, anchors, "no time-stamp token in this bundle")
     times = []
+    untrusted = 0
     for name in manifests:
         base = name[: -len(MANIFEST_SUFFIX)]
         token = scan.small.get(base + TOKEN_SUFFIX)
@@ -467,22 +643,78 @@ def _check_timestamps(
         if token is None:
             problems.append(f"{base + TOKEN_SUFFIX}: missing")
             continue
-        check = verify_response(token, data, chain)
+        check = verify_response(token, data, (chain or b"") + anchors.tsa_roots_pem)
         if not check.ok:
             problems.append(f"{base + TOKEN_SUFFIX}: {check.reason}")
             continue
-        if tsa_root_fingerprint and check.root_fingerprint != tsa_root_fingerprint.lower().replace(
-            ":", ""
-        ):
-            problems.append(
-                f"{base + CHAIN_SUFFIX}: root {check.root_fingerprint} is not the trusted TSA root"
-            )
-        times.append(check.gen_time)
         problems += _manifest_vs_rows(name, data, rows)
-    first = min(times).strftime("%Y-%m-%dT%H:%M:%SZ") if times else "-"
+        if not anchors.tsa_roots:
+            untrusted += 1
+            continue
+        if check.root_fingerprint not in anchors.tsa_roots:
+            problems.append(
+                f"{base + TOKEN_SUFFIX}: chain ends at root {check.root_fingerprint}, "
+                "not a trusted TSA root"
+            )
+            continue
+        times.append(check.gen_time)
+    if problems or not times:
+        reason = (
+            f"{untrusted} token(s) well-formed but NOT trusted: no TSA root configured "
+            "(--tsa-root or ADARCHIVE_TRUSTED_TSAS)"
+            if untrusted
+            else "no trusted time-stamp"
+        )
+        return _no_trusted_time(problems, anchors, reason)
+    first = min(times).strftime("%Y-%m-%dT%H:%M:%SZ")
     return _check(
-        "time-stamps", problems, f"{len(manifests)} RFC 3161 tokens valid (earliest {first})"
+        "time-stamps",
+        [],
+        f"{len(times)} RFC 3161 tokens valid under a trusted TSA root (earliest {first})",
     )
+
+
+def _check_anchors(scan: _Scan, custody: list[Any], anchors: Anchors) -> Check:
+    """The custody chain's head anchors the bundle carries, against its custody.jsonl."""
+    from crawler.evidence.anchor import ANCHOR_PREFIX, AnchorCheck, check_one
+
+    prefix = f"evidence/{ANCHOR_PREFIX}"
+    names = sorted(n for n in scan.small if n.startswith(prefix) and n.endswith(".json"))
+    if not names:
+        return Check("custody anchors", True, "no chain-head anchor in this bundle", [], True)
+    events: dict[int, tuple[str, Any]] = {}
+    for event in custody:
+        if isinstance(event, dict) and "seq" in event:
+            try:
+                events[int(event["seq"])] = (str(event.get("hash")), parse_time(str(event["at"])))
+            except (SigningKeyError, KeyError, ValueError):
+                continue
+    out = AnchorCheck()
+    for name in names:
+        stem = name[: -len(".json")]
+        tokens = [
+            (n, scan.small[n])
+            for n in sorted(scan.small)
+            if n.startswith(stem + ".") and n.endswith(".tsr")
+        ]
+        check_one(
+            out, name, scan.small[name], tokens, events, anchors.tsa_roots, anchors.tsa_roots_pem
+        )
+    if out.problems:
+        return _check("custody anchors", out.problems, "")
+    detail = f"{out.anchors} chain heads anchored, {out.tokens_valid} with a token under a trusted TSA root"
+    if out.tokens_valid < out.anchors:
+        return Check("custody anchors", True, detail + "; " + "; ".join(out.gaps[:3]), [], True)
+    return _check("custody anchors", [], detail)
+
+
+def _no_trusted_time(problems: list[str], anchors: Anchors, reason: str) -> Check:
+    """Absence of trusted time is never reported as OK: a warning, or a failure if required."""
+    if problems:
+        return _check("time-stamps", problems, "")
+    if anchors.require_timestamp:
+        return _check("time-stamps", [f"{reason} (--require-timestamp)"], "")
+    return Check("time-stamps", True, reason, [], True)
 
 
 def _stamps_the_log_promises(
@@ -547,9 +779,17 @@ def print_report(report: Report, out: Any) -> None:
     width = max(len(c.name) for c in report.checks)
     print(f"bundle: {report.bundle}", file=out)
     for check in report.checks:
-        status = "OK  " if check.ok else "FAIL"
+        status = ("WARN" if check.warning else "OK  ") if check.ok else "FAIL"
         print(f"{check.name.ljust(width)}  {status}  {check.detail}", file=out)
         if not check.ok:
             for problem in check.problems[1:MAX_REPORTED]:
                 print(f"{' ' * width}        {problem}", file=out)
-    print("RESULT: " + ("all checks passed" if report.ok else "VERIFICATION FAILED"), file=out)
+    if not report.ok:
+        result = "VERIFICATION FAILED"
+    elif not report.signer_verified:
+        result = "integrity OK, signer NOT verified"
+    elif report.warnings:
+        result = f"integrity OK, signer verified, {len(report.warnings)} warning(s) above"
+    else:
+        result = "all checks passed"
+    print(f"RESULT: {result}", file=out)

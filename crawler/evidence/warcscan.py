@@ -39,6 +39,10 @@ class ScannedRecord:
     payload_sha256: str | None
     """Recomputed payload digest; None where the record has none to check (warcinfo, revisit)."""
     problems: list[str] = field(default_factory=list)
+    http_status: int | None = None
+    """Status code of an HTTP response head (response, revisit records)."""
+    http_content_types: tuple[str, ...] | None = None
+    """Every Content-Type of the HTTP head (often one, or none); None without an HTTP head."""
 
     @property
     def record_id(self) -> str:
@@ -107,6 +111,8 @@ class _RecordParser:
         self.block = hashlib.sha256()
         self.payload: hashlib._Hash | None = None
         self.http_head: bytearray | None = None
+        self.http_status: int | None = None
+        self.http_content_types: tuple[str, ...] | None = None
         self.tail = bytearray()
         self.problems: list[str] = []
 
@@ -151,9 +157,10 @@ class _RecordParser:
             raise WarcFormatError("record without a valid Content-Length") from None
         kind = self.headers.get("warc-type", "")
         content_type = self.headers.get("content-type", "")
-        if kind in HTTP_TYPES and content_type.startswith("application/http"):
+        if kind in (*HTTP_TYPES, "revisit") and content_type.startswith("application/http"):
             self.http_head = bytearray()
-            self.payload = hashlib.sha256()
+            if kind in HTTP_TYPES:
+                self.payload = hashlib.sha256()
         elif kind in ("metadata", "resource", "conversion"):
             self.payload = self.block  # the whole block is the payload
         if self.remaining == 0:
@@ -166,6 +173,7 @@ class _RecordParser:
             end = self.http_head.find(b"\r\n\r\n")
             if end >= 0:
                 rest = bytes(self.http_head[end + 4 :])
+                self._parse_http_head(bytes(self.http_head[:end]))
                 self.http_head = None
                 if self.payload is not None:
                     self.payload.update(rest)
@@ -173,6 +181,18 @@ class _RecordParser:
                 raise WarcFormatError("HTTP head too long")
         elif self.payload is not None and self.payload is not self.block:
             self.payload.update(data)
+
+    def _parse_http_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        parts = lines[0].split(b" ", 2)
+        if lines[0].startswith(b"HTTP/") and len(parts) > 1 and parts[1].isdigit():
+            self.http_status = int(parts[1])
+        found = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if sep and name.strip().lower() == b"content-type":
+                found.append(value.decode("latin-1").strip())
+        self.http_content_types = tuple(found)
 
     def finish(self, offset: int, length: int) -> ScannedRecord:
         if self.state == "head":
@@ -182,12 +202,17 @@ class _RecordParser:
         if bytes(self.tail) != b"\r\n\r\n":
             raise WarcFormatError("record not followed by exactly CRLF CRLF in its gzip member")
         payload = None
+        if self.http_head is not None:  # no blank line: the whole block is head
+            self._parse_http_head(bytes(self.http_head))
         if self.payload is not None:
-            if self.http_head is not None:  # no blank line: the whole block is head
+            if self.http_head is not None:
                 payload = hashlib.sha256().hexdigest()
             else:
                 payload = self.payload.hexdigest()
-        record = ScannedRecord(offset, length, self.headers, self.block.hexdigest(), payload)
+        record = ScannedRecord(
+            offset, length, self.headers, self.block.hexdigest(), payload,
+            http_status=self.http_status, http_content_types=self.http_content_types,
+        )  # fmt: skip
         record.check_digests()
         return record
 

@@ -16,10 +16,12 @@ from pypdf import PdfReader
 
 from crawler import __version__
 from crawler.analysis.config import load_config
+from crawler.configuration import setting
 from crawler.evidence.certificate import certificate_for
 from crawler.evidence.custody import record_event
 from crawler.evidence.signing import fingerprint, load_private_key
-from crawler.evidence.verify import verify_bundle
+from crawler.evidence.trust import load_signers
+from crawler.evidence.verify import Anchors, verify_bundle
 from crawler.exhibit.case import ExhibitError, load_case
 from crawler.exhibit.document import Examiner, render
 from crawler.exhibit.pades import sign_pdf
@@ -67,7 +69,9 @@ def build_exhibit(session_factory: Any, options: ExhibitOptions) -> ExhibitResul
     os_user = _os_user()
     examiner = Examiner(options.examiner or os_user, options.unit, os_user)
     cert = certificate_for(options.key, options.cert) if options.key else None
-    verification = verify_bundle(options.bundle)
+    signers_file = setting("ADARCHIVE_TRUSTED_SIGNERS")
+    anchors = Anchors(signers=tuple(load_signers(Path(signers_file))) if signers_file else ())
+    verification = verify_bundle(options.bundle, anchors=anchors)
     if not verification.ok:
         first = "; ".join(verification.failures()[:3])
         raise ExhibitError(
@@ -87,6 +91,8 @@ def build_exhibit(session_factory: Any, options: ExhibitOptions) -> ExhibitResul
         case, pictures, examiner, load_config(), made_at, options.unblurred,
         timestamped=bool(options.key and options.tsa_url),
         checks=[check.name for check in verification.checks],
+        signer=verification.signer,
+        warnings=[f"{check.name}: {check.detail}" for check in verification.warnings],
     )  # fmt: skip
     if options.html_out:
         options.html_out.write_text(html, encoding="utf-8")

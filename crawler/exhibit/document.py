@@ -99,6 +99,8 @@ def render(
     unblurred: bool,
     timestamped: bool,
     checks: Sequence[str],
+    signer: str,
+    warnings: Sequence[str],
 ) -> str:
     env = Environment(
         loader=PackageLoader("crawler.exhibit", "templates"),
@@ -125,6 +127,8 @@ def render(
         unblurred=unblurred,
         timestamped=timestamped,
         checks=checks,
+        signer=signer,
+        warnings=warnings,
         in_bundle=case.in_bundle,
         bundle_rows={row.capture_id: row for row in case.rows},
         short_time=_short_time,

@@ -183,11 +183,24 @@ def cmd_status(args: argparse.Namespace) -> int:
             return 0
     with factory() as session:
         report = status_report(session, args.recent)
+    report["custody_gaps"] = _custody_gaps(args.db)
     if args.json:
         _print_json(report)
     else:
         print("\n".join(render(report)))
+        if report["custody_gaps"]:
+            print(f"\ncustody: {len(report['custody_gaps'])} chain-head time-stamp request(s) "
+                  "queued, TSA unreachable (adarchive custody verify lists them)")  # fmt: skip
     return 0
+
+
+def _custody_gaps(db: str | None) -> list[str]:
+    """Queued chain-head time-stamp requests beside a SQLite store's WARC files."""
+    from crawler.evidence.anchor import pending_requests
+    from crawler.store.db import resolve_db_url, sqlite_path
+
+    path = sqlite_path(resolve_db_url(db))
+    return [] if path is None else [p.name for p in pending_requests(path.resolve().parent)]
 
 
 # -- watch --------------------------------------------------------------------
