@@ -71,8 +71,13 @@ lint: setup
 
 # The whole suite, two workers (one per core); a module's tests stay on one
 # worker so its module-scoped crawl runs once.
+# The browser-egress tests measure the crawl's process tree against a memory
+# ceiling: they run first, alone, so another worker's load cannot starve the
+# watchdog they test; then everything else on two workers.
+EGRESS := tests/test_browser_egress.py
 test: setup tools lint
-	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15
+	$(PY) -m pytest -q $(EGRESS)
+	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15 --ignore=$(EGRESS)
 
 # The edit loop: no crawls, no browser, nothing slow; under a minute.
 test-fast: setup

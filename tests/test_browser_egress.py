@@ -140,7 +140,8 @@ def test_without_the_proxy_each_technique_reaches_the_canary(
     # No link-local page here: with no proxy Chromium would send packets to 169.254/16.
     with HostileBrowserSite(canary, link_local=False) as site:
         run = crawl(site, "http", tmp_path, proxy=False)
-    assert run.returncode in (0, 1), run.log[-3000:]
+    # refused and failed pages make it "degraded" (exit 3): the leaks are what counts here
+    assert run.returncode in (0, 1, 3), run.log[-3000:]
     reached = leaked(run.hits, canary)
     expected = {name for names in LEAKS.values() for name in names}
     # page.route does see a dedicated worker's fetch (Chromium 156): refused there
@@ -160,7 +161,11 @@ def test_with_the_proxy_nothing_reaches_the_canary(
     # every advert stored but the one whose document redirects to loopback (and, over
     # HTTPS, the bomb's, closed at its byte budget); no errors
     refused_pages = 1 if scheme == "http" else 2
-    summary = re.search(rf"{NAME}\s+\d+\s+(\d+)\s+\d+\s+(\d+)\s+[\d.]+\s+finished", run.stdout)
+    # platform, listing, links, detail, ads, new, empty, refused, errors, seconds, state
+    summary = re.search(
+        rf"{NAME}\s+\d+\s+\d+\s+\d+\s+(\d+)\s+\d+\s+\d+\s+\d+\s+(\d+)\s+[\d.]+\s+finished",
+        run.stdout,
+    )
     assert summary and summary.groups() == (str(len(site.techniques()) - refused_pages), "0"), (
         run.stdout
     )

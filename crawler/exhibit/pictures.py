@@ -6,11 +6,14 @@ Otherwise the archived response is replayed from the bundle's own WARC records
 by pywb and rendered in headless Chromium with JavaScript off, labelled as
 rendered at export time.
 
-Chromium may reach nothing but that pywb: its resolver maps every name to
-NOTFOUND except 127.0.0.1, and every request goes to a proxy port where
-nothing listens, except those to pywb's own address and port (``<-loopback>``
-removes Chromium's implicit loopback bypass). This holds in the browser's
-network stack, whatever the page asks for; ``page.route`` is not relied on.
+Chromium may reach nothing but that pywb. Its only way out is the crawl's own
+egress proxy (crawler.browser.proxy, the browser guard), here with a policy
+that allows exactly pywb's loopback address and port: every other connection
+(any host, any port, link-local, a redirect hop) is refused by the proxy and
+counted in the caption. Chromium's resolver maps every name to NOTFOUND
+except 127.0.0.1, and Playwright's proxy option removes the implicit loopback
+bypass. This holds in the browser's network stack, whatever the page asks
+for; ``page.route`` is used only to stop a page navigating away.
 
 Photos are blurred where the page lays out its ``<img>`` elements: measured on
 the pywb rendering (for a crawl-time screenshot, on a rendering of the same
@@ -19,8 +22,10 @@ page at the screenshot's width), then blurred in the picture itself.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,8 +37,10 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from playwright.sync_api import sync_playwright
 
 from crawler.browser.launch import find_browser
+from crawler.browser.proxy import EgressProxy, ProxyPolicy
 from crawler.evidence.replay import Wayback, wayback
 from crawler.exhibit.case import Advert, CaptureRow, Case
+from crawler.guard.address import parse_allow_list
 
 RENDER_WIDTH = 960
 MAX_HEIGHT = 4000
@@ -56,8 +63,35 @@ class Picture:
     """The whole picture is blurred: its photos could not be located."""
     unblurred: bool = False
     cut: bool = False
+    refused: int = 0
+    """Connections the replayed page tried beyond the replay server, refused by the guard."""
     problem: str = ""
     """Why there is no picture, when there is none."""
+
+
+class ReplayGuard:
+    """The browser guard's egress proxy, allowing only pywb, on an event loop of its own
+    (the sync Playwright API used here runs its own loop)."""
+
+    def __init__(self, replay_port: int) -> None:
+        policy = ProxyPolicy(
+            allowed_hosts=("127.0.0.1",),
+            ports=frozenset({replay_port}),
+            allow=parse_allow_list("127.0.0.1"),
+        )
+        self.proxy = EgressProxy(policy)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self.proxy.start(), self.loop).result(30)
+
+    def refused(self) -> int:
+        return len(self.proxy.refusals)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.close(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
 
 
 def blocked_proxy() -> socket.socket:
@@ -67,14 +101,22 @@ def blocked_proxy() -> socket.socket:
     return sock
 
 
+# Chromium resolves no name itself and sends no UDP outside the proxy (the spelling
+# Chromium 156 obeys: see crawler/browser/proxy.py's notes).
+CHROMIUM_ARGS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-background-networking",
+]
+
+
 def guard_args(replay_port: int, dead_proxy_port: int) -> list[str]:
-    """Chromium flags that let it reach pywb on ``replay_port`` and nothing else."""
+    """Chromium flags for a page that needs no network at all (the PDF printer): every
+    request goes to a port where nothing listens."""
     return [
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        *CHROMIUM_ARGS,
         f"--proxy-server=http://127.0.0.1:{dead_proxy_port}",
         f"--proxy-bypass-list=<-loopback>;127.0.0.1:{replay_port}",
-        "--disable-background-networking",
-        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     ]
 
 
@@ -110,14 +152,17 @@ class Rendering:
     boxes: list[dict]
     cut: bool
     """The page was taller or wider than the picture: the rest is not shown."""
+    refused: int = 0
+    """Connections the page tried that the browser guard refused."""
 
 
 class PageRenderer:
     """pywb over the bundle's WARC files, and a guarded headless Chromium."""
 
-    def __init__(self, server: Wayback, page_factory: Any) -> None:
+    def __init__(self, server: Wayback, page_factory: Any, guard: ReplayGuard) -> None:
         self.server = server
         self._new_page = page_factory
+        self.guard = guard
 
     def render(self, url: str, fetched_at: str, width: int) -> Rendering:
         """PNG of the archived ``url`` as pywb replays it (at most ``MAX_HEIGHT`` tall, ``width``
@@ -125,17 +170,20 @@ class PageRenderer:
 
         The main frame may load the cited capture once (after pywb's redirect to its exact
         time-stamp); any later navigation, a meta refresh or a ``Refresh:`` header, is
-        aborted, so the picture is always of the record it is captioned with.
+        answered "204 No Content" (the page stays), so the picture is always of the record it is captioned with.
         """
         page = self._new_page(width)
         documents = 0
+        refused_before = self.guard.refused()
 
         def main_navigation(request: Any) -> bool:
             return bool(request.is_navigation_request() and request.frame == page.main_frame)
 
         def navigation(route: Any, request: Any) -> None:
             if main_navigation(request) and (documents or _target(request.url) != url):
-                route.abort()
+                # A 204 to a navigation leaves the current document in place (HTML's
+                # rule), where an abort would replace it with an error page.
+                route.fulfill(status=204)
             else:
                 route.continue_()
 
@@ -160,7 +208,8 @@ class PageRenderer:
             )
         finally:
             page.context.close()  # one context per page: nothing carries over between pages
-        return Rendering(png, boxes, full_height > MAX_HEIGHT or full_width > width)
+        refused = self.guard.refused() - refused_before
+        return Rendering(png, boxes, full_height > MAX_HEIGHT or full_width > width, refused)
 
 
 @contextmanager
@@ -174,28 +223,30 @@ def renderer(case: Case, workdir: Path, pywb_bin: Path | None = None,
         path = warc_dir / name
         path.write_bytes(data)
         paths.append(path)
-    dead = blocked_proxy()
-    try:
-        with wayback(paths, workdir / "pywb", pywb_bin) as server, sync_playwright() as pw:
-            launched = pw.chromium.launch(
-                executable_path=find_browser(browser),
-                args=guard_args(server.port, dead.getsockname()[1]),
-            )
-            try:
+    with wayback(paths, workdir / "pywb", pywb_bin) as server:
+        guard = ReplayGuard(server.port)
+        try:
+            with sync_playwright() as pw:
+                launched = pw.chromium.launch(
+                    executable_path=find_browser(browser),
+                    args=CHROMIUM_ARGS,
+                    proxy={"server": guard.url},
+                )
+                try:
 
-                def new_page(width: int) -> Any:
-                    context = launched.new_context(
-                        java_script_enabled=False,
-                        viewport={"width": width, "height": 900},
-                        service_workers="block",
-                    )
-                    return context.new_page()
+                    def new_page(width: int) -> Any:
+                        context = launched.new_context(
+                            java_script_enabled=False,
+                            viewport={"width": width, "height": 900},
+                            service_workers="block",
+                        )
+                        return context.new_page()
 
-                yield PageRenderer(server, new_page)
-            finally:
-                launched.close()
-    finally:
-        dead.close()
+                    yield PageRenderer(server, new_page, guard)
+                finally:
+                    launched.close()
+        finally:
+            guard.close()
 
 
 def picture_for(ad: Advert, case: Case, pages: PageRenderer, blur: bool) -> Picture:
@@ -222,11 +273,14 @@ def picture_for(ad: Advert, case: Case, pages: PageRenderer, blur: bool) -> Pict
             image, cut = _open(rendering.png), rendering.cut
     except PictureError as exc:
         return Picture(None, source, record, 0, problem=str(exc))
+    refused = rendering.refused if rendering else 0
     if not blur:
-        return Picture(_finish(image, [], False), source, record, 0, unblurred=True, cut=cut)
+        return Picture(_finish(image, [], False), source, record, 0, unblurred=True, cut=cut,
+                       refused=refused)  # fmt: skip
     boxes = rendering.boxes if rendering else []
     whole = not boxes and bool(ad.image_urls)
-    return Picture(_finish(image, boxes, whole), source, record, len(boxes), whole, cut=cut)
+    return Picture(_finish(image, boxes, whole), source, record, len(boxes), whole, cut=cut,
+                   refused=refused)  # fmt: skip
 
 
 def _open(png: bytes) -> Image.Image:
