@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.configuration import load_settings
 from crawler.procs import pid_alive
 from crawler.schedule.intervals import next_after
 from crawler.schedule.watchlist import scan
@@ -357,7 +358,10 @@ class Scheduler:
             return None
 
     def _settings(self) -> Any:
-        return self.options.settings if self.options.settings is not None else {}
+        """The scheduler's settings: those it was given, else every configured layer."""
+        if self.options.settings is not None:
+            return self.options.settings
+        return load_settings()[0]
 
     def _alert(
         self,
