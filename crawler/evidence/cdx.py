@@ -25,7 +25,8 @@ def surt(url: str) -> str:
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
     if port and port != default:
         key += f":{port}"
-    path = parts.path or "/"
+    # pywb's keys (the surt library) drop a trailing slash: /profile/x/ is keyed /profile/x.
+    path = parts.path.rstrip("/") or "/"
     query = ""
     if parts.query:
         query = "?" + urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))

@@ -75,9 +75,10 @@ def default_actor() -> str:
     return f"{identity or 'operator not configured'} [OS user {account}]"
 
 
-def head(session: Session) -> CustodyEvent | None:
-    """The newest event, or None for an empty log."""
-    return session.scalar(select(CustodyEvent).order_by(CustodyEvent.seq.desc()).limit(1))
+def head(session: Session, model: type[Any] = CustodyEvent) -> Any:
+    """The newest event of a chain (``model``: the custody log, or another chain kept
+    the same way, such as the workbench's audit trail), or None for an empty one."""
+    return session.scalar(select(model).order_by(model.seq.desc()).limit(1))
 
 
 def append_event(
@@ -88,7 +89,8 @@ def append_event(
     details: Mapping[str, Any],
     *,
     at: datetime | None = None,
-) -> CustodyEvent:
+    model: type[Any] = CustodyEvent,
+) -> Any:
     """Add the next event to the chain and flush it (the caller commits).
 
     Raises IntegrityError when another writer took the same ``seq`` first;
@@ -97,10 +99,10 @@ def append_event(
     at = (at or datetime.now(UTC)).astimezone(UTC)
     details_text = canonical_bytes(dict(details)).decode("utf-8")
     details_sha256 = sha256_hex(details_text.encode("utf-8"))
-    last = head(session)
+    last = head(session, model)
     seq = 1 if last is None else last.seq + 1
     prev_hash = GENESIS_HASH if last is None else last.hash
-    event = CustodyEvent(
+    event = model(
         seq=seq,
         at=at,
         actor=actor,
@@ -123,20 +125,22 @@ def record_event(
     details: Mapping[str, Any],
     *,
     actor: str | None = None,
-) -> CustodyEvent:
+    model: type[Any] = CustodyEvent,
+    retries: int = RETRIES,
+) -> Any:
     """Append and commit one event, retrying when a concurrent writer won the race.
 
     The session must have nothing else pending: a lost race rolls it back.
     """
     actor = actor or default_actor()
-    for attempt in range(RETRIES):
+    for attempt in range(retries):
         try:
-            event = append_event(session, actor, action, subject, details)
+            event = append_event(session, actor, action, subject, details, model=model)
             session.commit()
             return event
         except (IntegrityError, OperationalError):
             session.rollback()
-            if attempt == RETRIES - 1:
+            if attempt == retries - 1:
                 raise
             time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover

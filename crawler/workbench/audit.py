@@ -8,25 +8,20 @@ therefore never waits behind evidence writes on the custody chain's head.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from crawler.evidence.canonical import canonical_bytes
 from crawler.evidence.chain import (
-    GENESIS_HASH,
     ChainResult,
-    event_hash,
     rfc3339,
-    sha256_hex,
     verify_chain,
 )
+from crawler.evidence.custody import record_event
 from crawler.store.models import AuditEvent, utc
 
 RETRIES = 30
@@ -37,36 +32,12 @@ def append(
 ) -> AuditEvent:
     """Append and commit one event, retrying on top of the new head if another writer won.
 
+    The audit trail is a chain of its own, kept exactly as the custody log is
+    (crawler/evidence/custody.py), so browsing never waits behind evidence writes.
     The session must have nothing else pending: a lost race rolls it back.
     """
-    details_text = canonical_bytes(dict(details)).decode("utf-8")
-    details_sha256 = sha256_hex(details_text.encode("utf-8"))
-    for attempt in range(RETRIES):
-        try:
-            last = session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
-            seq = 1 if last is None else last.seq + 1
-            prev = GENESIS_HASH if last is None else last.hash
-            at = datetime.now(UTC)
-            event = AuditEvent(
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                subject=subject,
-                details=details_text,
-                details_sha256=details_sha256,
-                prev_hash=prev,
-                hash=event_hash(seq, rfc3339(at), actor, action, subject, details_sha256, prev),
-            )
-            session.add(event)
-            session.commit()
-            return event
-        except (IntegrityError, OperationalError):
-            session.rollback()
-            if attempt == RETRIES - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
+    return record_event(session, action, subject, details, actor=actor, model=AuditEvent,
+                        retries=RETRIES)  # fmt: skip
 
 
 @dataclass(frozen=True)
