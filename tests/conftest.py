@@ -164,8 +164,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the PostgreSQL case of every engine-parametrised test `postgres`."""
+    """Mark the PostgreSQL case of every engine-parametrised test `postgres`, and every test
+    that uses the fixture web `crawl` (whatever its module says), so `make test-fast`
+    stays the quick loop as tests are added."""
     for item in items:
+        if "fixture_web" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.crawl)
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "postgresql" in callspec.params.values():
             item.add_marker(pytest.mark.postgres)

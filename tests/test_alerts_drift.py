@@ -190,6 +190,7 @@ contacts = "css:div.contacts"
 """
 
 
+@pytest.mark.crawl
 def test_layout_change_between_scheduled_runs_is_drift(tmp_path: Path, receivers: Any) -> None:
     mailbox, hook, alert_settings = receivers
     board = ThreadingHTTPServer(("127.0.0.41", 0), Board)
@@ -235,6 +236,7 @@ def test_layout_change_between_scheduled_runs_is_drift(tmp_path: Path, receivers
     assert len(subjects) == 2 and "drifts" in subjects[1], subjects
 
 
+@pytest.mark.crawl
 def test_scheduled_run_whose_crawl_dies_is_alerted(tmp_path: Path, receivers: Any) -> None:
     _, hook, alert_settings = receivers
     board = ThreadingHTTPServer(("127.0.0.41", 0), Board)

@@ -26,6 +26,8 @@ from crawler.browser.memory import tree_pss
 from crawler.demo.canary import Canary, CanaryHit
 from crawler.demo.hostile_browser import HOST, LEAKS, NAME, REBIND_NAME, HostileBrowserSite
 
+pytestmark = [pytest.mark.crawl, pytest.mark.browser, pytest.mark.slow]
+
 CEILING = 1536 * 1024 * 1024
 HTTPS_ARGS = ["--ignore-certificate-errors"]  # the fixture's certificate is self-signed
 

@@ -24,6 +24,8 @@ from rangeserver import serve
 from conftest import FAST, CrawlRun, adarchive, start_url_args
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 
+pytestmark = [pytest.mark.crawl, pytest.mark.browser]
+
 REPO = Path(__file__).resolve().parent.parent
 RWP = REPO / ".tools" / "replaywebpage"
 CHROMIUM = "/usr/bin/chromium"

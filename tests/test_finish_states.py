@@ -142,6 +142,7 @@ def paged_web() -> Iterator[Any]:
         web.stop()
 
 
+@pytest.mark.crawl
 def test_loose_ad_links_keep_pagination(paged_web: Any, tmp_path: Path) -> None:
     definition = definition_variant(tmp_path, "kz_board", ad_links="css:a::attr(href)")
     out = tmp_path / "out"

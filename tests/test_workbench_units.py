@@ -130,6 +130,7 @@ def test_the_app_runs_on_both_engines(store_url: str, tmp_path: Path) -> None:
             "ad.view", "search", "login"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     ok = _cli("users", "add", "chief", "--role", "admin", "--password-stdin", "--db", db,
