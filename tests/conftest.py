@@ -111,6 +111,34 @@ def crawl_all(web: Any, out: Path, *extra: str) -> CrawlRun:
     return CrawlRun(out, out / "adarchive.db", result, names, log_start, len(web.request_log))
 
 
+# The crawl pipelines with images on (the session crawl leaves images to the default).
+WITH_IMAGES = json.dumps(
+    {
+        "pipelines.contacts.ContactsPipeline": 300,
+        "pipelines.store.StorePipeline": 800,
+        "pipelines.images.ImagesPipeline": 850,
+    }
+)
+
+
+def crawl_world(out: Path, seed: int, ads: int) -> dict[str, Any]:
+    """Serve a fixture world of its own (``ads`` adverts per platform), crawl its static
+    platforms with images into ``out``, stop it; its truth.json."""
+    from crawler.demo.server import FixtureWeb
+    from crawler.demo.world import build_world
+
+    web = FixtureWeb(build_world(seed=seed, ads_per_platform=ads), port=0)
+    web.start()
+    try:
+        names = static_platforms(web)
+        result = adarchive("crawl", *names, *start_url_args(web, names), "--out", str(out), *FAST,
+                           "-s", f"ITEM_PIPELINES={WITH_IMAGES}", "--log-level", "WARNING")  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return web.truth()
+    finally:
+        web.stop()
+
+
 @pytest.fixture(scope="session")
 def static_crawl(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> CrawlRun:
     """One crawl of every static platform of the fixture web, shared by the session."""

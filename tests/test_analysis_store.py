@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from conftest import FAST, adarchive, start_url_args, static_platforms
+from conftest import crawl_world
 from crawler.analysis.analyze import analyze
 from crawler.analysis.commands import USER_ERRORS, register
 from crawler.analysis.config import load_config
@@ -38,13 +38,6 @@ from crawler.store.models import (
 pytestmark = [pytest.mark.crawl]
 
 SEED, ADS = 2, 30
-PIPELINES = json.dumps(
-    {
-        "pipelines.contacts.ContactsPipeline": 300,
-        "pipelines.store.StorePipeline": 800,
-        "pipelines.images.ImagesPipeline": 850,
-    }
-)
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -63,20 +56,8 @@ class World:
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A fixture world bigger than the session's tiny one, crawled once with images."""
-    from crawler.demo.server import FixtureWeb
-    from crawler.demo.world import build_world
-
     out = tmp_path_factory.mktemp("analysis-crawl")
-    web = FixtureWeb(build_world(seed=SEED, ads_per_platform=ADS), port=0)
-    web.start()
-    try:
-        names = static_platforms(web)
-        result = adarchive("crawl", *names, *start_url_args(web, names), "--out", str(out), *FAST,
-                           "-s", f"ITEM_PIPELINES={PIPELINES}", "--log-level", "WARNING")  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
-        truth = web.truth()
-    finally:
-        web.stop()
+    truth = crawl_world(out, SEED, ADS)
     yield World(out, out / "adarchive.db", truth)
 
 

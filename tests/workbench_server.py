@@ -8,7 +8,6 @@ write it, to check that the workbench escapes it.
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import sqlite3
@@ -22,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from conftest import FAST, REPO, adarchive, start_url_args, static_platforms
+from conftest import REPO, adarchive, crawl_world
 
 PASSWORD = "correct horse battery staple"
 ROLES = ("admin", "technical", "analyst", "evidence_officer", "auditor")
@@ -30,13 +29,6 @@ HOSTILE_TITLE = "Tutor <script>window.__pwned = 1; alert('title')</script> lesso
 HOSTILE_BODY = (
     'Evening classes <img src="/x" onerror="window.__pwned = 2"> and '
     "<script>alert('body')</script><b onmouseover=\"window.__pwned=3\">bold</b> here."
-)
-PIPELINES = json.dumps(
-    {
-        "pipelines.contacts.ContactsPipeline": 300,
-        "pipelines.store.StorePipeline": 800,
-        "pipelines.images.ImagesPipeline": 850,
-    }
 )
 
 
@@ -90,19 +82,7 @@ def csrf(html: str) -> str:
 
 def crawl_store(out: Path, seed: int = 1, ads: int = 8) -> dict[str, Any]:
     """Crawl the static platforms of a small fixture world (images on) and analyse it."""
-    from crawler.demo.server import FixtureWeb
-    from crawler.demo.world import build_world
-
-    web = FixtureWeb(build_world(seed=seed, ads_per_platform=ads), port=0)
-    web.start()
-    try:
-        names = static_platforms(web)
-        result = adarchive("crawl", *names, *start_url_args(web, names), "--out", str(out), *FAST,
-                           "-s", f"ITEM_PIPELINES={PIPELINES}", "--log-level", "WARNING")  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
-        truth = web.truth()
-    finally:
-        web.stop()
+    truth = crawl_world(out, seed, ads)
     adarchive("analyze", "--db", str(out / "adarchive.db"), check=True)
     return truth
 
