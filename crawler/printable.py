@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 # C0 and C1 controls, DEL, and the Unicode bidirectional controls; tab is escaped too
@@ -92,3 +92,13 @@ def install_log_escaping() -> None:
 
     escaping_factory.adarchive_escaping = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(escaping_factory)
+
+
+def print_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Columns aligned under a header and a rule; every cell escaped with :func:`printable`."""
+    cells = [list(map(str, header))] + [[printable(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))

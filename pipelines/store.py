@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 WHITESPACE = re.compile(r"\s+")
 # The crawler stat of adverts the store refused (each one also logged at ERROR);
-# a crawl with any does not exit 0 (crawler.report.crawl_exit_status).
+# a crawl with any does not exit 0 (crawler.crawlsummary.crawl_exit_status).
 ADS_NOT_STORED = "adarchive/ads_not_stored"
 AD_TEXT_FIELDS = ("title", "body", "name", "age", "location", "price", "posted", "poster_account")
 

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from crawler.evidence.bundlereport import render_report
 from crawler.evidence.export import CaptureInfo, ExportOptions, export_bundle
-from crawler.evidence.report import render_report
 from crawler.evidence.selection import Selection
 from crawler.evidence.synthetic import build_synthetic_archive
 from crawler.evidence.verify import verify_bundle

@@ -111,7 +111,7 @@ def print_score(score: dict[str, Any], out: Any = None) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from crawler.analysis.config import load_config
-    from crawler.analysis.report import render_report
+    from crawler.analysis.htmlreport import render_report
     from crawler.store.db import sqlite_path
 
     out = Path(args.out)

@@ -52,9 +52,9 @@ def _browser_missing() -> str | None:
 
 def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed: int = 1) -> int:
     """Serve, crawl every demo platform into ``out``, print a summary."""
+    from crawler.crawlsummary import crawl_exit_status, print_crawl_summary
     from crawler.demo.server import FixtureWeb
     from crawler.demo.world import build_world
-    from crawler.report import crawl_exit_status, print_crawl_summary
 
     prepare_output_dir(out)
     started = time.monotonic()

@@ -15,7 +15,7 @@ from typing import Any
 
 from crawler.configuration import setting
 from crawler.evidence.errors import BundleError, ExportError, SelectionError, SigningKeyError
-from crawler.printable import printable
+from crawler.printable import print_table
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ExportError,
@@ -105,7 +105,7 @@ def cmd_custody_show(args: argparse.Namespace) -> int:
     from crawler.evidence.custody import rfc3339
 
     rows = [(e.seq, rfc3339(e.at), e.actor, e.action, e.subject, e.hash[:16]) for e in events]
-    _print_table(("seq", "at (UTC)", "actor", "action", "subject", "hash"), rows)
+    print_table(("seq", "at (UTC)", "actor", "action", "subject", "hash"), rows)
     return 0
 
 
@@ -275,17 +275,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         (s.name, s.unit, s.fingerprint, s.valid_from or "-", s.valid_until or "-")
         for s in load_signers(_signers_file(args))
     ]
-    _print_table(("name", "unit", "fingerprint", "valid from", "valid until"), rows)
+    print_table(("name", "unit", "fingerprint", "valid from", "valid until"), rows)
     return 0
-
-
-def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    cells = [list(header)] + [[printable(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 # -- parser -------------------------------------------------------------------

@@ -342,7 +342,7 @@ def _write_bundle(
         "public_key": public_b64,
         "skipped_open": selected.skipped_open,
     }
-    from crawler.evidence.report import render_report, render_verify_txt
+    from crawler.evidence.bundlereport import render_report, render_verify_txt
 
     resources.append(_write_text(zf, REPORT_PATH, created, render_report(context)))
     resources.append(_write_text(zf, VERIFY_PATH, created, [render_verify_txt(context)]))

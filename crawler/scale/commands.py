@@ -25,20 +25,20 @@ def _redis(args: argparse.Namespace) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from crawler.cli import _definition, _log_level, _setting_overrides
-    from crawler.report import crawl_exit_status, print_crawl_summary
+    from crawler.cli.options import log_level, platform_definition, setting_overrides
+    from crawler.crawlsummary import crawl_exit_status, print_crawl_summary
     from crawler.runner import CrawlJob, build_settings, run_crawls
     from crawler.scale.config import check_store_for_workers, worker_settings
     from crawler.scale.frontier import connect
     from crawler.store.db import resolve_db_url
 
-    definitions = [_definition(name, args.definitions) for name in args.platform]
+    definitions = [platform_definition(name, args.definitions) for name in args.platform]
     check_store_for_workers(resolve_db_url(args.db, args.out), args.allow_sqlite)
     connect(_redis(args))
     settings = build_settings(
         args.out,
         args.db,
-        overrides={**_log_level(args), **_setting_overrides(args.set)},
+        overrides={**log_level(args), **setting_overrides(args.set)},
         definitions_dir=args.definitions,
     )
     overrides = worker_settings(
@@ -57,7 +57,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_frontier_seed(args: argparse.Namespace) -> int:
-    from crawler.cli import _definition
+    from crawler.cli.options import platform_definition
     from crawler.scale.frontier import connect, seed
     from crawler.schedule.errors import CommandError as UserError
 
@@ -72,7 +72,7 @@ def cmd_frontier_seed(args: argparse.Namespace) -> int:
         else:
             raise UserError("with several platforms, give --start-url as NAME=URL")
     for name in args.platform:
-        definition = _definition(name, args.definitions)
+        definition = platform_definition(name, args.definitions)
         urls = overrides.get(definition.name) or list(definition.start_urls)
         count = seed(server, args.prefix, definition.name, urls, args.role, args.keep_seen)
         print(f"{definition.name}: {count} seed(s) queued under {args.prefix}:{definition.name}")

@@ -64,11 +64,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_add(args: argparse.Namespace) -> int:
-    from crawler.cli import _definition
+    from crawler.cli.options import platform_definition
     from crawler.schedule.intervals import describe, parse_every
     from crawler.schedule.schedules import add_schedule
 
-    platform = _definition(args.platform, args.definitions).name
+    platform = platform_definition(args.platform, args.definitions).name
     every = parse_every(args.every) if args.every else None
     with _factory(args.db)() as session:
         schedule = add_schedule(session, platform, every_seconds=every, cron=args.cron)
@@ -140,11 +140,11 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     for pair in args.set:
         crawl_args += ["-s", pair]
     crawl_args += ["--log-level", args.log_level]
-    from crawler.cli import _setting_overrides
+    from crawler.cli.options import setting_overrides
     from crawler.runner import project_settings
 
     options = SchedulerOptions(
-        settings=project_settings(_setting_overrides(args.set)),  # alerts, drift (issue 17)
+        settings=project_settings(setting_overrides(args.set)),  # alerts, drift (issue 17)
         db_url=db_url,
         out=out,
         definitions=args.definitions,

@@ -1,10 +1,9 @@
 """One-line errors for this package's (and crawler.scale's) commands.
 
-``crawler.cli.main`` prints the errors it knows as ``adarchive: error: …``
-(exit status 2). When the CLI runs as ``python -m crawler.cli`` its
-``UserError`` is ``__main__.UserError``, not the ``crawler.cli.UserError`` a
-feature module can import, so the commands here report their own mistakes the
-same way instead of relying on the CLI's list.
+``crawler.cli.entry.main`` prints the errors it knows as ``adarchive: error: …``
+(exit status 2). The commands here report their own mistakes the same way, so
+that the operations layer's error types (schedule, watchlist, scale) need not
+be listed by the CLI above them.
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ import functools
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from crawler.errors import UserError
 
 EXIT_USER_ERROR = 2
 
@@ -26,7 +27,6 @@ def user_facing(func: Callable[[Any], int]) -> Callable[[Any], int]:
 
     @functools.wraps(func)
     def wrapper(args: Any) -> int:
-        from crawler.cli import UserError
         from crawler.extract.argument import IdentifierError
         from crawler.scale.config import ScaleError
         from crawler.schedule.intervals import ScheduleError
