@@ -173,9 +173,9 @@ class ResumeMiddleware:
     def from_crawler(cls, crawler: Crawler) -> ResumeMiddleware:
         if not crawler.settings.getbool("ADARCHIVE_RESUME"):
             raise NotConfigured("not resuming")
-        from crawler.store.recorder import CrawlRecorder
+        from crawler.evidence.custody_listener import custody_recorder
 
-        return cls(crawler, CrawlRecorder.for_crawler(crawler))
+        return cls(crawler, custody_recorder(crawler))
 
     def _load(self, spider: Spider) -> dict[str, StoredCapture]:
         recorder = self.recorder

@@ -67,11 +67,11 @@ class ImagesPipeline:
         settings = crawler.settings
         if not settings.getbool("ADARCHIVE_IMAGES_ENABLED"):
             raise NotConfigured("ADARCHIVE_IMAGES_ENABLED is off")
-        from crawler.store.recorder import CrawlRecorder
+        from crawler.evidence.custody_listener import custody_recorder
 
         return cls(
             crawler,
-            CrawlRecorder.for_crawler(crawler),
+            custody_recorder(crawler),
             max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD"),
             maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE"),
             known=known_hashes(settings),

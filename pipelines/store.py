@@ -15,6 +15,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import bindparam, case, insert, update
 
 from crawler.archive.sidecar import EXTRACT_HERE, EvidenceWriterGone, SidecarChannel
+from crawler.evidence.custody_listener import custody_recorder
 from crawler.printable import printable
 from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import Ad, AdIdentifier, AdImage, Identifier, Sighting, value_sha256
@@ -131,7 +132,7 @@ class StorePipeline:
         channel = SidecarChannel.for_crawler(crawler)
         if channel is not None:
             channel.store_attached = True
-        return cls(CrawlRecorder.for_crawler(crawler), channel, crawler.stats)
+        return cls(custody_recorder(crawler), channel, crawler.stats)
 
     def open_spider(self, spider: Spider | None = None) -> None:
         pass

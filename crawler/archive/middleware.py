@@ -114,9 +114,9 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
         settings = crawler.settings
         if not settings.getbool("ADARCHIVE_WARC_ENABLED"):
             raise NotConfigured("ADARCHIVE_WARC_ENABLED is off")
-        from crawler.store.recorder import CrawlRecorder
+        from crawler.evidence.custody_listener import custody_recorder
 
-        recorder = CrawlRecorder.for_crawler(crawler)
+        recorder = custody_recorder(crawler)
         directory = settings.get("ADARCHIVE_WARC_DIR") or recorder.data_root / "warc"
         if uses_evidence_process(crawler):
             return cls._with_evidence_process(crawler, recorder, Path(directory))

@@ -42,6 +42,7 @@ from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
 from crawler.archive.warcinfo import software
 from crawler.configuration import project_defaults
+from crawler.evidence.custody_listener import with_custody
 from crawler.extract.worker import identifiers_for
 from crawler.heap import freeze_heap
 from crawler.printable import install_log_escaping
@@ -82,15 +83,17 @@ class Channel:
 
     def __post_init__(self) -> None:
         config = self.config
-        self.recorder = CrawlRecorder.detached(
-            db_url=config.db_url,
-            data_root=Path(config.data_root),
-            commit_every=config.commit_every,
-            crawl_id=config.crawl_id,
-            platform=config.platform,
-            platform_id=config.platform_id,
-            settings=Settings({**project_defaults(), **config.settings}),
-            stats=self.stats,
+        self.recorder = with_custody(
+            CrawlRecorder.detached(
+                db_url=config.db_url,
+                data_root=Path(config.data_root),
+                commit_every=config.commit_every,
+                crawl_id=config.crawl_id,
+                platform=config.platform,
+                platform_id=config.platform_id,
+                settings=Settings({**project_defaults(), **config.settings}),
+                stats=self.stats,
+            )
         )
         recorder = self.recorder
 

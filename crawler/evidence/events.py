@@ -1,25 +1,9 @@
-"""The custody events a crawl writes, called from :mod:`crawler.store.recorder`.
+"""Names of custody events and of their subjects, shared by writers and verifiers.
 
-Kept here so the recorder needs only one line per moment (crawl started,
-crawl finished, WARC file closed), and every event's shape lives next to the
-chain code. Each call comes right after the recorder committed, so the
-session is clean and a lost race with another writer can be rolled back
-without losing captures.
+The events of a crawl are written by :mod:`crawler.evidence.custody_listener`.
 """
 
 from __future__ import annotations
-
-import logging
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
-
-from crawler.archive.warcinfo import robots_policy
-
-if TYPE_CHECKING:
-    from crawler.store.models import Crawl, WarcFile
-    from crawler.store.recorder import CrawlRecorder
-
-logger = logging.getLogger(__name__)
 
 CRAWL_STARTED = "crawl.started"
 CRAWL_FINISHED = "crawl.finished"
@@ -37,92 +21,3 @@ def crawl_subject(crawl_id: int) -> str:
 
 def warc_subject(relative_path: str) -> str:
     return f"warc:{relative_path}"
-
-
-def crawl_started(recorder: CrawlRecorder, crawl: Crawl) -> None:
-    """Settings and robots policy the crawl runs under, before its first fetch."""
-    from crawler.evidence.custody import record_event
-    from crawler.store.recorder import capture_settings
-
-    settings = recorder.crawler.settings
-    details = {
-        "crawl_id": crawl.id,
-        "platform": recorder.platform,
-        "host": crawl.host,
-        "pid": crawl.pid,
-        "robots": robots_policy(settings),
-        "settings": _jsonable(capture_settings(settings)),
-    }
-    record_event(recorder.session, CRAWL_STARTED, crawl_subject(crawl.id), details)
-
-
-def crawl_finished(recorder: CrawlRecorder, crawl: Crawl) -> None:
-    """How the crawl ended and what it gathered."""
-    from crawler.evidence.custody import record_event
-
-    details = {
-        "crawl_id": crawl.id,
-        "platform": recorder.platform,
-        "status": crawl.status,
-        "state": crawl.state,
-        "reason": crawl.finish_reason,
-        "pages": crawl.pages,
-        "ads": crawl.ads,
-        "new_ads": crawl.new_ads,
-        "errors": crawl.errors,
-    }
-    record_event(recorder.session, CRAWL_FINISHED, crawl_subject(crawl.id), details)
-    from crawler.evidence.anchor import anchor_head, tsa_urls
-
-    urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL") or None)
-    anchor_head(recorder.session, recorder.data_root, f"crawl {crawl.id} finished", urls)
-
-
-def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = None) -> None:
-    """The closed file's name, size and SHA-256; then, if a TSA is set, its time-stamp."""
-    from crawler.evidence.custody import record_event
-
-    details = {
-        "name": PurePosixPath(row.path).name,
-        "path": row.path,
-        "size": row.size,
-        "sha256": row.sha256,
-        "crawl_id": row.crawl_id,
-    }
-    record_event(recorder.session, WARC_CLOSED, warc_subject(row.path), details)
-    from crawler.evidence.anchor import tsa_urls
-
-    urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL"))
-    if not urls:
-        return
-    tsa_url = urls[0]  # the file's manifest token; the chain head gets one from each
-    from crawler.evidence.timestamp import on_warc_closed
-
-    path = Path(row.path)
-    if not path.is_absolute():
-        path = recorder.data_root / path
-    on_warc_closed(
-        path,
-        row.sha256 or "",
-        row.size or 0,
-        records,
-        session=recorder.session,
-        subject=warc_subject(row.path),
-        tsa_url=tsa_url,
-    )
-    from crawler.evidence.anchor import anchor_head
-
-    anchor_head(recorder.session, recorder.data_root, f"warc closed {path.name}", urls)
-
-
-def _jsonable(value: Any) -> Any:
-    """Settings values as canonical JSON accepts them (no floats like inf, no objects)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    return str(value)

@@ -21,7 +21,6 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
@@ -29,7 +28,7 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.archive.digests import secret_digest
+from crawler.crawlsettings import redact_proxy
 from crawler.platforms import host_allowed
 from crawler.politeness.refusals import note_refusal, refuse_queued
 
@@ -87,15 +86,6 @@ class Budget:
         data["allowed_hosts"] = list(self.allowed_hosts)
         data["proxy"] = redact_proxy(self.proxy) if self.proxy else None
         return data
-
-
-def redact_proxy(proxy: str) -> str:
-    """``http://user:pw@host:3128`` → ``http://sha256:<hex>@host:3128``."""
-    parts = urlsplit(proxy)
-    if "@" not in parts.netloc:
-        return proxy
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    return parts._replace(netloc=f"{secret_digest(userinfo.encode())}@{host}").geturl()
 
 
 def _mapping(value: Any) -> dict[str, Any]:

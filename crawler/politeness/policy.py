@@ -10,9 +10,7 @@ every warcinfo record and the crawl's settings, and logged as a
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -160,33 +158,3 @@ def record_custody(crawler: Crawler, spider: Spider, action: str, details: dict[
     record_event(
         recorder.session, action, crawl_subject(crawl_id), {"crawl_id": crawl_id, **details}
     )
-
-
-def policy_settings(settings: Any) -> dict[str, Any]:
-    """Issue-7 settings for a crawl row's settings (and so its ``crawl.started`` event)."""
-    from crawler.politeness.budget import redact_proxy
-
-    proxy = settings.get("ADARCHIVE_PROXY")
-    budgets = settings.get("ADARCHIVE_BUDGETS") or {}
-    if not isinstance(budgets, str):
-        budgets = json.dumps(budgets, sort_keys=True, default=str)
-    if '"proxy"' in budgets:
-        budgets = re.sub(
-            r'("proxy":\s*")([^"]*)"',
-            lambda m: m.group(1) + redact_proxy(m.group(2)) + '"',
-            budgets,
-        )
-    return {
-        "ADARCHIVE_ROBOTS_AUTHORITY": settings.get("ADARCHIVE_ROBOTS_AUTHORITY"),
-        "ADARCHIVE_USER_AGENT_REASON": settings.get("ADARCHIVE_USER_AGENT_REASON"),
-        "ADARCHIVE_SSRF_GUARD_ENABLED": settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED"),
-        "ADARCHIVE_ALLOWED_ADDRESSES": str(settings.get("ADARCHIVE_ALLOWED_ADDRESSES") or ""),
-        "ADARCHIVE_RESPONSE_TIME_LIMIT": settings.getfloat("ADARCHIVE_RESPONSE_TIME_LIMIT"),
-        "ADARCHIVE_MAX_DEPTH": settings.getint("ADARCHIVE_MAX_DEPTH"),
-        "ADARCHIVE_MAX_LISTING_PAGES": settings.getint("ADARCHIVE_MAX_LISTING_PAGES"),
-        "ADARCHIVE_MAX_SECONDS": settings.getfloat("ADARCHIVE_MAX_SECONDS"),
-        "ADARCHIVE_MAX_QUERY_VARIANTS": settings.getint("ADARCHIVE_MAX_QUERY_VARIANTS"),
-        "ADARCHIVE_PROXY": redact_proxy(proxy) if proxy else None,
-        "ADARCHIVE_BUDGETS": budgets,
-        "ADARCHIVE_RESUME": settings.getbool("ADARCHIVE_RESUME"),
-    }

@@ -24,7 +24,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from crawler import health
-from crawler.evidence import events as custody_events
+from crawler.crawlsettings import capture_settings
 from crawler.store.db import open_store, resolve_db_url
 from crawler.store.models import (
     Capture,
@@ -131,33 +131,19 @@ def release_store(store: SharedStore) -> None:
         _STORES.pop(store.url, None)
 
 
-def capture_settings(settings: Any) -> dict[str, Any]:
-    """The settings that shape what was captured, for crawl rows and warcinfo."""
-    from crawler.useragent import user_agent_from_settings
+class RecorderListener(Protocol):
+    """Told of each moment of a crawl's record, right after the recorder committed it.
 
-    typed = {
-        "ROBOTSTXT_OBEY": settings.getbool,
-        "AUTOTHROTTLE_ENABLED": settings.getbool,
-        "ADARCHIVE_ROBOTS_CRAWL_DELAY": settings.getbool,
-        "DOWNLOAD_DELAY": settings.getfloat,
-        "DOWNLOAD_DELAY_JITTER": settings.getfloat,
-        "CONCURRENT_REQUESTS": settings.getint,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.getint,
-        "DOWNLOAD_MAXSIZE": settings.getint,
-        "DOWNLOAD_TIMEOUT": settings.getfloat,
-        "CLOSESPIDER_PAGECOUNT": settings.getint,
-        "ADARCHIVE_OPERATOR_CONTACT": settings.get,
-    }
-    out: dict[str, Any] = {key: read(key) for key, read in typed.items()}
-    out["USER_AGENT"] = user_agent_from_settings(settings)
-    out["Accept-Encoding"] = (settings.getdict("DEFAULT_REQUEST_HEADERS") or {}).get(
-        "Accept-Encoding"
-    )
-    # Issue 7: robots authority, User-Agent reason, limits, budgets, SSRF allow-list.
-    from crawler.politeness.policy import policy_settings
+    The custody log is one (crawler/evidence/events.py): the store knows the
+    moments, the layers above decide what they mean, and the store imports
+    nobody above it.
+    """
 
-    out.update(policy_settings(settings))
-    return out
+    def crawl_started(self, recorder: CrawlRecorder, crawl: Crawl) -> None: ...
+
+    def crawl_finished(self, recorder: CrawlRecorder, crawl: Crawl) -> None: ...
+
+    def warc_closed(self, recorder: CrawlRecorder, row: WarcFile) -> None: ...
 
 
 class CrawlRecorder:
@@ -181,6 +167,7 @@ class CrawlRecorder:
         # Set by a hook when the crawl cannot count as finished whatever Scrapy says.
         self.finish_reason: str | None = None
         self.health: health.Health | None = None
+        self.listeners: list[RecorderListener] = []
         self._closed = False
         from scrapy import signals
 
@@ -216,6 +203,7 @@ class CrawlRecorder:
         recorder.before_finish = []
         recorder.finish_reason = None
         recorder.health = None
+        recorder.listeners = []
         recorder._closed = True  # never finishes the crawl row
         return recorder
 
@@ -232,6 +220,11 @@ class CrawlRecorder:
             recorder = cls(crawler)
             setattr(crawler, cls.ATTR, recorder)
         return recorder
+
+    def add_listener(self, listener: RecorderListener) -> None:
+        """Add ``listener`` unless one of its type is already there (several components attach)."""
+        if not any(type(known) is type(listener) for known in self.listeners):
+            self.listeners.append(listener)
 
     @property
     def session(self) -> Session:
@@ -267,8 +260,8 @@ class CrawlRecorder:
         self.crawl_id = crawl.id
         self.platform_id = platform.id
         self.store.commit()
-        # Custody log (crawler/evidence): settings and robots policy, hash-chained.
-        custody_events.crawl_started(self, crawl)
+        for listener in list(self.listeners):  # e.g. custody: settings and robots policy
+            listener.crawl_started(self, crawl)
         return crawl.id
 
     def ensure_platform(self, name: str, country: str | None, language: str | None) -> Platform:
@@ -319,8 +312,8 @@ class CrawlRecorder:
                     stats.set_value(health.STATE_KEY, found.state)
         self.store.commit()
         if self.crawl_id is not None and crawl is not None:
-            # Custody log (crawler/evidence): how the crawl ended, its stats.
-            custody_events.crawl_finished(self, crawl)
+            for listener in list(self.listeners):  # e.g. custody: how it ended, its stats
+                listener.crawl_finished(self, crawl)
 
     def engine_stopped(self) -> None:
         """Last signal of a crawler: every component has closed, release the store."""
@@ -353,8 +346,8 @@ class CrawlRecorder:
             row.closed_at = utcnow()
         self.store.commit()
         if row is not None:
-            # Custody log (crawler/evidence): name, size, SHA-256; RFC 3161 stamp if a TSA is set.
-            custody_events.warc_closed(self, row)
+            for listener in list(self.listeners):  # e.g. custody: name, size, SHA-256, time-stamp
+                listener.warc_closed(self, row)
 
     def add_capture(
         self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None
