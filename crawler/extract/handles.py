@@ -11,7 +11,8 @@ that names their messenger: an ``@name`` alone may be any social network.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, unquote, urlsplit
+from collections.abc import Callable
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from crawler.extract.cues import CueIndex
 from crawler.extract.identifier import Identifier
@@ -115,8 +116,78 @@ def find_links(text: str, region: str | None) -> list[Identifier]:
     return found
 
 
+# A messenger link's host → the reader of its path (and query). A reader returns
+# (kind, value, via) or None when the link does not name an account; every
+# other link is kept as a URL identifier.
+_Found = tuple[str, str, str | None] | None
+_LinkReader = Callable[[str, list[str], SplitResult, str | None], _Found]
+
+
+def _telegram_link(bare: str, segs: list[str], parts: SplitResult, region: str | None) -> _Found:
+    if segs and segs[0] == "s":
+        segs = segs[1:]
+    if segs and _TG_HANDLE_RE.fullmatch(segs[0]) and segs[0].lower() not in _TG_RESERVED:
+        return "telegram", segs[0].lower(), None
+    return None
+
+
+def _whatsapp_number(number: str, region: str | None) -> _Found:
+    number = unquote(number).strip()
+    if _DIGITS_RE.fullmatch(number):
+        parsed = parse_e164(number.lstrip("+"), True, region)
+        if parsed is not None:
+            return "phone", parsed[0], "whatsapp"
+    return None
+
+
+def _wa_me_link(bare: str, segs: list[str], parts: SplitResult, region: str | None) -> _Found:
+    return _whatsapp_number(segs[0] if segs else "", region)
+
+
+def _whatsapp_send_link(
+    bare: str, segs: list[str], parts: SplitResult, region: str | None
+) -> _Found:
+    if not parts.path.startswith("/send"):
+        return None
+    return _whatsapp_number((parse_qs(parts.query).get("phone") or [""])[0], region)
+
+
+def _line_link(bare: str, segs: list[str], parts: SplitResult, region: str | None) -> _Found:
+    lm = _LINE_PATH_RE.search(parts.path)
+    if lm:
+        return "line", ("@" if lm.group(1) in ("@", "%40") else "") + lm.group(2).lower(), None
+    return None
+
+
+def _kakao_link(bare: str, segs: list[str], parts: SplitResult, region: str | None) -> _Found:
+    if not segs:
+        return None
+    code = "/".join(segs[:2]) if segs[0] == "o" and len(segs) > 1 else segs[0]
+    return "kakao", f"{bare}/{code}", None
+
+
+_LINK_HOSTS: dict[str, _LinkReader] = {
+    "t.me": _telegram_link,
+    "telegram.me": _telegram_link,
+    "telegram.dog": _telegram_link,
+    "wa.me": _wa_me_link,
+    "line.me": _line_link,
+    "open.kakao.com": _kakao_link,
+    "pf.kakao.com": _kakao_link,
+}
+
+
+def _link_reader(bare: str) -> _LinkReader | None:
+    """The reader for a host; ``*.whatsapp.com`` (api., web., chat.) reads ``/send?phone=``."""
+    reader = _LINK_HOSTS.get(bare)
+    if reader is None and bare.endswith("whatsapp.com"):
+        return _whatsapp_send_link
+    return reader
+
+
 def classify_link(raw: str, start: int, region: str | None = None) -> Identifier | None:
-    """Turn one link (as written, at ``start``) into an identifier."""
+    """Turn one link (as written, at ``start``) into an identifier: an account where its
+    host is a messenger's (the table above), else the URL itself."""
     end = start + len(raw)
     url = (
         raw if "://" in raw else ("http://" if raw.lower().startswith("www.") else "https://") + raw
@@ -130,29 +201,12 @@ def classify_link(raw: str, start: int, region: str | None = None) -> Identifier
     if "." not in host or len(host) < 4:
         return None
     bare = host.removeprefix("www.")
-    segs = [s for s in parts.path.split("/") if s]
-    if bare in ("t.me", "telegram.me", "telegram.dog"):
-        if segs and segs[0] == "s":
-            segs = segs[1:]
-        if segs and _TG_HANDLE_RE.fullmatch(segs[0]) and segs[0].lower() not in _TG_RESERVED:
-            return Identifier("telegram", segs[0].lower(), raw, start, end)
-    elif bare == "wa.me" or (bare.endswith("whatsapp.com") and parts.path.startswith("/send")):
-        number = segs[0] if bare == "wa.me" and segs else ""
-        if bare != "wa.me":
-            number = (parse_qs(parts.query).get("phone") or [""])[0]
-        number = unquote(number).strip()
-        if _DIGITS_RE.fullmatch(number):
-            parsed = parse_e164(number.lstrip("+"), True, region)
-            if parsed is not None:
-                return Identifier("phone", parsed[0], raw, start, end, "whatsapp")
-    elif bare == "line.me":
-        lm = _LINE_PATH_RE.search(parts.path)
-        if lm:
-            value = ("@" if lm.group(1) in ("@", "%40") else "") + lm.group(2).lower()
-            return Identifier("line", value, raw, start, end)
-    elif bare in ("open.kakao.com", "pf.kakao.com") and segs:
-        code = "/".join(segs[:2]) if segs[0] == "o" and len(segs) > 1 else segs[0]
-        return Identifier("kakao", f"{bare}/{code}", raw, start, end)
+    reader = _link_reader(bare)
+    if reader is not None:
+        found = reader(bare, [s for s in parts.path.split("/") if s], parts, region)
+        if found is not None:
+            kind, value, channel = found
+            return Identifier(kind, value, raw, start, end, channel)
     netloc = host if port is None else f"{host}:{port}"
     path = parts.path if parts.path != "/" else ""
     query = f"?{parts.query}" if parts.query else ""
