@@ -14,12 +14,13 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -119,23 +120,50 @@ class Case:
     adverts: list[Advert]
     networks: list[dict[str, Any]]
     rows: list[CaptureRow]
-    warcs: dict[str, bytes] = field(repr=False, default_factory=dict)
+    warc_members: dict[str, str] = field(repr=False, default_factory=dict)
+    """Bundle WARC name (as captures.csv writes it) → its member in the ZIP. Records are
+    read from the bundle when needed, one at a time: a bundle of gigabytes is never
+    held in memory."""
+
+    def open_warc(self, name: str) -> IO[bytes]:
+        """A seekable stream of one of the bundle's WARC files (stored members seek cheaply)."""
+        zf = zipfile.ZipFile(self.bundle)
+        try:
+            member = zf.open(self.warc_members[name])
+        except BaseException:
+            zf.close()
+            raise
+        return _MemberStream(zf, member)
+
+    def copy_warcs(self, directory: Path) -> list[Path]:
+        """The bundle's WARC files written into ``directory`` (streamed), for a replay engine."""
+        paths = []
+        with zipfile.ZipFile(self.bundle) as zf:
+            for name, member in sorted(self.warc_members.items()):
+                if not name or Path(name).name != name or name.startswith("."):
+                    raise ExhibitError(f"{member}: not a plain WARC file name")
+                path = directory / name
+                with zf.open(member) as src, path.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                paths.append(path)
+        return paths
 
     def record_body(self, row: CaptureRow) -> tuple[Any, bytes]:
         """The record a row names, read from the bundle's own WARC: (record, payload)."""
-        data = self.warcs[row.bundle_warc]
-        stream = io.BytesIO(data)
-        stream.seek(int(row.bundle_offset))
-        record = next(iter(ArchiveIterator(stream)))
-        headers = record.rec_headers
-        if headers.get_header("WARC-Record-ID") != row.record_id:
-            raise ExhibitError(f"{row.bundle_warc}@{row.bundle_offset} is not {row.record_id}")
-        declared = headers.get_header("WARC-Payload-Digest") or headers.get_header(
-            "WARC-Block-Digest"
-        )
-        if not declared or warc_to_hex(declared) != row.payload_sha256:
-            raise ExhibitError(f"{row.record_id}: its digest is not the one captures.csv gives")
-        return record, record.content_stream().read()
+        if row.bundle_warc not in self.warc_members:
+            raise ExhibitError(f"{row.bundle_warc}: not a WARC file of this bundle")
+        with self.open_warc(row.bundle_warc) as stream:
+            stream.seek(int(row.bundle_offset))
+            record = next(iter(ArchiveIterator(stream)))
+            headers = record.rec_headers
+            if headers.get_header("WARC-Record-ID") != row.record_id:
+                raise ExhibitError(f"{row.bundle_warc}@{row.bundle_offset} is not {row.record_id}")
+            declared = headers.get_header("WARC-Payload-Digest") or headers.get_header(
+                "WARC-Block-Digest"
+            )
+            if not declared or warc_to_hex(declared) != row.payload_sha256:
+                raise ExhibitError(f"{row.record_id}: its digest is not the one captures.csv gives")
+            return record, record.content_stream().read()
 
     @property
     def in_bundle(self) -> set[str]:
@@ -157,7 +185,7 @@ def load_case(bundle: Path, session: Session) -> Case:
         rows = _rows(zf.read(CAPTURES_CSV).decode("utf-8"))
         package = json.loads(zf.read(DATAPACKAGE))
         digest = json.loads(zf.read(DIGEST))
-        warcs = {n.split("/", 1)[1]: zf.read(n) for n in names if n.startswith("archive/")}
+        members = {n.split("/", 1)[1]: n for n in names if n.startswith("archive/")}
     signed = digest.get("signedData") or {}
     case = Case(
         bundle=bundle,
@@ -169,9 +197,9 @@ def load_case(bundle: Path, session: Session) -> Case:
         adverts=[],
         networks=[],
         rows=rows,
-        warcs=warcs,
+        warc_members=members,
     )
-    case.warcinfos = _warcinfos(warcs)
+    case.warcinfos = _warcinfos(case)
     case.adverts = _adverts(session, rows)
     case.networks = _networks(session, case.adverts)
     return case
@@ -209,16 +237,21 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _warcinfos(warcs: dict[str, bytes]) -> list[dict[str, list[str]]]:
+def _warcinfos(case: Case) -> list[dict[str, list[str]]]:
     """The capture policy of every WARC file in the bundle, each distinct one once
-    (fields that vary per file, such as the crawl id and platform, aside)."""
+    (fields that vary per file, such as the crawl id and platform, aside). The files
+    are streamed: only warcinfo records are read into memory."""
     seen: list[dict[str, list[str]]] = []
-    for name in sorted(warcs):
-        for record in ArchiveIterator(io.BytesIO(warcs[name])):
-            if record.rec_type != "warcinfo":
-                continue
+    for name in sorted(case.warc_members):
+        with case.open_warc(name) as stream:
+            infos = [
+                record.content_stream().read().decode("utf-8", "replace")
+                for record in ArchiveIterator(stream)
+                if record.rec_type == "warcinfo"
+            ]
+        for text in infos:
             fields: dict[str, list[str]] = {}
-            for line in record.content_stream().read().decode("utf-8", "replace").splitlines():
+            for line in text.splitlines():
                 key, sep, value = line.partition(":")
                 if sep and key.strip():
                     fields.setdefault(key.strip(), []).append(value.strip())
@@ -323,3 +356,39 @@ def _marks(session: Session, ad_id: int) -> list[Mark]:
 def _networks(session: Session, adverts: list[Advert]) -> list[dict[str, Any]]:
     labels = sorted({label for ad in adverts for label in ad.networks})
     return [network_detail(session, label) for label in labels]
+
+
+class _MemberStream(io.RawIOBase):
+    """One ZIP member, readable and seekable, that closes its archive with it."""
+
+    def __init__(self, archive: zipfile.ZipFile, member: IO[bytes]) -> None:
+        self._archive = archive
+        self._member = member
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._member.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._member.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._member.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._member.tell()
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._member.close()
+            finally:
+                self._archive.close()
+        super().close()

@@ -218,11 +218,7 @@ def renderer(case: Case, workdir: Path, pywb_bin: Path | None = None,
     """Serve the bundle's WARC files with pywb and open the guarded browser."""
     warc_dir = workdir / "warc"
     warc_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, data in case.warcs.items():
-        path = warc_dir / name
-        path.write_bytes(data)
-        paths.append(path)
+    paths = case.copy_warcs(warc_dir)
     with wayback(paths, workdir / "pywb", pywb_bin) as server:
         guard = ReplayGuard(server.port)
         try:
