@@ -101,6 +101,20 @@ class CrawlRun:
         with sqlite3.connect(self.db) as conn:
             return conn.execute(sql, params).fetchall()
 
+    def stat(self, key: str) -> int:
+        """A Scrapy stat summed over this run's crawls, from the JSON files they write."""
+        return crawl_stat(self.out, key)
+
+
+def crawl_stat(out: Path, key: str) -> int:
+    """``key`` summed over every ``<out>/crawl-stats/*.json`` (the crawl writes one per crawl;
+    a key no crawl recorded counts 0, so assert on values above 0 where a count matters)."""
+    files = sorted((out / "crawl-stats").glob("*.json"))
+    assert files, f"no crawl statistics under {out}"
+    return sum(
+        int(json.loads(f.read_text(encoding="utf-8"))["stats"].get(key) or 0) for f in files
+    )
+
 
 def crawl_all(web: Any, out: Path, *extra: str) -> CrawlRun:
     names = static_platforms(web)
