@@ -33,6 +33,8 @@ from workbench_server import (
     serve,
 )
 
+from conftest import FAST, adarchive, start_url_args
+from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 from crawler.workbench.replaytoken import _b64, _unb64, sign
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
@@ -249,3 +251,46 @@ def test_the_evidence_officer_replays_the_advert_in_the_browser(served: Served) 
     trail = auditor.get("/audit", params={"action": "replay.fetch", "subject": f"ad:{ad_id}"})
     assert trail.status_code == 200 and "replay.fetch" in trail.text
     assert "evidence_officer" in trail.text
+
+
+@pytest.mark.slow
+def test_a_browser_rendered_advert_replays(
+    fixture_web: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """th_board, the JavaScript platform (crawled in headless Chromium), replays too.
+
+    conftest's crawl_world crawls the static platforms only, so this test crawls
+    th_board itself and serves that store."""
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path_factory.mktemp("workbench-replay-browser")
+    result = adarchive(
+        "crawl", "th_board", *start_url_args(fixture_web, ["th_board"]), "--out", str(out),
+        *FAST, "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",
+        "-s", 'ADARCHIVE_BROWSER_ARGS=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]',
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    db = out / "adarchive.db"
+    add_users(db)
+    env = {"ADARCHIVE_WORKBENCH_REPLAY_SECRET": SECRET, "ADARCHIVE_REPLAYWEBPAGE_DIR": str(RWP)}
+    for url, proc in serve(db, env):
+        served = Served(url, db, out, {}, 0, proc)
+        ad_id, title, page_url = served.query(
+            "SELECT a.id, a.title, c.url FROM ad a JOIN capture c ON c.id = a.capture_id "
+            "WHERE a.title IS NOT NULL ORDER BY a.id LIMIT 1"
+        )[0]
+        link = link_of(issue(served, "evidence_officer", ad_id))
+        served.clients["evidence_officer"].close()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"],
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(link)
+                text = replayed_text(page, page_url)
+                page.screenshot(path=str(SHOTS / "replay-th_board-1280.png"))
+            finally:
+                browser.close()
+        assert title in text
