@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import time
 import zipfile
@@ -43,7 +44,13 @@ REPO = Path(__file__).resolve().parent.parent
 RWP = REPO / ".tools" / "replaywebpage"
 CHROMIUM = "/usr/bin/chromium"
 SECRET = "a test-only replay key, not a real one: 0123456789"
-SHOTS = REPO / "build" / "screenshots" / "replay"
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: ADARCHIVE_SCREENSHOTS (`make screenshots`), else the test's folder."""
+    out = Path(os.environ.get("ADARCHIVE_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +194,32 @@ def test_a_flagged_image_is_not_in_the_replay(served: Served) -> None:
         assert image_url not in wacz.read("indexes/index.cdx").decode()
 
 
+def test_without_replaywebpage_the_page_says_how_to_install_it(
+    served: Served, tmp_path: Path
+) -> None:
+    """A server whose ReplayWeb.page folder is empty issues no link and names the fix."""
+    from workbench_server import InThread, login
+
+    from crawler.store.db import open_store
+    from crawler.workbench.app import create_app
+    from crawler.workbench.replay import ReplayConfig
+
+    config = ReplayConfig("127.0.0.3", 9, "http://127.0.0.3:9", tmp_path, 600, b"k" * 32)
+    app = create_app(open_store(f"sqlite:///{served.db}", create=False), served.out,
+                     secure_cookies=False, replay=config)  # fmt: skip
+    ad_id = advert(served)[0]
+    with InThread(app) as server:
+        client = login(server.url, "evidence_officer", PASSWORD)
+        head = served.audit_head()
+        answer = client.post(f"/ads/{ad_id}/replay", data={"csrf_token": csrf(
+            client.get(f"/ads/{ad_id}").text)})  # fmt: skip
+        client.close()
+    assert answer.status_code == 503
+    assert "make tools" in answer.text and "ADARCHIVE_REPLAYWEBPAGE_DIR" in answer.text
+    assert "/r/" not in answer.text
+    assert not audit_rows(served, "replay.issue", head)
+
+
 def replayed_text(page: Any, page_url: str, timeout: float = 90) -> str:
     """The body text of ReplayWeb.page's replay frame showing ``page_url``."""
     deadline = time.monotonic() + timeout
@@ -203,12 +236,14 @@ def replayed_text(page: Any, page_url: str, timeout: float = 90) -> str:
     raise AssertionError("ReplayWeb.page showed no replay frame: " + page.inner_text("body")[:500])
 
 
-def test_the_evidence_officer_replays_the_advert_in_the_browser(served: Served) -> None:
+def test_the_evidence_officer_replays_the_advert_in_the_browser(
+    served: Served, tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     ad_id, title, page_url = advert(served)
     head = served.audit_head()
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = shots_dir(tmp_path)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]
@@ -222,11 +257,11 @@ def test_the_evidence_officer_replays_the_advert_in_the_browser(served: Served) 
             with page.expect_navigation():
                 page.get_by_role("button", name="Log in").click()
             page.goto(f"{served.url}/ads/{ad_id}")
-            page.screenshot(path=str(SHOTS / "advert-with-replay-1280.png"))
+            page.screenshot(path=str(shots / "replay-advert-1280.png"))
             with page.expect_navigation():
                 page.get_by_role("button", name="Replay archived page (logged)").click()
             assert page.url == f"{served.url}/ads/{ad_id}/replay"
-            page.screenshot(path=str(SHOTS / "replay-issued-1280.png"), full_page=True)
+            page.screenshot(path=str(shots / "replay-issued-1280.png"), full_page=True)
             with context.expect_page() as opened:
                 page.get_by_role("link", name="Open the archived page").click()
             replay = opened.value
@@ -237,7 +272,7 @@ def test_the_evidence_officer_replays_the_advert_in_the_browser(served: Served) 
             frame.wait_for_function(
                 "[...document.images].some(i => i.complete && i.naturalWidth > 0)", timeout=30000
             )
-            replay.screenshot(path=str(SHOTS / "replay-1280.png"))
+            replay.screenshot(path=str(shots / "replay-1280.png"))
             # Isolation: the browser holds no workbench cookie for the replay origin.
             assert context.cookies(replay.url) == []
             assert context.cookies(served.url)  # while it does for the workbench
@@ -255,7 +290,7 @@ def test_the_evidence_officer_replays_the_advert_in_the_browser(served: Served) 
 
 @pytest.mark.slow
 def test_a_browser_rendered_advert_replays(
-    fixture_web: Any, tmp_path_factory: pytest.TempPathFactory
+    fixture_web: Any, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     """th_board, the JavaScript platform (crawled in headless Chromium), replays too.
 
@@ -290,7 +325,7 @@ def test_a_browser_rendered_advert_replays(
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(link)
                 text = replayed_text(page, page_url)
-                page.screenshot(path=str(SHOTS / "replay-th_board-1280.png"))
+                page.screenshot(path=str(shots_dir(tmp_path) / "replay-th_board-1280.png"))
             finally:
                 browser.close()
         assert title in text

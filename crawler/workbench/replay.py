@@ -92,6 +92,8 @@ class ReplayConfig:
                 f"ADARCHIVE_WORKBENCH_REPLAY_SECRET: at least {MIN_SECRET} characters, please"
             )
         key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
+        if not 0 < port < 65536:
+            raise ReplayConfigError(f"replay port {port}: a port number from 1 to 65535")
         ttl = int(setting("ADARCHIVE_WORKBENCH_REPLAY_TTL"))
         if ttl <= 0:
             raise ReplayConfigError("ADARCHIVE_WORKBENCH_REPLAY_TTL: a number of seconds above 0")
