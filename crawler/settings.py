@@ -483,3 +483,25 @@ ADARCHIVE_SCALE_IDLE_CLOSE = 10.0
 # scrapy-redis's key of the seeds (its own default); the worker extension
 # reads it to watch for new seeds. `adarchive worker` sets it per prefix.
 REDIS_START_URLS_KEY = "%(name)s:start_urls"
+
+# --- Workbench replay (issue 18: crawler/workbench/replay.py) -----------------
+
+# Directory of ReplayWeb.page's static build (index.html, sw.js, ui.js) that the
+# replay origin serves. None: the source checkout's .tools/replaywebpage, where
+# `make tools` puts it; an installed package has none, so set this there.
+ADARCHIVE_REPLAYWEBPAGE_DIR: str | None = None
+# The replay origin listens here, apart from the workbench: another host name
+# (not only another port, which shares cookies), so an archived page's scripts
+# never reach the workbench's cookies or pages. 127.0.0.2 is loopback on Linux.
+ADARCHIVE_WORKBENCH_REPLAY_HOST = "127.0.0.2"
+ADARCHIVE_WORKBENCH_REPLAY_PORT = 8001
+# The replay origin's address as browsers reach it, e.g. https://replay.unit.example
+# behind an HTTPS reverse proxy. None: http://HOST:PORT (loopback only: browsers
+# give ReplayWeb.page's service worker a plain-HTTP origin only on loopback).
+ADARCHIVE_WORKBENCH_REPLAY_URL: str | None = None
+# Key of the replay links' HMAC signatures. A secret: set it (32+ characters)
+# only when several server processes must accept each other's links. None: a
+# random key made at start, so links die with the server.
+ADARCHIVE_WORKBENCH_REPLAY_SECRET: str | None = None
+# Seconds a replay link (and the archive it reaches) stays valid.
+ADARCHIVE_WORKBENCH_REPLAY_TTL = 600

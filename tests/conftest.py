@@ -111,9 +111,7 @@ def crawl_stat(out: Path, key: str) -> int:
     a key no crawl recorded counts 0, so assert on values above 0 where a count matters)."""
     files = sorted((out / "crawl-stats").glob("*.json"))
     assert files, f"no crawl statistics under {out}"
-    return sum(
-        int(json.loads(f.read_text(encoding="utf-8"))["stats"].get(key) or 0) for f in files
-    )
+    return sum(int(json.loads(f.read_text(encoding="utf-8"))["stats"].get(key) or 0) for f in files)
 
 
 def crawl_all(web: Any, out: Path, *extra: str) -> CrawlRun:

@@ -47,6 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 MATRIX = {
     "ads.view": {"analyst", "evidence_officer", "auditor"},
     "images.reveal": {"evidence_officer"},
+    "ads.replay": {"evidence_officer"},
     "networks.view": {"analyst", "evidence_officer", "auditor"},
     "links.decide": {"analyst"},
     "audit.view": {"auditor", "admin"},
@@ -77,6 +78,8 @@ def _prepare(served: Served, role: str, permission: str) -> Callable[[], httpx.R
         return lambda: client.get("/search", params={"q": "lessons"})
     if permission == "images.reveal":
         return lambda: client.post(f"/ads/{ad}/reveal", data={"csrf_token": token})
+    if permission == "ads.replay":
+        return lambda: client.post(f"/ads/{ad}/replay", data={"csrf_token": token})
     if permission == "audit.view":
         return lambda: client.get("/audit")
     if permission == "users.manage":

@@ -8,6 +8,7 @@ write it, to check that the workbench escapes it.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sqlite3
@@ -56,9 +57,9 @@ class Served:
         return self.clients[role]
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -108,11 +109,18 @@ def add_users(db: Path) -> None:
         assert result.returncode == 0, result.stderr
 
 
-def serve(db: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+REPLAY_HOST = "127.0.0.2"  # the replay origin: another host than the workbench's
+
+
+def serve(
+    db: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "serve", "--db", str(db), "--port", str(port)],
+        [sys.executable, "-m", "crawler.cli", "serve", "--db", str(db), "--port", str(port),
+         "--replay-host", REPLAY_HOST, "--replay-port", str(free_port(REPLAY_HOST))],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

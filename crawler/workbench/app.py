@@ -10,7 +10,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.resources import resource_dir
-from crawler.workbench import pages
+from crawler.workbench import pages, replaypage
+from crawler.workbench.replay import ReplayConfig
 from crawler.workbench.security import SecurityMiddleware
 from crawler.workbench.web import Workbench
 
@@ -18,7 +19,11 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def create_app(
-    factory: sessionmaker[Session], data_root: Path, *, secure_cookies: bool
+    factory: sessionmaker[Session],
+    data_root: Path,
+    *,
+    secure_cookies: bool,
+    replay: ReplayConfig | None = None,
 ) -> Starlette:
     """The application; ``secure_cookies`` is on whenever the server is not on loopback."""
     routes = [
@@ -29,6 +34,7 @@ def create_app(
         Route("/search", pages.search_page),
         Route("/ads/{ad_id:int}", pages.ad_page),
         Route("/ads/{ad_id:int}/reveal", pages.ad_reveal, methods=["POST"]),
+        Route("/ads/{ad_id:int}/replay", replaypage.ad_replay, methods=["POST"]),
         Route("/images/{image_id:int}/blurred", pages.image_blurred),
         Route("/images/{image_id:int}/original", pages.image_original),
         Route("/networks", pages.networks_page),
@@ -42,6 +48,7 @@ def create_app(
     ]
     app = Starlette(routes=routes)
     app.state.workbench = Workbench(factory, data_root, secure_cookies)
+    app.state.replay = replay  # the replay origin's links (None: replay not served)
     app.add_middleware(SecurityMiddleware)
     return app
 

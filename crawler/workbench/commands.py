@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import sys
 from pathlib import Path
+from typing import Any
 
 from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
 from crawler.workbench import audit
 from crawler.workbench.accounts import AccountError, add_user, list_users
+from crawler.workbench.replay import ReplayConfigError
 from crawler.workbench.roles import ROLES, UnknownRole
 
-USER_ERRORS: tuple[type[BaseException], ...] = (AccountError, UnknownRole)
+USER_ERRORS: tuple[type[BaseException], ...] = (AccountError, UnknownRole, ReplayConfigError)
 
 
 def _factory(db: str | None, *, must_exist: bool):  # type: ignore[no-untyped-def]
@@ -27,6 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from crawler.workbench.app import create_app, is_loopback
+    from crawler.workbench.replay import ReplayConfig, create_replay_app
     from crawler.workbench.searchindex import refresh
 
     url, factory = _factory(args.db, must_exist=True)
@@ -36,15 +40,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
         indexed = refresh(session)
         users = len(list_users(session))
     secure = not is_loopback(args.host)
-    app = create_app(factory, data_root.resolve(), secure_cookies=secure)
+    replay = ReplayConfig.from_settings(args.replay_host, args.replay_port)
+    if replay.host == args.host:
+        raise ReplayConfigError(
+            f"the replay origin must listen on another host than the workbench ({args.host}): "
+            "ports alone share cookies (--replay-host, ADARCHIVE_WORKBENCH_REPLAY_HOST)"
+        )
+    app = create_app(factory, data_root.resolve(), secure_cookies=secure, replay=replay)
+    replay_app = create_replay_app(factory, data_root.resolve(), replay)
     print(f"workbench: store {url}, {indexed} adverts indexed, {users} users", flush=True)
     if not users:
         print("workbench: no users yet: adarchive users add NAME --role admin", flush=True)
     if not secure:
         print("workbench: loopback only; behind HTTPS elsewhere (docs/workbench.md)", flush=True)
+    print(f"workbench: replay origin {replay.public_url}/ (listening on "
+          f"{replay.host}:{replay.port})", flush=True)  # fmt: skip
+    if missing := replay.missing_build():
+        print(f"workbench: replay unavailable: {missing}", flush=True)
+    if not replay.public_url.startswith("https://") and not is_loopback(replay.host):
+        print("workbench: the replay origin needs HTTPS off loopback (docs/workbench.md)",
+              flush=True)  # fmt: skip
     print(f"workbench: http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(a, host=h, port=p, log_level=args.log_level, access_log=False)
+        )  # fmt: skip
+        for a, h, p in ((app, args.host, args.port), (replay_app, replay.host, replay.port))
+    ]
+    asyncio.run(_serve_all(servers))
     return 0
+
+
+async def _serve_all(servers: list[Any]) -> None:
+    """Both listeners in one process; when one stops (a signal, a bind error) both stop."""
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -108,6 +141,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--data", metavar="DIR", help="data root of the WARC files (default: the store's folder)"
     )
     p.add_argument("--log-level", default="warning", help="server log level (default warning)")
+    p.add_argument("--replay-host", help="address of the replay origin's listener "
+                   "(default: ADARCHIVE_WORKBENCH_REPLAY_HOST, 127.0.0.2)")  # fmt: skip
+    p.add_argument("--replay-port", type=int, help="its port "
+                   "(default: ADARCHIVE_WORKBENCH_REPLAY_PORT, 8001)")  # fmt: skip
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("users", help="workbench accounts")

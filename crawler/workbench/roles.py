@@ -13,6 +13,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ads.view": frozenset({"analyst", "evidence_officer", "auditor"}),
     # See an advert's images unblurred (the reveal is logged).
     "images.reveal": frozenset({"evidence_officer"}),
+    # Replay the archived page (images unblurred) through a signed, expiring link.
+    "ads.replay": frozenset({"evidence_officer"}),
     # Read the audit trail.
     "audit.view": frozenset({"auditor", "admin"}),
     # Networks of linked adverts, their links and the decisions on them.
