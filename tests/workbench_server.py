@@ -8,6 +8,7 @@ write it, to check that the workbench escapes it.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sqlite3
@@ -108,11 +109,15 @@ def add_users(db: Path) -> None:
         assert result.returncode == 0, result.stderr
 
 
-def serve(db: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serve(
+    db: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``adarchive serve`` on a free port; ``env`` adds settings (ADARCHIVE_*) for the server."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "serve", "--db", str(db), "--port", str(port)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -137,6 +142,14 @@ def serve(db: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def wait_for_exports(served: Served, timeout: float = 300) -> None:
+    """Until no case export or exhibit of the server is running (their threads write at the end)."""
+    deadline = time.monotonic() + timeout
+    while served.query("SELECT count(*) FROM case_export WHERE status = 'running'")[0][0]:
+        assert time.monotonic() < deadline, "a case export is still running"
+        time.sleep(0.2)
 
 
 class InThread:

@@ -196,14 +196,17 @@ def _done(
     report: str, name: str, *, sha256: str | None = None, size: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    _finish(factory, job_id, status=status, report=report, sha256=sha256, size=size)
-    with factory() as session:
-        kind = session.scalar(select(CaseExport.kind).where(CaseExport.id == job_id))
-        action = f"case.{kind}.{'written' if status == 'done' else 'failed'}"
-        cases.record(session, case_id, actor, f"{kind} {status}", name)
-        audit.append(session, actor, action, f"case:{case_id}",
-                     {"file": name, "job": job_id, **(details or {}),
-                      **({"error": report} if status != "done" else {})})  # fmt: skip
+    """Timeline and audit first, the job's state last: whoever sees it finished sees them too."""
+    try:
+        with factory() as session:
+            kind = session.scalar(select(CaseExport.kind).where(CaseExport.id == job_id))
+            action = f"case.{kind}.{'written' if status == 'done' else 'failed'}"
+            cases.record(session, case_id, actor, f"{kind} {status}", name)
+            audit.append(session, actor, action, f"case:{case_id}",
+                         {"file": name, "job": job_id, **(details or {}),
+                          **({"error": report} if status != "done" else {})})  # fmt: skip
+    finally:
+        _finish(factory, job_id, status=status, report=report, sha256=sha256, size=size)
 
 
 def progress(job: CaseExport, data_root: Path) -> str:

@@ -319,7 +319,7 @@ def case_export(request: Request, db: Session, login: Login, form: dict[str, str
     audit.append(db, login.name, "case.export", f"case:{case.id}",
                  {"job": job.id, "bundle": job.file_name,
                   "selection": cases.selection(db, case.id).describe()})  # fmt: skip
-    return RedirectResponse(f"/cases/{case.id}#exports", status_code=303)
+    return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 
 def _job(db: Session, case: Case | None, export_id: Any) -> CaseExport | None:
@@ -342,7 +342,7 @@ def case_exhibit(request: Request, db: Session, login: Login, form: dict[str, st
     cases.record(db, case.id, login.name, "exhibit started", job.file_name)
     audit.append(db, login.name, "case.exhibit", f"case:{case.id}",
                  {"job": job.id, "exhibit": job.file_name, "bundle": bundle.file_name})  # fmt: skip
-    return RedirectResponse(f"/cases/{case.id}#exports", status_code=303)
+    return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 
 @page("cases.export")

@@ -106,14 +106,14 @@ def add_item(session: Session, case: Case, subject: Subject, actor: str) -> Case
     item = CaseItem(case_id=case.id, kind=subject.kind, ref=subject.ref, added_by=actor,
                     added_at=utcnow())  # fmt: skip
     session.add(item)
-    _event(session, case.id, actor, "added", subject.label)
+    _event(session, case.id, actor, "item added", subject.label)
     session.commit()
     return item
 
 
 def remove_item(session: Session, case: Case, item: CaseItem, label: str, actor: str) -> None:
     session.execute(delete(CaseItem).where(CaseItem.id == item.id))
-    _event(session, case.id, actor, "removed", label)
+    _event(session, case.id, actor, "item removed", label)
     session.commit()
 
 
