@@ -237,6 +237,12 @@ def test_guessed_ids_are_refused_and_change_nothing(served: Served) -> None:
     assert analyst.get("/cases/987654").status_code == 404
     assert analyst.get("/cases/-1").status_code == 404
     assert analyst.get("/cases/1%20OR%201=1").status_code == 404
+    huge = "9" * 30  # past every engine's integer: still "not found"
+    assert analyst.get(f"/cases/{huge}").status_code == 404
+    assert officer.get(f"/cases/{mine}/exports/{huge}/download").status_code == 404
+    assert analyst.post(f"/notes/{huge}/remove", data={"csrf_token": token}).status_code == 404
+    assert analyst.post("/notes", data={"csrf_token": token, "subject_kind": "identifier",
+                                        "subject_ref": huge, "body": "x"}).status_code == 404  # fmt: skip
     for role in ("technical", "admin"):
         assert served.client(role).get(f"/cases/{mine}").status_code == 403
     # an item of one case, removed through another case's URL
@@ -283,6 +289,49 @@ def test_an_upload_over_the_limit_is_refused(served: Served) -> None:
                            files={"bundle": ("notes.txt", b"hello")})  # fmt: skip
     assert not_zip.status_code == 200 and "adarchive: error:" in not_zip.text
     assert [a for _, a, _ in audit_rows(served, head)] == ["bundle.verify"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_court_exhibit_of_an_exported_bundle_is_made_and_downloaded(served: Served) -> None:
+    """`adarchive exhibit`'s code from the case page: pywb and Chromium picture the adverts."""
+    case = new_case(served, "OP-EXHIBIT", role="evidence_officer")
+    officer = served.client("evidence_officer")
+    token = csrf(officer.get("/cases").text)
+    ad = served.query("SELECT min(id) FROM ad")[0][0]
+    officer.post("/cases/items", data={"csrf_token": token, "case": case, "kind": "ad",
+                                       "value": str(ad)})  # fmt: skip
+    officer.post(f"/cases/{case}/export", data={"csrf_token": token})
+    wait_for_exports(served)
+    bundle = served.query("SELECT id FROM case_export WHERE case_id = ? AND status = 'done'", case)
+    assert bundle, served.query("SELECT status, report FROM case_export WHERE case_id = ?", case)
+    # the analyst may not make it
+    analyst = served.client("analyst")
+    refused = analyst.post(f"/cases/{case}/exports/{bundle[0][0]}/exhibit",
+                           data={"csrf_token": csrf(analyst.get("/cases").text)})  # fmt: skip
+    assert refused.status_code == 403
+    head = served.audit_head()
+    started = officer.post(
+        f"/cases/{case}/exports/{bundle[0][0]}/exhibit", data={"csrf_token": token}
+    )
+    assert started.status_code == 303
+    wait_for_exports(served, timeout=540)
+    exhibit, status, report = served.query(
+        "SELECT id, status, report FROM case_export WHERE case_id = ? AND kind = 'exhibit'", case)[0]  # fmt: skip
+    assert status == "done", report
+    assert "signed        yes (PAdES)" in report
+    page = officer.get(f"/cases/{case}").text
+    assert f"/cases/{case}/exports/{exhibit}/download" in page
+    pdf = officer.get(f"/cases/{case}/exports/{exhibit}/download")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    sha = served.query("SELECT sha256 FROM case_export WHERE id = ?", exhibit)[0][0]
+    assert hashlib.sha256(pdf.content).hexdigest() == sha
+    actions = [a for _, a, _ in audit_rows(served, head) if a != "case.view"]
+    assert actions == ["case.exhibit", "case.exhibit.written", "case.exhibit.download"], actions
+    custody = served.query(
+        "SELECT actor FROM custody_event WHERE action = 'exhibit.created' ORDER BY seq DESC LIMIT 1")  # fmt: skip
+    assert custody[0][0].startswith("evidence_officer")
 
 
 # -- in the browser ---------------------------------------------------------------
@@ -427,6 +476,11 @@ def test_screenshots_of_the_case_pages(browser: Any, served: Served, tmp_path: P
     ):
         analyst.post("/cases/items", data={"csrf_token": token, "case": case, "kind": kind,
                                            "value": value})  # fmt: skip
+    analyst.post("/notes", data={"csrf_token": token, "subject_kind": "network", "subject_ref": label,
+                                 "body": "Same phone on three platforms."})  # fmt: skip
+    officer = served.client("evidence_officer")
+    officer.post(f"/cases/{case}/export", data={"csrf_token": csrf(officer.get("/cases").text)})
+    wait_for_exports(served)
     out = Path(os.environ.get("ADARCHIVE_SCREENSHOTS") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
     for width in (1280, 800):

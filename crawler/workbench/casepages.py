@@ -16,7 +16,6 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,8 +52,7 @@ CHUNK = 1 << 20
 UPLOAD_PERMISSION = "bundles.verify"
 
 
-def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) < 12 else None
+_int = notes.row_id
 
 
 def _refused(request: Request, login: Login, message: str, status: int = 400) -> Response:
@@ -124,7 +122,8 @@ def note_add(request: Request, db: Session, login: Login, form: dict[str, str]) 
 
 @action("notes.edit")
 def note_remove(request: Request, db: Session, login: Login, form: dict[str, str]) -> Response:
-    note = db.get(WorkbenchNote, request.path_params["note_id"])
+    found = notes.row_id(request.path_params["note_id"])
+    note = db.get(WorkbenchNote, found) if found is not None else None
     subject = notes.resolve(db, note.subject_kind, note.subject_ref) if note else None
     if note is None or subject is None:
         return not_found(request, login, "There is no such note.")
@@ -153,7 +152,8 @@ def tag_add(request: Request, db: Session, login: Login, form: dict[str, str]) -
 
 @action("notes.edit")
 def tag_remove(request: Request, db: Session, login: Login, form: dict[str, str]) -> Response:
-    tag = db.get(WorkbenchTag, request.path_params["tag_id"])
+    found = notes.row_id(request.path_params["tag_id"])
+    tag = db.get(WorkbenchTag, found) if found is not None else None
     subject = notes.resolve(db, tag.subject_kind, tag.subject_ref) if tag else None
     if tag is None or subject is None:
         return not_found(request, login, "There is no such tag.")
@@ -167,7 +167,8 @@ def tag_remove(request: Request, db: Session, login: Login, form: dict[str, str]
 
 
 def _case(db: Session, case_id: Any) -> Case | None:
-    return db.get(Case, case_id) if isinstance(case_id, int) else None
+    found = notes.row_id(case_id) if isinstance(case_id, int) else None
+    return db.get(Case, found) if found is not None else None
 
 
 def _list(request: Request, db: Session, login: Login, status: int = 200,
@@ -289,7 +290,8 @@ def case_item_add(request: Request, db: Session, login: Login, form: dict[str, s
 @action("cases.edit")
 def case_item_remove(request: Request, db: Session, login: Login, form: dict[str, str]) -> Response:
     case = _case(db, request.path_params["case_id"])
-    item = db.get(CaseItem, request.path_params["item_id"])
+    found = notes.row_id(request.path_params["item_id"])
+    item = db.get(CaseItem, found) if found is not None else None
     if case is None or item is None or item.case_id != case.id:
         return not_found(request, login, "There is no such item in this case.")
     subject = notes.resolve(db, item.kind, item.ref)
@@ -323,7 +325,8 @@ def case_export(request: Request, db: Session, login: Login, form: dict[str, str
 
 
 def _job(db: Session, case: Case | None, export_id: Any) -> CaseExport | None:
-    job = db.get(CaseExport, export_id) if isinstance(export_id, int) else None
+    found = notes.row_id(export_id) if isinstance(export_id, int) else None
+    job = db.get(CaseExport, found) if found is not None else None
     return job if case is not None and job is not None and job.case_id == case.id else None
 
 
@@ -428,7 +431,3 @@ def _verify_result(request: Request, login: Login, lines: list[str], name: str, 
     return render(request, "case_verify.html", login, status=status, title="Verify a bundle",
                   lines=lines, name=name, ok=ok, errors=errors,
                   limit=setting("ADARCHIVE_WORKBENCH_UPLOAD_MAX"))  # fmt: skip
-
-
-def search_link(kind: str, value: str) -> str:
-    return "/search?" + urlencode({"identifier": f"{kind}:{value}"})

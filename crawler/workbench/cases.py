@@ -9,13 +9,13 @@ the adverts of its networks, and its identifiers, handed to the same
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler.evidence.selection import Selection
@@ -40,6 +40,7 @@ MAX_REFERENCE = 128
 MAX_DESCRIPTION = 4000
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/:#-]*$")
 TIMELINE_LIMIT = 500
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 class CaseError(ValueError):
@@ -80,9 +81,13 @@ def create(session: Session, reference: str, description: str, actor: str) -> Ca
         raise CaseError(f"there is already a case {ref!r}")
     case = Case(reference=ref, description=description, created_by=actor, created_at=utcnow())
     session.add(case)
-    session.flush()
-    _event(session, case.id, actor, "created", ref)
-    session.commit()
+    try:
+        session.flush()
+        _event(session, case.id, actor, "created", ref)
+        session.commit()
+    except IntegrityError:  # another request took the reference meanwhile
+        session.rollback()
+        raise CaseError(f"there is already a case {ref!r}") from None
     return case
 
 
@@ -107,7 +112,11 @@ def add_item(session: Session, case: Case, subject: Subject, actor: str) -> Case
                     added_at=utcnow())  # fmt: skip
     session.add(item)
     _event(session, case.id, actor, "item added", subject.label)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same item added by another request meanwhile
+        session.rollback()
+        raise CaseError(f"{subject.label} is already in case {case.reference}") from None
     return item
 
 
@@ -251,14 +260,17 @@ def timeline(session: Session, case_id: int, ads: list[int]) -> list[dict[str, A
         ):
             rows.append({"at": utc(seen_at), "what": "sighting", "action": "seen", "actor": platform,
                          "detail": title or "(no title)", "ad": ad_id, "url": url})  # fmt: skip
-    rows.sort(key=lambda r: (r["at"] or datetime.min, r["what"] != "sighting"))
+    rows.sort(key=lambda r: (r["at"] or EARLIEST, r["what"] != "sighting"))
     return rows[-TIMELINE_LIMIT:]
 
 
 def export_summary(result: Any) -> dict[str, Any]:
     """The audit details of a finished export: the CLI's summary as data."""
-    return json.loads(json.dumps({
-        "sha256": result.sha256, "bytes": result.size, "captures": result.captures,
-        "records": result.records, "custody_event": result.export_event,
+    return {
+        "sha256": result.sha256,
+        "bytes": result.size,
+        "captures": result.captures,
+        "records": result.records,
+        "custody_event": result.export_event,
         "signer": result.signer_fingerprint,
-    }))  # fmt: skip
+    }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler.store.models import Ad, Identifier, Network, WorkbenchNote, WorkbenchTag, utc, utcnow
@@ -45,14 +46,23 @@ class Subject:
         return f"{self.kind}:{self.ref}"
 
 
+def row_id(value: object) -> int | None:
+    """A store id from a URL or form: digits within the engines' integer range, else None
+    (so a guessed 30-digit id is "not found", not a database error)."""
+    text = str(value)
+    return int(text) if text.isdigit() and len(text) <= 10 and int(text) < 2**31 else None
+
+
 def resolve(session: Session, kind: str, ref: str) -> Subject | None:
     """The subject named by ``kind`` and ``ref``, if it exists in the store."""
-    if kind == "ad" and ref.isdigit():
+    if kind in ("ad", "identifier") and row_id(ref) is None:
+        return None
+    if kind == "ad":
         ad = session.get(Ad, int(ref))
         if ad is not None:
             return Subject("ad", str(ad.id), f"advert {ad.id}: {ad.title or '(no title)'}",
                            f"/ads/{ad.id}")  # fmt: skip
-    elif kind == "identifier" and ref.isdigit():
+    elif kind == "identifier":
         ident = session.get(Identifier, int(ref))
         if ident is not None:
             from urllib.parse import urlencode
@@ -121,7 +131,11 @@ def add_tag(session: Session, subject: Subject, text: str, actor: str) -> Workbe
     row = WorkbenchTag(subject_kind=subject.kind, subject_ref=subject.ref, tag=tag, actor=actor,
                        at=utcnow())  # fmt: skip
     session.add(row)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same tag added by another request meanwhile
+        session.rollback()
+        raise NoteError(f"already tagged {tag!r}") from None
     return row
 
 
