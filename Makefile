@@ -87,8 +87,8 @@ test-fast: setup
 
 # The workbench's main pages at 1280 and 800 px, from a real crawl, into screenshots/.
 screenshots: setup
-	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PY) -m pytest -q tests/test_workbench_browser.py -k screenshots
 	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PY) -m pytest -q tests/test_workbench_replay.py -k in_the_browser
+	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PY) -m pytest -q tests/test_workbench_browser.py tests/test_workbench_cases.py -k screenshots
 
 bench: setup
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -505,3 +505,16 @@ ADARCHIVE_WORKBENCH_REPLAY_URL: str | None = None
 ADARCHIVE_WORKBENCH_REPLAY_SECRET: str | None = None
 # Seconds a replay link (and the archive it reaches) stays valid.
 ADARCHIVE_WORKBENCH_REPLAY_TTL = 600
+# --- Workbench cases (crawler/workbench/caseexport.py) -------------------------
+
+# P-384 private key (PEM) the workbench signs case bundles and exhibits with,
+# as `export --sign KEY` and `exhibit --sign KEY` do (the exhibit's certificate
+# is adarchive-signing-cert.pem beside it). None: bundles are exported
+# unsigned, and the case page says so.
+ADARCHIVE_WORKBENCH_SIGNING_KEY = None
+# Folder the workbench writes case bundles and exhibits into; a relative path
+# is under the data root (the store's folder), where the WARC files are.
+ADARCHIVE_WORKBENCH_EXPORTS = "workbench-exports"
+# Largest bundle (bytes) an evidence officer may upload to verify. The upload
+# is streamed to a temporary file, never held in memory. 2 GiB.
+ADARCHIVE_WORKBENCH_UPLOAD_MAX = 2147483648

@@ -38,9 +38,9 @@ HOME = {
 MENU = {
     "admin": ["Platforms", "Audit trail", "Users"],
     "technical": ["Platforms"],
-    "analyst": ["Search", "Networks"],
-    "evidence_officer": ["Search", "Networks"],
-    "auditor": ["Search", "Networks", "Audit trail"],
+    "analyst": ["Search", "Networks", "Cases", "Notes"],
+    "evidence_officer": ["Search", "Networks", "Cases", "Notes", "Verify"],
+    "auditor": ["Search", "Networks", "Cases", "Notes", "Audit trail"],
 }
 
 

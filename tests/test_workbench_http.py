@@ -19,6 +19,7 @@ from workbench_server import (
     login,
     plant_hostile_text,
     serve,
+    wait_for_exports,
 )
 
 from crawler.store.db import open_store
@@ -53,7 +54,16 @@ MATRIX = {
     "audit.view": {"auditor", "admin"},
     "users.manage": {"admin"},
     "platforms.view": {"technical", "admin"},
+    "notes.view": {"analyst", "evidence_officer", "auditor"},
+    "notes.edit": {"analyst"},
+    "cases.view": {"analyst", "evidence_officer", "auditor"},
+    "cases.edit": {"analyst", "evidence_officer"},
+    "cases.export": {"evidence_officer"},
+    "bundles.verify": {"evidence_officer"},
 }
+# Tables the case permissions write: a refused request leaves each as it was.
+CASE_TABLES = ("workbench_note", "workbench_tag", "workbench_case", "case_item", "case_event",
+               "case_export")  # fmt: skip
 
 
 def test_matrix_is_the_documented_one() -> None:
@@ -93,6 +103,53 @@ def _prepare(served: Served, role: str, permission: str) -> Callable[[], httpx.R
         link = served.query("SELECT min(id) FROM link")[0][0]
         form = {"csrf_token": token, "decision": "note", "note": f"seen by {role}"}
         return lambda: client.post(f"/links/{link}/decision", data=form)
+    if permission.startswith(("notes.", "cases.", "bundles.")):
+        return _prepare_case_cell(served, client, token, role, permission)
+    raise AssertionError(permission)
+
+
+def _cell_case(served: Served) -> int:
+    """A case holding one advert, made once by the analyst, for the export cells."""
+    found = served.query("SELECT id FROM workbench_case WHERE reference = 'CELL-EXPORT'")
+    if found:
+        return int(found[0][0])
+    analyst = served.client("analyst")
+    token = csrf(analyst.get("/cases").text)
+    made = analyst.post("/cases", data={"csrf_token": token, "reference": "CELL-EXPORT"})
+    case = int(made.headers["location"].rsplit("/", 1)[1])
+    analyst.post("/cases/items", data={"csrf_token": token, "case": case, "kind": "ad",
+                                       "value": str(served.hostile_ad)})  # fmt: skip
+    return case
+
+
+def _prepare_case_cell(served: Served, client: httpx.Client, token: str, role: str,
+                       permission: str) -> Callable[[], httpx.Response]:  # fmt: skip
+    """Redirects (303 after a change) are followed: the cell sees the page they lead to."""
+    ad = served.hostile_ad
+    if permission == "notes.view":
+        return lambda: client.get("/notes")
+    if permission == "notes.edit":
+        form = {"csrf_token": token, "subject_kind": "ad", "subject_ref": str(ad),
+                "body": f"noted by {role}"}  # fmt: skip
+        return lambda: client.post("/notes", data=form, follow_redirects=True)
+    if permission == "cases.view":
+        return lambda: client.get("/cases")
+    if permission == "cases.edit":
+        form = {"csrf_token": token, "reference": f"CELL-{role}", "description": "a cell"}
+        return lambda: client.post("/cases", data=form, follow_redirects=True)
+    if permission == "cases.export":
+        case = _cell_case(served)
+
+        def export() -> httpx.Response:
+            answer = client.post(f"/cases/{case}/export", data={"csrf_token": token},
+                                 follow_redirects=True)  # fmt: skip
+            wait_for_exports(served)  # its thread's own writes must not land in a later cell
+            return answer
+
+        return export
+    if permission == "bundles.verify":
+        upload = {"bundle": ("cell.wacz", b"not a bundle at all")}
+        return lambda: client.post("/verify", data={"csrf_token": token}, files=upload)
     raise AssertionError(permission)
 
 
@@ -102,6 +159,7 @@ def test_role_matrix_cell(served: Served, role: str, permission: str) -> None:
     before_users = served.query("SELECT count(*) FROM workbench_user")[0][0]
     before_decisions = served.query("SELECT count(*) FROM link_decision")[0][0]
     request = _prepare(served, role, permission)
+    before_cases = [served.query(f"SELECT count(*) FROM {t}")[0][0] for t in CASE_TABLES]
     head = served.audit_head()
     answer = request()
     if role in MATRIX[permission]:
@@ -114,6 +172,9 @@ def test_role_matrix_cell(served: Served, role: str, permission: str) -> None:
         assert served.audit_head() == head
         assert served.query("SELECT count(*) FROM workbench_user")[0][0] == before_users
         assert served.query("SELECT count(*) FROM link_decision")[0][0] == before_decisions
+        assert [
+            served.query(f"SELECT count(*) FROM {t}")[0][0] for t in CASE_TABLES
+        ] == before_cases
 
 
 def test_original_image_only_for_the_evidence_officer(served: Served) -> None:

@@ -115,6 +115,7 @@ REPLAY_HOST = "127.0.0.2"  # the replay origin: another host than the workbench'
 def serve(
     db: Path, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``adarchive serve`` on a free port; ``env`` adds settings (ADARCHIVE_*) for the server."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "serve", "--db", str(db), "--port", str(port),
@@ -145,6 +146,14 @@ def serve(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def wait_for_exports(served: Served, timeout: float = 300) -> None:
+    """Until no case export or exhibit of the server is running (their threads write at the end)."""
+    deadline = time.monotonic() + timeout
+    while served.query("SELECT count(*) FROM case_export WHERE status = 'running'")[0][0]:
+        assert time.monotonic() < deadline, "a case export is still running"
+        time.sleep(0.2)
 
 
 class InThread:

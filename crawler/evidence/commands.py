@@ -126,7 +126,7 @@ def _data_root(args: argparse.Namespace) -> Path:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from crawler.evidence.export import ExportOptions, export_bundle
+    from crawler.evidence.export import ExportOptions, export_bundle, summary_lines
     from crawler.evidence.selection import Selection, parse_since
     from crawler.extract.argument import parse_identifier
 
@@ -149,37 +149,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         sign_key=Path(args.sign) if args.sign else None,
     )
     result = export_bundle(_factory(args.db), selection, options)
-    print(f"wrote {result.path} ({result.size} bytes)")
-    print(f"  sha256        {result.sha256}")
-    print(f"  captures      {result.captures} ({result.records} WARC records incl. warcinfo)")
-    print(f"  source files  {result.source_files}")
-    print(f"  custody event #{result.export_event}")
-    if result.signer_fingerprint:
-        print(f"  signed by     {result.signer_fingerprint}")
-    if result.skipped_open:
-        print(f"  left out      {result.skipped_open} captures in WARC files still open")
+    for line in summary_lines(result):
+        print(line)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from crawler.evidence.trust import load_signers, load_tsa_roots, normalise_fingerprint
-    from crawler.evidence.verify import Anchors, print_report, verify_bundle
+    from crawler.evidence.trust import normalise_fingerprint
+    from crawler.evidence.verify import configured_anchors, print_report, verify_bundle
 
     fingerprint = normalise_fingerprint(args.fingerprint) if args.fingerprint else None
     if args.key:
         fingerprint = _key_fingerprint(Path(args.key))
-    signers_file = args.trusted_signers or setting("ADARCHIVE_TRUSTED_SIGNERS")
-    signers = tuple(load_signers(Path(signers_file))) if signers_file else ()
-    roots = list(args.tsa_root or [])
-    if setting("ADARCHIVE_TRUSTED_TSAS"):
-        roots.append(setting("ADARCHIVE_TRUSTED_TSAS"))
-    root_fingerprints, root_pem = load_tsa_roots(roots)
-    anchors = Anchors(
-        fingerprint=fingerprint,
-        signers=signers,
-        tsa_roots=frozenset(root_fingerprints),
-        tsa_roots_pem=root_pem,
-        require_timestamp=args.require_timestamp,
+    anchors = configured_anchors(
+        fingerprint, args.trusted_signers, args.tsa_root or [], args.require_timestamp
     )
     report = verify_bundle(Path(args.bundle), anchors=anchors)
     print_report(report, sys.stdout)

@@ -248,6 +248,22 @@ def export_bundle(
     )
 
 
+def summary_lines(result: ExportResult) -> list[str]:
+    """What ``adarchive export`` prints about a bundle it wrote (the workbench shows the same)."""
+    lines = [
+        f"wrote {result.path} ({result.size} bytes)",
+        f"  sha256        {result.sha256}",
+        f"  captures      {result.captures} ({result.records} WARC records incl. warcinfo)",
+        f"  source files  {result.source_files}",
+        f"  custody event #{result.export_event}",
+    ]
+    if result.signer_fingerprint:
+        lines.append(f"  signed by     {result.signer_fingerprint}")
+    if result.skipped_open:
+        lines.append(f"  left out      {result.skipped_open} captures in WARC files still open")
+    return lines
+
+
 def _load_sources(session: Session, selected: Selected, data_root: Path) -> list[SourceFile]:
     by_file: dict[int, list[Capture]] = {}
     ids = selected.capture_ids

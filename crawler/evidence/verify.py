@@ -136,6 +136,33 @@ class Anchors:
     require_timestamp: bool = False
 
 
+def configured_anchors(
+    fingerprint: str | None = None,
+    trusted_signers: str | None = None,
+    tsa_roots: Iterable[str] = (),
+    require_timestamp: bool = False,
+) -> Anchors:
+    """The anchors ``adarchive verify`` checks against: those given, plus the configured
+    trusted signers (ADARCHIVE_TRUSTED_SIGNERS) and TSA roots (ADARCHIVE_TRUSTED_TSAS).
+    The workbench's upload-verify uses the same, so both print the same lines."""
+    from crawler.configuration import setting
+    from crawler.evidence.trust import load_signers, load_tsa_roots
+
+    signers_file = trusted_signers or setting("ADARCHIVE_TRUSTED_SIGNERS")
+    signers = tuple(load_signers(Path(signers_file))) if signers_file else ()
+    roots = list(tsa_roots)
+    if setting("ADARCHIVE_TRUSTED_TSAS"):
+        roots.append(setting("ADARCHIVE_TRUSTED_TSAS"))
+    root_fingerprints, root_pem = load_tsa_roots(roots)
+    return Anchors(
+        fingerprint=fingerprint,
+        signers=signers,
+        tsa_roots=frozenset(root_fingerprints),
+        tsa_roots_pem=root_pem,
+        require_timestamp=require_timestamp,
+    )
+
+
 def verify_bundle(
     path: Path,
     *,

@@ -556,6 +556,114 @@ class LinkDecision(Base):
     at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
+# --- workbench notes, tags and cases (issue 18) ---
+# An advert is named by its id, an identifier by its id, a network by its
+# label (``analyze --full`` recreates network rows; labels name the same group).
+
+
+class WorkbenchNote(Base):
+    """An analyst's note on an advert, identifier or network; removing one only marks it."""
+
+    __tablename__ = "workbench_note"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    """ad | identifier | network"""
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    """The advert's or identifier's id, or the network's label."""
+    body: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    removed_by: Mapped[str | None] = mapped_column(String(255))
+    removed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (Index("ix_workbench_note_subject", "subject_kind", "subject_ref"),)
+
+
+class WorkbenchTag(Base):
+    """A short label on an advert, identifier or network (its history is in the audit trail)."""
+
+    __tablename__ = "workbench_tag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    tag: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("subject_kind", "subject_ref", "tag", name="uq_workbench_tag_subject_tag"),
+    )
+
+
+class Case(Base):
+    """An investigation: a unique reference, what it is about, and the items it gathers."""
+
+    __tablename__ = "workbench_case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class CaseItem(Base):
+    """An advert, identifier or network gathered into a case."""
+
+    __tablename__ = "case_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("workbench_case.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """ad | identifier | network"""
+    ref: Mapped[str] = mapped_column(String(64))
+    """The advert's or identifier's id, or the network's label."""
+    added_by: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "ref", name="uq_case_item_case_kind_ref"),
+    )
+
+
+class CaseEvent(Base):
+    """One step in a case's own timeline: created, item added or removed, exported, verified."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("workbench_case.id"), index=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseExport(Base):
+    """A bundle or exhibit made for a case from the workbench, and how far it got."""
+
+    __tablename__ = "case_export"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("workbench_case.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """bundle | exhibit"""
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("case_export.id"))
+    """For an exhibit: the exported bundle it describes."""
+    status: Mapped[str] = mapped_column(String(16))
+    """running | done | failed"""
+    actor: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    report: Mapped[str] = mapped_column(Text, default="")
+    """What the CLI would have printed, or the error that stopped it."""
+
+
 SEARCH_INDEX_NAMES = ("ad_fts", "ix_ad_search_doc_trgm")
 """Engine-specific search structures the migration makes outside the models."""
 

@@ -10,7 +10,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.resources import resource_dir
-from crawler.workbench import pages, replaypage
+from crawler.workbench import caseexport, pages, replaypage
+from crawler.workbench.caseroutes import casepages_routes, upload_limits
 from crawler.workbench.replay import ReplayConfig
 from crawler.workbench.security import SecurityMiddleware
 from crawler.workbench.web import Workbench
@@ -44,12 +45,14 @@ def create_app(
         Route("/users", pages.users_page, methods=["GET"]),
         Route("/users", pages.users_add, methods=["POST"]),
         Route("/platforms", pages.platforms_page),
+        *casepages_routes(),
         Mount("/static", StaticFiles(directory=str(resource_dir("crawler.workbench", "static")))),
     ]
     app = Starlette(routes=routes)
     app.state.workbench = Workbench(factory, data_root, secure_cookies)
     app.state.replay = replay  # the replay origin's links (None: replay not served)
-    app.add_middleware(SecurityMiddleware)
+    app.add_middleware(SecurityMiddleware, uploads=upload_limits())
+    caseexport.fail_interrupted(factory)
     return app
 
 

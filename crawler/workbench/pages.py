@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from crawler.analysis.decisions import DecisionError, record
 from crawler.analysis.warcread import read_payload
 from crawler.store.models import Ad, Crawl, Link, Network, Platform, utc
-from crawler.workbench import adview, audit, networks
+from crawler.workbench import adview, audit, casepages, networks
 from crawler.workbench.accounts import AccountError, add_user, check_password, list_users
 from crawler.workbench.roles import ROLES, allowed
 from crawler.workbench.search import SearchError, SearchRequest, platforms, search
@@ -162,6 +162,7 @@ def search_page(request: Request, db: Session, login: Login) -> Response:
         result=result,
         platforms=platforms(db),
         page_url=lambda n: "/search?" + urlencode({**params, "page": n}),
+        panel=casepages.identifier_panel(db, login, result.identifier if result else None),
     )
 
 
@@ -176,7 +177,8 @@ def _advert(request: Request, db: Session, login: Login, ad_id: int, revealed: b
     audit.append(db, login.name, "image.reveal" if revealed else "ad.view", f"ad:{ad_id}",
                  {"images": len(view.images)} if revealed else {})  # fmt: skip
     return render(request, "ad.html", login, title=view.ad.title or f"Advert {ad_id}",
-                  view=view, revealed=revealed)  # fmt: skip
+                  view=view, revealed=revealed,
+                  panel=casepages.panel(db, login, "ad", str(ad_id)))  # fmt: skip
 
 
 @page("ads.view")
@@ -344,7 +346,8 @@ def _network(request: Request, db: Session, login: Login, network_id: int, statu
     if view is None:
         return not_found(request, login, f"There is no network {network_id}.")
     return render(request, "network.html", login, status=status, title=f"Network {view.network.label}",
-                  view=view, errors=errors or [], message=message)  # fmt: skip
+                  view=view, errors=errors or [], message=message,
+                  panel=casepages.panel(db, login, "network", view.network.label))  # fmt: skip
 
 
 @page("networks.view")

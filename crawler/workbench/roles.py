@@ -25,6 +25,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     # Platforms and crawl state (read-only for now).
     "platforms.view": frozenset({"technical", "admin"}),
+    # Notes and tags on adverts, identifiers and networks: read them; add or remove them.
+    "notes.view": frozenset({"analyst", "evidence_officer", "auditor"}),
+    "notes.edit": frozenset({"analyst"}),
+    # Cases: list and read; create one and add or remove its adverts, identifiers, networks.
+    "cases.view": frozenset({"analyst", "evidence_officer", "auditor"}),
+    "cases.edit": frozenset({"analyst", "evidence_officer"}),
+    # Export a case's signed bundle and its court exhibit, and download them.
+    "cases.export": frozenset({"evidence_officer"}),
+    # Upload any bundle and verify it (the same checks as `adarchive verify`).
+    "bundles.verify": frozenset({"evidence_officer"}),
 }
 
 

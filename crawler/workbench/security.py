@@ -32,9 +32,13 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 class SecurityMiddleware:
     """Adds the headers, refuses oversized bodies (413) and cross-site writes (403)."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int = MAX_BODY, uploads: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.uploads = uploads or {}
+        """Paths that take a larger body (an upload) and their own limit."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,8 +58,9 @@ class SecurityMiddleware:
             if site and site not in ("same-origin", "none"):
                 await _plain(send_with_headers, 403, "cross-site request refused")
                 return
+        max_body = self.uploads.get(scope.get("path", ""), self.max_body)
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not length.isdigit() or int(length) > max_body):
             await _plain(send_with_headers, 413, "request body too large")
             return
         received = 0
@@ -65,7 +70,7 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > max_body:
                     raise BodyTooLarge
             return message
 
