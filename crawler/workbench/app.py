@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.resources import resource_dir
-from crawler.workbench import pages
+from crawler.workbench import ops, pages, totppages
 from crawler.workbench.security import SecurityMiddleware
 from crawler.workbench.web import Workbench
 
@@ -38,6 +38,8 @@ def create_app(
         Route("/users", pages.users_page, methods=["GET"]),
         Route("/users", pages.users_add, methods=["POST"]),
         Route("/platforms", pages.platforms_page),
+        *totppages.ROUTES,
+        *ops.ROUTES,
         Mount("/static", StaticFiles(directory=str(resource_dir("crawler.workbench", "static")))),
     ]
     app = Starlette(routes=routes)

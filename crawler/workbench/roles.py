@@ -23,6 +23,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     # Platforms and crawl state (read-only for now).
     "platforms.view": frozenset({"technical", "admin"}),
+    # Crawl operations: definition health, crawls with progress, schedules, watchlists.
+    "ops.view": frozenset({"technical", "admin"}),
+    # Add, pause, resume and remove schedules (as `adarchive schedule …`).
+    "schedules.manage": frozenset({"technical"}),
+    # Add and remove watched identifiers, scan for hits (as `adarchive watch …`).
+    "watchlists.manage": frozenset({"technical"}),
 }
 
 
