@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.resources import resource_dir
-from crawler.workbench import ops, pages, totppages
+from crawler.workbench import anchoring, ops, pages, totppages
 from crawler.workbench.security import SecurityMiddleware
 from crawler.workbench.web import Workbench
 
@@ -42,7 +42,7 @@ def create_app(
         *ops.ROUTES,
         Mount("/static", StaticFiles(directory=str(resource_dir("crawler.workbench", "static")))),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=anchoring.lifespan)  # audit head into custody
     app.state.workbench = Workbench(factory, data_root, secure_cookies)
     app.add_middleware(SecurityMiddleware)
     return app
