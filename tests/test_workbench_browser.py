@@ -36,8 +36,8 @@ HOME = {
     "auditor": "/search",
 }
 MENU = {
-    "admin": ["Platforms", "Audit trail", "Users"],
-    "technical": ["Platforms"],
+    "admin": ["Platforms", "Operations", "Audit trail", "Users"],
+    "technical": ["Platforms", "Operations"],
     "analyst": ["Search", "Networks"],
     "evidence_officer": ["Search", "Networks"],
     "auditor": ["Search", "Networks", "Audit trail"],

@@ -52,6 +52,9 @@ MATRIX = {
     "audit.view": {"auditor", "admin"},
     "users.manage": {"admin"},
     "platforms.view": {"technical", "admin"},
+    "ops.view": {"technical", "admin"},
+    "schedules.manage": {"technical"},
+    "watchlists.manage": {"technical"},
 }
 
 
@@ -90,6 +93,14 @@ def _prepare(served: Served, role: str, permission: str) -> Callable[[], httpx.R
         link = served.query("SELECT min(id) FROM link")[0][0]
         form = {"csrf_token": token, "decision": "note", "note": f"seen by {role}"}
         return lambda: client.post(f"/links/{link}/decision", data=form)
+    if permission == "ops.view":
+        return lambda: client.get("/ops")
+    if permission == "schedules.manage":  # tests/test_workbench_ops.py: every action, no change
+        form = {"csrf_token": token, "platform": "kz_board", "every": f"{ROLES.index(role) + 1}h"}
+        return lambda: client.post("/ops/schedules", data=form)
+    if permission == "watchlists.manage":
+        form = {"csrf_token": token, "identifier": f"telegram:matrix_{role}"}
+        return lambda: client.post("/ops/watch", data=form)
     raise AssertionError(permission)
 
 
