@@ -134,16 +134,19 @@ def test_permission_cell(ops: Ops, role: str, permission: str) -> None:
     elif permission == "schedules.manage":
         target = _schedule(ops, every=1000.0 + n)
         requests = [
-            lambda: client.post("/ops/schedules", data={"csrf_token": token,
-                                "platform": "kz_board", "every": f"{n}h"}),  # fmt: skip
+            lambda: client.post(
+                "/ops/schedules",
+                data={"csrf_token": token, "platform": "kz_board", "every": f"{n}h"},
+            ),  # fmt: skip
             lambda: client.post(f"/ops/schedules/{target}/pause", data={"csrf_token": token}),
             lambda: client.post(f"/ops/schedules/{target}/resume", data={"csrf_token": token}),
             lambda: client.post(f"/ops/schedules/{target}/remove", data={"csrf_token": token}),
         ]
     else:
         requests = [
-            lambda: client.post("/ops/watch", data={"csrf_token": token,
-                                "identifier": f"telegram:watch_{role}"}),  # fmt: skip
+            lambda: client.post(
+                "/ops/watch", data={"csrf_token": token, "identifier": f"telegram:watch_{role}"}
+            ),  # fmt: skip
             lambda: client.post("/ops/watch/scan", data={"csrf_token": token}),
         ]
     for request in requests:
@@ -182,7 +185,9 @@ def test_schedules_as_the_command_does(ops: Ops) -> None:
         assert answer.status_code == 400 and message in answer.text, (form, answer.text[:300])
         assert "Traceback" not in answer.text
     assert _state(ops) == before
-    assert tech.post("/ops/schedules", data={"platform": "kz_board", "every": "2d"}).status_code == 403
+    assert (
+        tech.post("/ops/schedules", data={"platform": "kz_board", "every": "2d"}).status_code == 403
+    )
     assert _state(ops) == before  # no CSRF token, no change
     cron = tech.post("/ops/schedules", data={"csrf_token": token, "platform": "kz_board",
                                              "cron": "0 */6 * * *"})  # fmt: skip
@@ -213,7 +218,7 @@ def test_watchlists_and_hits(ops: Ops) -> None:
     assert bad.status_code == 400 and "Traceback" not in bad.text
     scanned = tech.post("/ops/watch/scan", data={"csrf_token": token})
     assert scanned.status_code == 200 and "1 new hit(s)" in scanned.text
-    hits = scanned.text[scanned.text.index('id="hits-h"'):]
+    hits = scanned.text[scanned.text.index('id="hits-h"') :]
     assert "kz_board:a1" in hits and "+77015550101" in hits
     assert "/ads/" not in hits  # technical staff do not open adverts (ads.view)
     wid = int(ops.one("SELECT id FROM watch WHERE value = '+77015550101'"))  # type: ignore[arg-type]
@@ -225,17 +230,17 @@ def test_watchlists_and_hits(ops: Ops) -> None:
 def test_crawls_and_platform_health(ops: Ops) -> None:
     tech = ops.client("technical")
     page = tech.get("/ops").text
-    running = page[page.index('id="running-h"'):page.index('id="recent-h"')]
+    running = page[page.index('id="running-h"') : page.index('id="recent-h"')]
     assert "uk_directory" in running and "offsite: 7" in running
     assert re.search(r'<progress value="40" max="100"', running)
-    recent = page[page.index('id="recent-h"'):]
+    recent = page[page.index('id="recent-h"') :]
     assert "kz_board" in recent and "refused" in recent
     assert "ssrf: 4" in recent and "robots: 1" in recent
     assert "every start URL refused" in recent and "ADARCHIVE_ALLOWED_ADDRESSES" in recent
     health = tech.get("/ops/platforms").text
     for name in ("hostile_board", "jp_dating", "kr_board", "kz_board", "th_board", "uk_directory"):
         assert f'<th scope="row">{name}</th>' in health
-    kz = health[health.index('<th scope="row">kz_board</th>'):]
+    kz = health[health.index('<th scope="row">kz_board</th>') :]
     kz = kz[: kz.index("</tr>")]
     assert "state-refused" in kz and "ssrf 4" in kz
     assert "never" in health  # a platform never crawled says so
