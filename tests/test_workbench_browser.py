@@ -262,7 +262,50 @@ PAGES = [
     ("audit", "auditor", "/audit"),
     ("users", "admin", "/users"),
     ("platforms", "technical", "/platforms"),
+    ("login-code", None, "/login"),
+    ("ops-crawls", "technical", "/ops"),
+    ("ops-platforms", "technical", "/ops/platforms"),
+    ("ops-schedules", "technical", "/ops/schedules"),
+    ("ops-watch", "technical", "/ops/watch"),
+    ("account", "analyst", "/account"),
 ]
+# Roles whose controls the accessibility tree must name (Playwright's aria snapshot).
+CONTROL_ROLES = ("button", "textbox", "combobox", "checkbox", "radio", "spinbutton", "searchbox")
+
+
+def unnamed_controls(page: Any) -> list[str]:
+    """Every button, text field, select … as Chromium's accessibility tree has it, unnamed."""
+    found = []
+    for role in CONTROL_ROLES:
+        for control in page.get_by_role(role).all():
+            snapshot = control.aria_snapshot().strip().splitlines()[0]
+            if not re.match(rf'- {role} "[^"]+"', snapshot):
+                found.append(snapshot)
+    return found
+
+
+def _ops_data(served: Served) -> None:
+    """A schedule, a paused one and a watched phone with hits, for the operations pages."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    db = str(served.db)
+    (phone,) = served.query(
+        "SELECT i.value FROM identifier i JOIN ad_identifier ai ON ai.identifier_id = i.id "
+        "WHERE i.kind = 'phone' GROUP BY i.id ORDER BY count(DISTINCT ai.ad_id) DESC LIMIT 1")[0]  # fmt: skip
+    for args in (("schedule", "add", "kz_board", "--every", "6h"),
+                 ("schedule", "add", "uk_directory", "--cron", "0 */6 * * *"),
+                 ("schedule", "pause", "2"),
+                 ("watch", "add", phone, "--note", "case 2026-17"),
+                 ("watch", "hits"),
+                 ("users", "add", "coder", "--role", "analyst", "--password-stdin"),
+                 ("users", "totp", "coder")):  # fmt: skip
+        result = subprocess.run([sys.executable, "-m", "crawler.cli", *args, "--db", db],
+                                input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO,
+                                timeout=300)  # fmt: skip
+        assert result.returncode == 0, result.stderr
 
 
 def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served: Served,
@@ -273,6 +316,7 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
     network = served.query("SELECT id FROM network WHERE strong = 1 ORDER BY size DESC LIMIT 1")[0][
         0
     ]
+    _ops_data(served)
     for width in (1280, 800):
         for name, role, path in PAGES:
             context, page, watch = new_page(browser, served, width)
@@ -282,6 +326,12 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
             if name == "advert-revealed":
                 navigate(page, page.get_by_role("button", name=re.compile("Reveal")).click)
                 page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+            if name == "login-code":  # the second step of a log-in with TOTP
+                log_in(page, served, "coder")
+                assert page.url == served.url + "/login"
+                assert page.get_by_label("Code").is_visible()
+            if width == 1280:
+                assert unnamed_controls(page) == [], name
             # every form control has a label, and nothing is wider than the window
             unlabelled = page.evaluate(
                 "Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))"

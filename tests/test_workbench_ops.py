@@ -244,3 +244,20 @@ def test_crawls_and_platform_health(ops: Ops) -> None:
     kz = kz[: kz.index("</tr>")]
     assert "state-refused" in kz and "ssrf 4" in kz
     assert "never" in health  # a platform never crawled says so
+
+
+def test_schedule_pause_and_resume_commands(tmp_path: Path) -> None:
+    from conftest import adarchive
+
+    db = str(tmp_path / "adarchive.db")
+    assert adarchive("db", "upgrade", "--db", db).returncode == 0
+    added = adarchive("schedule", "add", "kz_board", "--every", "6h", "--db", db)
+    assert added.returncode == 0, added.stderr
+    paused = adarchive("schedule", "pause", "1", "--db", db)
+    assert paused.returncode == 0 and "schedule 1 (kz_board) paused" in paused.stdout
+    listed = adarchive("schedule", "list", "--json", "--db", db)
+    assert json.loads(listed.stdout)["enabled"] is False
+    assert adarchive("schedule", "resume", "1", "--db", db).returncode == 0
+    assert json.loads(adarchive("schedule", "list", "--json", "--db", db).stdout)["enabled"]
+    missing = adarchive("schedule", "pause", "7", "--db", db)
+    assert missing.returncode == 2 and missing.stderr.strip() == "adarchive: error: no schedule 7"
