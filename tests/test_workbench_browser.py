@@ -268,6 +268,7 @@ PAGES = [
     ("ops-schedules", "technical", "/ops/schedules"),
     ("ops-watch", "technical", "/ops/watch"),
     ("account", "analyst", "/account"),
+    ("account-totp", "auditor", "/account"),
 ]
 # Roles whose controls the accessibility tree must name (Playwright's aria snapshot).
 CONTROL_ROLES = ("button", "textbox", "combobox", "checkbox", "radio", "spinbutton", "searchbox")
@@ -306,6 +307,18 @@ def _ops_data(served: Served) -> None:
                                 input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO,
                                 timeout=300)  # fmt: skip
         assert result.returncode == 0, result.stderr
+    # A crawl still running elsewhere (another host), as its progress rows would show it.
+    import sqlite3
+
+    with sqlite3.connect(served.db) as conn:
+        cur = conn.execute(
+            "INSERT INTO crawl (platform_id, started_at, status, pages, ads, new_ads, errors, host,"
+            " pid) SELECT id, datetime('now', '-4 minutes'), 'running', 0, 0, 0, 0, 'worker-2', 7"
+            " FROM platform WHERE name = 'kz_board'")  # fmt: skip
+        conn.execute(
+            "INSERT INTO crawl_progress (crawl_id, updated_at, pages, ads, errors, pending,"
+            " refusals_json) VALUES (?, datetime('now'), 140, 31, 0, 260, ?)",
+            (cur.lastrowid, '{"robots": 3, "offsite": 12}'))  # fmt: skip
 
 
 def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served: Served,
@@ -330,6 +343,11 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
                 log_in(page, served, "coder")
                 assert page.url == served.url + "/login"
                 assert page.get_by_label("Code").is_visible()
+            if name == "account-totp":  # the secret, shown once, and the confirming form
+                if page.get_by_role("button", name="Cancel the set-up").count():
+                    navigate(page, page.get_by_role("button", name="Cancel the set-up").click)
+                navigate(page, page.get_by_role("button", name="Set up two-step log-in").click)
+                assert page.get_by_label("Code from the app").is_visible()
             if width == 1280:
                 assert unnamed_controls(page) == [], name
             # every form control has a label, and nothing is wider than the window
