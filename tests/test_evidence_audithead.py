@@ -41,10 +41,10 @@ def _heads(db: Path) -> list[dict[str, object]]:
     return [json.loads(d) for (d,) in rows]
 
 
-def _rewrite_audit_from(db: Path, seq: int, details: str) -> None:
+def _rewrite_audit_from(db: Path | str, seq: int, details: str) -> None:
     """What someone with write access to the store would do: edit an audit event and
     recompute every hash after it, so the audit chain alone verifies again."""
-    factory = open_store(f"sqlite:///{db}")
+    factory = open_store(db if isinstance(db, str) else f"sqlite:///{db}")
     with factory() as s:
         rows = s.query(AuditEvent).filter(AuditEvent.seq >= seq).order_by(AuditEvent.seq).all()
         prev = s.get(AuditEvent, seq - 1)
@@ -152,3 +152,18 @@ def test_the_workbench_records_the_head_at_start_periodically_and_at_stop(
     assert heads[-1]["audit_seq"] == last  # the stop recorded the final head
     with factory() as s:
         assert check_audit(s).ok
+
+
+def test_check_audit_on_both_engines(store_url: str) -> None:
+    factory = open_store(store_url)
+    with factory() as s:
+        for i in range(3):
+            audit.append(s, "ana", "search", "ads", {"q": f"word {i}"})
+        assert record_audit_head(s, "crawl 1 finished") is not None
+        assert record_audit_head(s, "crawl 2 finished") is None
+        assert check_audit(s).ok
+    _rewrite_audit_from(store_url, 2, json.dumps({"q": "other"}))
+    with factory() as s:
+        check = check_audit(s)
+    assert check.chain.ok and check.heads == 1
+    assert check.problems and "audit history up to event 3 was rewritten" in check.problems[0]

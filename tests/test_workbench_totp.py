@@ -45,8 +45,8 @@ def test_rfc6238_reference_values() -> None:
     assert "period=30" in uri and "digits=6" in uri
 
 
-def test_a_code_is_accepted_once(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+def test_a_code_is_accepted_once(store_url: str) -> None:
+    factory = open_store(store_url)
     with factory() as db:
         user = add_user(db, "ana", "analyst", PASSWORD)
         enrolment = secondfactor.enrol(db, user)
