@@ -89,6 +89,11 @@ def _by_reason(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
     return out
 
 
+def refusals_by_reason(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Requests refused so far, by reason (robots, ssrf, offsite …): also while crawling."""
+    return _by_reason(stats, REFUSED_PREFIX)
+
+
 def refusal_fix(reasons: Mapping[str, int], details: Mapping[str, int]) -> str | None:
     """The one-line fix for start URLs refused for these reasons (``details``: guard reasons)."""
     if "ssrf" in reasons:

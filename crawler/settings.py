@@ -214,6 +214,13 @@ ADARCHIVE_TSA_URL = None
 # carry only the signing certificate. None: the token's own certificates.
 ADARCHIVE_TSA_CERTS = None
 
+# The workbench's audit chain head is written into the custody chain (and
+# time-stamped with it) at every crawl end, every export, the workbench's start
+# and stop, and every this many seconds while it serves and someone used it.
+# An hour bounds how much audit history could be rewritten unseen. 0: only at
+# those moments, never periodically.
+ADARCHIVE_WORKBENCH_AUDIT_ANCHOR_INTERVAL = 3600.0
+
 # Passphrase of an encrypted bundle-signing key (`export --sign KEY`). A
 # secret: `adarchive settings` masks it; prefer the environment to the file.
 ADARCHIVE_KEY_PASSPHRASE = None

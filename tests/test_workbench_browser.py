@@ -36,8 +36,8 @@ HOME = {
     "auditor": "/search",
 }
 MENU = {
-    "admin": ["Platforms", "Audit trail", "Users"],
-    "technical": ["Platforms"],
+    "admin": ["Platforms", "Operations", "Audit trail", "Users"],
+    "technical": ["Platforms", "Operations"],
     "analyst": ["Search", "Networks", "Cases", "Notes"],
     "evidence_officer": ["Search", "Networks", "Cases", "Notes", "Verify"],
     "auditor": ["Search", "Networks", "Cases", "Notes", "Audit trail"],
@@ -262,7 +262,63 @@ PAGES = [
     ("audit", "auditor", "/audit"),
     ("users", "admin", "/users"),
     ("platforms", "technical", "/platforms"),
+    ("login-code", None, "/login"),
+    ("ops-crawls", "technical", "/ops"),
+    ("ops-platforms", "technical", "/ops/platforms"),
+    ("ops-schedules", "technical", "/ops/schedules"),
+    ("ops-watch", "technical", "/ops/watch"),
+    ("account", "analyst", "/account"),
+    ("account-totp", "auditor", "/account"),
 ]
+# Roles whose controls the accessibility tree must name (Playwright's aria snapshot).
+CONTROL_ROLES = ("button", "textbox", "combobox", "checkbox", "radio", "spinbutton", "searchbox")
+
+
+def unnamed_controls(page: Any) -> list[str]:
+    """Every button, text field, select … as Chromium's accessibility tree has it, unnamed."""
+    found = []
+    for role in CONTROL_ROLES:
+        for control in page.get_by_role(role).all():
+            snapshot = control.aria_snapshot().strip().splitlines()[0]
+            if not re.match(rf'- {role} "[^"]+"', snapshot):
+                found.append(snapshot)
+    return found
+
+
+def _ops_data(served: Served) -> None:
+    """A schedule, a paused one and a watched phone with hits, for the operations pages."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    db = str(served.db)
+    (phone,) = served.query(
+        "SELECT i.value FROM identifier i JOIN ad_identifier ai ON ai.identifier_id = i.id "
+        "WHERE i.kind = 'phone' GROUP BY i.id ORDER BY count(DISTINCT ai.ad_id) DESC LIMIT 1")[0]  # fmt: skip
+    for args in (("schedule", "add", "kz_board", "--every", "6h"),
+                 ("schedule", "add", "uk_directory", "--cron", "0 */6 * * *"),
+                 ("schedule", "pause", "2"),
+                 ("watch", "add", phone, "--note", "case 2026-17"),
+                 ("watch", "hits"),
+                 ("users", "add", "coder", "--role", "analyst", "--password-stdin"),
+                 ("users", "totp", "coder")):  # fmt: skip
+        result = subprocess.run([sys.executable, "-m", "crawler.cli", *args, "--db", db],
+                                input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO,
+                                timeout=300)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    # A crawl still running elsewhere (another host), as its progress rows would show it.
+    import sqlite3
+
+    with sqlite3.connect(served.db) as conn:
+        cur = conn.execute(
+            "INSERT INTO crawl (platform_id, started_at, status, pages, ads, new_ads, errors, host,"
+            " pid) SELECT id, datetime('now', '-4 minutes'), 'running', 0, 0, 0, 0, 'worker-2', 7"
+            " FROM platform WHERE name = 'kz_board'")  # fmt: skip
+        conn.execute(
+            "INSERT INTO crawl_progress (crawl_id, updated_at, pages, ads, errors, pending,"
+            " refusals_json) VALUES (?, datetime('now'), 140, 31, 0, 260, ?)",
+            (cur.lastrowid, '{"robots": 3, "offsite": 12}'))  # fmt: skip
 
 
 def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served: Served,
@@ -273,6 +329,7 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
     network = served.query("SELECT id FROM network WHERE strong = 1 ORDER BY size DESC LIMIT 1")[0][
         0
     ]
+    _ops_data(served)
     for width in (1280, 800):
         for name, role, path in PAGES:
             context, page, watch = new_page(browser, served, width)
@@ -282,6 +339,17 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
             if name == "advert-revealed":
                 navigate(page, page.get_by_role("button", name=re.compile("Reveal")).click)
                 page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+            if name == "login-code":  # the second step of a log-in with TOTP
+                log_in(page, served, "coder")
+                assert page.url == served.url + "/login"
+                assert page.get_by_label("Code").is_visible()
+            if name == "account-totp":  # the secret, shown once, and the confirming form
+                if page.get_by_role("button", name="Cancel the set-up").count():
+                    navigate(page, page.get_by_role("button", name="Cancel the set-up").click)
+                navigate(page, page.get_by_role("button", name="Set up two-step log-in").click)
+                assert page.get_by_label("Code from the app").is_visible()
+            if width == 1280:
+                assert unnamed_controls(page) == [], name
             # every form control has a label, and nothing is wider than the window
             unlabelled = page.evaluate(
                 "Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))"

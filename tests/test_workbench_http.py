@@ -60,6 +60,9 @@ MATRIX = {
     "cases.edit": {"analyst", "evidence_officer"},
     "cases.export": {"evidence_officer"},
     "bundles.verify": {"evidence_officer"},
+    "ops.view": {"technical", "admin"},
+    "schedules.manage": {"technical"},
+    "watchlists.manage": {"technical"},
 }
 # Tables the case permissions write: a refused request leaves each as it was.
 CASE_TABLES = ("workbench_note", "workbench_tag", "workbench_case", "case_item", "case_event",
@@ -103,6 +106,14 @@ def _prepare(served: Served, role: str, permission: str) -> Callable[[], httpx.R
         link = served.query("SELECT min(id) FROM link")[0][0]
         form = {"csrf_token": token, "decision": "note", "note": f"seen by {role}"}
         return lambda: client.post(f"/links/{link}/decision", data=form)
+    if permission == "ops.view":
+        return lambda: client.get("/ops")
+    if permission == "schedules.manage":  # tests/test_workbench_ops.py: every action, no change
+        form = {"csrf_token": token, "platform": "kz_board", "every": f"{ROLES.index(role) + 1}h"}
+        return lambda: client.post("/ops/schedules", data=form)
+    if permission == "watchlists.manage":
+        form = {"csrf_token": token, "identifier": f"telegram:matrix_{role}"}
+        return lambda: client.post("/ops/watch", data=form)
     if permission.startswith(("notes.", "cases.", "bundles.")):
         return _prepare_case_cell(served, client, token, role, permission)
     raise AssertionError(permission)

@@ -42,6 +42,7 @@ def cmd_custody_verify(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from crawler.evidence.anchor import check_anchors
+    from crawler.evidence.audithead import check_audit
     from crawler.evidence.custody import verify_store_chain
     from crawler.evidence.custody_files import check_warc_files
     from crawler.evidence.trust import load_tsa_roots
@@ -53,6 +54,7 @@ def cmd_custody_verify(args: argparse.Namespace) -> int:
     root_fingerprints, root_pem = load_tsa_roots(roots)
     with _factory(args.db)() as session:
         result = verify_store_chain(session)
+        audit = check_audit(session)  # the workbench's audit chain and its recorded heads
         files = check_warc_files(session, _data_root(args))
         events = {
             seq: (digest, utc(at))
@@ -62,6 +64,8 @@ def cmd_custody_verify(args: argparse.Namespace) -> int:
         }
     anchors = check_anchors(events, _data_root(args), frozenset(root_fingerprints), root_pem)
     print(result.describe())
+    for line in audit.lines():
+        print(line)
     if files.problems:
         print(f"WARC files: {len(files.problems)} problem(s) in {files.checked} checked on disk")
         for problem in files.problems:
@@ -80,7 +84,7 @@ def cmd_custody_verify(args: argparse.Namespace) -> int:
         print(f"  GAP  {gap}")
     if not anchors.anchors:
         print("  GAP  no anchor at all: the chain proves only itself (set ADARCHIVE_TSA_URL)")
-    ok = result.ok and not files.problems and not anchors.problems
+    ok = result.ok and audit.ok and not files.problems and not anchors.problems
     return 0 if ok else 1
 
 

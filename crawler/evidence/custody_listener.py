@@ -65,6 +65,10 @@ def crawl_finished(recorder: CrawlRecorder, crawl: Crawl) -> None:
         "errors": crawl.errors,
     }
     record_event(recorder.session, CRAWL_FINISHED, crawl_subject(crawl.id), details)
+    from crawler.evidence.audithead import record_audit_head
+
+    # The workbench's audit chain head, time-stamped with the custody head below.
+    record_audit_head(recorder.session, f"crawl {crawl.id} finished")
     from crawler.evidence.anchor import anchor_head, tsa_urls
 
     urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL") or None)

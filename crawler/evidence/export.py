@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.archive.digests import file_sha256
 from crawler.evidence import events as ev
 from crawler.evidence.anchor import ANCHOR_PREFIX, anchor_dir, anchor_head, tsa_urls
+from crawler.evidence.audithead import record_audit_head
 from crawler.evidence.cdx import cdxj_line
 from crawler.evidence.custody import (
     default_actor,
@@ -234,6 +235,8 @@ def export_bundle(
             {"bundle": out.name, "sha256": digest, "bytes": size, "export_event": result["event"]},
             actor=options.actor,
         )
+        # The workbench's audit chain head goes into the custody chain, anchored with it.
+        record_audit_head(session, f"export {out.name}", actor=options.actor)
         anchor_head(session, options.data_root, f"export {out.name}", tsa_urls())
     return ExportResult(
         path=out,

@@ -121,6 +121,20 @@ def cmd_schedule_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule_pause(args: argparse.Namespace) -> int:
+    """``schedule pause ID`` / ``schedule resume ID`` (the workbench calls the same function)."""
+    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.schedules import set_enabled
+
+    enabled = args.schedule_command == "resume"
+    with _factory(args.db)() as session:
+        schedule = set_enabled(session, args.schedule, enabled)
+        if schedule is None:
+            raise UserError(f"no schedule {args.schedule}")
+        print(f"schedule {schedule.id} ({schedule.platform}) {'resumed' if enabled else 'paused'}")
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from crawler.runner import prepare_output_dir
     from crawler.schedule.errors import CommandError as UserError
@@ -309,6 +323,13 @@ def register(sub: Any) -> None:
     c.add_argument("schedule", help="schedule id or platform name")
     _db_option(c)
     c.set_defaults(func=user_facing(cmd_schedule_remove))
+
+    for verb, text in (("pause", "stop starting a schedule's crawls (it keeps its place)"),
+                       ("resume", "start a paused schedule's crawls again")):  # fmt: skip
+        c = ssub.add_parser(verb, help=text)
+        c.add_argument("schedule", type=int, help="schedule id")
+        _db_option(c)
+        c.set_defaults(func=user_facing(cmd_schedule_pause))
 
     p = sub.add_parser("scheduler", help="run due crawls (long-running; state in the store)")
     p.add_argument("--out", default="adarchive-data", help="data directory of the crawls")

@@ -10,6 +10,7 @@ When stderr is a terminal it also draws a progress bar (``ADARCHIVE_PROGRESS_BAR
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.health import refusals_by_reason
 from crawler.schedule.progressbar import TerminalProgress, progress_line
 from crawler.store.models import CrawlProgress, utcnow
 
@@ -120,6 +122,8 @@ class ProgressExtension:
             row.updated_at = utcnow()
             for key, value in counts.items():
                 setattr(row, key, value)
+            if self.crawler.stats is not None:  # refusals by reason, for the workbench
+                row.refusals_json = json.dumps(refusals_by_reason(self.crawler.stats.get_stats()))
             recorder.store.commit()
         except Exception:  # progress is a convenience: never let it stop a crawl
             logger.exception("could not record crawl progress")

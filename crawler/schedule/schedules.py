@@ -95,3 +95,18 @@ def remove_schedules(session: Session, ref: str) -> int:
             session.delete(row)
     session.commit()
     return len(ids)
+
+
+def set_enabled(session: Session, schedule_id: int, enabled: bool) -> Schedule | None:
+    """Pause (``enabled=False``) or resume a schedule; None when there is no such schedule.
+
+    A paused schedule keeps its place and history; the scheduler only starts
+    enabled ones. A resumed schedule that fell due while paused runs at the
+    next tick, once.
+    """
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None:
+        return None
+    schedule.enabled = enabled
+    session.commit()
+    return schedule

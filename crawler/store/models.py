@@ -432,6 +432,8 @@ class CrawlProgress(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     pending: Mapped[int] = mapped_column(Integer, default=0)
     """Requests waiting in the scheduler: how much of the crawl is known to be left."""
+    refusals_json: Mapped[str | None] = mapped_column(Text)
+    """Requests refused so far, by reason (``{"robots": 3, …}``), as JSON."""
 
 
 class Watch(Base):
@@ -662,6 +664,39 @@ class CaseExport(Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     report: Mapped[str] = mapped_column(Text, default="")
     """What the CLI would have printed, or the error that stopped it."""
+
+
+class WorkbenchTotp(Base):
+    """A user's TOTP second factor (RFC 6238): the shared secret, kept on the server only.
+
+    ``confirmed`` once a code from the user's app was accepted; only then does
+    log-in ask for a code. ``last_step`` is the time step of the newest code
+    accepted: a code of that step or an earlier one is refused (no replay).
+    """
+
+    __tablename__ = "workbench_totp"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("workbench_user.id"), primary_key=True, autoincrement=False
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class WorkbenchPendingLogin(Base):
+    """A log-in whose password was right and which waits for its TOTP code (minutes only)."""
+
+    __tablename__ = "workbench_pending_login"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("workbench_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 SEARCH_INDEX_NAMES = ("ad_fts", "ix_ad_search_doc_trgm")

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.resources import resource_dir
-from crawler.workbench import caseexport, pages, replaypage
+from crawler.workbench import anchoring, caseexport, ops, pages, replaypage, totppages
 from crawler.workbench.caseroutes import casepages_routes, upload_limits
 from crawler.workbench.replay import ReplayConfig
 from crawler.workbench.security import SecurityMiddleware
@@ -46,9 +46,11 @@ def create_app(
         Route("/users", pages.users_add, methods=["POST"]),
         Route("/platforms", pages.platforms_page),
         *casepages_routes(),
+        *totppages.ROUTES,
+        *ops.ROUTES,
         Mount("/static", StaticFiles(directory=str(resource_dir("crawler.workbench", "static")))),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=anchoring.lifespan)  # audit head into custody
     app.state.workbench = Workbench(factory, data_root, secure_cookies)
     app.state.replay = replay  # the replay origin's links (None: replay not served)
     app.add_middleware(SecurityMiddleware, uploads=upload_limits())

@@ -14,6 +14,7 @@ from crawler.workbench import audit
 from crawler.workbench.accounts import AccountError, add_user, list_users
 from crawler.workbench.replay import ReplayConfigError
 from crawler.workbench.roles import ROLES, UnknownRole
+from crawler.workbench.totpcommand import register_totp
 
 USER_ERRORS: tuple[type[BaseException], ...] = (AccountError, UnknownRole, ReplayConfigError)
 
@@ -162,3 +163,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lst = usub.add_parser("list", help="list accounts")
     lst.add_argument("--db", help="store URL (default: $ADARCHIVE_DB, else the default store)")
     lst.set_defaults(func=cmd_users_list)
+    register_totp(usub)  # adarchive users totp NAME (crawler/workbench/totpcommand.py)

@@ -19,12 +19,13 @@ from starlette.responses import RedirectResponse, Response
 from crawler.analysis.decisions import DecisionError, record
 from crawler.analysis.warcread import read_payload
 from crawler.store.models import Ad, Crawl, Link, Network, Platform, utc
-from crawler.workbench import adview, audit, casepages, networks
+from crawler.workbench import adview, audit, casepages, networks, secondfactor
 from crawler.workbench.accounts import AccountError, add_user, check_password, list_users
 from crawler.workbench.roles import ROLES, allowed
 from crawler.workbench.search import SearchError, SearchRequest, platforms, search
 from crawler.workbench.sessions import Login, find_session, open_session, revoke
 from crawler.workbench.throttle import is_throttled
+from crawler.workbench.totppages import ask_code
 from crawler.workbench.web import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -92,6 +93,8 @@ def _login(request: Request, form: dict[str, str]) -> Response:
         if user is None:
             audit.append(db, f"address:{address}", "login.failed", f"user:{name}", {})
             return login_form(request, "Wrong name or password.", status=401)
+        if secondfactor.required(db, user.id):  # TOTP on: the code comes next (totppages)
+            return ask_code(request, db, user, address)
         token, login = open_session(db, user, address)
         audit.append(db, login.name, "login", f"user:{login.name}",
                      {"address": address, "role": login.role})  # fmt: skip

@@ -35,6 +35,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cases.export": frozenset({"evidence_officer"}),
     # Upload any bundle and verify it (the same checks as `adarchive verify`).
     "bundles.verify": frozenset({"evidence_officer"}),
+    # Crawl operations: definition health, crawls with progress, schedules, watchlists.
+    "ops.view": frozenset({"technical", "admin"}),
+    # Add, pause, resume and remove schedules (as `adarchive schedule …`).
+    "schedules.manage": frozenset({"technical"}),
+    # Add and remove watched identifiers, scan for hits (as `adarchive watch …`).
+    "watchlists.manage": frozenset({"technical"}),
 }
 
 

@@ -1,6 +1,6 @@
 """Login throttling, counted from the audit trail so every server process agrees.
 
-After :data:`MAX_FAILURES` failed logins for one name, or
+After :data:`MAX_FAILURES` failed logins (wrong passwords or TOTP codes) for one name, or
 :data:`MAX_ADDRESS_FAILURES` from one address, within :data:`WINDOW`, further
 attempts are refused without checking the password until the window has
 passed. The refusal itself is audited (and counts).
@@ -18,7 +18,8 @@ from crawler.store.models import AuditEvent
 MAX_FAILURES = 5
 MAX_ADDRESS_FAILURES = 20
 WINDOW = timedelta(minutes=15)
-FAILED_ACTIONS = ("login.failed", "login.throttled")
+# A wrong TOTP code (crawler/workbench/totppages.py) counts as a wrong password.
+FAILED_ACTIONS = ("login.failed", "login.throttled", "login.code_failed")
 
 
 def is_throttled(session: Session, name: str, address: str) -> bool:

@@ -1,0 +1,210 @@
+"""The optional TOTP second factor: RFC 6238 vectors, the command, the log-in code step
+(throttled, no replay), and enrolment from the workbench, with real time-based codes."""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from workbench_server import InThread, csrf
+
+from conftest import REPO
+from crawler.store.db import open_store
+from crawler.store.models import WorkbenchTotp, WorkbenchUser
+from crawler.workbench import secondfactor, totp
+from crawler.workbench.accounts import add_user
+from crawler.workbench.app import create_app
+from crawler.workbench.throttle import MAX_FAILURES
+
+PASSWORD = "a long enough password"
+
+
+def test_rfc6238_reference_values() -> None:
+    """Appendix B of RFC 6238 (HMAC-SHA-1, 8 digits), and the 6-digit codes apps show."""
+    key = b"12345678901234567890"
+    vectors = {59: "94287082", 1111111109: "07081804", 1111111111: "14050471",
+               1234567890: "89005924", 2000000000: "69279037", 20000000000: "65353130"}  # fmt: skip
+    for when, code in vectors.items():
+        assert totp.hotp(key, totp.step_at(when), digits=8) == code
+    secret = base64.b32encode(key).decode()
+    assert totp.code_at(secret, 59) == "287082"
+    assert totp.matching_step(secret, "287082", 59) == 1
+    assert totp.matching_step(secret, "287082", 59 + 30) == 1  # the step before: clock drift
+    assert totp.matching_step(secret, "287082", 59 + 90) is None  # too old
+    assert totp.matching_step(secret, "28708x", 59) is None
+    assert totp.matching_step(secret, "", 59) is None
+    uri = totp.provisioning_uri(secret, "ana")
+    assert uri.startswith("otpauth://totp/adarchive:ana?secret=" + secret)
+    assert "period=30" in uri and "digits=6" in uri
+
+
+def test_a_code_is_accepted_once(store_url: str) -> None:
+    factory = open_store(store_url)
+    with factory() as db:
+        user = add_user(db, "ana", "analyst", PASSWORD)
+        enrolment = secondfactor.enrol(db, user)
+        assert secondfactor.status(db, user.id) == "unconfirmed"
+        assert not secondfactor.required(db, user.id)
+        now = time.time()
+        assert not secondfactor.confirm(db, user.id, "000000" if totp.code_at(
+            enrolment.secret, now) != "000000" else "111111")  # fmt: skip
+        assert secondfactor.confirm(db, user.id, totp.code_at(enrolment.secret, now))
+        assert secondfactor.required(db, user.id)
+        # the confirming code is used up; so is any code of an earlier step
+        assert not secondfactor.accept_code(db, user.id, totp.code_at(enrolment.secret, now), now)
+        assert not secondfactor.accept_code(db, user.id, totp.code_at(enrolment.secret, now - 30))
+        # the next step's code is good, once
+        later = now + 30
+        assert secondfactor.accept_code(db, user.id, totp.code_at(enrolment.secret, later), later)
+        assert not secondfactor.accept_code(
+            db, user.id, totp.code_at(enrolment.secret, later), later
+        )
+        assert secondfactor.remove(db, user.id)
+        assert secondfactor.status(db, user.id) == "none"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)  # fmt: skip
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[InThread, Path]]:
+    db = tmp_path / "adarchive.db"
+    factory = open_store(f"sqlite:///{db}")
+    with factory() as s:
+        for name in ("ana", "ben", "cy"):
+            add_user(s, name, "analyst", PASSWORD)
+    with InThread(create_app(factory, tmp_path, secure_cookies=False)) as srv:
+        yield srv, db
+
+
+def _password_step(client: httpx.Client, name: str, password: str = PASSWORD) -> httpx.Response:
+    form = client.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert token
+    return client.post("/login", data={"name": name, "password": password,
+                                       "login_token": token.group(1)})  # fmt: skip
+
+
+def _code_step(client: httpx.Client, page: str, code: str) -> httpx.Response:
+    pending = re.search(r'name="pending_token" value="([^"]+)"', page)
+    assert pending, page
+    return client.post("/login/code", data={"pending_token": pending.group(1), "code": code})
+
+
+def _fresh_code(db: Path, name: str, secret: str) -> str:
+    """A code of a time step after the last one this account used: the current step's, else
+    the next one's (accepted as clock drift); only if both are used, the clock must move."""
+    from sqlalchemy import select
+
+    with open_store(f"sqlite:///{db}")() as s:
+        last = s.scalar(select(WorkbenchTotp.last_step).join(
+            WorkbenchUser, WorkbenchUser.id == WorkbenchTotp.user_id).where(
+            WorkbenchUser.name == name))  # fmt: skip
+    while True:
+        now = totp.step_at(time.time())
+        for step in (now, now + 1):
+            if last is None or step > last:
+                return totp.hotp(base64.b32decode(secret + "=" * (-len(secret) % 8)), step)
+        time.sleep(1)  # both steps used: a clock condition, met within 30 s
+
+
+def test_login_asks_for_the_code_and_refuses_a_replayed_one(
+    server: tuple[InThread, Path],
+) -> None:
+    srv, db = server
+    enrolled = _cli("users", "totp", "ana", "--db", str(db))
+    assert enrolled.returncode == 0, enrolled.stderr
+    secret = re.search(r"secret: ([A-Z2-7]+)", enrolled.stdout)
+    assert secret and f"otpauth://totp/adarchive:ana?secret={secret.group(1)}" in enrolled.stdout
+    again = _cli("users", "totp", "ana", "--db", str(db))
+    assert again.returncode == 2 and "already" in again.stderr and "Traceback" not in again.stderr
+
+    client = httpx.Client(base_url=srv.url)
+    asked = _password_step(client, "ana")
+    assert asked.status_code == 200 and 'name="code"' in asked.text
+    assert "adarchive_session" not in client.cookies  # not logged in yet
+    assert secret.group(1) not in asked.text and secret.group(1) not in str(client.cookies)
+    wrong = _code_step(client, asked.text, "000000" if totp.code_at(secret.group(1)) != "000000"
+                       else "111111")  # fmt: skip
+    assert wrong.status_code == 401 and "adarchive_session" not in client.cookies
+    code = totp.code_at(secret.group(1))
+    done = _code_step(client, wrong.text, code)
+    assert done.status_code == 303 and "adarchive_session" in client.cookies
+    assert client.get("/search").status_code == 200
+    # the same code again, in a new log-in within its window: refused
+    other = httpx.Client(base_url=srv.url)
+    replay = _code_step(other, _password_step(other, "ana").text, code)
+    assert replay.status_code == 401 and "adarchive_session" not in other.cookies
+    # the pending log-in token is used once: a second code POST with it is refused
+    pending_page = _password_step(other, "ana").text
+    fresh = _fresh_code(db, "ana", secret.group(1))
+    assert _code_step(other, pending_page, fresh).status_code == 303
+    assert _code_step(other, pending_page, fresh).status_code == 403
+    with open_store(f"sqlite:///{db}")() as s:
+        actions = [a for (a,) in s.execute(__import__("sqlalchemy").text(
+            "SELECT action FROM audit_event WHERE subject = 'user:ana' ORDER BY seq"))]  # fmt: skip
+    assert actions[:5] == ["totp.enrol", "login.code_asked", "login.code_failed", "login",
+                           "login.code_asked"]  # fmt: skip
+
+
+def test_wrong_codes_are_throttled_like_passwords(server: tuple[InThread, Path]) -> None:
+    srv, db = server
+    secret = re.search(r"secret: ([A-Z2-7]+)", _cli("users", "totp", "ben", "--db", str(db)).stdout)
+    assert secret
+    client = httpx.Client(base_url=srv.url)
+    page = _password_step(client, "ben").text
+    bad = "000000" if totp.code_at(secret.group(1)) != "000000" else "111111"
+    for _ in range(MAX_FAILURES):
+        answer = _code_step(client, page, bad)
+        assert answer.status_code == 401
+        page = answer.text
+    refused = _code_step(client, page, totp.code_at(secret.group(1)))  # right, but too late
+    assert refused.status_code == 429 and "Too many failed" in refused.text
+    assert "adarchive_session" not in client.cookies
+    # and the password step is throttled for that name too
+    assert _password_step(httpx.Client(base_url=srv.url), "ben").status_code == 429
+
+
+def test_enrol_from_the_workbench(server: tuple[InThread, Path]) -> None:
+    srv, db = server
+    client = httpx.Client(base_url=srv.url)
+    assert _password_step(client, "cy").status_code == 303
+    account = client.get("/account")
+    assert account.status_code == 200 and "Set up two-step log-in" in account.text
+    token = csrf(account.text)
+    assert client.post("/account/totp/enrol", data={}).status_code == 403  # CSRF
+    shown = client.post("/account/totp/enrol", data={"csrf_token": token})
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', shown.text)
+    assert shown.status_code == 200 and secret
+    with open_store(f"sqlite:///{db}")() as s:
+        user = s.query(WorkbenchUser).filter_by(name="cy").one()
+        row = s.get(WorkbenchTotp, user.id)
+        assert row is not None and row.secret == secret.group(1) and not row.confirmed
+    assert secret.group(1) not in client.get("/account").text  # shown once only
+    assert secret.group(1) not in str(client.cookies)
+    bad = client.post("/account/totp/confirm", data={"csrf_token": token, "code": "12345x"})
+    assert bad.status_code == 400
+    ok = client.post("/account/totp/confirm",
+                     data={"csrf_token": token, "code": totp.code_at(secret.group(1))})  # fmt: skip
+    assert ok.status_code == 200 and "Two-step log-in is on" in ok.text
+    # the next log-in asks for a code
+    other = httpx.Client(base_url=srv.url)
+    asked = _password_step(other, "cy")
+    assert asked.status_code == 200 and 'name="code"' in asked.text
+    assert _code_step(other, asked.text, _fresh_code(db, "cy", secret.group(1))).status_code == 303
+    # turning it off needs a current, unused code
+    off = client.post("/account/totp/remove", data={"csrf_token": token, "code": "000000"})
+    assert off.status_code == 400
+    off = client.post("/account/totp/remove",
+                      data={"csrf_token": token, "code": _fresh_code(db, "cy", secret.group(1))})  # fmt: skip
+    assert off.status_code == 200 and "Two-step log-in is off" in off.text
+    assert _password_step(httpx.Client(base_url=srv.url), "cy").status_code == 303
