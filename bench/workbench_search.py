@@ -43,6 +43,11 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SYLLABLES = ["ka", "lo", "mi", "ren", "sa", "to", "vi", "nu", "pe", "dra", "mo", "li", "ze", "fa"]
 COMMON = ["lessons", "studio", "evening", "weekend", "tutor", "piano", "quiet", "central"]
 SCRIPTS = ["東京の料理教室", "서울 요리 수업", "เรียนทำอาหารไทย", "Москва уроки"]
+# Invented names and places, several scripts.
+# fmt: off
+NAMES = ["Alina", "Mika", "Soraya", "Jun", "Elena", "さくら", "ゆうき", "민지", "서연", "มะลิ", "Ирина"]
+PLACES = ["Northgate", "Riverside", "Old Town", "Harbour", "東区", "中央区", "강남", "บางรัก", "Центр"]
+# fmt: on
 PLATFORMS = ["board-a", "board-b", "board-c", "board-d", "board-e"]
 
 
@@ -73,7 +78,8 @@ def build(url: str, ads: int, seed: int = 7) -> list[str]:
                 "url": f"http://127.0.0.10/ad/{i}", "first_seen": first,
                 "last_seen": first + timedelta(days=rng.randint(0, 30)),
                 "title": " ".join(words[:5]).capitalize(), "body": " ".join(words[5:]) + ".",
-                "name": rng.choice(vocab).capitalize(), "text_sha256": f"{i:064x}",
+                "name": rng.choice(NAMES) if rng.random() < 0.5 else rng.choice(vocab).capitalize(),
+                "location": rng.choice(PLACES), "text_sha256": f"{i:064x}",
             })  # fmt: skip
             links.append({"ad_id": i + 1, "identifier_id": ident_ids[i % len(ident_ids)],
                           "field": "body", "match": "x", "start": 0, "end": 1})  # fmt: skip
@@ -95,7 +101,9 @@ def build(url: str, ads: int, seed: int = 7) -> list[str]:
 
 
 def queries(rng: random.Random, phones: list[str]) -> list[tuple[str, dict[str, str]]]:
-    """The fixed mix: a third text, a third identifier, a third filtered."""
+    """The fixed mix, 40 searches: 16 text (English, phrases, OR, NOT, Japanese, Korean, Thai,
+    Russian), 8 identifier (two written forms), 16 filtered (platform, dates, a later page,
+    name, location)."""
     mix: list[tuple[str, dict[str, str]]] = []
     for _ in range(4):
         mix.append(("text", {"q": rng.choice(COMMON)}))
@@ -110,6 +118,9 @@ def queries(rng: random.Random, phones: list[str]) -> list[tuple[str, dict[str, 
         mix.append(("filtered", {"q": rng.choice(COMMON), "platform": rng.choice(PLATFORMS),
                                  "since": "2026-03-01", "until": "2026-06-30"}))  # fmt: skip
         mix.append(("filtered", {"q": rng.choice(COMMON), "since": "2026-05-01", "page": "3"}))
+        mix.append(("filtered", {"name": rng.choice(NAMES), "location": rng.choice(PLACES)}))
+        mix.append(("filtered", {"q": rng.choice(COMMON), "platform": rng.choice(PLATFORMS),
+                                 "location": rng.choice(PLACES)}))  # fmt: skip
     return mix
 
 

@@ -483,3 +483,15 @@ ADARCHIVE_SCALE_IDLE_CLOSE = 10.0
 # scrapy-redis's key of the seeds (its own default); the worker extension
 # reads it to watch for new seeds. `adarchive worker` sets it per prefix.
 REDIS_START_URLS_KEY = "%(name)s:start_urls"
+
+# --- Workbench photo search (crawler/workbench/photosearch.py) ----------------
+
+# Largest photo an investigator may upload to search by (bytes). The request is
+# refused (413) as soon as it is known to be larger, before it is read; the
+# upload is only ever held in memory or a temporary file, never stored.
+ADARCHIVE_WORKBENCH_PHOTO_MAX_BYTES = 10 * 1024 * 1024
+# Greatest pHash Hamming distance (bits of 64) at which a stored image counts
+# as the uploaded photo. 6 is the analysis's own default for linking adverts by
+# image (crawler/analysis/data/analysis.toml): re-encoded, resized or lightly
+# cropped copies stay within it, unrelated photos almost never do.
+ADARCHIVE_WORKBENCH_PHOTO_MAX_DISTANCE = 6

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.resources import resource_dir
-from crawler.workbench import pages
+from crawler.workbench import pages, photopages
 from crawler.workbench.security import SecurityMiddleware
 from crawler.workbench.web import Workbench
 
@@ -27,6 +27,8 @@ def create_app(
         Route("/login", pages.login_submit, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/search", pages.search_page),
+        Route("/search/photo", photopages.photo_page, methods=["GET"]),
+        Route("/search/photo", photopages.photo_upload, methods=["POST"]),
         Route("/ads/{ad_id:int}", pages.ad_page),
         Route("/ads/{ad_id:int}/reveal", pages.ad_reveal, methods=["POST"]),
         Route("/images/{image_id:int}/blurred", pages.image_blurred),
@@ -42,7 +44,8 @@ def create_app(
     ]
     app = Starlette(routes=routes)
     app.state.workbench = Workbench(factory, data_root, secure_cookies)
-    app.add_middleware(SecurityMiddleware)
+    app.state.photo_search = photos = photopages.PhotoSearch.from_settings()
+    app.add_middleware(SecurityMiddleware, limits={"/search/photo": photos.body_limit})
     return app
 
 

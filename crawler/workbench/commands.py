@@ -27,16 +27,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from crawler.workbench.app import create_app, is_loopback
-    from crawler.workbench.searchindex import refresh
 
     url, factory = _factory(args.db, must_exist=True)
     path = sqlite_path(url)
     data_root = Path(args.data) if args.data else (path.parent if path else Path("adarchive-data"))
-    with factory() as session:
-        indexed = refresh(session)
-        users = len(list_users(session))
     secure = not is_loopback(args.host)
     app = create_app(factory, data_root.resolve(), secure_cookies=secure)
+    with factory() as session:
+        indexed = app.state.workbench.refresher.prime(session)
+        users = len(list_users(session))
     print(f"workbench: store {url}, {indexed} adverts indexed, {users} users", flush=True)
     if not users:
         print("workbench: no users yet: adarchive users add NAME --role admin", flush=True)
