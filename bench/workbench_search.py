@@ -1,12 +1,15 @@
 """Workbench search latency: 8 users, a fixed query mix, a store of 100,000 synthetic adverts.
 
-Builds the store (SQLite by default, or a fresh schema of the test PostgreSQL
-with --pg), starts the real `adarchive serve`, logs 8 users in and has each
-run the same mix of text, identifier and filtered searches (result counts
-included) at once. Prints p50/p95/max per kind and overall; exits 1 when the
-overall p95 is 200 ms or more (issue 18's target).
+For each engine (SQLite, and a fresh schema of the test PostgreSQL), bulk-loads
+100,000 neutral synthetic adverts (invented words, Japanese, Korean, Thai and
+Russian phrases, names and places in several scripts, phone identifiers, five
+platforms, ten months of dates), starts the real `adarchive serve` in a
+subprocess, logs 8 users in and has each run the same mix of text, identifier
+and filtered searches (result counts included) at once, with no pause between
+searches. Prints p50/p95/p99/max per kind and overall, and the target; exits 1
+when an engine's overall p95 is 200 ms or more (issue 18's target).
 
-    python bench/workbench_search.py [--ads 100000] [--rounds 12] [--pg]
+    python bench/workbench_search.py [--ads 100000] [--rounds 3] [--engines sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from crawler.workbench.searchindex import refresh  # noqa: E402
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "benchmark password 1"
 USERS = 8
+TARGET = 0.200
+"""Issue 18: p95 under 200 ms for 8 concurrent users on 100,000 adverts, both engines."""
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SYLLABLES = ["ka", "lo", "mi", "ren", "sa", "to", "vi", "nu", "pe", "dra", "mo", "li", "ze", "fa"]
 COMMON = ["lessons", "studio", "evening", "weekend", "tutor", "piano", "quiet", "central"]
@@ -134,15 +139,28 @@ def login(url: str, name: str) -> httpx.Client:
     return client
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ads", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3, help="times each user runs the mix")
-    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
-    args = parser.parse_args()
+def prepare(url: str) -> None:
+    """What a running PostgreSQL does by itself after a bulk load (autovacuum): statistics
+    for the planner and the visibility map for index-only scans."""
+    if not url.startswith("postgresql"):
+        return
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for table in ("ad", "ad_search", "ad_gram", "ad_identifier", "identifier", "platform"):
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
+    engine.dispose()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * q + 0.5) - 1))]
+
+
+def run(engine: str, ads: int, rounds: int) -> float:
+    """Build a store on ``engine``, serve it, run the mix; prints the figures, returns p95 (s)."""
     tmp = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     schema = None
-    if args.pg:
+    if engine == "postgresql":
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         with create_engine(PG).begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -152,8 +170,8 @@ def main() -> int:
     server: subprocess.Popen[bytes] | None = None
     try:
         started = time.monotonic()
-        phones = build(url, args.ads)
-        engine = "PostgreSQL" if args.pg else "SQLite"
+        phones = build(url, ads)
+        prepare(url)
         print(f"store built in {time.monotonic() - started:.1f} s ({engine})", flush=True)
         with socket_port() as port:
             pass
@@ -167,15 +185,14 @@ def main() -> int:
         barrier = threading.Barrier(USERS)
 
         def user(n: int) -> None:
-            mix = queries(random.Random(n), phones) * args.rounds
+            mix = queries(random.Random(n), phones) * rounds
             barrier.wait()
             for kind, params in mix:
                 t = time.perf_counter()
                 answer = clients[n].get("/search", params=params)
                 elapsed = time.perf_counter() - t
-                assert answer.status_code == 200 and 'role="status"' in answer.text, answer.text[
-                    :300
-                ]
+                ok = answer.status_code == 200 and 'role="status"' in answer.text
+                assert ok, answer.text[:300]
                 with lock:
                     results.append((kind, elapsed, n))
 
@@ -196,18 +213,36 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def line(label: str, values: list[float]) -> str:
-        values = sorted(values)
-        p95 = values[max(0, int(len(values) * 0.95) - 1)]
-        return (f"{label:<11} n={len(values):4d}  p50 {statistics.median(values) * 1000:6.1f} ms  "
-                f"p95 {p95 * 1000:6.1f} ms  max {values[-1] * 1000:6.1f} ms")  # fmt: skip
+        ms = [v * 1000 for v in values]
+        return (f"{engine:<10} {label:<10} n={len(ms):4d}  p50 {statistics.median(ms):6.1f} ms  "
+                f"p95 {percentile(ms, 0.95):6.1f} ms  p99 {percentile(ms, 0.99):6.1f} ms  "
+                f"max {max(ms):6.1f} ms")  # fmt: skip
 
-    print(f"{USERS} users, {len(results)} searches in {wall:.1f} s ({len(results) / wall:.1f}/s)")
+    print(f"{engine}: {USERS} users, {len(results)} searches in {wall:.1f} s "
+          f"({len(results) / wall:.1f}/s), {ads:,} adverts")  # fmt: skip
     for kind in ("text", "identifier", "filtered"):
         print(line(kind, [e for k, e, _ in results if k == kind]))
-    overall = sorted(e for _, e, _ in results)
-    print(line("all", overall))
-    p95 = overall[max(0, int(len(overall) * 0.95) - 1)]
-    return 0 if p95 < 0.2 else 1
+    overall = [e for _, e, _ in results]
+    print(line("all", overall), flush=True)
+    return percentile(overall, 0.95)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ads", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="times each user runs the mix")
+    parser.add_argument("--engines", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql (default both)")  # fmt: skip
+    args = parser.parse_args()
+    worst = 0.0
+    for engine in args.engines.split(","):
+        if engine not in ("sqlite", "postgresql"):
+            parser.error(f"unknown engine {engine!r}")
+        p95 = run(engine, args.ads, args.rounds)
+        verdict = "met" if p95 < TARGET else "MISSED"
+        print(f"{engine}: p95 {p95 * 1000:.1f} ms, target < {TARGET * 1000:.0f} ms: {verdict}")
+        worst = max(worst, p95)
+    return 0 if worst < TARGET else 1
 
 
 class socket_port:
