@@ -538,6 +538,9 @@ class AdSearch(Base):
     """The advert's name, normalised as ``doc`` (the name filter; migration 0007)."""
     location: Mapped[str | None] = mapped_column(Text)
     """The advert's location, normalised as ``doc`` (the location filter)."""
+    platform_id: Mapped[int | None] = mapped_column(Integer)
+    """Copied from ``ad`` (never changes), so a filtered search needs no join."""
+    first_seen: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class AdGram(Base):

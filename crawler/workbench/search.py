@@ -125,10 +125,10 @@ def _fts_expr(node: Node) -> str | None:
 
 class _Params:
     def __init__(self) -> None:
-        self.values: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
         self._n = itertools.count()
 
-    def bind(self, value: str) -> str:
+    def bind(self, value: Any) -> str:
         name = f"q{next(self._n)}"
         self.values[name] = value
         return f":{name}"
@@ -259,15 +259,27 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
         except QueryError as exc:
             raise SearchError(str(exc)) from None
         result_terms = terms(tree)
+    given = ((req.name, "name"), (req.location, "location"))
+    fields = [(label, norm) for value, label in given if (norm := _field_filter(value, label))]
+    if not sqlite and (req.text or fields):
+        # PostgreSQL: text, fields and column filters in one statement over ad_search.
+        ordered = _pg_ordered(session, req, tree if req.text else None, fields, sources)
+        if ordered is None:
+            return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
+        total = len(ordered)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(max(1, req.page), pages, MAX_PAGE)
+        offset = (page - 1) * PAGE_SIZE
+        return _page(session, ordered[offset : offset + PAGE_SIZE], total, page, pages,
+                     result_terms, ident)  # fmt: skip
+    if req.text:
         sources.append(lambda: text_ids(session, tree))
-    for value, label in ((req.name, "name"), (req.location, "location")):
-        if value.strip():
-            # The field is a line of the indexed text: the index narrows, the column decides.
-            norm = _field_filter(value, label)
-            sources.append(lambda norm=norm: text_ids(session, Term(norm)))  # type: ignore[misc]
-            where.add(f"ad_search.{label} LIKE :{label} ESCAPE '\\'",
-                      **{label: ("%" + _escape_like(norm) + "%", AdSearch.name.type)})  # fmt: skip
-            where.search_row = True
+    for label, norm in fields:
+        # The field is a line of the indexed text: the index narrows, the column decides.
+        sources.append(lambda norm=norm: text_ids(session, Term(norm)))  # type: ignore[misc]
+        where.add(f"ad_search.{label} LIKE :{label} ESCAPE '\\'",
+                  **{label: ("%" + _escape_like(norm) + "%", AdSearch.name.type)})  # fmt: skip
+        where.search_row = True
     if req.platform:
         where.add("ad.platform_id = (SELECT id FROM platform WHERE name = :platform)",
                   platform=(req.platform, Platform.name.type))  # fmt: skip
@@ -304,6 +316,12 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
     by = "ix_ad_recent" if ids is None or _dense(session, total, offset) else "ix_ad_keys"
     tail = f" ORDER BY ad.last_seen DESC, ad.id DESC LIMIT {PAGE_SIZE} OFFSET {offset}"
     page_ids = list(session.scalars(where.statement("ad.id", by if sqlite else None, tail)))
+    return _page(session, page_ids, total, page, pages, result_terms, ident)
+
+
+def _page(session: Session, page_ids: list[int], total: int, page: int, pages: int,
+          result_terms: list[str], ident: tuple[str, str] | None) -> SearchResult:  # fmt: skip
+    """The result page: the rows of the page's adverts only, newest sighting first."""
     rows = session.execute(
         select(
             Ad.id,
@@ -327,6 +345,42 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
         terms=result_terms,
         identifier=ident,
     )
+
+
+def _pg_ordered(
+    session: Session,
+    req: SearchRequest,
+    tree: Node | None,
+    fields: list[tuple[str, str]],
+    others: list[Callable[[], set[int]]],
+) -> list[int] | None:
+    """Every matching advert id, newest sighting first, from one PostgreSQL statement over
+    ``ad_search`` (the trigram index finds, the copied columns filter); None if none."""
+    ids: set[int] | None = None
+    for source in others:  # identifier, photo: small sets from their own keys
+        found = source()
+        ids = found if ids is None else ids & found
+        if not ids:
+            return None
+    params = _Params()
+    clauses = [f"({_pg_where(tree, params)})"] if tree is not None else []
+    for label, norm in fields:
+        clauses.append(f"({_pg_where(Term(norm), params)})")
+        clauses.append(f"{label} LIKE {params.bind('%' + _escape_like(norm) + '%')}")
+    if req.platform:
+        clauses.append(
+            f"platform_id = (SELECT id FROM platform WHERE name = {params.bind(req.platform)})"
+        )
+    if req.since is not None:
+        clauses.append(f"last_seen >= {params.bind(req.since)}")
+    if req.until is not None:
+        clauses.append(f"first_seen < {params.bind(req.until)}")
+    if ids is not None:
+        clauses.append(f"ad_id = ANY({params.bind(sorted(ids))})")
+    sql = ("SELECT array_agg(ad_id ORDER BY last_seen DESC, ad_id DESC) FROM ad_search WHERE "
+           + " AND ".join(clauses))  # fmt: skip
+    ordered = session.scalar(text(sql), params.values)
+    return list(ordered) if ordered else None
 
 
 def _dense(session: Session, hits: int, offset: int) -> bool:

@@ -70,6 +70,8 @@ def refresh(session: Session, since: Watermark | None = None) -> int:
             Ad.id,
             Ad.text_sha256,
             Ad.last_seen,
+            Ad.first_seen,
+            Ad.platform_id,
             *(getattr(Ad, f) for f in FIELDS),
             AdSearch.ad_id.label("indexed"),
         )
@@ -97,6 +99,8 @@ def _write(session: Session, rows: list[Any]) -> None:
             "doc": document(r),
             "name": _norm(r.name),
             "location": _norm(r.location),
+            "platform_id": r.platform_id,
+            "first_seen": r.first_seen,
         }
         for r in rows
     ]

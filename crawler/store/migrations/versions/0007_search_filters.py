@@ -1,7 +1,8 @@
 """search filters: normalised name and location on ad_search, a bigram table for short words
 
 ``ad_search`` gains the advert's name and location, normalised as its text is
-(so a name or location filter means the same on both engines), and
+(so a name or location filter means the same on both engines), and copies of
+its platform and first sighting (so PostgreSQL filters without a join);
 ``ad_gram`` holds the two-character sequences of scripts written without
 spaces (CJK, kana, Hangul, Thai, ...), where two-character words are common
 and a trigram index cannot serve them. Two narrow covering indexes on ``ad``
@@ -29,6 +30,10 @@ def upgrade() -> None:
     # Plain ALTER TABLE on both engines: a batch rebuild would drop SQLite's FTS triggers.
     op.add_column("ad_search", sa.Column("name", sa.Text(), nullable=True))
     op.add_column("ad_search", sa.Column("location", sa.Text(), nullable=True))
+    # Copies of the advert's platform and first sighting: on PostgreSQL a search
+    # with column filters is then one statement over ad_search, with no join.
+    op.add_column("ad_search", sa.Column("platform_id", sa.Integer(), nullable=True))
+    op.add_column("ad_search", sa.Column("first_seen", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "ad_gram",
         sa.Column("gram", sa.String(length=2), nullable=False),
@@ -51,5 +56,7 @@ def downgrade() -> None:
     op.create_index("ix_ad_last_seen_id", "ad", ["last_seen", "id"])
     op.drop_index(op.f("ix_ad_gram_ad_id"), table_name="ad_gram")
     op.drop_table("ad_gram")
+    op.drop_column("ad_search", "first_seen")
+    op.drop_column("ad_search", "platform_id")
     op.drop_column("ad_search", "location")
     op.drop_column("ad_search", "name")
