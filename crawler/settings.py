@@ -484,7 +484,12 @@ ADARCHIVE_SCALE_IDLE_CLOSE = 10.0
 # reads it to watch for new seeds. `adarchive worker` sets it per prefix.
 REDIS_START_URLS_KEY = "%(name)s:start_urls"
 
-# --- Workbench photo search (crawler/workbench/photosearch.py) ----------------
+# --- Workbench search (crawler/workbench/search.py, photosearch.py) -----------
+
+# Search results (a page and its count) the server keeps while the search index
+# is unchanged, so paging through a result or repeating a search costs no index
+# query; emptied whenever the index takes in new or changed adverts. 0: off.
+ADARCHIVE_WORKBENCH_SEARCH_CACHE = 256
 
 # Largest photo an investigator may upload to search by (bytes). The request is
 # refused (413) as soon as it is known to be larger, before it is read; the

@@ -250,3 +250,22 @@ def test_refresher_indexes_only_past_its_watermark(tmp_path) -> None:  # type: i
         assert {a["title"] for a in search(s, SearchRequest(text="harp")).ads} == {"Harp lessons"}
         assert search(s, SearchRequest(text="cello")).total == 1
         assert search(s, SearchRequest(location="old town")).total == 1
+
+
+def test_results_are_cached_until_the_index_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from crawler.workbench.searchindex import Refresher
+
+    factory = _fill(f"sqlite:///{tmp_path / 'c.db'}")
+    refresher = Refresher(every=0, cache_size=2)
+    req = SearchRequest(text="piano")
+    with factory() as s:  # type: ignore[operator]
+        refresher.prime(s)
+        first = refresher.cached(req, lambda: search(s, req))
+        assert refresher.cached(req, lambda: search(s, req)) is first
+        ad = s.query(Ad).filter_by(external_id="e2").one()
+        ad.title, ad.last_seen = "Piano duets", T0 + timedelta(days=40)
+        s.commit()
+        refresher.maybe_refresh(s)  # indexes the change: the cache is emptied
+        again = refresher.cached(req, lambda: search(s, req))
+        assert again is not first and again.total == first.total + 1
+    assert Refresher(every=0, cache_size=0).cached(req, lambda: 7) == 7

@@ -142,9 +142,10 @@ def search_page(request: Request, db: Session, login: Login) -> Response:
     )
     result = None
     if not req.is_empty() and not errors:
-        workbench(request).refresher.maybe_refresh(db)
+        refresher = workbench(request).refresher
+        refresher.maybe_refresh(db)
         try:
-            result = search(db, req)
+            result = refresher.cached(req, lambda: search(db, req))
         except SearchError as exc:
             errors.append(str(exc))
     if not req.is_empty():

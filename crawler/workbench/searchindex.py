@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from crawler.store.models import Ad, AdGram, AdSearch
 from crawler.workbench.searchquery import grams, normalise
 
+T = TypeVar("T")
 REFRESH_EVERY = 10.0
 BATCH = 2000
 FIELDS = ("title", "body", "name", "location", "poster_account")
@@ -143,19 +146,54 @@ class Refresher:
 
     The first call (in a server: at start) examines every advert; later calls
     only what moved past the watermark, and only when it moved.
+
+    It also keeps the last ``cache_size`` search results (a page and its count)
+    for as long as the index does not change: paging through a result, or a
+    colleague repeating a search, costs no index query. Any refresh that
+    indexes something empties it, so a cached answer is never older than the
+    index (at most :data:`REFRESH_EVERY` seconds behind the store, as every
+    search is).
     """
 
-    def __init__(self, every: float = REFRESH_EVERY) -> None:
+    def __init__(self, every: float = REFRESH_EVERY, cache_size: int | None = None) -> None:
         self.every = every
         self._last = float("-inf")
         self._mark: Watermark | None = None
         self._lock = threading.Lock()
+        if cache_size is None:
+            from crawler.configuration import setting
+
+            cache_size = int(setting("ADARCHIVE_WORKBENCH_SEARCH_CACHE"))
+        self.cache_size = cache_size
+        self._results: OrderedDict[Hashable, Any] = OrderedDict()
+        self._results_lock = threading.Lock()
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, or its answer for ``key`` since the index last changed."""
+        if self.cache_size <= 0:
+            return compute()
+        with self._results_lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]  # type: ignore[no-any-return]
+        value = compute()
+        with self._results_lock:
+            self._results[key] = value
+            while len(self._results) > self.cache_size:
+                self._results.popitem(last=False)
+        return value
+
+    def _indexed(self, count: int) -> int:
+        if count:
+            with self._results_lock:
+                self._results.clear()
+        return count
 
     def prime(self, session: Session) -> int:
         """Index every advert that needs it now (server start); returns how many."""
         with self._lock:
             mark = watermark(session)
-            done = refresh(session)
+            done = self._indexed(refresh(session))
             self._mark, self._last = mark, time.monotonic()
             return done
 
@@ -167,9 +205,9 @@ class Refresher:
         try:
             mark = watermark(session)
             if self._mark is None:
-                refresh(session)
+                self._indexed(refresh(session))
             elif mark != self._mark:
-                refresh(session, since=self._mark)
+                self._indexed(refresh(session, since=self._mark))
             self._mark = mark
             self._last = time.monotonic()
         finally:
