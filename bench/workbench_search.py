@@ -1,17 +1,26 @@
 """Workbench search latency: 8 users, a fixed query mix, a store of 100,000 synthetic adverts.
 
-Builds the store (SQLite by default, or a fresh schema of the test PostgreSQL
-with --pg), starts the real `adarchive serve`, logs 8 users in and has each
-run the same mix of text, identifier and filtered searches (result counts
-included) at once. Prints p50/p95/max per kind and overall; exits 1 when the
-overall p95 is 200 ms or more (issue 18's target).
+For each engine (SQLite, and a fresh schema of the test PostgreSQL), bulk-loads
+100,000 neutral synthetic adverts (invented words, Japanese, Korean, Thai and
+Russian phrases, names and places in several scripts, phone identifiers, five
+platforms, ten months of dates), starts the real `adarchive serve` in a
+subprocess, logs 8 users in and has each run the same mix of text, identifier
+and filtered searches (result counts included) at once, with no pause between
+searches. Each user runs its mix ``--rounds`` times; the server's result cache
+(ADARCHIVE_WORKBENCH_SEARCH_CACHE) is on as deployed, so later rounds are
+mostly answered from it: the first round is also reported on its own, and
+``--no-cache`` turns the cache off. Prints p50/p95/p99/max per kind and
+overall, and the target; exits 1 when an engine's overall p95 is 200 ms or
+more (issue 18's target).
 
-    python bench/workbench_search.py [--ads 100000] [--rounds 12] [--pg]
+    python bench/workbench_search.py [--ads 100000] [--rounds 3] [--engines sqlite,postgresql]
+                                     [--no-cache]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import shutil
@@ -39,10 +48,17 @@ from crawler.workbench.searchindex import refresh  # noqa: E402
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "benchmark password 1"
 USERS = 8
+TARGET = 0.200
+"""Issue 18: p95 under 200 ms for 8 concurrent users on 100,000 adverts, both engines."""
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SYLLABLES = ["ka", "lo", "mi", "ren", "sa", "to", "vi", "nu", "pe", "dra", "mo", "li", "ze", "fa"]
 COMMON = ["lessons", "studio", "evening", "weekend", "tutor", "piano", "quiet", "central"]
 SCRIPTS = ["東京の料理教室", "서울 요리 수업", "เรียนทำอาหารไทย", "Москва уроки"]
+# Invented names and places, several scripts.
+# fmt: off
+NAMES = ["Alina", "Mika", "Soraya", "Jun", "Elena", "さくら", "ゆうき", "민지", "서연", "มะลิ", "Ирина"]
+PLACES = ["Northgate", "Riverside", "Old Town", "Harbour", "東区", "中央区", "강남", "บางรัก", "Центр"]
+# fmt: on
 PLATFORMS = ["board-a", "board-b", "board-c", "board-d", "board-e"]
 
 
@@ -73,7 +89,8 @@ def build(url: str, ads: int, seed: int = 7) -> list[str]:
                 "url": f"http://127.0.0.10/ad/{i}", "first_seen": first,
                 "last_seen": first + timedelta(days=rng.randint(0, 30)),
                 "title": " ".join(words[:5]).capitalize(), "body": " ".join(words[5:]) + ".",
-                "name": rng.choice(vocab).capitalize(), "text_sha256": f"{i:064x}",
+                "name": rng.choice(NAMES) if rng.random() < 0.5 else rng.choice(vocab).capitalize(),
+                "location": rng.choice(PLACES), "text_sha256": f"{i:064x}",
             })  # fmt: skip
             links.append({"ad_id": i + 1, "identifier_id": ident_ids[i % len(ident_ids)],
                           "field": "body", "match": "x", "start": 0, "end": 1})  # fmt: skip
@@ -95,7 +112,9 @@ def build(url: str, ads: int, seed: int = 7) -> list[str]:
 
 
 def queries(rng: random.Random, phones: list[str]) -> list[tuple[str, dict[str, str]]]:
-    """The fixed mix: a third text, a third identifier, a third filtered."""
+    """The fixed mix, 40 searches: 16 text (English, phrases, OR, NOT, Japanese, Korean, Thai,
+    Russian), 8 identifier (two written forms), 16 filtered (platform, dates, a later page,
+    name, location)."""
     mix: list[tuple[str, dict[str, str]]] = []
     for _ in range(4):
         mix.append(("text", {"q": rng.choice(COMMON)}))
@@ -110,6 +129,9 @@ def queries(rng: random.Random, phones: list[str]) -> list[tuple[str, dict[str, 
         mix.append(("filtered", {"q": rng.choice(COMMON), "platform": rng.choice(PLATFORMS),
                                  "since": "2026-03-01", "until": "2026-06-30"}))  # fmt: skip
         mix.append(("filtered", {"q": rng.choice(COMMON), "since": "2026-05-01", "page": "3"}))
+        mix.append(("filtered", {"name": rng.choice(NAMES), "location": rng.choice(PLACES)}))
+        mix.append(("filtered", {"q": rng.choice(COMMON), "platform": rng.choice(PLATFORMS),
+                                 "location": rng.choice(PLACES)}))  # fmt: skip
     return mix
 
 
@@ -123,15 +145,28 @@ def login(url: str, name: str) -> httpx.Client:
     return client
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ads", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3, help="times each user runs the mix")
-    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
-    args = parser.parse_args()
+def prepare(url: str) -> None:
+    """What a running PostgreSQL does by itself after a bulk load (autovacuum): statistics
+    for the planner and the visibility map for index-only scans."""
+    if not url.startswith("postgresql"):
+        return
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for table in ("ad", "ad_search", "ad_gram", "ad_identifier", "identifier", "platform"):
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
+    engine.dispose()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * q + 0.5) - 1))]
+
+
+def run(engine: str, ads: int, rounds: int, cache: bool) -> float:
+    """Build a store on ``engine``, serve it, run the mix; prints the figures, returns p95 (s)."""
     tmp = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     schema = None
-    if args.pg:
+    if engine == "postgresql":
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         with create_engine(PG).begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -139,15 +174,19 @@ def main() -> int:
     else:
         url = f"sqlite:///{tmp / 'bench.db'}"
     server: subprocess.Popen[bytes] | None = None
+    env = dict(os.environ)
+    if not cache:
+        env["ADARCHIVE_WORKBENCH_SEARCH_CACHE"] = "0"
     try:
         started = time.monotonic()
-        phones = build(url, args.ads)
-        engine = "PostgreSQL" if args.pg else "SQLite"
+        phones = build(url, ads)
+        prepare(url)
         print(f"store built in {time.monotonic() - started:.1f} s ({engine})", flush=True)
         with socket_port() as port:
             pass
         server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "serve", "--db", url,
-                                   "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL)  # fmt: skip
+                                   "--port", str(port)], cwd=REPO, env=env,
+                                  stdout=subprocess.DEVNULL)  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         wait_up(base)
         clients = [login(base, f"user{n}") for n in range(USERS)]
@@ -156,25 +195,26 @@ def main() -> int:
         barrier = threading.Barrier(USERS)
 
         def user(n: int) -> None:
-            mix = queries(random.Random(n), phones) * args.rounds
+            mix = queries(random.Random(n), phones)
             barrier.wait()
-            for kind, params in mix:
+            for r, (kind, params) in enumerate(mix * rounds):
                 t = time.perf_counter()
                 answer = clients[n].get("/search", params=params)
                 elapsed = time.perf_counter() - t
-                assert answer.status_code == 200 and 'role="status"' in answer.text, answer.text[
-                    :300
-                ]
+                ok = answer.status_code == 200 and 'role="status"' in answer.text
+                assert ok, answer.text[:300]
                 with lock:
-                    results.append((kind, elapsed, n))
+                    results.append((kind, elapsed, r // len(mix)))
 
         threads = [threading.Thread(target=user, args=(n,)) for n in range(USERS)]
-        wall = time.monotonic()
+        cpu, load, wall = cpu_seconds(server.pid), os.getloadavg()[0], time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.monotonic() - wall
+        cpu = cpu_seconds(server.pid) - cpu
+        load = max(load, os.getloadavg()[0])
     finally:
         if server is not None:
             server.terminate()
@@ -185,18 +225,49 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def line(label: str, values: list[float]) -> str:
-        values = sorted(values)
-        p95 = values[max(0, int(len(values) * 0.95) - 1)]
-        return (f"{label:<11} n={len(values):4d}  p50 {statistics.median(values) * 1000:6.1f} ms  "
-                f"p95 {p95 * 1000:6.1f} ms  max {values[-1] * 1000:6.1f} ms")  # fmt: skip
+        ms = [v * 1000 for v in values]
+        return (f"{engine:<10} {label:<10} n={len(ms):4d}  p50 {statistics.median(ms):6.1f} ms  "
+                f"p95 {percentile(ms, 0.95):6.1f} ms  p99 {percentile(ms, 0.99):6.1f} ms  "
+                f"max {max(ms):6.1f} ms")  # fmt: skip
 
-    print(f"{USERS} users, {len(results)} searches in {wall:.1f} s ({len(results) / wall:.1f}/s)")
+    print(f"{engine}: {USERS} users, {len(results)} searches in {wall:.1f} s "
+          f"({len(results) / wall:.1f}/s), {ads:,} adverts; server CPU {cpu * 1000 / len(results):.1f} ms "
+          f"per search; machine load average {load:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     for kind in ("text", "identifier", "filtered"):
         print(line(kind, [e for k, e, _ in results if k == kind]))
-    overall = sorted(e for _, e, _ in results)
+    overall = [e for _, e, _ in results]
     print(line("all", overall))
-    p95 = overall[max(0, int(len(overall) * 0.95) - 1)]
-    return 0 if p95 < 0.2 else 1
+    # Rounds after the first repeat each user's searches: with the result cache on they
+    # are mostly answered from it, so the first round is shown on its own.
+    print(line("1st round", [e for _, e, r in results if r == 0]), flush=True)
+    return percentile(overall, 0.95)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ads", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="times each user runs the mix")
+    parser.add_argument("--engines", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql (default both)")  # fmt: skip
+    parser.add_argument("--no-cache", action="store_true",
+                        help="serve with the result cache off (every search hits the index)")  # fmt: skip
+    args = parser.parse_args()
+    worst = 0.0
+    for engine in args.engines.split(","):
+        if engine not in ("sqlite", "postgresql"):
+            parser.error(f"unknown engine {engine!r}")
+        p95 = run(engine, args.ads, args.rounds, not args.no_cache)
+        verdict = "met" if p95 < TARGET else "MISSED"
+        print(f"{engine}: p95 {p95 * 1000:.1f} ms, target < {TARGET * 1000:.0f} ms: {verdict}")
+        worst = max(worst, p95)
+    return 0 if worst < TARGET else 1
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): the server's own cost,
+    which, unlike latency, does not depend on how busy the rest of the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class socket_port:

@@ -525,3 +525,19 @@ ADARCHIVE_WORKBENCH_EXPORTS = "workbench-exports"
 # Largest bundle (bytes) an evidence officer may upload to verify. The upload
 # is streamed to a temporary file, never held in memory. 2 GiB.
 ADARCHIVE_WORKBENCH_UPLOAD_MAX = 2147483648
+# --- Workbench search (crawler/workbench/search.py, photosearch.py) -----------
+
+# Search results (a page and its count) the server keeps while the search index
+# is unchanged, so paging through a result or repeating a search costs no index
+# query; emptied whenever the index takes in new or changed adverts. 0: off.
+ADARCHIVE_WORKBENCH_SEARCH_CACHE = 256
+
+# Largest photo an investigator may upload to search by (bytes). The request is
+# refused (413) as soon as it is known to be larger, before it is read; the
+# upload is only ever held in memory or a temporary file, never stored.
+ADARCHIVE_WORKBENCH_PHOTO_MAX_BYTES = 10 * 1024 * 1024
+# Greatest pHash Hamming distance (bits of 64) at which a stored image counts
+# as the uploaded photo. 6 is the analysis's own default for linking adverts by
+# image (crawler/analysis/data/analysis.toml): re-encoded, resized or lightly
+# cropped copies stay within it, unrelated photos almost never do.
+ADARCHIVE_WORKBENCH_PHOTO_MAX_DISTANCE = 6

@@ -48,7 +48,16 @@ QUERIES = [
     "a",
     "ab",
     "zzzz",
+    "料理 OR 요리",
+    "NOT 東京",
+    "요리 -수업",
+    "lessons -ab",
+    "(東京 OR piano) 教室",
 ]
+
+# Invented names and places, several scripts (a name per advert, a place per advert).
+NAMES = ["Anna Lee", "さくら", "민지", "Анна"]
+PLACES = ["Riverside Park", "東京都 新宿区", "서울 강남", "Old Town"]
 
 
 def test_grammar_trees() -> None:
@@ -95,6 +104,8 @@ def _fill(url: str) -> object:
                 last_seen=T0 + timedelta(days=i + 1),
                 title=title,
                 body=body,
+                name=NAMES[i % len(NAMES)],
+                location=PLACES[i % 3],
                 text_sha256=f"{i:064x}",
             )
             s.add(ad)
@@ -183,3 +194,78 @@ def test_changed_adverts_are_reindexed(store_url: str) -> None:
         assert refresh(s) == 1
         assert {a["title"] for a in search(s, SearchRequest(text="cello")).ads} == {"Cello lessons"}
         assert search(s, SearchRequest(text="guitar")).total == 0
+
+
+FIELD_QUERIES: list[tuple[dict[str, str], set[int]]] = [
+    ({"name": "anna"}, {0, 4}),  # case-folded substring
+    ({"name": "ＡＮＮＡ"}, {0, 4}),  # full-width, NFKC
+    ({"name": "さくら"}, {1, 5}),
+    ({"name": "민"}, {2, 6}),  # one character: a scan, on both engines
+    ({"location": "東京"}, {1, 4, 7}),  # two unspaced characters: the bigram table
+    ({"location": "park"}, {0, 3, 6}),
+    ({"name": "anna", "location": "park"}, {0}),
+    ({"text": "piano", "location": "riverside"}, {0, 6}),
+    ({"text": "lessons", "name": "lee", "platform": "board-a"}, {0}),
+    ({"location": "新宿区", "platform": "board-b"}, {1, 7}),
+    ({"name": "nobody"}, set()),
+    ({"name": "50%"}, set()),
+]
+
+
+def test_name_location_platform_filters_same_on_both_engines(store_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    factory = _fill(store_url)
+    reference = _fill(f"sqlite:///{tmp_path / 'reference.db'}")
+    for kw, indexes in FIELD_QUERIES:
+        got = _titles(factory, **kw)
+        assert got == _titles(reference, **kw), kw
+        assert got == {TEXTS[i][0] for i in indexes}, kw
+    with pytest.raises(SearchError, match="longer than"):
+        _titles(factory, name="x" * 201)
+
+
+def test_bigrams_only_for_unspaced_scripts() -> None:
+    from crawler.workbench.searchquery import grams, is_gram
+
+    assert is_gram("料理") and is_gram("요리") and is_gram("ทำ")
+    assert not is_gram("ab") and not is_gram("東") and not is_gram("東a")
+    assert grams("東京の料理 ab") == {"東京", "京の", "の料", "料理"}
+
+
+def test_refresher_indexes_only_past_its_watermark(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from crawler.workbench.searchindex import Refresher
+
+    factory = _fill(f"sqlite:///{tmp_path / 'w.db'}")
+    refresher = Refresher(every=0)
+    with factory() as s:  # type: ignore[operator]
+        assert refresher.prime(s) == 0  # _fill indexed everything already
+        platform_id = s.query(Platform).first().id
+        s.add(Ad(platform_id=platform_id, external_id="new", url="http://127.0.0.10/new",
+                 first_seen=T0 + timedelta(days=30), last_seen=T0 + timedelta(days=30),
+                 title="Harp lessons", location="Old Town", text_sha256="a" * 64))  # fmt: skip
+        seen_again = s.query(Ad).filter_by(external_id="e0").one()
+        seen_again.title, seen_again.last_seen = "Cello tutor", T0 + timedelta(days=31)
+        s.commit()
+        assert search(s, SearchRequest(text="harp")).total == 0  # not yet indexed
+        refresher.maybe_refresh(s)
+        assert {a["title"] for a in search(s, SearchRequest(text="harp")).ads} == {"Harp lessons"}
+        assert search(s, SearchRequest(text="cello")).total == 1
+        assert search(s, SearchRequest(location="old town")).total == 1
+
+
+def test_results_are_cached_until_the_index_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from crawler.workbench.searchindex import Refresher
+
+    factory = _fill(f"sqlite:///{tmp_path / 'c.db'}")
+    refresher = Refresher(every=0, cache_size=2)
+    req = SearchRequest(text="piano")
+    with factory() as s:  # type: ignore[operator]
+        refresher.prime(s)
+        first = refresher.cached(req, lambda: search(s, req))
+        assert refresher.cached(req, lambda: search(s, req)) is first
+        ad = s.query(Ad).filter_by(external_id="e2").one()
+        ad.title, ad.last_seen = "Piano duets", T0 + timedelta(days=40)
+        s.commit()
+        refresher.maybe_refresh(s)  # indexes the change: the cache is emptied
+        again = refresher.cached(req, lambda: search(s, req))
+        assert again is not first and again.total == first.total + 1
+    assert Refresher(every=0, cache_size=0).cached(req, lambda: 7) == 7

@@ -184,8 +184,10 @@ class Ad(Base):
 
     __table_args__ = (
         UniqueConstraint("platform_id", "external_id_sha256", name="uq_ad_platform_external"),
-        # Newest first, as the workbench lists search results (migration 0006).
-        Index("ix_ad_last_seen_id", "last_seen", "id"),
+        # The workbench's search (migration 0007): walked newest first when hits
+        # are many, looked up by id when few; both cover its column filters.
+        Index("ix_ad_recent", "last_seen", "id", "first_seen", "platform_id"),
+        Index("ix_ad_keys", "id", "last_seen", "first_seen", "platform_id"),
     )
 
 
@@ -534,6 +536,27 @@ class AdSearch(Base):
     text_sha256: Mapped[str | None] = mapped_column(String(64))
     last_seen: Mapped[datetime | None] = mapped_column(Timestamp)
     doc: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    """The advert's name, normalised as ``doc`` (the name filter; migration 0007)."""
+    location: Mapped[str | None] = mapped_column(Text)
+    """The advert's location, normalised as ``doc`` (the location filter)."""
+    platform_id: Mapped[int | None] = mapped_column(Integer)
+    """Copied from ``ad`` (never changes), so a filtered search needs no join."""
+    first_seen: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class AdGram(Base):
+    """Two-character sequences of an advert's text in scripts written without spaces.
+
+    A trigram index cannot find a two-character word, and in Japanese, Chinese,
+    Korean or Thai those are common; the workbench looks them up here instead
+    of scanning every advert (crawler/workbench/searchindex.py fills it).
+    """
+
+    __tablename__ = "ad_gram"
+
+    gram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), primary_key=True, index=True)
 
 
 class LinkDecision(Base):

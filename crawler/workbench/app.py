@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.resources import resource_dir
-from crawler.workbench import anchoring, caseexport, ops, pages, replaypage, totppages
+from crawler.workbench import anchoring, caseexport, ops, pages, photopages, replaypage, totppages
 from crawler.workbench.caseroutes import casepages_routes, upload_limits
 from crawler.workbench.replay import ReplayConfig
 from crawler.workbench.security import SecurityMiddleware
@@ -33,6 +33,8 @@ def create_app(
         Route("/login", pages.login_submit, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/search", pages.search_page),
+        Route("/search/photo", photopages.photo_page, methods=["GET"]),
+        Route("/search/photo", photopages.photo_upload, methods=["POST"]),
         Route("/ads/{ad_id:int}", pages.ad_page),
         Route("/ads/{ad_id:int}/reveal", pages.ad_reveal, methods=["POST"]),
         Route("/ads/{ad_id:int}/replay", replaypage.ad_replay, methods=["POST"]),
@@ -53,7 +55,9 @@ def create_app(
     app = Starlette(routes=routes, lifespan=anchoring.lifespan)  # audit head into custody
     app.state.workbench = Workbench(factory, data_root, secure_cookies)
     app.state.replay = replay  # the replay origin's links (None: replay not served)
-    app.add_middleware(SecurityMiddleware, uploads=upload_limits())
+    app.state.photo_search = photos = photopages.PhotoSearch.from_settings()
+    limits = {**upload_limits(), "/search/photo": photos.body_limit}
+    app.add_middleware(SecurityMiddleware, limits=limits)
     caseexport.fail_interrupted(factory)
     return app
 

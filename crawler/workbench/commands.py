@@ -32,14 +32,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from crawler.workbench.app import create_app, is_loopback
     from crawler.workbench.replay import ReplayConfig, create_replay_app
-    from crawler.workbench.searchindex import refresh
 
     url, factory = _factory(args.db, must_exist=True)
     path = sqlite_path(url)
     data_root = Path(args.data) if args.data else (path.parent if path else Path("adarchive-data"))
-    with factory() as session:
-        indexed = refresh(session)
-        users = len(list_users(session))
     secure = not is_loopback(args.host)
     replay = ReplayConfig.from_settings(args.replay_host, args.replay_port)
     if replay.host == args.host:
@@ -49,6 +45,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     app = create_app(factory, data_root.resolve(), secure_cookies=secure, replay=replay)
     replay_app = create_replay_app(factory, data_root.resolve(), replay)
+    with factory() as session:
+        indexed = app.state.workbench.refresher.prime(session)
+        users = len(list_users(session))
     print(f"workbench: store {url}, {indexed} adverts indexed, {users} users", flush=True)
     if not users:
         print("workbench: no users yet: adarchive users add NAME --role admin", flush=True)

@@ -136,6 +136,8 @@ def search_page(request: Request, db: Session, login: Login) -> Response:
     req = SearchRequest(
         text=q.get("q", "").strip(),
         identifier=q.get("identifier", "").strip(),
+        name=q.get("name", "").strip(),
+        location=q.get("location", "").strip(),
         platform=q.get("platform", ""),
         since=since,
         until=until + timedelta(days=1) if until else None,
@@ -143,14 +145,16 @@ def search_page(request: Request, db: Session, login: Login) -> Response:
     )
     result = None
     if not req.is_empty() and not errors:
-        workbench(request).refresher.maybe_refresh(db)
+        refresher = workbench(request).refresher
+        refresher.maybe_refresh(db)
         try:
-            result = search(db, req)
+            result = refresher.cached(req, lambda: search(db, req))
         except SearchError as exc:
             errors.append(str(exc))
     if not req.is_empty():
         audit.append(db, login.name, "search", "ads", {
             "q": req.text, "identifier": req.identifier, "platform": req.platform,
+            "name": req.name, "location": req.location,
             "since": q.get("since", ""), "until": q.get("until", ""), "page": page_no,
             "results": result.total if result else None, "error": errors[0] if errors else None,
         })  # fmt: skip

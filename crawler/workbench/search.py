@@ -1,30 +1,59 @@
-"""Advert search: text (the query grammar), identifier, platform and dates; paginated.
+"""Advert search: text (the query grammar), identifier, photo, name, location, platform, dates.
 
-Each word or phrase of a text query becomes one indexed predicate:
-SQLite's FTS5 trigram table, or PostgreSQL's pg_trgm GIN index through
-``LIKE``. Both look for the same normalised substring in the same
-normalised text, so the engines agree (tests/test_workbench_search.py).
-Words shorter than three characters cannot use a trigram index; they are
-matched by a plain substring scan on both engines.
+A search runs in the same steps on both engines:
+
+1. Each criterion that picks adverts by their content gives the set of
+   matching advert ids from an index: a text query becomes one FTS5 ``MATCH``
+   over the trigram table (SQLite) or one ``WHERE`` over the pg_trgm-indexed
+   ``ad_search.doc`` (PostgreSQL); two-character words of unspaced scripts
+   (Japanese, Korean, Thai...) come from the bigram table ``ad_gram``; an
+   identifier from its unique (kind, value digest) key; a photo from the pHash
+   index (:mod:`crawler.workbench.photosearch`). The sets are intersected.
+2. The column filters (platform, dates, name, location) and the page are one
+   SQL statement over ``ad``; the id set goes in as one parameter (``json_each``
+   on SQLite, an array on PostgreSQL). Newest sighting first.
+3. The count is the size of the id set when no column filter applies, else
+   one ``COUNT`` of that statement: always exact.
+
+Both engines look for the same normalised substring in the same normalised
+text, so they agree (tests/test_workbench_search.py). One-character words
+and two-character words of spaced scripts cannot use an index: they are
+matched by a plain scan on both engines.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, column, func, not_, or_, select, text
+from sqlalchemy import Integer, Text, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from crawler.schedule.watchlist import WatchError
 from crawler.schedule.watchlist import normalise as normalise_identifier
-from crawler.store.models import Ad, AdIdentifier, Identifier, Platform
-from crawler.workbench.searchquery import And, Node, Not, QueryError, Term, parse, terms
+from crawler.store.models import Ad, AdSearch, Platform, value_sha256
+from crawler.workbench.searchquery import (
+    And,
+    Node,
+    Not,
+    Or,
+    QueryError,
+    Term,
+    is_gram,
+    normalise,
+    parse,
+    terms,
+)
 
 PAGE_SIZE = 20
 MAX_PAGE = 500
+MAX_FILTER = 200
+"""Longest name or location filter (characters)."""
 
 
 class SearchError(ValueError):
@@ -35,13 +64,20 @@ class SearchError(ValueError):
 class SearchRequest:
     text: str = ""
     identifier: str = ""
+    name: str = ""
+    location: str = ""
     platform: str = ""
     since: datetime | None = None
     until: datetime | None = None
     page: int = 1
+    ad_ids: frozenset[int] | None = None
+    """Adverts already picked by another index (the photo search); None: no such criterion."""
 
     def is_empty(self) -> bool:
-        return not (self.text or self.identifier or self.platform or self.since or self.until)
+        return not (
+            self.text or self.identifier or self.name or self.location or self.platform
+            or self.since or self.until or self.ad_ids is not None
+        )  # fmt: skip
 
 
 @dataclass
@@ -58,74 +94,234 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def compile_text(node: Node, dialect: str) -> ColumnElement[bool]:
-    """A boolean SQL expression over ``ad.id`` for a parsed query on one engine."""
-    counter = itertools.count()
+# -- text query -> the SQL of its advert ids ----------------------------------
 
-    def leaf(term: str) -> ColumnElement[bool]:
-        name = f"q{next(counter)}"
-        if len(term) < 3:
-            fn = "instr(doc, :{n}) > 0" if dialect == "sqlite" else "strpos(doc, :{n}) > 0"
-            sql, value = f"SELECT ad_id FROM ad_search WHERE {fn.format(n=name)}", term
-        elif dialect == "sqlite":
-            sql = f"SELECT rowid AS ad_id FROM ad_fts WHERE ad_fts MATCH :{name}"
-            value = '"' + term.replace('"', '""') + '"'
-        else:
-            sql = f"SELECT ad_id FROM ad_search WHERE doc LIKE :{name}"
-            value = f"%{_escape_like(term)}%"
-        ids = text(sql).bindparams(**{name: value}).columns(column("ad_id", Integer))
-        return Ad.id.in_(ids)
 
-    def walk(n: Node) -> ColumnElement[bool]:
-        if isinstance(n, Term):
-            return leaf(n.text)
-        if isinstance(n, Not):
-            return not_(walk(n.node))
-        if isinstance(n, And):
-            return and_(*(walk(c) for c in n.nodes))
-        return or_(*(walk(c) for c in n.nodes))
+def _fts_expr(node: Node) -> str | None:
+    """The whole (sub)query as one FTS5 MATCH expression, or None where FTS5 cannot say it.
 
-    return walk(node)
+    FTS5's NOT is binary (``a NOT b``) and a trigram index cannot find fewer
+    than three characters: a bare NOT, or a short word, falls back to set
+    operations over the parts.
+    """
+    if isinstance(node, Term):
+        return '"' + node.text.replace('"', '""') + '"' if len(node.text) >= 3 else None
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Or):
+        parts = [_fts_expr(c) for c in node.nodes]
+        return None if None in parts else "(" + " OR ".join(parts) + ")"  # type: ignore[arg-type]
+    positive = [c for c in node.nodes if not isinstance(c, Not)]
+    negative = [c.node for c in node.nodes if isinstance(c, Not)]
+    pos = [_fts_expr(c) for c in positive]
+    neg = [_fts_expr(c) for c in negative]
+    if not positive or None in pos or None in neg:
+        return None
+    expr = "(" + " AND ".join(pos) + ")"  # type: ignore[arg-type]
+    for n in neg:
+        expr = f"({expr} NOT {n})"
+    return expr
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self._n = itertools.count()
+
+    def bind(self, value: Any) -> str:
+        name = f"q{next(self._n)}"
+        self.values[name] = value
+        return f":{name}"
+
+
+def _short_term(term: str, params: _Params, instr: str) -> str:
+    if is_gram(term):
+        return f"SELECT ad_id FROM ad_gram WHERE gram = {params.bind(term)}"
+    return f"SELECT ad_id FROM ad_search WHERE {instr}(doc, {params.bind(term)}) > 0"
+
+
+def _sqlite_ids(node: Node, params: _Params) -> str:
+    """SQL selecting ``ad_id`` of the matches: FTS5 where it can, set operations around it."""
+    fts = _fts_expr(node)
+    if fts is not None:
+        return f"SELECT rowid AS ad_id FROM ad_fts WHERE ad_fts MATCH {params.bind(fts)}"
+    if isinstance(node, Term):
+        return _short_term(node.text, params, "instr")
+
+    def sub(n: Node) -> str:
+        return f"SELECT ad_id FROM ({_sqlite_ids(n, params)})"
+
+    if isinstance(node, Not):
+        return f"SELECT ad_id FROM ad_search EXCEPT {sub(node.node)}"
+    if isinstance(node, Or):
+        return " UNION ".join(sub(c) for c in node.nodes)
+    positive = [c for c in node.nodes if not isinstance(c, Not)]
+    negative = [c.node for c in node.nodes if isinstance(c, Not)]
+    sql = " INTERSECT ".join(sub(c) for c in positive) or "SELECT ad_id FROM ad_search"
+    return sql + "".join(f" EXCEPT {sub(n)}" for n in negative)
+
+
+def _pg_where(node: Node, params: _Params) -> str:
+    """One condition over ``ad_search`` (the planner combines the trigram index scans)."""
+    if isinstance(node, Term):
+        if len(node.text) >= 3:
+            return f"doc LIKE {params.bind('%' + _escape_like(node.text) + '%')}"
+        return f"ad_id IN ({_short_term(node.text, params, 'strpos')})"
+    if isinstance(node, Not):
+        return f"NOT ({_pg_where(node.node, params)})"
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return joiner.join(f"({_pg_where(c, params)})" for c in node.nodes)
+
+
+def text_ids_sql(node: Node, dialect: str) -> tuple[str, dict[str, str]]:
+    """The SQL (and its parameters) selecting the ids of the adverts matching a parsed query."""
+    params = _Params()
+    if dialect == "sqlite":
+        sql = _sqlite_ids(node, params)
+    else:
+        sql = f"SELECT ad_id FROM ad_search WHERE {_pg_where(node, params)}"
+    return sql, params.values
+
+
+def fetch_ids(session: Session, sql: str, params: dict[str, Any]) -> set[int]:
+    """The ids a query selects, aggregated into one value by the engine (a row per id
+    through the driver costs more than the search itself at 10,000 hits)."""
+    if session.get_bind().dialect.name == "sqlite":
+        packed = session.scalar(text(f"SELECT json_group_array(ad_id) FROM ({sql})"), params)
+        return set(json.loads(packed or "[]"))
+    agg = session.scalar(text(f"SELECT array_agg(ad_id) FROM ({sql}) AS hits"), params)
+    return set(agg or ())
+
+
+def text_ids(session: Session, node: Node) -> set[int]:
+    return fetch_ids(session, *text_ids_sql(node, session.get_bind().dialect.name))
+
+
+def identifier_ids(session: Session, kind: str, value: str) -> set[int]:
+    sql = (
+        "SELECT ai.ad_id FROM ad_identifier ai JOIN identifier i ON i.id = ai.identifier_id"
+        " WHERE i.kind = :kind AND i.value_sha256 = :digest AND i.value = :value"
+    )
+    return fetch_ids(session, sql, {"kind": kind, "digest": value_sha256(value), "value": value})
+
+
+# -- the search ---------------------------------------------------------------
+
+
+class _Where:
+    """The column filters as SQL text with typed parameters (SQLAlchemy's SQLite
+    compiler drops table hints, and the covering index must be named there)."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+        self.search_row = False
+
+    def add(self, clause: str, **values: tuple[Any, Any]) -> None:
+        self.clauses.append(clause)
+        self.params += [bindparam(k, v, type_=t) for k, (v, t) in values.items()]
+
+    def statement(self, columns: str, index: str | None, tail: str = "") -> Any:
+        hint = f" INDEXED BY {index}" if index else ""
+        join = " JOIN ad_search ON ad_search.ad_id = ad.id" if self.search_row else ""
+        where = " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
+        return text(f"SELECT {columns} FROM ad{hint}{join}{where}{tail}").bindparams(*self.params)
+
+
+def _field_filter(value: str, label: str) -> str:
+    norm = normalise(value)
+    if len(norm) > MAX_FILTER:
+        raise SearchError(f"the {label} is longer than {MAX_FILTER} characters")
+    return norm
 
 
 def search(session: Session, req: SearchRequest) -> SearchResult:
     """One page of adverts matching every given criterion, newest sighting first."""
     dialect = session.get_bind().dialect.name
-    conditions: list[ColumnElement[bool]] = []
+    sqlite = dialect == "sqlite"
+    sources: list[Callable[[], set[int]]] = []
+    where = _Where()
     result_terms: list[str] = []
     ident: tuple[str, str] | None = None
-    if req.text:
-        try:
-            tree = parse(req.text)
-        except QueryError as exc:
-            raise SearchError(str(exc)) from None
-        conditions.append(compile_text(tree, dialect))
-        result_terms = terms(tree)
+    if req.ad_ids is not None:
+        picked = set(req.ad_ids)
+        sources.append(lambda: picked)
     if req.identifier:
         try:
             spec = normalise_identifier(req.identifier)
         except WatchError as exc:
             raise SearchError(str(exc)) from None
         ident = (spec.kind, spec.value)
-        conditions.append(
-            Ad.id.in_(
-                select(AdIdentifier.ad_id)
-                .join(Identifier, Identifier.id == AdIdentifier.identifier_id)
-                .where(Identifier.kind == spec.kind, Identifier.value == spec.value)
-            )
-        )
+        sources.append(lambda: identifier_ids(session, spec.kind, spec.value))
+    if req.text:
+        try:
+            tree = parse(req.text)
+        except QueryError as exc:
+            raise SearchError(str(exc)) from None
+        result_terms = terms(tree)
+    given = ((req.name, "name"), (req.location, "location"))
+    fields = [(label, norm) for value, label in given if (norm := _field_filter(value, label))]
+    if not sqlite and (req.text or fields):
+        # PostgreSQL: text, fields and column filters in one statement over ad_search.
+        ordered = _pg_ordered(session, req, tree if req.text else None, fields, sources)
+        if ordered is None:
+            return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
+        total = len(ordered)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(max(1, req.page), pages, MAX_PAGE)
+        offset = (page - 1) * PAGE_SIZE
+        return _page(session, ordered[offset : offset + PAGE_SIZE], total, page, pages,
+                     result_terms, ident)  # fmt: skip
+    if req.text:
+        sources.append(lambda: text_ids(session, tree))
+    for label, norm in fields:
+        # The field is a line of the indexed text: the index narrows, the column decides.
+        sources.append(lambda norm=norm: text_ids(session, Term(norm)))  # type: ignore[misc]
+        where.add(f"ad_search.{label} LIKE :{label} ESCAPE '\\'",
+                  **{label: ("%" + _escape_like(norm) + "%", AdSearch.name.type)})  # fmt: skip
+        where.search_row = True
     if req.platform:
-        conditions.append(Platform.name == req.platform)
+        where.add("ad.platform_id = (SELECT id FROM platform WHERE name = :platform)",
+                  platform=(req.platform, Platform.name.type))  # fmt: skip
     if req.since is not None:
-        conditions.append(Ad.last_seen >= req.since)
+        where.add("ad.last_seen >= :since", since=(req.since, Ad.last_seen.type))
     if req.until is not None:
-        conditions.append(Ad.first_seen < req.until)
-    base = select(Ad.id).where(*conditions)
-    if req.platform:
-        base = base.join(Platform, Platform.id == Ad.platform_id)
-    total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+        where.add("ad.first_seen < :until", until=(req.until, Ad.first_seen.type))
+    filtered = bool(where.clauses)
+
+    ids: set[int] | None = None
+    for source in sources:  # each later set only narrows the first
+        found = source()
+        ids = found if ids is None else ids & found
+        if not ids:
+            return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
+    if ids is not None:
+        if sqlite:
+            where.add("ad.id IN (SELECT value FROM json_each(:ids))",
+                      ids=(json.dumps(sorted(ids)), Text()))  # fmt: skip
+        else:
+            where.add("ad.id = ANY(:ids)", ids=(sorted(ids), ARRAY(Integer)))
+
+    if ids is not None and not filtered:
+        total = len(ids)
+    else:
+        by = "ix_ad_keys" if ids is not None else "ix_ad_recent"
+        total = int(session.scalar(where.statement("count(*)", by if sqlite else None)) or 0)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, req.page), pages, MAX_PAGE)
+    offset = (page - 1) * PAGE_SIZE
+    # Many hits: walking the recency index newest first stops after a page. Few:
+    # looking each up by id and sorting them reads less. Either way only the
+    # page's own rows are then read in full.
+    by = "ix_ad_recent" if ids is None or _dense(session, total, offset) else "ix_ad_keys"
+    tail = f" ORDER BY ad.last_seen DESC, ad.id DESC LIMIT {PAGE_SIZE} OFFSET {offset}"
+    page_ids = list(session.scalars(where.statement("ad.id", by if sqlite else None, tail)))
+    return _page(session, page_ids, total, page, pages, result_terms, ident)
+
+
+def _page(session: Session, page_ids: list[int], total: int, page: int, pages: int,
+          result_terms: list[str], ident: tuple[str, str] | None) -> SearchResult:  # fmt: skip
+    """The result page: the rows of the page's adverts only, newest sighting first."""
     rows = session.execute(
         select(
             Ad.id,
@@ -138,12 +334,8 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
             Platform.name.label("platform"),
         )  # fmt: skip
         .join(Platform, Platform.id == Ad.platform_id)
-        .where(*conditions)
+        .where(Ad.id.in_(page_ids))
         .order_by(Ad.last_seen.desc(), Ad.id.desc())
-        # SQLite would sort every hit; walking the index newest first stops after a page.
-        .with_hint(Ad, "INDEXED BY ix_ad_last_seen_id", "sqlite")
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
     ).all()
     return SearchResult(
         total=total,
@@ -153,6 +345,48 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
         terms=result_terms,
         identifier=ident,
     )
+
+
+def _pg_ordered(
+    session: Session,
+    req: SearchRequest,
+    tree: Node | None,
+    fields: list[tuple[str, str]],
+    others: list[Callable[[], set[int]]],
+) -> list[int] | None:
+    """Every matching advert id, newest sighting first, from one PostgreSQL statement over
+    ``ad_search`` (the trigram index finds, the copied columns filter); None if none."""
+    ids: set[int] | None = None
+    for source in others:  # identifier, photo: small sets from their own keys
+        found = source()
+        ids = found if ids is None else ids & found
+        if not ids:
+            return None
+    params = _Params()
+    clauses = [f"({_pg_where(tree, params)})"] if tree is not None else []
+    for label, norm in fields:
+        clauses.append(f"({_pg_where(Term(norm), params)})")
+        clauses.append(f"{label} LIKE {params.bind('%' + _escape_like(norm) + '%')}")
+    if req.platform:
+        clauses.append(
+            f"platform_id = (SELECT id FROM platform WHERE name = {params.bind(req.platform)})"
+        )
+    if req.since is not None:
+        clauses.append(f"last_seen >= {params.bind(req.since)}")
+    if req.until is not None:
+        clauses.append(f"first_seen < {params.bind(req.until)}")
+    if ids is not None:
+        clauses.append(f"ad_id = ANY({params.bind(sorted(ids))})")
+    sql = ("SELECT array_agg(ad_id ORDER BY last_seen DESC, ad_id DESC) FROM ad_search WHERE "
+           + " AND ".join(clauses))  # fmt: skip
+    ordered = session.scalar(text(sql), params.values)
+    return list(ordered) if ordered else None
+
+
+def _dense(session: Session, hits: int, offset: int) -> bool:
+    """Whether walking newest first reads fewer index entries than looking up every hit."""
+    adverts = int(session.scalar(select(func.max(Ad.id))) or 0)
+    return (offset + PAGE_SIZE) * adverts < hits * hits
 
 
 def platforms(session: Session) -> list[str]:

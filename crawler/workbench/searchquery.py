@@ -163,3 +163,32 @@ def terms(node: Node) -> list[str]:
     if isinstance(node, Not):
         return []
     return [t for child in node.nodes for t in terms(child)]
+
+
+# Scripts written without spaces between words, where two-character words are
+# common: CJK ideographs, kana, Hangul, Thai, Lao, Khmer, Myanmar.
+_UNSPACED = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+)
+
+
+def unspaced(char: str) -> bool:
+    code = ord(char)
+    return any(lo <= code <= hi for lo, hi in _UNSPACED)
+
+
+def is_gram(term: str) -> bool:
+    """Whether a (normalised) term is looked up in the bigram table, not scanned for."""
+    return len(term) == 2 and unspaced(term[0]) and unspaced(term[1])
+
+
+def grams(doc: str) -> set[str]:
+    """The two-character sequences of ``doc`` that :func:`is_gram` would look up."""
+    return {doc[i : i + 2] for i in range(len(doc) - 1) if is_gram(doc[i : i + 2])}

@@ -25,7 +25,7 @@ HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 MAX_BODY = 1024 * 1024
-"""Largest request body accepted (forms are small; photo upload will raise it for one route)."""
+"""Largest request body accepted (forms are small; an upload route names its own limit)."""
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -33,12 +33,12 @@ class SecurityMiddleware:
     """Adds the headers, refuses oversized bodies (413) and cross-site writes (403)."""
 
     def __init__(
-        self, app: ASGIApp, max_body: int = MAX_BODY, uploads: dict[str, int] | None = None
+        self, app: ASGIApp, max_body: int = MAX_BODY, limits: dict[str, int] | None = None
     ) -> None:
         self.app = app
         self.max_body = max_body
-        self.uploads = uploads or {}
-        """Paths that take a larger body (an upload) and their own limit."""
+        self.limits = limits or {}
+        """Larger limits for named paths (an upload route), checked the same way."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,10 +58,11 @@ class SecurityMiddleware:
             if site and site not in ("same-origin", "none"):
                 await _plain(send_with_headers, 403, "cross-site request refused")
                 return
-        max_body = self.uploads.get(scope.get("path", ""), self.max_body)
+        limit = self.limits.get(scope["path"], self.max_body)
+        too_large = f"request body too large (at most {limit // 1024} KiB)"
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            await _plain(send_with_headers, 413, "request body too large")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _plain(send_with_headers, 413, too_large)
             return
         received = 0
 
@@ -70,14 +71,14 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > max_body:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except BodyTooLarge:
-            await _plain(send_with_headers, 413, "request body too large")
+            await _plain(send_with_headers, 413, too_large)
 
 
 class BodyTooLarge(Exception):
