@@ -126,6 +126,10 @@ ITEM_PIPELINES = {
 # Items are exported by the store; the feed exporter is not used by default.
 FEED_EXPORT_ENCODING = "utf-8"
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control runs Python code sent to a localhost HTTP server
+# and writes its token to ~/.local/state/scrapy: no code-execution port during a
+# crawl of hostile sites, and nothing written outside the data directory.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # --- Store ----------------------------------------------------------------

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -119,6 +123,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.watchdog = MemoryWatchdog(ceiling, self._memory_killed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._memory_restart: asyncio.Task | None = None
+        self.data_dir = Path(settings.get("ADARCHIVE_DATA_DIR"))
+        self._browser_home: str | None = None
 
     async def _download_request(self, request: Request, spider: Spider | None = None) -> Response:
         role = request.meta.get(META_RENDER)
@@ -249,6 +255,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
     async def _maybe_launch_browser(self) -> None:
         """Launch with the refusing sink proxy and the flags that keep Chromium inside it."""
+        if self._browser_home is None:
+            self.config.launch_options["env"] = self._browser_env()
         if self.proxy_enabled and self._sink is None:
             self._sink = EgressProxy(ProxyPolicy(allowed_hosts=(), ports=frozenset()))
             self._sink.listeners.add(self._background_refused)
@@ -292,6 +300,20 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         finally:
             self._memory_restart = None
 
+    def _browser_env(self) -> dict[str, str]:
+        """The browser's environment: its home (profile cache, crash reports, dconf) in a
+        folder of the data directory that the crawl removes at the end, so a crawl writes
+        nothing outside its data directory."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        home = tempfile.mkdtemp(prefix=".browser-home-", dir=self.data_dir)
+        self._browser_home = home
+        return {
+            **os.environ,
+            "HOME": home,
+            "XDG_CONFIG_HOME": str(Path(home) / ".config"),
+            "XDG_CACHE_HOME": str(Path(home) / ".cache"),
+        }
+
     def _driver_pid(self) -> int | None:
         """The pid of this handler's Playwright driver (node), the parent of its browser.
 
@@ -314,6 +336,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
                 logger.info(
                     "browser proxy connected to: %s", proxy.connection_summary() or "nothing"
                 )
+        if self._browser_home is not None:
+            shutil.rmtree(self._browser_home, ignore_errors=True)
         peak = self.watchdog.peak
         if peak:
             self.stats.set_value("adarchive/browser/peak_tree_pss", peak)
