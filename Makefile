@@ -72,13 +72,10 @@ lint: setup
 # The whole suite, two workers (one per core); a module's tests stay on one
 # worker so its module-scoped crawl runs once.
 # The browser-egress tests run first, alone (they measure the crawl's process
-# tree), then everything else on two workers. The memory-ceiling test is left
-# out: the PSS watchdog it tests is an asyncio task that a busy loop starves, so
-# it fails about one run in three even alone (issue 14 stays open for it; run it
-# with `pytest tests/test_browser_egress.py -k memory_ceiling`).
+# tree, the memory-ceiling test included), then everything else on two workers.
 EGRESS := tests/test_browser_egress.py
 test: setup tools lint
-	$(PY) -m pytest -q $(EGRESS) -k "not memory_ceiling"
+	$(PY) -m pytest -q $(EGRESS)
 	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15 --ignore=$(EGRESS)
 
 # The edit loop: no crawls, no browser, nothing slow; under a minute.

@@ -126,6 +126,10 @@ ITEM_PIPELINES = {
 # Items are exported by the store; the feed exporter is not used by default.
 FEED_EXPORT_ENCODING = "utf-8"
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control runs Python code sent to a localhost HTTP server
+# and writes its token to ~/.local/state/scrapy: no code-execution port during a
+# crawl of hostile sites, and nothing written outside the data directory.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # --- Store ----------------------------------------------------------------
@@ -429,9 +433,10 @@ ADARCHIVE_BROWSER_PROXY_ENABLED = True
 # (tests use it to play a rebinding name). Empty by default.
 ADARCHIVE_BROWSER_PROXY_HOSTS: dict[str, list[str]] = {}
 # Memory ceiling (bytes of PSS, from /proc/*/smaps_rollup) for the crawl's
-# whole process tree, checked four times a second while a browser runs. Past
-# it the browser is restarted and the pages open then fail with the reason
-# (refused as browser-memory, not retried); the crawl goes on. 0 = no watchdog.
+# whole process tree, read 20 times a second by a watchdog thread while a
+# browser runs. Below it (a margin for growth) the thread kills the browser,
+# the pages open then fail with the reason (refused as browser-memory, not
+# retried), a fresh browser takes the next page; the crawl goes on. 0 = no watchdog.
 ADARCHIVE_BROWSER_MEMORY_CEILING = 1536 * 1024 * 1024
 
 # --- Garbage collector (crawler/gctune.py) ------------------------------------

@@ -24,8 +24,11 @@ is still running at ``ADARCHIVE_SHUTDOWN_TIMEOUT`` plus a second, it closes
 the WARC files from its own thread (the evidence writer gets its end of input
 and closes its files; in-process writers are closed directly) and exits, so a
 stop signal ends a crawl within about ten seconds whatever its thread is
-doing. The crawl row is then left ``running``, for ``--resume`` to mark
-``interrupted``.
+doing. Before it exits it marks the crawl row ``interrupted`` (finish state
+``stopped``, reason ``shutdown``, the last progress counts) on a database
+connection of its own, given :data:`WATCHDOG_STORE_WAIT` seconds: a store
+that cannot answer in time leaves the row ``running``, for ``--resume`` and
+the scheduler to mark ``interrupted`` later.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ EXIT_STATUS = 130
 WATCHDOG_STUCK = 4.0
 # How long the watchdog waits for the evidence writer to close its files.
 WATCHDOG_WRITER_WAIT = 3.0
+# How long the watchdog may spend marking the crawl rows stopped.
+WATCHDOG_STORE_WAIT = 2.0
 _state: dict[str, Any] = {"requested": None, "coordinator": None, "signal": None}
 
 
@@ -108,7 +113,22 @@ class _Coordinator:
         if module is not None:  # end of input: the writer closes its files, commits, exits
             with contextlib.suppress(Exception):
                 module.EvidenceProcess.end_current(WATCHDOG_WRITER_WAIT)
+        marker = threading.Thread(
+            target=self._mark_stopped, name="adarchive-stop-mark", daemon=True
+        )
+        marker.start()
+        marker.join(WATCHDOG_STORE_WAIT)
         _exit_now()
+
+    def _mark_stopped(self) -> None:
+        for crawler in self.crawlers:
+            try:
+                crawl_id = _mark_stopped_directly(crawler)
+            except Exception as exc:  # noqa: BLE001 - the exit must happen whatever the store says
+                os.write(2, f"adarchive: could not mark the crawl stopped: {exc}\n".encode())
+                continue
+            if crawl_id is not None:
+                os.write(2, f"adarchive: crawl {crawl_id} marked interrupted (stopped)\n".encode())
 
     def begin(self, signum: int) -> None:
         self.begun.set()
@@ -232,6 +252,50 @@ def _finish_directly(crawler: Crawler) -> None:
             recorder.engine_stopped()
         except Exception:
             logger.exception("could not record the end of the crawl")
+
+
+def _mark_stopped_directly(crawler: Crawler) -> int | None:
+    """From the watchdog: the crawl row says ``interrupted`` / ``stopped``, on a connection
+    of its own (the crawl thread's session may be mid-transaction and is not ours to use)."""
+    from sqlalchemy import select, text, update
+
+    from crawler.store.db import make_engine
+    from crawler.store.models import Crawl, CrawlProgress, utcnow
+    from crawler.store.recorder import CrawlRecorder
+
+    recorder = getattr(crawler, CrawlRecorder.ATTR, None)
+    crawl_id = getattr(recorder, "crawl_id", None)
+    if recorder is None or crawl_id is None:
+        return None
+    engine = make_engine(recorder.db_url, create=False)
+    wait_ms = int(WATCHDOG_STORE_WAIT * 1000)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.execute(text(f"PRAGMA busy_timeout={wait_ms}"))
+            else:
+                conn.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+            progress = conn.execute(
+                select(CrawlProgress.pages, CrawlProgress.ads, CrawlProgress.errors).where(
+                    CrawlProgress.crawl_id == crawl_id
+                )
+            ).first()
+            values: dict[str, Any] = {
+                "status": "interrupted",
+                "state": "stopped",
+                "finish_reason": "shutdown",
+                "finished_at": utcnow(),
+            }
+            if progress is not None:
+                values.update(pages=progress[0], ads=progress[1], errors=progress[2])
+            done = conn.execute(
+                update(Crawl)
+                .where(Crawl.id == crawl_id, Crawl.status == "running")
+                .values(**values)
+            )
+    finally:
+        engine.dispose()
+    return crawl_id if done.rowcount else None
 
 
 def _custody(crawler: Crawler, action: str, details: dict[str, Any]) -> None:

@@ -6,8 +6,10 @@ import asyncio
 import gzip
 import os
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,16 +146,73 @@ def test_tree_pss_counts_children_once() -> None:
     assert tree_pss(me) >= pss_bytes(me)
 
 
-def test_watchdog_reacts_past_the_ceiling_then_waits() -> None:
+@pytest.fixture
+def fake_browser() -> Any:
+    """A stand-in "driver" process with one child (the "browser"), both plain sleeps."""
+    import subprocess
+    import sys
+
+    code = "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"
+    driver = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 10
+    while not process_tree(driver.pid)[1:] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (browser,) = process_tree(driver.pid)[1:]
+    yield driver.pid, browser
+    driver.kill()
+    driver.wait()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_watchdog_kills_only_the_drivers_children_then_waits(fake_browser: Any) -> None:
     from crawler.browser.memory import MemoryWatchdog
 
-    seen: list[int] = []
+    driver, browser = fake_browser
+    seen: list[Any] = []
+    dog = MemoryWatchdog(1, seen.append, cooldown=30)  # every reading is over 1 byte
+    dog.driver = driver
+    kill = dog.check()
+    assert kill is not None and kill.killed == (browser,) and seen == [kill]
+    assert dog.generation == 1 and dog.last is kill
+    assert "browser killed (1 processes)" in kill.reason and "of the 0 MiB ceiling" in kill.reason
+    deadline = time.monotonic() + 5
+    while not _gone(browser) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _gone(browser) and not _gone(driver)  # the driver (and this process) live on
+    assert dog.check() is None  # cooldown: one kill, not a kill per reading
 
-    async def run() -> None:
-        dog = MemoryWatchdog(1, seen.append, interval=0.01, cooldown=0.5)
-        dog.start()
-        await asyncio.sleep(0.3)
-        dog.stop()
 
-    asyncio.run(run())
-    assert len(seen) == 1 and seen[0] > 1  # one reaction, then the cooldown
+def test_watchdog_thread_is_not_starved_by_a_busy_thread(fake_browser: Any) -> None:
+    """The thread acts while the calling thread spins in pure Python (as a busy loop would)."""
+    from crawler.browser.memory import MemoryWatchdog
+
+    driver, browser = fake_browser
+    fired = threading.Event()
+    dog = MemoryWatchdog(1, lambda kill: fired.set(), interval=0.01, cooldown=30)
+    dog.start(driver)
+    spins = 0
+    while not fired.is_set() and spins < 50_000_000:
+        spins += 1  # never yields to an event loop
+    dog.stop()
+    assert fired.is_set() and dog.generation == 1 and dog.error is None
+    assert not dog.running
+
+
+def test_watchdog_margin_widens_only_for_sustained_growth() -> None:
+    from crawler.browser.memory import MemoryWatchdog
+
+    mib = 1 << 20
+    dog = MemoryWatchdog(1000 * mib, lambda kill: None)
+    assert dog.trigger([500 * mib]) == 920 * mib  # 8 % below the ceiling
+    # one jump (a browser launching) leaves it there
+    assert dog.trigger([500 * mib, 500 * mib, 500 * mib, 800 * mib]) == 920 * mib
+    # growth in every reading: three times the largest step, at most a quarter
+    assert dog.trigger([500 * mib, 530 * mib, 560 * mib, 600 * mib]) == 880 * mib
+    assert dog.trigger([100 * mib, 300 * mib, 500 * mib, 700 * mib]) == 750 * mib

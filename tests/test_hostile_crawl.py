@@ -239,7 +239,38 @@ def test_site_that_keeps_refusing_is_paused_then_given_up(fixture_web: Any, tmp_
     # the 8 never tried and the 3 retries due: refused without being sent
     assert run.stat("adarchive/refused/site_given_up") == 12 - 4 + 3
     assert "giving up 127.0.0.16 for this crawl: 4 refusals in a row" in run.stderr
-    assert run.seconds < 20
+    # The crawl's own records agree, without a stopwatch: each later refusal's archived
+    # response is dated (WARC-Date, written after it was received, so after it was sent)
+    # at least the wait after the server received the refusal before it ...
+    dates = refusal_dates(run.out / "warc", "/closed/ad/")
+    assert len(dates) == 4, dates
+    for before, after, wait in zip(refused[:-1], dates[1:], (1, 1, 2), strict=True):
+        assert after.timestamp() >= before.time + wait - CLOCK_SLACK, (before, after, wait)
+    # ... and the pauses it decided were exactly those waits, never longer.
+    assert run.stderr.count("answered 503 (Retry-After 1.0s): pausing the site") == 3
+    assert re.search(r"'adarchive/backoff/longest_pause': 2\.0\b", run.stderr), run.stderr[-2000:]
+
+
+CLOCK_SLACK = 0.002
+"""WARC-Date has microseconds and the server log float seconds of the same clock."""
+
+
+def refusal_dates(warc: Path, prefix: str) -> list[Any]:
+    """WARC-Date of each archived 503 response under ``prefix``, in the order written."""
+    from datetime import datetime
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    dates = []
+    for path in sorted(warc.glob("*.warc.gz")):
+        with path.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                status = record.http_headers.get_statuscode() if record.http_headers else None
+                if record.rec_type == "response" and prefix in uri and status == "503":
+                    date = record.rec_headers.get_header("WARC-Date")
+                    dates.append(datetime.fromisoformat(date.replace("Z", "+00:00")))
+    return sorted(dates)
 
 
 def test_page_budget_and_ignore_robots_authority(fixture_web: Any, tmp_path: Path) -> None:

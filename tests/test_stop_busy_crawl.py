@@ -3,13 +3,15 @@
 The hostile board's ``/escape/flood`` listing holds 300,000 advert links:
 extracting them and building their requests keeps the crawl's only thread
 busy far longer than the stop timeout on this machine. SIGTERM arrives while
-it is busy; the crawl must be gone within 10 s with every WARC file closed.
+it is busy; the crawl must be gone within 10 s with every WARC file closed,
+and its crawl row must say how it ended (not ``running``).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -51,3 +53,9 @@ def test_sigterm_stops_a_crawl_busy_parsing(fixture_web: Any, tmp_path: Path) ->
     warc = tmp_path / "warc"
     assert list(warc.glob("*.warc.gz")), err[-2000:]  # the flood page itself was archived
     assert not list(warc.glob("*.open")), sorted(p.name for p in warc.iterdir())
+    # the stop watchdog ended it (the parse step held the crawl thread) and said so in the store
+    assert "crawl thread busy" in err, err[-2000:]
+    with sqlite3.connect(tmp_path / "adarchive.db") as db:
+        rows = db.execute("SELECT status, state, finish_reason, finished_at FROM crawl").fetchall()
+    assert len(rows) == 1 and rows[0][:3] == ("interrupted", "stopped", "shutdown"), rows
+    assert rows[0][3] is not None

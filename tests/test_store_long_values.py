@@ -127,3 +127,44 @@ def test_migration_keeps_existing_data(store_url: str) -> None:
         release_store(pipeline.recorder.store)
     factory = open_store(store_url, create=False)
     factory.kw["bind"].dispose()
+
+
+def test_incompressible_10kb_values_people_give(store_url: str) -> None:
+    """A watched identifier, an examiner's name, a language tag, a finish reason: 10 kB each."""
+    from crawler.evidence.custody import record_event
+    from crawler.schedule.watchlist import add_watches, remove_watch, scan
+    from crawler.store.models import Crawl, CustodyEvent, Platform, Watch, WatchHit
+
+    values = {name: noise() for name in ("identifier", "actor", "reason")}
+    language = "en-" + secrets.token_hex(SIZE // 2)[: SIZE - 3]  # the tag pattern has no bound
+    pipeline = make_pipeline(store_url)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        fields = long_fields(t0, {name: noise() for name in ("external_id", "url", "title", "body",
+                                  "name", "age", "location", "price", "posted", "poster_account",
+                                  "image")} | {"identifier": values["identifier"]})  # fmt: skip
+        ad = pipeline.store_ad(fields)
+        pipeline.recorder.store.commit()
+        session = pipeline.recorder.session
+        url = "https://t.me/" + values["identifier"]
+        ((watch, created),) = add_watches(session, [url], kind="url")
+        assert created and watch.value == url and watch.value_sha256 == value_sha256(url)
+        ((again, created),) = add_watches(session, [url], kind="url")
+        assert not created and again.id == watch.id
+        hits = scan(session)
+        assert len(hits) == 1 and session.get(WatchHit, hits[0]).ad_id == ad
+        session.add(Platform(name="long_language", language=language))
+        platform = session.scalar(select(Platform).where(Platform.name == "long_language"))
+        session.add(Crawl(platform_id=platform.id, status="failed", finish_reason=values["reason"]))
+        session.commit()
+        event = record_event(session, "test.long", "subject", {"n": 1}, actor=values["actor"])
+        assert session.get(CustodyEvent, event.seq).actor == values["actor"]
+        reason = select(Crawl.finish_reason).where(Crawl.platform_id == platform.id)
+        assert session.scalar(reason) == values["reason"]
+        assert session.scalar(select(Platform.language).where(Platform.id == platform.id)) == (
+            language
+        )
+        assert remove_watch(session, f"url:{url}") == 1
+        assert session.scalar(select(func.count(Watch.id))) == 0
+    finally:
+        release_store(pipeline.recorder.store)

@@ -81,6 +81,9 @@ class PageCapture:
     _seq: int = 0
     _bytes: int = 0
     _received: int = 0
+    _decoded: dict[str, int] = field(default_factory=dict)
+    """Decoded bytes received per URL (DevTools): a body too big is never read into memory."""
+    _url_of: dict[str, str] = field(default_factory=dict)
     _screenshot: bytes | None = None
     _screenshot_note: str | None = None
     _done_actions: list[str] = field(default_factory=list)
@@ -94,6 +97,7 @@ class PageCapture:
             task.cancel()
         self.exchanges, self.blocked, self.unarchived, self.problems = [], [], [], []
         self._bytes = self._received = 0
+        self._decoded, self._url_of = {}, {}
         self.over_budget = ""
         await self._count_received(page)
         # Registered after scrapy-playwright's own route, so it runs first.
@@ -122,13 +126,23 @@ class PageCapture:
             raise PageRefused(f"byte budget not installed: {str(exc).splitlines()[0]}") from exc
         budget = self.limits.max_page_bytes
 
+        def sent(params: dict[str, Any]) -> None:
+            url = (params.get("request") or {}).get("url")
+            if url:
+                self._url_of[str(params.get("requestId"))] = url
+
         def received(params: dict[str, Any]) -> None:
-            self._received += int(params.get("dataLength") or 0)
+            length = int(params.get("dataLength") or 0)
+            self._received += length
+            url = self._url_of.get(str(params.get("requestId")))
+            if url is not None:
+                self._decoded[url] = self._decoded.get(url, 0) + length
             if self._received > budget and not self.over_budget:
                 self.over_budget = f"page received over its {budget} byte budget (decoded): closed"
                 self.blocked.append(self.over_budget)
                 asyncio.ensure_future(page.close())
 
+        session.on("Network.requestWillBeSent", sent)
         session.on("Network.dataReceived", received)
 
     def proxy_refused(self, refusal: Any) -> None:
@@ -189,8 +203,15 @@ class PageCapture:
             body: bytes | None = None
             note = None
             length = await response.header_value("content-length")
+            # Content-Length is the compressed size; a gzip body inflates past it,
+            # and reading it would copy it whole into the driver and this process.
+            decoded = self._decoded.get(request.url, 0)
             if length and length.isdigit() and int(length) > self.limits.max_body:
                 note = f"body of {length} bytes over the {self.limits.max_body} byte limit"
+            elif decoded > self.limits.max_body:
+                note = (
+                    f"body of {decoded} bytes (decoded) over the {self.limits.max_body} byte limit"
+                )
             elif 300 <= response.status < 400:
                 body = b""  # redirects have no body to read
             else:

@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from playwright._impl._errors import TargetClosedError  # as scrapy-playwright catches it
 from scrapy.exceptions import IgnoreRequest
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.page import PageMethod
@@ -28,7 +33,7 @@ from crawler.archive.browser import META_RENDERED
 from crawler.browser.capture import AddressRefused, CaptureLimits, PageCapture
 from crawler.browser.guard import BrowserGuard
 from crawler.browser.launch import page_timeout, proxy_args
-from crawler.browser.memory import MemoryWatchdog
+from crawler.browser.memory import MemoryKill, MemoryWatchdog
 from crawler.browser.proxy import (
     EgressProxy,
     ProxyPolicy,
@@ -48,11 +53,17 @@ logger = logging.getLogger(__name__)
 META_RENDER = "adarchive_render"
 """Request meta key set by the spider: the page's role (``listing`` / ``detail``)."""
 _PER_REQUEST_KEYS = ("playwright_page_init_callback", "playwright_page_methods")
+META_GENERATION = "adarchive_memory_generation"
+"""The memory watchdog's generation when the page started (a later kill fails the page)."""
 RESTART_WAIT_SECONDS = 10.0
 
 
 class BrowserPageError(OSError):
     """A browser page failed (crashed, timed out, refused); retried like a network error."""
+
+
+class BrowserKilled(Exception):
+    """The memory watchdog killed the browser while this page was open (not retried)."""
 
 
 class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
@@ -109,9 +120,11 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self._sink: EgressProxy | None = None
         self.max_body = settings.getint("DOWNLOAD_MAXSIZE")
         ceiling = settings.getint("ADARCHIVE_BROWSER_MEMORY_CEILING")
-        self.watchdog = MemoryWatchdog(ceiling, self._over_memory)
-        self._memory_generation = 0
-        self._memory_reason = ""
+        self.watchdog = MemoryWatchdog(ceiling, self._memory_killed)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._memory_restart: asyncio.Task | None = None
+        self.data_dir = Path(settings.get("ADARCHIVE_DATA_DIR"))
+        self._browser_home: str | None = None
 
     async def _download_request(self, request: Request, spider: Spider | None = None) -> Response:
         role = request.meta.get(META_RENDER)
@@ -123,8 +136,10 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         if proxy is not None:
             request.meta["playwright_context_kwargs"]["proxy"] = {"server": proxy.url}
             proxy.listeners.add(capture.proxy_refused)
-        self.watchdog.start()
-        generation = self._memory_generation
+        if self._memory_restart is not None:  # the browser was just killed: let it go first
+            await self._memory_restart
+        generation = self.watchdog.generation
+        request.meta[META_GENERATION] = generation
         await self._page_started()
         try:
             response = await super()._download_request(request, spider)
@@ -134,9 +149,11 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             self._refused("ssrf", request.url, str(exc))
             raise IgnoreRequest(f"{exc}: {request.url}") from exc
         except Exception as exc:
-            if self._memory_generation != generation:  # not retried: it would grow again
-                self._refused("browser-memory", request.url, self._memory_reason)
-                raise IgnoreRequest(f"{self._memory_reason}: {request.url}") from exc
+            kill = self.watchdog.last
+            if self.watchdog.generation != generation and kill is not None:
+                # not retried: it would grow again
+                self._refused("browser-memory", request.url, kill.reason)
+                raise IgnoreRequest(f"{kill.reason}: {request.url}") from exc
             if capture.over_budget:
                 self._refused("browser-budget", request.url, capture.over_budget)
                 raise IgnoreRequest(f"{capture.over_budget}: {request.url}") from exc
@@ -157,12 +174,25 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
                 proxy.listeners.discard(capture.proxy_refused)
             for key in _PER_REQUEST_KEYS:  # callables never stay in meta (queues serialise it)
                 request.meta.pop(key, None)
+            request.meta.pop(META_GENERATION, None)
             self._page_done()
         capture.result.user_agent = self.user_agent
         capture.result.settings = self.page_settings
         request.meta[META_RENDERED] = capture.result
         self.stats.inc_value("adarchive/browser/pages")
         return response
+
+    async def _download_request_with_retry(self, request: Request, spider: Spider) -> Response:
+        """scrapy-playwright retries a page whose browser died; not when the watchdog killed it."""
+        generation = request.meta.get(META_GENERATION)
+        if generation is not None and self.watchdog.generation != generation:
+            raise BrowserKilled(self.watchdog.last.reason if self.watchdog.last else "killed")
+        try:
+            return await super()._download_request_with_retry(request=request, spider=spider)
+        except TargetClosedError as exc:
+            if generation is not None and self.watchdog.generation != generation:
+                raise BrowserKilled(str(exc)) from exc
+            raise
 
     def _capture_for(self, request: Request, spider: Spider, role: str) -> PageCapture:
         definition = spider.definition  # type: ignore[attr-defined]
@@ -225,6 +255,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
     async def _maybe_launch_browser(self) -> None:
         """Launch with the refusing sink proxy and the flags that keep Chromium inside it."""
+        if self._browser_home is None:
+            self.config.launch_options["env"] = self._browser_env()
         if self.proxy_enabled and self._sink is None:
             self._sink = EgressProxy(ProxyPolicy(allowed_hosts=(), ports=frozenset()))
             self._sink.listeners.add(self._background_refused)
@@ -233,19 +265,67 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             options["proxy"] = {"server": self._sink.url}
             options["args"] = [*options.get("args", []), *proxy_args(self._sink.address[0])]
         await super()._maybe_launch_browser()
+        # The memory watchdog starts once a browser runs, knowing whose browser it may kill.
+        self._loop = asyncio.get_running_loop()
+        self.watchdog.start(self._driver_pid())
 
-    async def _over_memory(self, pss: int) -> None:
-        """Past the ceiling: the pages open now fail with the reason, the browser restarts."""
-        if not hasattr(self, "browser"):
-            return
-        self._memory_generation += 1
-        self._memory_reason = (
-            f"the crawl's process tree used {pss >> 20} MiB (PSS), over the "
-            f"{self.watchdog.ceiling >> 20} MiB ceiling: browser restarted"
-        )
-        logger.warning("%s", self._memory_reason)
+    def _memory_killed(self, kill: MemoryKill) -> None:
+        """From the watchdog's thread, after it killed the browser: the rest on the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._after_memory_kill, kill)
+
+    def _after_memory_kill(self, kill: MemoryKill) -> None:
+        """Record the reason; forget the dead browser so the next page launches a new one."""
+        logger.warning("%s", kill.reason)
+        logger.info("memory watchdog: last readings %s MiB", [r >> 20 for r in kill.recent])
         self.stats.inc_value("adarchive/browser/memory_restarts")
-        await self._restart_browser()
+        self.stats.set_value("adarchive/browser/memory_reason", kill.reason)
+        browser = getattr(self, "browser", None)
+        if browser is not None:
+            self._memory_restart = asyncio.ensure_future(self._forget_browser(browser))
+
+    async def _forget_browser(self, browser: Any) -> None:
+        """Wait for scrapy-playwright to notice the dead browser, else forget it ourselves."""
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + RESTART_WAIT_SECONDS
+            while getattr(self, "browser", None) is browser and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            if getattr(self, "browser", None) is browser:
+                self.context_wrappers.clear()
+                del self.browser
+            self._pages_since_restart = 0
+            self.stats.inc_value("adarchive/browser/restarts")
+        finally:
+            self._memory_restart = None
+
+    def _browser_env(self) -> dict[str, str]:
+        """The browser's environment: its home (profile cache, crash reports, dconf) in a
+        folder of the data directory that the crawl removes at the end, so a crawl writes
+        nothing outside its data directory."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        home = tempfile.mkdtemp(prefix=".browser-home-", dir=self.data_dir)
+        self._browser_home = home
+        return {
+            **os.environ,
+            "HOME": home,
+            "XDG_CONFIG_HOME": str(Path(home) / ".config"),
+            "XDG_CACHE_HOME": str(Path(home) / ".cache"),
+        }
+
+    def _driver_pid(self) -> int | None:
+        """The pid of this handler's Playwright driver (node), the parent of its browser.
+
+        Read from Playwright's private transport; None (the watchdog then kills
+        any browser in the crawl's tree) if that ever moves.
+        """
+        playwright = getattr(getattr(self, "browser_provider", None), "playwright", None)
+        impl = getattr(playwright, "_impl_obj", None)
+        transport = getattr(getattr(impl, "_connection", None), "_transport", None)
+        proc = getattr(transport, "_proc", None)
+        pid = getattr(proc, "pid", None)
+        return pid if isinstance(pid, int) else None
 
     async def _close(self) -> None:
         self.watchdog.stop()
@@ -256,6 +336,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
                 logger.info(
                     "browser proxy connected to: %s", proxy.connection_summary() or "nothing"
                 )
+        if self._browser_home is not None:
+            shutil.rmtree(self._browser_home, ignore_errors=True)
         peak = self.watchdog.peak
         if peak:
             self.stats.set_value("adarchive/browser/peak_tree_pss", peak)

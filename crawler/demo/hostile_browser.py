@@ -21,7 +21,10 @@ one got through. Techniques:
 * ``linklocal``: 169.254.169.254 and [fe80::1] (only when ``link_local``; a
   guard must refuse them by class, never connect);
 * ``bomb``: ``fetch('/bomb').then(r => r.arrayBuffer())``, 1 MB of gzip
-  inflating to 1 GB.
+  inflating to 1 GB;
+* ``hog`` (only when named in ``only``): a script that fills 32 MB arrays as
+  fast as it can, up to 4 GB, the plainest way a page eats memory; for the
+  memory-ceiling test, whose watchdog must kill the browser.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ TECHNIQUES = (
     "linklocal",
     "bomb",
 )
+OPT_IN = ("hog",)
+"""Techniques served only when named in ``only``."""
+HOG_LIMIT_MB = 4096
 # Where each technique's attempts land on the canary (``/leak/<path>``), by technique.
 LEAKS = {
     "redirects": ("img", "css", "script", "iframe", "fetch", "xhr"),
@@ -216,7 +222,8 @@ class HostileBrowserSite:
         return f"{scheme}://{HOST}:{server.server_address[1]}"
 
     def techniques(self) -> list[str]:
-        chosen = [t for t in TECHNIQUES if not self.only or t in self.only]
+        served = (*TECHNIQUES, *OPT_IN) if self.only else TECHNIQUES
+        chosen = [t for t in served if not self.only or t in self.only]
         return [t for t in chosen if self.link_local or t != "linklocal"]
 
     def definition(self, scheme: str) -> str:
@@ -331,6 +338,13 @@ class HostileBrowserSite:
                 ".then(b => document.body.dataset.bomb = String(b.byteLength)).catch(() => 0)"
                 ".finally(() => { const d = document.createElement('div'); d.id = 'done';"
                 " document.body.append(d); });</script>"
+            )
+        elif technique == "hog":
+            # #done never comes: the page grows until something stops it
+            return (
+                "<script>const hog = []; const grow = () => { if (hog.length * 32 < "
+                f"{HOG_LIMIT_MB}) {{ hog.push(new Uint8Array(32 << 20).fill(7)); setTimeout(grow, 0); }} }};"
+                " grow();</script>"
             )
         else:
             inner = ""

@@ -31,6 +31,7 @@ from crawler.store.models import (
     WatchHit,
     utc,
     utcnow,
+    value_sha256,
 )
 from crawler.store.upsert import get_or_create_id
 
@@ -82,8 +83,8 @@ def add_watches(
         watch_id, created = get_or_create_id(
             session,
             Watch,
-            {"kind": spec.kind, "value": spec.value},
-            {"note": note, "created_at": utcnow()},
+            {"kind": spec.kind, "value_sha256": value_sha256(spec.value)},
+            {"value": spec.value, "note": note, "created_at": utcnow()},
         )
         watch = session.get(Watch, watch_id)
         assert watch is not None
@@ -100,7 +101,9 @@ def remove_watch(session: Session, ref: str, region: str | None = None) -> int:
         spec = normalise(ref, None, region)
         ids = list(
             session.scalars(
-                select(Watch.id).where(Watch.kind == spec.kind, Watch.value == spec.value)
+                select(Watch.id).where(
+                    Watch.kind == spec.kind, Watch.value_sha256 == value_sha256(spec.value)
+                )
             )
         )
     ids = [i for i in ids if session.get(Watch, i) is not None]
@@ -135,7 +138,10 @@ def scan(session: Session) -> list[int]:
     """Record a hit for every (watch, ad) pair not yet recorded; return the new hit ids."""
     pairs = session.execute(
         select(Watch.id, AdIdentifier.ad_id, AdIdentifier.capture_id, Capture.crawl_id)
-        .join(Identifier, (Identifier.kind == Watch.kind) & (Identifier.value == Watch.value))
+        .join(
+            Identifier,
+            (Identifier.kind == Watch.kind) & (Identifier.value_sha256 == Watch.value_sha256),
+        )
         .join(AdIdentifier, AdIdentifier.identifier_id == Identifier.id)
         .join(Capture, Capture.id == AdIdentifier.capture_id, isouter=True)
         .join(
@@ -217,7 +223,7 @@ def _identifier_captures(session: Session, ad_id: int, watch: Watch) -> list[dic
         .where(
             AdIdentifier.ad_id == ad_id,
             Identifier.kind == watch.kind,
-            Identifier.value == watch.value,
+            Identifier.value_sha256 == watch.value_sha256,
         )
         .order_by(Capture.fetched_at, Capture.id)
     ).all()

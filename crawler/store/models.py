@@ -84,7 +84,7 @@ class Platform(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     country: Mapped[str | None] = mapped_column(String(2))
-    language: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
@@ -97,7 +97,7 @@ class Crawl(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     status: Mapped[str] = mapped_column(String(16), default="running")
     """running | finished | failed | interrupted"""
-    finish_reason: Mapped[str | None] = mapped_column(String(64))
+    finish_reason: Mapped[str | None] = mapped_column(Text)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     ads: Mapped[int] = mapped_column(Integer, default=0)
     new_ads: Mapped[int] = mapped_column(Integer, default=0)
@@ -268,7 +268,7 @@ class CustodyEvent(Base):
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(Timestamp)
-    actor: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(Text)
     details: Mapped[str] = mapped_column(Text)
@@ -284,7 +284,7 @@ class Schedule(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(64))
     every_seconds: Mapped[float | None] = mapped_column(Float)
-    cron: Mapped[str | None] = mapped_column(String(128))
+    cron: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     next_run: Mapped[datetime | None] = mapped_column(Timestamp)
     last_run: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -445,12 +445,13 @@ class Watch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(512))
+    value: Mapped[str] = mapped_column(Text)
     """Normalised like ``identifier.value`` (E.164 phones, lower-case e-mails …)."""
+    value_sha256: Mapped[str] = mapped_column(String(64), default=sha256_of("value"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
-    __table_args__ = (UniqueConstraint("kind", "value", name="uq_watch_kind_value"),)
+    __table_args__ = (UniqueConstraint("kind", "value_sha256", name="uq_watch_kind_value"),)
 
 
 class WatchHit(Base):
