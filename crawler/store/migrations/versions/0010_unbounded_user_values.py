@@ -10,8 +10,8 @@ examiner's name), ``platform.language`` (a definition's language tag, whose
 pattern has no length bound), ``schedule.cron`` (a valid cron expression can
 list every minute) and ``crawl.finish_reason``.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04 15:30:00
 """
 
@@ -22,8 +22,8 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
