@@ -1,14 +1,15 @@
-"""The evidence writer process: WARC records, capture rows, contacts and the store.
+"""The evidence writer process: WARC records, capture rows, adverts and images into the store.
 
-``python -m crawler.archive.sidecar_main`` is started by the crawl
-(:mod:`crawler.archive.sidecar`) and fed length-prefixed pickles on stdin. For
-each crawler of the crawl's process it keeps a *channel*: a rotating WARC
-writer, a recorder on the same store, the revisit policy, the store pipeline
-and the image store. Messages of one pipe are handled in the order sent, so a
+``python -m crawler.sink.evidence_writer`` is started by the crawl's
+writer-process sink (:mod:`crawler.sink.writer_process`) and fed
+length-prefixed pickles of typed messages (:mod:`crawler.sink.messages`) on
+stdin. For each crawler of the crawl's process it keeps a
+:class:`CrawlerEvidence`: a rotating WARC writer, a recorder on the same store,
+the revisit policy, the advert writer and the image store. Messages of one pipe are handled in the order sent, so a
 response is always written (and its capture row known) before the advert read
 from it arrives: adverts name their proof by WARC record id, resolved here.
 
-Only a channel's ``close`` is answered (with the counts the crawl's stats and
+Only a crawler's :class:`CloseSink` is answered (with the counts the crawl's stats and
 crawl row need). The process commits whenever its input runs dry, so the
 crawl's own rare writes (crawl rows, custody events) never wait long for the
 store; on end of input (the crawl finished or died) it closes every WARC file
@@ -25,36 +26,44 @@ import pickle
 import select
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-from scrapy.http.headers import Headers
 from scrapy.settings import Settings
 from sqlalchemy import select as select_rows
 
-from crawler.archive.middleware import add_exchange_captures, exchange_specs
 from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
-from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
 from crawler.archive.warcinfo import software
 from crawler.configuration import project_defaults
-from crawler.extract.worker import identifiers_for
+from crawler.extract.worker import extraction_args, identifiers_for
 from crawler.heap import freeze_heap
 from crawler.printable import install_log_escaping
+from crawler.sink.adverts import AdvertWriter, ad_not_stored
+from crawler.sink.captures import add_exchange_captures, exchange_specs
+from crawler.sink.images import ImageStore
+from crawler.sink.messages import (
+    HEADER,
+    Advert,
+    ChannelCounts,
+    CloseSink,
+    Exchange,
+    ImageFetched,
+    OpenSink,
+    WriterConfig,
+    encode_reply,
+)
 from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
-from pipelines.contacts import extraction_args
-from pipelines.images import ImageStore
-from pipelines.store import StorePipeline, ad_not_stored
 
-logger = logging.getLogger("crawler.archive.sidecar")
+logger = logging.getLogger("crawler.sink.evidence_writer")
 
-# Record ids of the newest response captures, per channel: adverts and their images
+# Record ids of the newest response captures, per crawler: adverts and their images
 # arrive right after their page, so a short memory answers nearly every lookup;
 # older ones are read back from the store.
 RECENT_CAPTURES = 50_000
@@ -63,6 +72,7 @@ IDLE_COMMIT = 0.2
 NEVER = 1 << 62
 # Failed messages in a row after which the writer gives up (and the crawl stops).
 MAX_FAILURES_IN_A_ROW = 20
+ERRORS = "adarchive/evidence_writer/errors"
 
 
 class Counts(collections.Counter):
@@ -73,10 +83,10 @@ class Counts(collections.Counter):
 
 
 @dataclass
-class Channel:
-    """One crawler's evidence: its WARC files, captures, adverts and images."""
+class CrawlerEvidence:
+    """One crawler's evidence in the writer: its WARC files, captures, adverts and images."""
 
-    config: ChannelConfig
+    config: WriterConfig
     stats: Counts = field(default_factory=Counts)
     captures: collections.OrderedDict[str, int] = field(default_factory=collections.OrderedDict)
 
@@ -111,19 +121,19 @@ class Channel:
         )
         recorder.add_commit_hook(self.writer.sync)
         self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
-        self.store = StorePipeline(recorder)
+        self.adverts = AdvertWriter(recorder)
         self._images: ImageStore | None = None
+        self.delay = float(config.settings.get("ADARCHIVE_EVIDENCE_WRITER_DELAY") or 0)
         software()  # its package metadata read once, before the heap is frozen (freeze_heap)
 
     # -- messages ---------------------------------------------------------
 
-    def exchange(self, payload: tuple) -> None:
-        ids, fetched_at, request_facts, response_facts = payload
-        request, response = rebuild_request(request_facts), rebuild_response(response_facts)
+    def exchange(self, message: Exchange) -> None:
         # The rebuilt request and response stand in for Scrapy's (what build_exchange reads).
-        record_ids = ExchangeIds(*ids)
+        request, response = message.request.rebuilt(), message.response.rebuilt()
+        record_ids = ExchangeIds(*message.record_ids)
         specs = exchange_specs(
-            request, response, record_ids, fetched_at, self.recorder, self.policy
+            request, response, record_ids, message.fetched_at, self.recorder, self.policy
         )
         written = self.writer.write_group(specs)  # outside the savepoint: a rotation commits
         with self.savepoint():
@@ -132,30 +142,32 @@ class Channel:
         self.stats.inc_value("adarchive/warc/records", len(written))
         self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
 
-    def ad(self, fields: dict[str, Any]) -> None:
+    def advert(self, message: Advert) -> None:
+        fields = message.fields
         try:
-            if fields.get("identifiers") == EXTRACT_HERE:
+            if message.extract_identifiers:
                 fields["identifiers"] = identifiers_for(*extraction_args(fields))
             if fields.get("capture_id") is None:
                 fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
             with self.savepoint():
-                self.store.store_ad(fields)
+                self.adverts.store_ad(fields)
         except Exception as exc:
             # Counted after the savepoint has undone its own counts: the loss stays said.
             ad_not_stored(self.stats, fields, exc)
             raise
 
-    def image(self, payload: tuple) -> None:
-        platform, external_id, url, data, record_id, parent = payload
+    def image(self, message: ImageFetched) -> None:
         images = self.images()
-        ad_id = images.ad_id_for(platform, external_id)
+        ad_id = images.ad_id_for(message.platform, message.external_id)
         if ad_id is None:  # its advert was refused: nothing to link the image to
             self.stats.inc_value("adarchive/images/without_advert")
             return
         # The advert's page capture: a row id when it came from an earlier crawl (resume).
-        parent_id = parent if isinstance(parent, int) else self.capture_id(parent)
+        parent = self.capture_id(message.parent)
         with self.savepoint():
-            images.store_image(ad_id, url, data, self.capture_id(record_id), parent_id)
+            images.store_image(
+                ad_id, message.url, message.data, self.capture_id(message.capture), parent
+            )
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -174,18 +186,18 @@ class Channel:
             self.recorder.stats.update(counted)
             self.stats.clear()
             self.stats.update(stats)
-            self.store.forget_cached_ids()
+            self.adverts.forget_cached_ids()
             raise
         finally:
             store.commit_every = every
         if store.pending >= every:
             store.commit()
 
-    def close(self) -> dict[str, Any]:
+    def close(self) -> ChannelCounts:
         self.writer.close()
         self.recorder.remove_commit_hook(self.writer.sync)
         self.recorder.store.commit()
-        counts = {"stats": dict(self.stats), "ads": dict(self.recorder.stats)}
+        counts = ChannelCounts(stats=dict(self.stats), ads=dict(self.recorder.stats))
         self.recorder.release()
         return counts
 
@@ -196,15 +208,16 @@ class Channel:
         if len(self.captures) > RECENT_CAPTURES:
             self.captures.popitem(last=False)
 
-    def capture_id(self, record_id: str | None) -> int | None:
-        """The capture row of a response written by this process (or found in the store)."""
-        if not record_id:
-            return None
-        found = self.captures.get(record_id)
+    def capture_id(self, capture: int | str | None) -> int | None:
+        """The capture row of a response written by this process (or found in the store),
+        from its WARC record id; a row id is taken as it is."""
+        if not capture or isinstance(capture, int):
+            return capture or None
+        found = self.captures.get(capture)
         if found is not None:
             return found
         return self.recorder.session.scalar(
-            select_rows(Capture.id).where(Capture.record_id == record_id)
+            select_rows(Capture.id).where(Capture.record_id == capture)
         )
 
     def images(self) -> ImageStore:
@@ -213,50 +226,17 @@ class Channel:
         return self._images
 
 
-@dataclass(eq=False)  # identity hashing: urlparse_cached keeps its cache per object
-class SentRequest:
-    """What :func:`build_exchange` reads of the request sent (a Scrapy request's
-    constructor would re-check and re-escape the URL on every exchange)."""
-
-    method: str
-    url: str
-    headers: Any
-    body: bytes
-    meta: dict[str, Any]
+HANDLERS = {Exchange: CrawlerEvidence.exchange, Advert: CrawlerEvidence.advert,
+            ImageFetched: CrawlerEvidence.image}  # fmt: skip
 
 
-@dataclass(eq=False)
-class ReceivedResponse:
-    """What :func:`build_exchange` reads of the response received."""
-
-    url: str
-    status: int
-    headers: Any
-    body: bytes
-    ip_address: Any
-    protocol: str | None
-    flags: list[str]
-
-
-def rebuild_request(facts: tuple) -> SentRequest:
-    method, url, headers, body, meta = facts
-    return SentRequest(method, url, Headers(headers), body, meta)
-
-
-def rebuild_response(facts: tuple) -> ReceivedResponse:
-    url, status, headers, body, ip, protocol, flags = facts
-    return ReceivedResponse(
-        url, status, Headers(headers), body, ip_address(ip) if ip else None, protocol, flags
-    )
-
-
-class Sidecar:
+class WriterLoop:
     """The message loop: read frames, dispatch them, commit when the input runs dry."""
 
     def __init__(self, stdin: int, stdout: int) -> None:
         self.stdin = stdin
         self.stdout = stdout
-        self.channels: dict[int, Channel] = {}
+        self.crawlers: dict[int, CrawlerEvidence] = {}
         self.buffer = bytearray()
         self.failures = 0
 
@@ -266,7 +246,7 @@ class Sidecar:
                 message = self.next_message()
                 if message is None:
                     break
-                self.handle(message)
+                self.handle(*message)
         except Exception:
             logger.critical("evidence writer failed:\n%s", traceback.format_exc())
             self.close_all()  # what was written stays usable: files closed, rows committed
@@ -275,13 +255,13 @@ class Sidecar:
         return 0
 
     def close_all(self) -> None:
-        for key in list(self.channels):
+        for key in list(self.crawlers):
             try:
-                self.close_channel(key, reply=False)
+                self.close_sink(key, reply=False)
             except Exception:
-                logger.error("could not close channel %s:\n%s", key, traceback.format_exc())
+                logger.error("could not close sink %s:\n%s", key, traceback.format_exc())
 
-    def next_message(self) -> Any:
+    def next_message(self) -> tuple[int, Any] | None:
         while True:
             if len(self.buffer) >= HEADER.size:
                 (size,) = HEADER.unpack_from(self.buffer)
@@ -301,28 +281,33 @@ class Sidecar:
 
     def commit_pending(self) -> None:
         done: set[int] = set()
-        for channel in self.channels.values():
-            store = channel.recorder.store
+        for evidence in self.crawlers.values():
+            store = evidence.recorder.store
             if store.pending and id(store) not in done:
                 done.add(id(store))
                 store.commit()
 
-    def handle(self, message: tuple) -> None:
-        kind, key, payload = message
-        if kind == "open":
-            self.channels[key] = Channel(payload)
-            freeze_heap(int(payload.settings.get("ADARCHIVE_GC_THRESHOLD") or 0))
+    def handle(self, key: int, message: Any) -> None:
+        if isinstance(message, OpenSink):
+            self.crawlers[key] = CrawlerEvidence(message.config)
+            freeze_heap(int(message.config.settings.get("ADARCHIVE_GC_THRESHOLD") or 0))
             return
-        if kind == "close":
-            self.close_channel(key, reply=True)
+        if isinstance(message, CloseSink):
+            self.close_sink(key, reply=True)
             return
-        channel = self.channels[key]
+        evidence = self.crawlers[key]
+        if evidence.delay:
+            time.sleep(evidence.delay)  # test hook: a writer slower than the crawl
         try:
-            getattr(channel, kind)(payload)
+            HANDLERS[type(message)](evidence, message)
         except Exception:
             # One exchange, advert or image refused: say so, keep the rest of the crawl.
-            channel.stats.inc_value("adarchive/sidecar/errors")
-            logger.error("evidence writer: %s message failed\n%s", kind, traceback.format_exc())
+            evidence.stats.inc_value(ERRORS)
+            logger.error(
+                "evidence writer: %s message failed\n%s",
+                type(message).__name__,
+                traceback.format_exc(),
+            )
             self.failures += 1
             if self.failures >= MAX_FAILURES_IN_A_ROW:
                 # Not one bad page but a broken disk or store: archiving on is pretence.
@@ -330,12 +315,11 @@ class Sidecar:
         else:
             self.failures = 0
 
-    def close_channel(self, key: int, reply: bool) -> None:
-        channel = self.channels.pop(key, None)
-        counts = channel.close() if channel is not None else {"stats": {}, "ads": {}}
+    def close_sink(self, key: int, reply: bool) -> None:
+        evidence = self.crawlers.pop(key, None)
+        counts = evidence.close() if evidence is not None else ChannelCounts()
         if reply:
-            data = pickle.dumps(counts, protocol=pickle.HIGHEST_PROTOCOL)
-            write_all(self.stdout, HEADER.pack(len(data)) + data)
+            write_all(self.stdout, encode_reply(counts))
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -365,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     # Store plumbing (schema checks) says nothing a crawl's log needs.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return Sidecar(sys.stdin.fileno(), out).run()
+    return WriterLoop(sys.stdin.fileno(), out).run()
 
 
 if __name__ == "__main__":
