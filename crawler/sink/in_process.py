@@ -117,7 +117,11 @@ class InProcessSink(EvidenceSink):
             self._inc("adarchive/images/without_advert")
             return
         images.store_image(
-            ad_id, image.url, image.data, self.capture_id(image.capture), self.capture_id(image.parent)
+            ad_id,
+            image.url,
+            image.data,
+            self.capture_id(image.capture),
+            self.capture_id(image.parent),
         )
 
     def capture_id(self, capture: int | str | None) -> int | None:

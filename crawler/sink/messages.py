@@ -86,7 +86,9 @@ class SentRequest:
     def of(cls, request: Request) -> SentRequest:
         meta = request.meta
         recorded = {key: meta[key] for key in RECORDED_META if key in meta}
-        return cls(request.method, request.url, list(request.headers.items()), request.body, recorded)
+        return cls(
+            request.method, request.url, list(request.headers.items()), request.body, recorded
+        )
 
     def rebuilt(self) -> SentRequest:
         """With Scrapy headers again (they travel as a plain list)."""

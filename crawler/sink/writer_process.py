@@ -161,7 +161,9 @@ class PipeFeeder:
                 if exc.errno in _RETRY:
                     return view
                 self._lost(str(exc))
-                raise EvidenceWriterGone(f"the evidence writer process has exited ({exc})") from None
+                raise EvidenceWriterGone(
+                    f"the evidence writer process has exited ({exc})"
+                ) from None
             view = view[written:]
         return view
 
