@@ -46,3 +46,17 @@ def add_exchange_captures(recorder: CrawlRecorder, written: list[WrittenRecord])
     for record in written[1:]:
         recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
     return capture_id
+
+
+def add_exchanges_captures(recorder: CrawlRecorder, groups: list[list[WrittenRecord]]) -> list[int]:
+    """:func:`add_exchange_captures` for many exchanges: the response rows one by one
+    (their ids are the parents), every other row in one executemany; the ids."""
+    heads = [recorder.add_capture(group[0], group[0].warc_file_id) for group in groups]
+    recorder.add_captures(
+        [
+            recorder.capture_row(record, record.warc_file_id, parent_id=head)
+            for head, group in zip(heads, groups, strict=True)
+            for record in group[1:]
+        ]
+    )
+    return heads

@@ -9,6 +9,15 @@ the revisit policy, the advert writer and the image store. Messages of one pipe 
 response is always written (and its capture row known) before the advert read
 from it arrives: adverts name their proof by WARC record id, resolved here.
 
+Work is batched: an exchange's records are written to its WARC file at once,
+but its capture rows, and the adverts and images that follow, wait for the
+batch (:data:`BATCH` messages, or the input running dry, or a close); then the
+capture rows go in (the request and metadata rows in one executemany), the
+adverts and images after them, each in its own savepoint, and the batch is
+committed once, on SQLite and PostgreSQL alike. Every commit first flushes and
+fsyncs the WARC files (the recorder's commit hooks), so a capture row never
+points at bytes not on disk.
+
 Only a crawler's :class:`CloseSink` is answered (with the counts the crawl's stats and
 crawl row need). The process commits whenever its input runs dry, so the
 crawl's own rare writes (crawl rows, custody events) never wait long for the
@@ -44,7 +53,11 @@ from crawler.extract.worker import extraction_args, identifiers_for
 from crawler.heap import freeze_heap
 from crawler.printable import install_log_escaping
 from crawler.sink.adverts import AdvertWriter, ad_not_stored
-from crawler.sink.captures import add_exchange_captures, exchange_specs
+from crawler.sink.captures import (
+    add_exchange_captures,
+    add_exchanges_captures,
+    exchange_specs,
+)
 from crawler.sink.images import ImageStore
 from crawler.sink.messages import (
     HEADER,
@@ -69,6 +82,8 @@ logger = logging.getLogger("crawler.sink.evidence_writer")
 RECENT_CAPTURES = 50_000
 # Seconds without input after which pending rows are committed.
 IDLE_COMMIT = 0.2
+# Messages (exchanges, adverts, images) of one crawler per batch: one commit each.
+BATCH = 200
 NEVER = 1 << 62
 # Failed messages in a row after which the writer gives up (and the crawl stops).
 MAX_FAILURES_IN_A_ROW = 20
@@ -105,6 +120,8 @@ class CrawlerEvidence:
         recorder = self.recorder
 
         def on_close(closed: Any) -> None:
+            # Its records' rows go in with the commit that marks the file closed.
+            self.record_captures()
             if closed.warc_file_id is not None:
                 recorder.warc_file_closed(closed.warc_file_id, closed.size, closed.sha256)
             self.stats.inc_value("adarchive/warc/files_closed")
@@ -120,6 +137,12 @@ class CrawlerEvidence:
             pid=config.pid,
         )
         recorder.add_commit_hook(self.writer.sync)
+        # The loop commits once per batch (WriterLoop.commit_pending), never a row at a time.
+        recorder.store.commit_every = NEVER
+        # Exchanges written to WARC whose capture rows wait for the batch; the adverts
+        # and images that came after them, in order.
+        self.unrecorded: list[list[Any]] = []
+        self.deferred: list[Advert | ImageFetched] = []
         self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
         self.adverts = AdvertWriter(recorder)
         self._images: ImageStore | None = None
@@ -135,12 +158,40 @@ class CrawlerEvidence:
         specs = exchange_specs(
             request, response, record_ids, message.fetched_at, self.recorder, self.policy
         )
-        written = self.writer.write_group(specs)  # outside the savepoint: a rotation commits
-        with self.savepoint():
-            capture_id = add_exchange_captures(self.recorder, written)
-        self.remember(written[0].record_id, capture_id)
+        written = self.writer.write_group(specs)  # a rotation commits: rows wait for the batch
+        self.unrecorded.append(written)
         self.stats.inc_value("adarchive/warc/records", len(written))
         self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
+
+    @property
+    def waiting(self) -> int:
+        """Messages taken and not yet in the store."""
+        return len(self.unrecorded) + len(self.deferred)
+
+    def record_captures(self) -> None:
+        """The capture rows of the exchanges written since the last batch."""
+        groups, self.unrecorded = self.unrecorded, []
+        if not groups:
+            return
+        try:
+            with self.savepoint():
+                heads = add_exchanges_captures(self.recorder, groups)
+        except Exception:
+            # One refused row must not cost the others: again, one exchange at a time.
+            logger.warning("evidence writer: a capture batch was refused; row by row")
+            heads = []
+            for group in groups:
+                try:
+                    with self.savepoint():
+                        heads.append(add_exchange_captures(self.recorder, group))
+                except Exception:
+                    self.stats.inc_value(ERRORS)
+                    logger.error("evidence writer: capture rows refused\n%s",
+                                 traceback.format_exc())  # fmt: skip
+                    heads.append(None)
+        for group, head in zip(groups, heads, strict=True):
+            if head is not None:
+                self.remember(group[0].record_id, head)
 
     def advert(self, message: Advert) -> None:
         fields = message.fields
@@ -280,12 +331,22 @@ class WriterLoop:
             self.buffer += chunk
 
     def commit_pending(self) -> None:
+        """Every crawler's batch into the store, then one commit per store."""
         done: set[int] = set()
+        for evidence in list(self.crawlers.values()):
+            self.flush(evidence)
         for evidence in self.crawlers.values():
             store = evidence.recorder.store
             if store.pending and id(store) not in done:
                 done.add(id(store))
                 store.commit()
+
+    def flush(self, evidence: CrawlerEvidence) -> None:
+        """The batch's capture rows, then its adverts and images, in the order sent."""
+        evidence.record_captures()
+        deferred, evidence.deferred = evidence.deferred, []
+        for message in deferred:
+            self.dispatch(evidence, message)
 
     def handle(self, key: int, message: Any) -> None:
         if isinstance(message, OpenSink):
@@ -298,6 +359,14 @@ class WriterLoop:
         evidence = self.crawlers[key]
         if evidence.delay:
             time.sleep(evidence.delay)  # test hook: a writer slower than the crawl
+        if isinstance(message, Exchange):
+            self.dispatch(evidence, message)  # on disk now, its rows with the batch
+        else:
+            evidence.deferred.append(message)
+        if evidence.waiting >= BATCH:
+            self.commit_pending()
+
+    def dispatch(self, evidence: CrawlerEvidence, message: Any) -> None:
         try:
             HANDLERS[type(message)](evidence, message)
         except Exception:
@@ -316,6 +385,9 @@ class WriterLoop:
             self.failures = 0
 
     def close_sink(self, key: int, reply: bool) -> None:
+        evidence = self.crawlers.get(key)
+        if evidence is not None:
+            self.flush(evidence)
         evidence = self.crawlers.pop(key, None)
         counts = evidence.close() if evidence is not None else ChannelCounts()
         if reply:

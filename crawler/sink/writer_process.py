@@ -423,6 +423,7 @@ class WriterProcessSink(EvidenceSink):
             self.backpressure(False)
         if self.key is None or self.process is None:
             return ChannelCounts()
+        self._note_queue()
         try:
             return self.process.close_channel(self.key)
         except EvidenceWriterGone as exc:
@@ -450,6 +451,10 @@ class WriterProcessSink(EvidenceSink):
             slot = getattr(engine, "_slot", None)  # start the scheduled requests now
             if slot is not None:
                 slot.nextcall.schedule()
+        self._note_queue()
+
+    def _note_queue(self) -> None:
+        stats = self.crawler.stats
         if stats is not None and self.process is not None:
             stats.max_value("adarchive/evidence/queue_max_bytes", self.process.feeder.most_queued)
 
