@@ -249,8 +249,10 @@ ADARCHIVE_EVIDENCE_PROCESS = True
 # Bytes of messages the crawl may hold for the evidence writer when its pipe is
 # full. Above it the engine is paused (no new downloads) until the queue is
 # half drained: a slow writer slows the crawl, nothing is dropped, and the
-# reactor never blocks on the pipe. 64 MiB is some hundreds of pages.
-ADARCHIVE_EVIDENCE_QUEUE_MAX = 64 * 1024 * 1024
+# reactor never blocks on the pipe. 2 MiB (twice the pipe) keeps the crawl's
+# use of pages at most a few MiB ahead of their archiving, so a hard exit
+# (second stop signal) loses little that was already used.
+ADARCHIVE_EVIDENCE_QUEUE_MAX = 2 * 1024 * 1024
 
 # Size asked for the pipe to the evidence writer (Linux caps it at
 # /proc/sys/fs/pipe-max-size; refused sizes keep the 64 KiB default). Tests

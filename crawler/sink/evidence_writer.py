@@ -18,8 +18,8 @@ committed once, on SQLite and PostgreSQL alike. Every commit first flushes and
 fsyncs the WARC files (the recorder's commit hooks), so a capture row never
 points at bytes not on disk.
 
-Only a crawler's :class:`CloseSink` is answered (with the counts the crawl's stats and
-crawl row need). The process commits whenever its input runs dry, so the
+Only :class:`OpenSink` (once ready) and :class:`CloseSink` (with the counts
+the crawl's stats and crawl row need) are answered. The process commits whenever its input runs dry, so the
 crawl's own rare writes (crawl rows, custody events) never wait long for the
 store; on end of input (the crawl finished or died) it closes every WARC file
 and commits, and exits. Ctrl-C and SIGTERM are the crawl's to handle: ignored here.
@@ -352,6 +352,7 @@ class WriterLoop:
         if isinstance(message, OpenSink):
             self.crawlers[key] = CrawlerEvidence(message.config)
             freeze_heap(int(message.config.settings.get("ADARCHIVE_GC_THRESHOLD") or 0))
+            write_all(self.stdout, encode_reply(key))  # ready: the crawl may start fetching
             return
         if isinstance(message, CloseSink):
             self.close_sink(key, reply=True)

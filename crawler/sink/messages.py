@@ -163,6 +163,8 @@ class ImageFetched:
 
 @dataclass
 class OpenSink:
+    """Answered with the key once the writer is ready for this crawler's evidence."""
+
     key: int
     config: WriterConfig
 

@@ -221,7 +221,7 @@ class EvidenceWriterProcess:
         log_level: str = "WARNING",
         *,
         pipe_size: int = 1 << 20,
-        queue_max: int = 64 << 20,
+        queue_max: int = 2 << 20,
     ) -> None:
         try:
             self.process = subprocess.Popen(
@@ -268,8 +268,17 @@ class EvidenceWriterProcess:
             current.stop(timeout)
 
     def open_channel(self, config: WriterConfig, sink: WriterProcessSink | None = None) -> int:
+        """Open one crawler's sink in the writer; wait until the writer has taken it
+        (imports done, store open), so the crawl never runs ahead of a writer still
+        starting: a stop soon after the start finds the writer ready to close."""
         key = next(self._keys)
         self.send(key, OpenSink(key, config))
+        try:
+            self.feeder.drain(self.close_timeout)
+        except EvidenceWriterGone:
+            self.gone = True
+            raise
+        self._read_reply()
         self.sinks[key] = sink
         return key
 
@@ -301,7 +310,7 @@ class EvidenceWriterProcess:
             self.stop()
         return reply
 
-    def _read_reply(self) -> ChannelCounts:
+    def _read_reply(self) -> Any:
         data = self._read_exactly(HEADER.size)
         (size,) = HEADER.unpack(data)
         return pickle.loads(self._read_exactly(size))
@@ -361,10 +370,11 @@ class WriterProcessSink(EvidenceSink):
         self.paused = False
 
     def open(self) -> None:
-        """Start the writer (if this process has none yet) and open this crawler's channel.
+        """Start the writer (if this process has none yet) and open this crawler's sink in it.
 
-        Called when the spider opens, after the crawl row exists, so the writer's
-        imports and store connection are done before the first response arrives.
+        Called when the spider opens, after the crawl row exists; waits until the
+        writer is ready, so its imports and store connection are done before the
+        first request is sent.
         A failure here is tried again, and reported, by the first send.
         """
         if self.key is None and not self.closed:
