@@ -18,7 +18,7 @@ committed once, on SQLite and PostgreSQL alike. Every commit first flushes and
 fsyncs the WARC files (the recorder's commit hooks), so a capture row never
 points at bytes not on disk.
 
-Only :class:`OpenSink` (once ready) and :class:`CloseSink` (with the counts
+Only the first :class:`OpenSink` (once ready) and :class:`CloseSink` (with the counts
 the crawl's stats and crawl row need) are answered. The process commits whenever its input runs dry, so the
 crawl's own rare writes (crawl rows, custody events) never wait long for the
 store; on end of input (the crawl finished or died) it closes every WARC file
@@ -352,7 +352,8 @@ class WriterLoop:
         if isinstance(message, OpenSink):
             self.crawlers[key] = CrawlerEvidence(message.config)
             freeze_heap(int(message.config.settings.get("ADARCHIVE_GC_THRESHOLD") or 0))
-            write_all(self.stdout, encode_reply(key))  # ready: the crawl may start fetching
+            if message.answer:  # ready: the crawl may start fetching
+                write_all(self.stdout, encode_reply(key))
             return
         if isinstance(message, CloseSink):
             self.close_sink(key, reply=True)

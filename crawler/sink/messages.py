@@ -163,10 +163,11 @@ class ImageFetched:
 
 @dataclass
 class OpenSink:
-    """Answered with the key once the writer is ready for this crawler's evidence."""
+    """With ``answer``, answered with the key once the writer is ready for it."""
 
     key: int
     config: WriterConfig
+    answer: bool = False
 
 
 @dataclass

@@ -240,6 +240,7 @@ class EvidenceWriterProcess:
         self._keys = itertools.count(1)
         self.sinks: dict[int, WriterProcessSink | None] = {}
         self.gone = False
+        self.started = False  # the writer answered its first OpenSink: imports done
         EvidenceWriterProcess._live.add(self.process.pid)
 
     @classmethod
@@ -272,13 +273,16 @@ class EvidenceWriterProcess:
         (imports done, store open), so the crawl never runs ahead of a writer still
         starting: a stop soon after the start finds the writer ready to close."""
         key = next(self._keys)
-        self.send(key, OpenSink(key, config))
-        try:
-            self.feeder.drain(self.close_timeout)
-        except EvidenceWriterGone:
-            self.gone = True
-            raise
-        self._read_reply()
+        first = not self.started
+        self.send(key, OpenSink(key, config, answer=first))
+        if first:  # later crawlers of this process find the writer up
+            try:
+                self.feeder.drain(self.close_timeout)
+            except EvidenceWriterGone:
+                self.gone = True
+                raise
+            self._read_reply()
+            self.started = True
         self.sinks[key] = sink
         return key
 
