@@ -7,7 +7,7 @@ identical concurrency and delay settings:
   and no item pipelines (Scrapy plus our politeness middlewares);
 * **full**: WARC capture, capture rows, contact extraction and the store, as
   users run it (written by the evidence writer process on another core,
-  crawler/archive/sidecar.py);
+  crawler/sink/writer_process.py);
 * **images**: full plus the image pipeline (fetch, archive and hash every
   advert image: about three times the requests), reported beside the ratio;
 * **scrapy**: a plain Scrapy project with no adarchive component

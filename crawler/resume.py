@@ -57,7 +57,7 @@ class StoredCapture:
 
 def wait_for_writer(session: Any, data_root: Path, crawl_id: int, timeout: float = 120) -> None:
     """A crawl killed on its own leaves its evidence writer finishing what it was sent
-    (crawler/archive/sidecar.py): wait until no WARC file of that crawl is held open,
+    (crawler/sink/writer_process.py): wait until no WARC file of that crawl is held open,
     so the captures read next are all there is."""
     import time
 

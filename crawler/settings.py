@@ -249,12 +249,30 @@ ADARCHIVE_PROGRESS_BAR = True
 # recrawls every few hours do not fill disks with unchanged pages.
 ADARCHIVE_WARC_REVISITS = True
 
-# Evidence is written by a child process (crawler/archive/sidecar.py): WARC
-# records, capture rows, contacts extraction and the store run on another core
-# while the crawl's thread fetches and parses. Same files, rows and custody
-# log; browser-rendered platforms archive in the crawl's process regardless.
-# False writes everything in the crawl's own thread.
+# The evidence sink (crawler/sink/): True hands evidence to the evidence writer
+# process (crawler/sink/writer_process.py), which writes WARC records, capture
+# rows and the store on another core while the crawl's thread fetches and
+# parses. Same files, rows and custody log; browser-rendered platforms archive
+# in the crawl's process regardless. False writes everything in the crawl's
+# own thread (crawler/sink/in_process.py).
 ADARCHIVE_EVIDENCE_PROCESS = True
+
+# Bytes of messages the crawl may hold for the evidence writer when its pipe is
+# full. Above it the engine is paused (no new downloads) until the queue is
+# half drained: a slow writer slows the crawl, nothing is dropped, and the
+# reactor never blocks on the pipe. 2 MiB (twice the pipe) keeps the crawl's
+# use of pages at most a few MiB ahead of their archiving, so a hard exit
+# (second stop signal) loses little that was already used.
+ADARCHIVE_EVIDENCE_QUEUE_MAX = 2 * 1024 * 1024
+
+# Size asked for the pipe to the evidence writer (Linux caps it at
+# /proc/sys/fs/pipe-max-size; refused sizes keep the 64 KiB default). Tests
+# make it small to exercise the back-pressure.
+ADARCHIVE_EVIDENCE_PIPE_SIZE = 1024 * 1024
+
+# Test hook: seconds the evidence writer sleeps per message, to make it slower
+# than the crawl. 0 in any real crawl.
+ADARCHIVE_EVIDENCE_WRITER_DELAY = 0.0
 
 # --- hostile web ------------------------------------------------------------
 # (issue 7: crawler.guard, crawler.politeness, crawler.shutdown, crawler.resume)

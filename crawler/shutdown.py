@@ -109,10 +109,10 @@ class _Coordinator:
         os.write(2, f"adarchive: crawl thread {why}: closing WARC files and exiting\n".encode())
         for crawler in self.crawlers:
             _close_writers(crawler)
-        module = sys.modules.get("crawler.archive.sidecar")
+        module = sys.modules.get("crawler.sink.writer_process")
         if module is not None:  # end of input: the writer closes its files, commits, exits
             with contextlib.suppress(Exception):
-                module.EvidenceProcess.end_current(WATCHDOG_WRITER_WAIT)
+                module.EvidenceWriterProcess.end_current(WATCHDOG_WRITER_WAIT)
         marker = threading.Thread(
             target=self._mark_stopped, name="adarchive-stop-mark", daemon=True
         )
@@ -192,9 +192,9 @@ class _Coordinator:
         if not pending:
             return
         logger.error("crawl did not stop within %.0fs: closing files and exiting", self.timeout)
-        module = sys.modules.get("crawler.archive.sidecar")
+        module = sys.modules.get("crawler.sink.writer_process")
         if module is not None:  # the evidence writer gets a short while to close its files
-            module.EvidenceProcess.close_timeout = 10.0
+            module.EvidenceWriterProcess.close_timeout = 10.0
         for crawler in pending:
             _finish_directly(crawler)
         reactor.callLater(1.0, _exit_now)
@@ -205,11 +205,11 @@ class _Coordinator:
 
 
 def _kill_evidence_writers() -> None:
-    """An exit at once stops the evidence writer process too (crawler/archive/sidecar.py):
+    """An exit at once stops the evidence writer process too (crawler/sink/writer_process.py):
     what is on disk is then the crash-safe state, whichever process got further."""
-    module = sys.modules.get("crawler.archive.sidecar")
+    module = sys.modules.get("crawler.sink.writer_process")
     if module is not None:
-        module.EvidenceProcess.kill_all()
+        module.EvidenceWriterProcess.kill_all()
 
 
 def _exit_now() -> None:
@@ -233,7 +233,8 @@ def _close_writers(crawler: Crawler) -> None:
     if engine is None:
         return
     for mw in getattr(engine.downloader.middleware, "middlewares", ()):
-        writer = getattr(mw, "writer", None)
+        # The add-on's own writer, or the in-process evidence sink's (crawler/sink/).
+        writer = getattr(mw, "writer", None) or getattr(getattr(mw, "sink", None), "writer", None)
         if writer is not None and hasattr(writer, "close"):
             try:
                 writer.close()

@@ -11,29 +11,24 @@ Links back to the ad's own site are not "off-platform" and are dropped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
-from crawler.archive.sidecar import SidecarChannel
 from crawler.extract.worker import (
-    URL_FIELD,
     ExtractionWorker,
     WorkerGone,
-    host_of,
+    extraction_args,
     identifiers_for,
 )
+from crawler.sink.base import EvidenceSink
 
 __all__ = ["ContactsPipeline", "extraction_args", "identifiers_for"]
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
-
-TEXT_FIELDS = ("title", "body", "name")
-CONTACTS_FIELD = "contacts"
 
 
 class ContactsPipeline:
@@ -42,7 +37,10 @@ class ContactsPipeline:
     Extraction is pure CPU work and the crawl runs in one thread: with
     ``ADARCHIVE_CONTACTS_WORKERS`` > 0 it runs in that many helper processes
     (crawler/extract/worker.py, shared by every crawler of the process), so the
-    reactor thread keeps fetching while another core reads the adverts.
+    reactor thread keeps fetching while another core reads the adverts. When the
+    crawl's evidence goes to the evidence writer process, at least one helper is
+    used whatever the setting: the identifiers are on the item (so Scrapy's feed
+    exports carry them) and the reactor thread still does no extraction.
     """
 
     def __init__(self, workers: int = 0, crawler: Crawler | None = None) -> None:
@@ -66,17 +64,12 @@ class ContactsPipeline:
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         adapter = ItemAdapter(item)
-        channel = SidecarChannel.for_crawler(self.crawler) if self.crawler is not None else None
-        if channel is not None and channel.store_attached:
-            # The evidence writer process stores this advert: it extracts there too, and
-            # the identifiers are in the store, not on the item.
-            channel.extract_contacts = True
-            return item
         args = extraction_args(adapter)
         found = None
-        if self.workers > 0:
+        workers = self.workers or self._workers_for_sink()
+        if workers > 0:
             if self.helpers is None:
-                self.helpers = HelperSet.acquire(self.workers)
+                self.helpers = HelperSet.acquire(workers)
             try:
                 found = await self.helpers.extract(*args)
             except WorkerGone:  # the helper died: extract here rather than lose the item
@@ -85,6 +78,11 @@ class ContactsPipeline:
             found = identifiers_for(*args)
         adapter["identifiers"] = found
         return item
+
+    def _workers_for_sink(self) -> int:
+        """One helper when the sink keeps the reactor free of evidence work."""
+        sink = EvidenceSink.for_crawler(self.crawler) if self.crawler is not None else None
+        return 1 if sink is not None and sink.out_of_process else 0
 
 
 class HelperSet:
@@ -127,28 +125,3 @@ class HelperSet:
         if HelperSet._shared.get(id(self.loop)) is self:
             del HelperSet._shared[id(self.loop)]
         await asyncio.gather(*(h.close() for h in self.helpers), return_exceptions=True)
-
-
-def extraction_args(
-    adapter: Mapping[str, Any] | ItemAdapter,
-) -> tuple[list[tuple[str, str]], str | None, str | None, str | None]:
-    """What :func:`identifiers_for` reads of an advert: texts, region, own host, language."""
-    return (
-        _texts(adapter),
-        adapter.get("region") or None,
-        host_of(adapter.get("url")),
-        adapter.get("language") or None,
-    )
-
-
-def _texts(adapter: Mapping[str, Any] | ItemAdapter) -> list[tuple[str, str]]:
-    """(field name, text) pairs; ``contacts`` is one text, one entry per line."""
-    texts = [(f, adapter.get(f)) for f in TEXT_FIELDS if f in adapter]
-    contacts = adapter.get(CONTACTS_FIELD) if CONTACTS_FIELD in adapter else None
-    if isinstance(contacts, str):
-        texts.append((CONTACTS_FIELD, contacts))
-    elif contacts:
-        texts.append((CONTACTS_FIELD, "\n".join(str(c) for c in contacts if c)))
-    if URL_FIELD in adapter:
-        texts.append((URL_FIELD, adapter.get(URL_FIELD)))
-    return [(f, t) for f, t in texts if isinstance(t, str) and t]

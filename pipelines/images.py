@@ -4,43 +4,36 @@ Images are downloaded with the crawler's own engine, so they pass every
 downloader middleware like any page: robots.txt, the offsite filter, the
 politeness slot of the site, size limits, and the archive middleware, which
 writes the WARC records and the ``capture`` row. The image capture's parent is
-the advert page's capture. Each image gets a SHA-256 (exact reuse) and a
-64-bit pHash (re-encoded / resized copies); an image matching the agency's
-known-hash list (``ADARCHIVE_KNOWN_HASHES``) is stored flagged, never shown.
+the advert page's capture. The bytes go to the crawl's evidence sink, which
+hashes them (SHA-256 and pHash, crawler/sink/images.py) and links them to the
+advert.
 
 Runs after the store pipeline (which creates the ``ad_image`` rows with their
-URLs); it fills ``image_id`` and ``capture_id`` on them.
+URLs); the sink fills ``image_id`` and ``capture_id`` on them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 import scrapy
 from itemadapter import ItemAdapter
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from sqlalchemy import select
 
-from crawler.analysis.knownhashes import KnownHashes
-from crawler.analysis.phash import ImageDecodeError, image_facts
-from crawler.archive.sidecar import EvidenceWriterGone, SidecarChannel
 from crawler.guard.scheme import scheme_refusal, url_scheme
 from crawler.politeness.refusals import note_refusal
-from crawler.store.models import Ad, AdImage, Capture, Image, Platform, value_sha256
+from crawler.sink.base import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
+from crawler.sink.messages import EvidenceWriterGone, ImageFetched
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
-    from crawler.store.recorder import CrawlRecorder
 
 logger = logging.getLogger(__name__)
 
 META_PARENT = "adarchive_parent_capture_id"
-META_CAPTURE_ID = "adarchive_capture_id"
-META_CAPTURE = "adarchive_capture"
 DEFAULT_MAX_PER_AD = 10
 DEFAULT_MAXSIZE = 10 * 1024 * 1024
 
@@ -51,16 +44,14 @@ class ImagesPipeline:
     def __init__(
         self,
         crawler: Crawler,
-        recorder: CrawlRecorder,
+        sink: EvidenceSink,
         max_per_ad: int = DEFAULT_MAX_PER_AD,
         maxsize: int = DEFAULT_MAXSIZE,
-        known: KnownHashes | None = None,
     ) -> None:
         self.crawler = crawler
-        self.recorder = recorder
+        self.sink = sink
         self.max_per_ad = max_per_ad
         self.maxsize = maxsize
-        self.store = ImageStore(recorder, known, crawler.stats)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImagesPipeline:
@@ -68,13 +59,13 @@ class ImagesPipeline:
         if not settings.getbool("ADARCHIVE_IMAGES_ENABLED"):
             raise NotConfigured("ADARCHIVE_IMAGES_ENABLED is off")
         from crawler.evidence.custody_listener import custody_recorder
+        from pipelines.store import sink_for
 
         return cls(
             crawler,
-            custody_recorder(crawler),
+            sink_for(crawler, custody_recorder(crawler)),
             max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD"),
             maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE"),
-            known=known_hashes(settings),
         )
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
@@ -82,28 +73,20 @@ class ImagesPipeline:
         urls = [u for u in (adapter.get("images") or []) if isinstance(u, str)]
         if not urls:
             return item
-        channel = SidecarChannel.for_crawler(self.crawler)
-        if channel is not None:
-            # The evidence writer process stores the advert: images follow it there,
-            # named by the advert's key and by the WARC record ids of the captures.
-            ad: tuple | int | None = (adapter.get("platform"), adapter.get("external_id"))
-            parent = adapter.get("capture_id") or adapter.get("capture_record_id")
-        else:
-            ad = self.store.ad_id_for(adapter.get("platform"), adapter.get("external_id"))
-            parent = adapter.get("capture_id")
-        if ad is None:
-            return item
+        ad = (adapter.get("platform"), adapter.get("external_id"))
+        if not self.sink.advert_known(*ad):
+            return item  # the advert was refused: its images have nothing to belong to
+        # The advert's page capture: a row id, or the WARC record id the writer resolves.
+        parent = adapter.get("capture_id") or adapter.get("capture_record_id")
         for url in list(dict.fromkeys(urls))[: self.max_per_ad]:
-            await self._fetch(ad, url, parent, channel)
+            await self._fetch(ad, url, parent)
         return item
 
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"adarchive/images/{key}")
 
-    async def _fetch(
-        self, ad: Any, url: str, parent: int | str | None, channel: SidecarChannel | None
-    ) -> None:
+    async def _fetch(self, ad: tuple[Any, Any], url: str, parent: int | str | None) -> None:
         # A bad URL is refused alone: the advert's other images are still fetched.
         why = scheme_refusal(url)
         if why is not None:
@@ -138,98 +121,12 @@ class ImagesPipeline:
         if response.status != 200:
             self._inc(f"status_{response.status}")
             return
-        if channel is not None:
-            pending = response.meta.get(META_CAPTURE) if response.request else None
-            pending = pending or request.meta.get(META_CAPTURE)
-            record_id = getattr(pending, "record_id", None)
-            try:
-                channel.send("image", (*ad, url, response.body, record_id, parent))
-            except EvidenceWriterGone:
-                self._inc("not_stored")  # the crawl is closing: said once, by the channel
-            return
-        capture_id = response.meta.get(META_CAPTURE_ID) if response.request else None
-        capture_id = capture_id or request.meta.get(META_CAPTURE_ID)
-        self.store_image(ad, url, response.body, capture_id, parent)  # type: ignore[arg-type]
-
-    def store_image(
-        self, ad_id: int, url: str, data: bytes, capture_id: int | None, parent: int | None
-    ) -> Image | None:
-        return self.store.store_image(ad_id, url, data, capture_id, parent)
-
-
-def known_hashes(settings: Any) -> KnownHashes | None:
-    """The agency's known-hash list (``ADARCHIVE_KNOWN_HASHES``), if one is set."""
-    path = settings.get("ADARCHIVE_KNOWN_HASHES")
-    if not path:
-        return None
-    distance = settings.get("ADARCHIVE_KNOWN_PHASH_DISTANCE")
-    return KnownHashes.load(path, int(distance))
-
-
-class ImageStore:
-    """Hashes image bytes into ``image`` rows and points ``ad_image`` rows at them.
-
-    Used by the pipeline in the crawl's process, or by the evidence writer
-    process (crawler/archive/sidecar_main.py) when that stores the adverts.
-    """
-
-    def __init__(self, recorder: CrawlRecorder, known: KnownHashes | None, stats: Any) -> None:
-        self.recorder = recorder
-        self.known = known
-        self.stats = stats
-
-    @classmethod
-    def from_config(cls, recorder: CrawlRecorder, settings: dict, stats: Any) -> ImageStore:
-        return cls(recorder, known_hashes(settings), stats)
-
-    def _inc(self, key: str) -> None:
-        if self.stats is not None:
-            self.stats.inc_value(f"adarchive/images/{key}")
-
-    def ad_id_for(self, platform: str | None, external_id: str | None) -> int | None:
-        session = self.recorder.session
-        return session.scalar(
-            select(Ad.id)
-            .join(Platform, Platform.id == Ad.platform_id)
-            .where(
-                Platform.name == platform,
-                Ad.external_id_sha256 == value_sha256(external_id or ""),
-            )
-        )
-
-    def store_image(
-        self, ad_id: int, url: str, data: bytes, capture_id: int | None, parent: int | None
-    ) -> Image | None:
-        """Hash the bytes, upsert the image, point the ad's image row at it."""
-        session = self.recorder.session
-        sha256 = hashlib.sha256(data).hexdigest()
-        image = session.scalar(select(Image).where(Image.sha256 == sha256))
-        if image is None:
-            try:
-                phash, width, height = image_facts(data)
-            except ImageDecodeError as exc:
-                self._inc("undecodable")
-                logger.info("image %s not hashed: %s", url, exc)
-                phash, width, height = None, None, None
-            flagged = bool(self.known and self.known.match(sha256, phash))
-            image = Image(sha256=sha256, phash=phash, width=width, height=height, flagged=flagged)
-            session.add(image)
-            session.flush()
-            self._inc("stored")
-            if flagged:
-                self._inc("flagged")
-        row = session.scalar(
-            select(AdImage).where(AdImage.ad_id == ad_id, AdImage.url_sha256 == value_sha256(url))
-        )
-        if row is None:
-            row = AdImage(ad_id=ad_id, url=url)
-            session.add(row)
-        row.image_id = image.id
-        row.capture_id = capture_id
-        if capture_id is not None and parent is not None:
-            capture = session.get(Capture, capture_id)
-            if capture is not None and capture.parent_capture_id is None:
-                capture.parent_capture_id = parent
-        session.flush()
-        self.recorder.store.touch()
-        return image
+        meta = response.meta if response.request else {}
+        capture = meta.get(META_CAPTURE_ID) or request.meta.get(META_CAPTURE_ID)
+        if capture is None:
+            pending = meta.get(META_CAPTURE) or request.meta.get(META_CAPTURE)
+            capture = getattr(pending, "record_id", None)
+        try:
+            self.sink.record_image(ImageFetched(*ad, url, response.body, capture, parent))
+        except EvidenceWriterGone:
+            self._inc("not_stored")  # the crawl is closing: said once, by the sink

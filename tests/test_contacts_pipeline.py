@@ -229,3 +229,25 @@ def test_identifiers_from_the_address_point_at_the_response(tmp_path: Path) -> N
         assert sorted(rows) == [("body", dom.id), ("url", response.id)]
     finally:
         release_store(pipeline.recorder.store)
+
+
+def test_with_the_evidence_writer_on_a_helper_reads_the_advert_whatever_the_setting() -> None:
+    """The writer-process sink keeps the reactor free: even with no helpers configured,
+    the identifiers are read by a helper process, and they are on the item (feeds)."""
+    from crawler.sink.writer_process import WriterProcessSink
+
+    crawler = project_crawler(Spider, {"ADARCHIVE_CONTACTS_WORKERS": 0})
+    WriterProcessSink(crawler, config_for=lambda: None).attach(crawler)  # never opened
+    pipeline = ContactsPipeline.from_crawler(crawler)
+    ad = FakeAd(url="http://127.0.0.11/ad/1", body="Call +44 7911 123456, tg @lotus_k", region="GB")
+
+    async def run() -> int:
+        pipeline.open_spider(Spider("x"))
+        await pipeline.process_item(ad, Spider("x"))
+        assert pipeline.helpers is not None
+        helpers = [h for h in pipeline.helpers.helpers if h._process is not None]
+        await pipeline.close_spider(Spider("x"))
+        return len(helpers)
+
+    assert asyncio.run(run()) == 1
+    assert [i["value"] for i in ad.identifiers] == ["+447911123456", "lotus_k"]

@@ -74,7 +74,8 @@ def test_sigkill_then_resume_and_repair(fixture_web: Any, tmp_path: Path, kill_a
     replayed = sum(crawl_stat(tmp_path, f"adarchive/resume/{key}")
                    for key in ("replayed", "already_stored"))  # fmt: skip
     pages = {u for u in stored_before if not urlsplit(u).path.startswith("/img/")}
-    assert replayed == len(pages)  # every stored page answered locally
+    # every stored page answered locally (stored images may be too), nothing else
+    assert len(pages) <= replayed <= len(stored_before)
     assert committed >= 3 * len(stored_before)  # response, request, metadata per page
 
     truth = {

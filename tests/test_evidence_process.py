@@ -216,7 +216,7 @@ def test_writer_killed_stops_the_crawl_with_a_clear_error(fixture_web: Any, tmp_
     writers = [
         pid
         for pid in session_processes(running.proc.pid)
-        if "crawler.archive.sidecar_main" in cmdline(pid)
+        if "crawler.sink.evidence_writer" in cmdline(pid)
     ]
     assert len(writers) == 1, [cmdline(pid) for pid in session_processes(running.proc.pid)]
     os.kill(writers[0], signal.SIGKILL)

@@ -348,22 +348,15 @@ class BrowserArchiver:
             page,
             dom=response.body,
             dom_type=f"text/html; charset={getattr(response, 'encoding', None) or 'utf-8'}",
-            new_id=mw.writer.new_record_id,
+            new_id=mw.sink.new_record_id,
             context=context,
             via=referring_page(request),
             already_archived=self.already_archived,
         )
-        written = mw.writer.write_group(specs)
-        page_record = written[0]
-        capture_id = mw.recorder.add_capture(page_record, page_record.warc_file_id)
-        for record in written[1:]:
-            child = mw.recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
-            if record.url.startswith("urn:dom:"):
-                request.meta[META_DOM_CAPTURE_ID] = child
-        mw._inc("adarchive/warc/records", len(written))
-        mw._inc("adarchive/warc/bytes", sum(r.length for r in written))
-        mw._inc("adarchive/warc/browser_pages")
-        return capture_id, page_record
+        captured = mw.sink.record_browser_page(specs)
+        if captured.dom_capture_id is not None:
+            request.meta[META_DOM_CAPTURE_ID] = captured.dom_capture_id
+        return captured.capture_id, captured.record
 
 
 def archive_browser_response(

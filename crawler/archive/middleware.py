@@ -1,16 +1,17 @@
-"""Downloader middleware that archives every response as received into WARC files.
+"""Downloader middleware that archives every response as received, through the evidence sink.
 
 At order 950 it is the middleware closest to the downloader, so in the response
 direction it runs before HttpCompression (590), Redirect (600) and HttpCache
 (900): it sees the body still content-coded and every redirect, error status
-and robots.txt response, exactly as fetched.
+and robots.txt response, exactly as fetched. It hands each exchange to the
+crawler's evidence sink (crawler/sink/), chosen here by
+``ADARCHIVE_EVIDENCE_PROCESS``: the evidence writer process, or this process.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,60 +24,21 @@ from crawler.archive.addon import (
     not_as_received,
     warcinfo_fields,
 )
-from crawler.archive.records import ExchangeContext, ExchangeIds, build_exchange
-from crawler.archive.warcinfo import software
-from crawler.archive.writer import (
-    ClosedWarc,
-    RecordSpec,
-    RotatingWarcWriter,
-    WrittenRecord,
-    new_record_id,
-    utc_now,
-)
+from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
+from crawler.archive.writer import ClosedWarc
+from crawler.sink.base import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
+from crawler.sink.in_process import InProcessSink
+from crawler.sink.messages import WRITER_SETTINGS, EvidenceWriterGone, WriterConfig
+from crawler.sink.writer_process import WriterProcessSink
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from crawler.archive.revisit import RevisitPolicy
-    from crawler.archive.sidecar import PendingCapture, SidecarChannel
     from crawler.store.recorder import CrawlRecorder
 
-META_CAPTURE_ID = "adarchive_capture_id"
-META_CAPTURE = "adarchive_capture"
-
-
-def exchange_specs(
-    request: Request,
-    response: Response,
-    ids: ExchangeIds,
-    fetched_at: datetime,
-    recorder: CrawlRecorder,
-    policy: RevisitPolicy | None,
-) -> list[RecordSpec]:
-    """The records of one exchange, the response first: here or in the evidence writer.
-
-    With a revisit policy, an unchanged payload becomes a revisit record pointing
-    at the earlier capture, not a second copy (crawler/archive/revisit.py).
-    """
-    context = ExchangeContext(
-        platform=recorder.platform,
-        crawl_id=recorder.crawl_id,
-        spider=recorder.platform,
-        software=software(),
-    )
-    specs = build_exchange(request, response, ids=ids, fetched_at=fetched_at, context=context)
-    return specs if policy is None else policy.apply(specs)
-
-
-def add_exchange_captures(recorder: CrawlRecorder, written: list[WrittenRecord]) -> int:
-    """A capture row per written record, the others children of the first; its id."""
-    head = written[0]
-    capture_id = recorder.add_capture(head, head.warc_file_id)
-    for record in written[1:]:
-        recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
-    return capture_id
+__all__ = ["META_CAPTURE", "META_CAPTURE_ID", "ArchiveMiddleware", "uses_evidence_process"]
 
 
 def uses_evidence_process(crawler: Crawler) -> bool:
@@ -90,24 +52,15 @@ def uses_evidence_process(crawler: Crawler) -> bool:
 
 class ArchiveMiddleware(WarcCaptureMiddleware):
     """The add-on's middleware with adarchive's store: capture rows for every record,
-    revisits, the evidence writer process, and browser pages' own records."""
+    revisits, the evidence writer process, and browser pages' own records, all
+    through one :class:`EvidenceSink`."""
 
-    writer: RotatingWarcWriter | None  # type: ignore[assignment]
-
-    def __init__(
-        self,
-        crawler: Crawler,
-        recorder: CrawlRecorder,
-        writer: RotatingWarcWriter | None,
-        channel: SidecarChannel | None = None,
-    ):
-        super().__init__(crawler, writer)  # type: ignore[arg-type]
+    def __init__(self, crawler: Crawler, recorder: CrawlRecorder, sink: EvidenceSink):
+        super().__init__(crawler, None)  # type: ignore[arg-type]  # the sink writes
         self.recorder = recorder
-        # With ADARCHIVE_EVIDENCE_PROCESS the records are written by the evidence
-        # writer process (crawler/archive/sidecar.py), not here.
-        self.channel = channel
-        if writer is not None:
-            recorder.add_commit_hook(writer.sync)
+        self.sink = sink
+        sink.attach(crawler)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveMiddleware:
@@ -117,83 +70,10 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
         from crawler.evidence.custody_listener import custody_recorder
 
         recorder = custody_recorder(crawler)
-        directory = settings.get("ADARCHIVE_WARC_DIR") or recorder.data_root / "warc"
+        directory = Path(settings.get("ADARCHIVE_WARC_DIR") or recorder.data_root / "warc")
         if uses_evidence_process(crawler):
-            return cls._with_evidence_process(crawler, recorder, Path(directory))
-
-        def on_close(closed: ClosedWarc) -> None:
-            if closed.warc_file_id is not None:
-                recorder.warc_file_closed(closed.warc_file_id, closed.size, closed.sha256)
-            if crawler.stats is not None:
-                crawler.stats.inc_value("adarchive/warc/files_closed")
-
-        # Revisits (crawler/archive/revisit.py): this writer can also write revisit records.
-        from crawler.archive.revisit import RevisitWarcWriter
-
-        writer = RevisitWarcWriter(
-            directory=Path(directory),
-            prefix=settings.get("ADARCHIVE_WARC_PREFIX"),
-            max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE"),
-            warcinfo=lambda: warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
-            on_open=recorder.warc_file_opened,
-            on_close=on_close,
-        )
-        middleware = cls(crawler, recorder, writer)
-        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
-        return middleware
-
-    @classmethod
-    def _with_evidence_process(
-        cls, crawler: Crawler, recorder: CrawlRecorder, directory: Path
-    ) -> ArchiveMiddleware:
-        from crawler.archive.sidecar import WRITER_SETTINGS, ChannelConfig, SidecarChannel
-
-        settings = crawler.settings
-
-        def config() -> ChannelConfig:
-            return ChannelConfig(
-                db_url=recorder.db_url,
-                data_root=str(recorder.data_root),
-                # The batching this store would use here (0: its default) is the writer's.
-                commit_every=settings.getint("ADARCHIVE_STORE_COMMIT_EVERY"),
-                crawl_id=recorder.crawl_id,
-                platform=recorder.platform,
-                platform_id=recorder.platform_id,
-                warc_dir=str(directory.resolve()),
-                warc_prefix=settings.get("ADARCHIVE_WARC_PREFIX"),
-                warc_max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE"),
-                warcinfo=warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
-                revisits=settings.getbool("ADARCHIVE_WARC_REVISITS"),
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                settings={name: settings.get(name) for name in WRITER_SETTINGS},
-            )
-
-        channel = SidecarChannel(crawler, config)
-        channel.attach()
-        # The writer shares the store: what this process still writes itself (crawl rows,
-        # a browser platform's captures) is committed at once, so SQLite's write lock is
-        # never held here while the reactor waits on a full pipe to the writer.
-        recorder.store.commit_every = 1
-        # After the recorder's own spider_opened (connected first): the crawl row exists.
-        crawler.signals.connect(
-            lambda spider: channel.open(), signal=signals.spider_opened, weak=False
-        )
-
-        def close_channel() -> None:
-            counts = channel.close()
-            if channel.failed:  # not all evidence reached the store: not a finished crawl
-                recorder.finish_reason = "evidence_writer_failed"
-            if crawler.stats is not None:
-                for key, value in counts.get("stats", {}).items():
-                    crawler.stats.inc_value(key, value)
-            ads = counts.get("ads")
-            if ads:  # the writer's counts are the ones that reached the store
-                recorder.stats["ads"] = ads.get("ads", 0)
-                recorder.stats["new_ads"] = ads.get("new_ads", 0)
-
-        recorder.before_finish.append(close_channel)
-        return cls(crawler, recorder, None, channel)
+            return cls(crawler, recorder, _writer_process_sink(crawler, recorder, directory))
+        return cls(crawler, recorder, _in_process_sink(crawler, recorder, directory))
 
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
@@ -214,54 +94,97 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
                 return response
             request.meta[META_CAPTURE_ID], request.meta[META_CAPTURE] = archived
             return response
-        if self.channel is not None:
-            request.meta[META_CAPTURE] = self._send(request, response)
-            # A row id copied from an earlier request's meta (a resumed page's redirect)
-            # is not this response's proof: the writer resolves the record id instead.
-            request.meta.pop(META_CAPTURE_ID, None)
-            return response
-        written = self.archive(request, response)
-        request.meta[META_CAPTURE_ID] = written[0]
-        request.meta[META_CAPTURE] = written[1]
-        return response
-
-    def archive(self, request: Request, response: Response) -> tuple[int, WrittenRecord]:
-        """Write one exchange and its capture rows; return the response capture."""
-        writer = self.writer
-        ids = ExchangeIds(writer.new_record_id(), writer.new_record_id(), writer.new_record_id())
-        specs = exchange_specs(
-            request, response, ids, writer.now(), self.recorder, self._revisit_policy()
-        )
-        written = writer.write_group(specs)
-        response_record = written[0]
-        capture_id = add_exchange_captures(self.recorder, written)
-        self._inc("adarchive/warc/records", len(written))
-        self._inc("adarchive/warc/bytes", sum(r.length for r in written))
-        return capture_id, response_record
-
-    def _send(self, request: Request, response: Response) -> PendingCapture:
-        """Hand the exchange to the evidence writer; its response record id and time."""
-        from crawler.archive.sidecar import EvidenceWriterGone
-
-        assert self.channel is not None
-        ids = (new_record_id(), new_record_id(), new_record_id())
         try:
-            return self.channel.send_exchange(request, response, ids, utc_now())
+            captured = self.sink.record_exchange(request, response)
         except EvidenceWriterGone as exc:
             self._inc("adarchive/warc/not_archived")
             raise IgnoreRequest(f"not archived, so not used: {exc}") from None
-
-    def _revisit_policy(self) -> RevisitPolicy | None:
-        # Revisits (crawler/archive/revisit.py): the policy is built on first use.
-        policy = getattr(self, "_policy", False)
-        if policy is False:
-            from crawler.archive.revisit import RevisitPolicy
-
-            policy = self._policy = RevisitPolicy.from_crawler(self.crawler, self.recorder)
-        return policy
+        request.meta[META_CAPTURE] = captured.record
+        if captured.capture_id is None:
+            # A row id copied from an earlier request's meta (a resumed page's redirect)
+            # is not this response's proof: the writer resolves the record id instead.
+            request.meta.pop(META_CAPTURE_ID, None)
+        else:
+            request.meta[META_CAPTURE_ID] = captured.capture_id
+        return response
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.writer is None:
-            return  # the evidence writer's channel closes before the crawl row is finished
-        self.writer.close()
-        self.recorder.remove_commit_hook(self.writer.sync)
+        """After the crawl row is finished (the recorder's handler runs first): the
+        in-process sink closes its WARC file; the writer's was closed before."""
+        self.sink.close()
+
+
+def _in_process_sink(crawler: Crawler, recorder: CrawlRecorder, directory: Path) -> InProcessSink:
+    settings = crawler.settings
+
+    def on_close(closed: ClosedWarc) -> None:
+        if closed.warc_file_id is not None:
+            recorder.warc_file_closed(closed.warc_file_id, closed.size, closed.sha256)
+        if crawler.stats is not None:
+            crawler.stats.inc_value("adarchive/warc/files_closed")
+
+    # Revisits (crawler/archive/revisit.py): this writer can also write revisit records.
+    writer = RevisitWarcWriter(
+        directory=directory,
+        prefix=settings.get("ADARCHIVE_WARC_PREFIX"),
+        max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE"),
+        warcinfo=lambda: warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
+        on_open=recorder.warc_file_opened,
+        on_close=on_close,
+    )
+    sink = InProcessSink(
+        recorder,
+        writer,
+        stats=crawler.stats,
+        settings=settings,
+        revisit_policy=lambda: RevisitPolicy.from_crawler(crawler, recorder),
+    )
+    return sink
+
+
+def _writer_process_sink(
+    crawler: Crawler, recorder: CrawlRecorder, directory: Path
+) -> WriterProcessSink:
+    settings = crawler.settings
+
+    def config() -> WriterConfig:
+        return WriterConfig(
+            db_url=recorder.db_url,
+            data_root=str(recorder.data_root),
+            # The batching this store would use here (0: its default) is the writer's.
+            commit_every=settings.getint("ADARCHIVE_STORE_COMMIT_EVERY"),
+            crawl_id=recorder.crawl_id,
+            platform=recorder.platform,
+            platform_id=recorder.platform_id,
+            warc_dir=str(directory.resolve()),
+            warc_prefix=settings.get("ADARCHIVE_WARC_PREFIX"),
+            warc_max_size=settings.getint("ADARCHIVE_WARC_MAX_SIZE"),
+            warcinfo=warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
+            revisits=settings.getbool("ADARCHIVE_WARC_REVISITS"),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            settings={name: settings.get(name) for name in WRITER_SETTINGS},
+        )
+
+    sink = WriterProcessSink(crawler, config)
+    # The writer shares the store: what this process still writes itself (crawl rows,
+    # a browser platform's captures) is committed at once, so SQLite's write lock is
+    # never held here while the writer waits for it.
+    recorder.store.commit_every = 1
+    # After the recorder's own spider_opened (connected first): the crawl row exists.
+    crawler.signals.connect(lambda spider: sink.open(), signal=signals.spider_opened, weak=False)
+
+    def close_sink() -> None:
+        counts = sink.close()
+        if sink.failed:  # not all evidence reached the store: not a finished crawl
+            recorder.finish_reason = "evidence_writer_failed"
+        if crawler.stats is not None:
+            for key, value in counts.stats.items():
+                crawler.stats.inc_value(key, value)
+        if counts.ads:  # the writer's counts are the ones that reached the store
+            recorder.stats["ads"] = counts.ads.get("ads", 0)
+            recorder.stats["new_ads"] = counts.ads.get("new_ads", 0)
+
+    # Before the crawl row is finished: its counts come from the writer.
+    recorder.before_finish.append(close_sink)
+    return sink

@@ -25,6 +25,7 @@ import pickle
 import signal
 import struct
 import sys
+from collections.abc import Mapping
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -33,6 +34,8 @@ from crawler.extract.urls import extract_from_url
 
 HEADER = struct.Struct(">I")
 URL_FIELD = "url"
+TEXT_FIELDS = ("title", "body", "name")
+CONTACTS_FIELD = "contacts"
 
 
 def identifiers_for(
@@ -74,6 +77,31 @@ def host_of(url: object) -> str | None:
     except ValueError:
         return None
     return host.lower().removeprefix("www.") if host else None
+
+
+def extraction_args(
+    adapter: Mapping[str, Any],
+) -> tuple[list[tuple[str, str]], str | None, str | None, str | None]:
+    """What :func:`identifiers_for` reads of an advert: texts, region, own host, language."""
+    return (
+        _texts(adapter),
+        adapter.get("region") or None,
+        host_of(adapter.get("url")),
+        adapter.get("language") or None,
+    )
+
+
+def _texts(adapter: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field name, text) pairs; ``contacts`` is one text, one entry per line."""
+    texts = [(f, adapter.get(f)) for f in TEXT_FIELDS if f in adapter]
+    contacts = adapter.get(CONTACTS_FIELD) if CONTACTS_FIELD in adapter else None
+    if isinstance(contacts, str):
+        texts.append((CONTACTS_FIELD, contacts))
+    elif contacts:
+        texts.append((CONTACTS_FIELD, "\n".join(str(c) for c in contacts if c)))
+    if URL_FIELD in adapter:
+        texts.append((URL_FIELD, adapter.get(URL_FIELD)))
+    return [(f, t) for f, t in texts if isinstance(t, str) and t]
 
 
 class WorkerGone(RuntimeError):

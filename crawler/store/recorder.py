@@ -101,6 +101,8 @@ CAPTURE_COLUMNS = (
 CAPTURE_INSERT = Prepared(
     insert(Capture.__table__).returning(Capture.__table__.c.id), CAPTURE_COLUMNS
 )
+# Many rows whose ids nobody needs back (an exchange's request and metadata captures).
+CAPTURE_INSERT_MANY = Prepared(insert(Capture.__table__), CAPTURE_COLUMNS)
 
 
 def default_commit_every(url: str) -> int:
@@ -349,10 +351,11 @@ class CrawlRecorder:
             for listener in list(self.listeners):  # e.g. custody: name, size, SHA-256, time-stamp
                 listener.warc_closed(self, row)
 
-    def add_capture(
+    def capture_row(
         self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None
-    ) -> int:
-        params = {
+    ) -> dict[str, Any]:
+        """The capture row's values for one written record."""
+        return {
             "crawl_id": self.crawl_id,
             "warc_file_id": warc_file_id,
             "kind": record.kind,
@@ -368,9 +371,20 @@ class CrawlRecorder:
             "content_type": record.content_type,
             "parent_capture_id": parent_id,
         }
+
+    def add_capture(
+        self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None
+    ) -> int:
+        params = self.capture_row(record, warc_file_id, parent_id)
         capture_id = int(CAPTURE_INSERT.scalar(self.session, params))
         self.store.touch()
         return capture_id
+
+    def add_captures(self, rows: list[dict[str, Any]]) -> None:
+        """Many capture rows (from :meth:`capture_row`) in one executemany."""
+        if rows:
+            CAPTURE_INSERT_MANY.executemany(self.session, rows)
+            self.store.touch(len(rows))
 
     def add_commit_hook(self, fn: Callable[[], None]) -> None:
         self.store.hooks.append(fn)

@@ -1,15 +1,25 @@
-"""The evidence writer process: WARC records, capture rows, contacts and the store.
+"""The evidence writer process: WARC records, capture rows, adverts and images into the store.
 
-``python -m crawler.archive.sidecar_main`` is started by the crawl
-(:mod:`crawler.archive.sidecar`) and fed length-prefixed pickles on stdin. For
-each crawler of the crawl's process it keeps a *channel*: a rotating WARC
-writer, a recorder on the same store, the revisit policy, the store pipeline
-and the image store. Messages of one pipe are handled in the order sent, so a
+``python -m crawler.sink.evidence_writer`` is started by the crawl's
+writer-process sink (:mod:`crawler.sink.writer_process`) and fed
+length-prefixed pickles of typed messages (:mod:`crawler.sink.messages`) on
+stdin. For each crawler of the crawl's process it keeps a
+:class:`CrawlerEvidence`: a rotating WARC writer, a recorder on the same store,
+the revisit policy, the advert writer and the image store. Messages of one pipe are handled in the order sent, so a
 response is always written (and its capture row known) before the advert read
 from it arrives: adverts name their proof by WARC record id, resolved here.
 
-Only a channel's ``close`` is answered (with the counts the crawl's stats and
-crawl row need). The process commits whenever its input runs dry, so the
+Work is batched: an exchange's records are written to its WARC file at once,
+but its capture rows, and the adverts and images that follow, wait for the
+batch (:data:`BATCH` messages, or the input running dry, or a close); then the
+capture rows go in (the request and metadata rows in one executemany), the
+adverts and images after them, each in its own savepoint, and the batch is
+committed once, on SQLite and PostgreSQL alike. Every commit first flushes and
+fsyncs the WARC files (the recorder's commit hooks), so a capture row never
+points at bytes not on disk.
+
+Only the first :class:`OpenSink` (once ready) and :class:`CloseSink` (with the counts
+the crawl's stats and crawl row need) are answered. The process commits whenever its input runs dry, so the
 crawl's own rare writes (crawl rows, custody events) never wait long for the
 store; on end of input (the crawl finished or died) it closes every WARC file
 and commits, and exits. Ctrl-C and SIGTERM are the crawl's to handle: ignored here.
@@ -25,45 +35,60 @@ import pickle
 import select
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-from scrapy.http.headers import Headers
 from scrapy.settings import Settings
 from sqlalchemy import select as select_rows
 
-from crawler.archive.middleware import add_exchange_captures, exchange_specs
 from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
-from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
 from crawler.archive.warcinfo import software
 from crawler.configuration import project_defaults
 from crawler.evidence.custody_listener import with_custody
-from crawler.extract.worker import identifiers_for
+from crawler.extract.worker import extraction_args, identifiers_for
 from crawler.heap import freeze_heap
 from crawler.printable import install_log_escaping
+from crawler.sink.adverts import AdvertWriter, ad_not_stored
+from crawler.sink.captures import (
+    add_exchange_captures,
+    add_exchanges_captures,
+    exchange_specs,
+)
+from crawler.sink.images import ImageStore
+from crawler.sink.messages import (
+    HEADER,
+    Advert,
+    ChannelCounts,
+    CloseSink,
+    Exchange,
+    ImageFetched,
+    OpenSink,
+    WriterConfig,
+    encode_reply,
+)
 from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
-from pipelines.contacts import extraction_args
-from pipelines.images import ImageStore
-from pipelines.store import StorePipeline, ad_not_stored
 
-logger = logging.getLogger("crawler.archive.sidecar")
+logger = logging.getLogger("crawler.sink.evidence_writer")
 
-# Record ids of the newest response captures, per channel: adverts and their images
+# Record ids of the newest response captures, per crawler: adverts and their images
 # arrive right after their page, so a short memory answers nearly every lookup;
 # older ones are read back from the store.
 RECENT_CAPTURES = 50_000
 # Seconds without input after which pending rows are committed.
 IDLE_COMMIT = 0.2
+# Messages (exchanges, adverts, images) of one crawler per batch: one commit each.
+BATCH = 200
 NEVER = 1 << 62
 # Failed messages in a row after which the writer gives up (and the crawl stops).
 MAX_FAILURES_IN_A_ROW = 20
+ERRORS = "adarchive/evidence_writer/errors"
 
 
 class Counts(collections.Counter):
@@ -74,10 +99,10 @@ class Counts(collections.Counter):
 
 
 @dataclass
-class Channel:
-    """One crawler's evidence: its WARC files, captures, adverts and images."""
+class CrawlerEvidence:
+    """One crawler's evidence in the writer: its WARC files, captures, adverts and images."""
 
-    config: ChannelConfig
+    config: WriterConfig
     stats: Counts = field(default_factory=Counts)
     captures: collections.OrderedDict[str, int] = field(default_factory=collections.OrderedDict)
 
@@ -98,6 +123,8 @@ class Channel:
         recorder = self.recorder
 
         def on_close(closed: Any) -> None:
+            # Its records' rows go in with the commit that marks the file closed.
+            self.record_captures()
             if closed.warc_file_id is not None:
                 recorder.warc_file_closed(closed.warc_file_id, closed.size, closed.sha256)
             self.stats.inc_value("adarchive/warc/files_closed")
@@ -113,52 +140,88 @@ class Channel:
             pid=config.pid,
         )
         recorder.add_commit_hook(self.writer.sync)
+        # The loop commits once per batch (WriterLoop.commit_pending), never a row at a time.
+        recorder.store.commit_every = NEVER
+        # Exchanges written to WARC whose capture rows wait for the batch; the adverts
+        # and images that came after them, in order.
+        self.unrecorded: list[list[Any]] = []
+        self.deferred: list[Advert | ImageFetched] = []
         self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
-        self.store = StorePipeline(recorder)
+        self.adverts = AdvertWriter(recorder)
         self._images: ImageStore | None = None
+        self.delay = float(config.settings.get("ADARCHIVE_EVIDENCE_WRITER_DELAY") or 0)
         software()  # its package metadata read once, before the heap is frozen (freeze_heap)
 
     # -- messages ---------------------------------------------------------
 
-    def exchange(self, payload: tuple) -> None:
-        ids, fetched_at, request_facts, response_facts = payload
-        request, response = rebuild_request(request_facts), rebuild_response(response_facts)
+    def exchange(self, message: Exchange) -> None:
         # The rebuilt request and response stand in for Scrapy's (what build_exchange reads).
-        record_ids = ExchangeIds(*ids)
+        request, response = message.request.rebuilt(), message.response.rebuilt()
+        record_ids = ExchangeIds(*message.record_ids)
         specs = exchange_specs(
-            request, response, record_ids, fetched_at, self.recorder, self.policy
+            request, response, record_ids, message.fetched_at, self.recorder, self.policy
         )
-        written = self.writer.write_group(specs)  # outside the savepoint: a rotation commits
-        with self.savepoint():
-            capture_id = add_exchange_captures(self.recorder, written)
-        self.remember(written[0].record_id, capture_id)
+        written = self.writer.write_group(specs)  # a rotation commits: rows wait for the batch
+        self.unrecorded.append(written)
         self.stats.inc_value("adarchive/warc/records", len(written))
         self.stats.inc_value("adarchive/warc/bytes", sum(r.length for r in written))
 
-    def ad(self, fields: dict[str, Any]) -> None:
+    @property
+    def waiting(self) -> int:
+        """Messages taken and not yet in the store."""
+        return len(self.unrecorded) + len(self.deferred)
+
+    def record_captures(self) -> None:
+        """The capture rows of the exchanges written since the last batch."""
+        groups, self.unrecorded = self.unrecorded, []
+        if not groups:
+            return
         try:
-            if fields.get("identifiers") == EXTRACT_HERE:
+            with self.savepoint():
+                heads = add_exchanges_captures(self.recorder, groups)
+        except Exception:
+            # One refused row must not cost the others: again, one exchange at a time.
+            logger.warning("evidence writer: a capture batch was refused; row by row")
+            heads = []
+            for group in groups:
+                try:
+                    with self.savepoint():
+                        heads.append(add_exchange_captures(self.recorder, group))
+                except Exception:
+                    self.stats.inc_value(ERRORS)
+                    logger.error("evidence writer: capture rows refused\n%s",
+                                 traceback.format_exc())  # fmt: skip
+                    heads.append(None)
+        for group, head in zip(groups, heads, strict=True):
+            if head is not None:
+                self.remember(group[0].record_id, head)
+
+    def advert(self, message: Advert) -> None:
+        fields = message.fields
+        try:
+            if message.extract_identifiers:
                 fields["identifiers"] = identifiers_for(*extraction_args(fields))
             if fields.get("capture_id") is None:
                 fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
             with self.savepoint():
-                self.store.store_ad(fields)
+                self.adverts.store_ad(fields)
         except Exception as exc:
             # Counted after the savepoint has undone its own counts: the loss stays said.
             ad_not_stored(self.stats, fields, exc)
             raise
 
-    def image(self, payload: tuple) -> None:
-        platform, external_id, url, data, record_id, parent = payload
+    def image(self, message: ImageFetched) -> None:
         images = self.images()
-        ad_id = images.ad_id_for(platform, external_id)
+        ad_id = images.ad_id_for(message.platform, message.external_id)
         if ad_id is None:  # its advert was refused: nothing to link the image to
             self.stats.inc_value("adarchive/images/without_advert")
             return
         # The advert's page capture: a row id when it came from an earlier crawl (resume).
-        parent_id = parent if isinstance(parent, int) else self.capture_id(parent)
+        parent = self.capture_id(message.parent)
         with self.savepoint():
-            images.store_image(ad_id, url, data, self.capture_id(record_id), parent_id)
+            images.store_image(
+                ad_id, message.url, message.data, self.capture_id(message.capture), parent
+            )
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -177,18 +240,18 @@ class Channel:
             self.recorder.stats.update(counted)
             self.stats.clear()
             self.stats.update(stats)
-            self.store.forget_cached_ids()
+            self.adverts.forget_cached_ids()
             raise
         finally:
             store.commit_every = every
         if store.pending >= every:
             store.commit()
 
-    def close(self) -> dict[str, Any]:
+    def close(self) -> ChannelCounts:
         self.writer.close()
         self.recorder.remove_commit_hook(self.writer.sync)
         self.recorder.store.commit()
-        counts = {"stats": dict(self.stats), "ads": dict(self.recorder.stats)}
+        counts = ChannelCounts(stats=dict(self.stats), ads=dict(self.recorder.stats))
         self.recorder.release()
         return counts
 
@@ -199,15 +262,16 @@ class Channel:
         if len(self.captures) > RECENT_CAPTURES:
             self.captures.popitem(last=False)
 
-    def capture_id(self, record_id: str | None) -> int | None:
-        """The capture row of a response written by this process (or found in the store)."""
-        if not record_id:
-            return None
-        found = self.captures.get(record_id)
+    def capture_id(self, capture: int | str | None) -> int | None:
+        """The capture row of a response written by this process (or found in the store),
+        from its WARC record id; a row id is taken as it is."""
+        if not capture or isinstance(capture, int):
+            return capture or None
+        found = self.captures.get(capture)
         if found is not None:
             return found
         return self.recorder.session.scalar(
-            select_rows(Capture.id).where(Capture.record_id == record_id)
+            select_rows(Capture.id).where(Capture.record_id == capture)
         )
 
     def images(self) -> ImageStore:
@@ -216,50 +280,17 @@ class Channel:
         return self._images
 
 
-@dataclass(eq=False)  # identity hashing: urlparse_cached keeps its cache per object
-class SentRequest:
-    """What :func:`build_exchange` reads of the request sent (a Scrapy request's
-    constructor would re-check and re-escape the URL on every exchange)."""
-
-    method: str
-    url: str
-    headers: Any
-    body: bytes
-    meta: dict[str, Any]
+HANDLERS = {Exchange: CrawlerEvidence.exchange, Advert: CrawlerEvidence.advert,
+            ImageFetched: CrawlerEvidence.image}  # fmt: skip
 
 
-@dataclass(eq=False)
-class ReceivedResponse:
-    """What :func:`build_exchange` reads of the response received."""
-
-    url: str
-    status: int
-    headers: Any
-    body: bytes
-    ip_address: Any
-    protocol: str | None
-    flags: list[str]
-
-
-def rebuild_request(facts: tuple) -> SentRequest:
-    method, url, headers, body, meta = facts
-    return SentRequest(method, url, Headers(headers), body, meta)
-
-
-def rebuild_response(facts: tuple) -> ReceivedResponse:
-    url, status, headers, body, ip, protocol, flags = facts
-    return ReceivedResponse(
-        url, status, Headers(headers), body, ip_address(ip) if ip else None, protocol, flags
-    )
-
-
-class Sidecar:
+class WriterLoop:
     """The message loop: read frames, dispatch them, commit when the input runs dry."""
 
     def __init__(self, stdin: int, stdout: int) -> None:
         self.stdin = stdin
         self.stdout = stdout
-        self.channels: dict[int, Channel] = {}
+        self.crawlers: dict[int, CrawlerEvidence] = {}
         self.buffer = bytearray()
         self.failures = 0
 
@@ -269,7 +300,7 @@ class Sidecar:
                 message = self.next_message()
                 if message is None:
                     break
-                self.handle(message)
+                self.handle(*message)
         except Exception:
             logger.critical("evidence writer failed:\n%s", traceback.format_exc())
             self.close_all()  # what was written stays usable: files closed, rows committed
@@ -278,13 +309,13 @@ class Sidecar:
         return 0
 
     def close_all(self) -> None:
-        for key in list(self.channels):
+        for key in list(self.crawlers):
             try:
-                self.close_channel(key, reply=False)
+                self.close_sink(key, reply=False)
             except Exception:
-                logger.error("could not close channel %s:\n%s", key, traceback.format_exc())
+                logger.error("could not close sink %s:\n%s", key, traceback.format_exc())
 
-    def next_message(self) -> Any:
+    def next_message(self) -> tuple[int, Any] | None:
         while True:
             if len(self.buffer) >= HEADER.size:
                 (size,) = HEADER.unpack_from(self.buffer)
@@ -303,29 +334,54 @@ class Sidecar:
             self.buffer += chunk
 
     def commit_pending(self) -> None:
+        """Every crawler's batch into the store, then one commit per store."""
         done: set[int] = set()
-        for channel in self.channels.values():
-            store = channel.recorder.store
+        for evidence in list(self.crawlers.values()):
+            self.flush(evidence)
+        for evidence in self.crawlers.values():
+            store = evidence.recorder.store
             if store.pending and id(store) not in done:
                 done.add(id(store))
                 store.commit()
 
-    def handle(self, message: tuple) -> None:
-        kind, key, payload = message
-        if kind == "open":
-            self.channels[key] = Channel(payload)
-            freeze_heap(int(payload.settings.get("ADARCHIVE_GC_THRESHOLD") or 0))
+    def flush(self, evidence: CrawlerEvidence) -> None:
+        """The batch's capture rows, then its adverts and images, in the order sent."""
+        evidence.record_captures()
+        deferred, evidence.deferred = evidence.deferred, []
+        for message in deferred:
+            self.dispatch(evidence, message)
+
+    def handle(self, key: int, message: Any) -> None:
+        if isinstance(message, OpenSink):
+            self.crawlers[key] = CrawlerEvidence(message.config)
+            freeze_heap(int(message.config.settings.get("ADARCHIVE_GC_THRESHOLD") or 0))
+            if message.answer:  # ready: the crawl may start fetching
+                write_all(self.stdout, encode_reply(key))
             return
-        if kind == "close":
-            self.close_channel(key, reply=True)
+        if isinstance(message, CloseSink):
+            self.close_sink(key, reply=True)
             return
-        channel = self.channels[key]
+        evidence = self.crawlers[key]
+        if evidence.delay:
+            time.sleep(evidence.delay)  # test hook: a writer slower than the crawl
+        if isinstance(message, Exchange):
+            self.dispatch(evidence, message)  # on disk now, its rows with the batch
+        else:
+            evidence.deferred.append(message)
+        if evidence.waiting >= BATCH:
+            self.commit_pending()
+
+    def dispatch(self, evidence: CrawlerEvidence, message: Any) -> None:
         try:
-            getattr(channel, kind)(payload)
+            HANDLERS[type(message)](evidence, message)
         except Exception:
             # One exchange, advert or image refused: say so, keep the rest of the crawl.
-            channel.stats.inc_value("adarchive/sidecar/errors")
-            logger.error("evidence writer: %s message failed\n%s", kind, traceback.format_exc())
+            evidence.stats.inc_value(ERRORS)
+            logger.error(
+                "evidence writer: %s message failed\n%s",
+                type(message).__name__,
+                traceback.format_exc(),
+            )
             self.failures += 1
             if self.failures >= MAX_FAILURES_IN_A_ROW:
                 # Not one bad page but a broken disk or store: archiving on is pretence.
@@ -333,12 +389,14 @@ class Sidecar:
         else:
             self.failures = 0
 
-    def close_channel(self, key: int, reply: bool) -> None:
-        channel = self.channels.pop(key, None)
-        counts = channel.close() if channel is not None else {"stats": {}, "ads": {}}
+    def close_sink(self, key: int, reply: bool) -> None:
+        evidence = self.crawlers.get(key)
+        if evidence is not None:
+            self.flush(evidence)
+        evidence = self.crawlers.pop(key, None)
+        counts = evidence.close() if evidence is not None else ChannelCounts()
         if reply:
-            data = pickle.dumps(counts, protocol=pickle.HIGHEST_PROTOCOL)
-            write_all(self.stdout, HEADER.pack(len(data)) + data)
+            write_all(self.stdout, encode_reply(counts))
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -368,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     # Store plumbing (schema checks) says nothing a crawl's log needs.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return Sidecar(sys.stdin.fileno(), out).run()
+    return WriterLoop(sys.stdin.fileno(), out).run()
 
 
 if __name__ == "__main__":
