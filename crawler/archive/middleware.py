@@ -8,11 +8,12 @@ and robots.txt response, exactly as fetched.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from crawler.archive.revisit import RevisitPolicy
     from crawler.archive.sidecar import PendingCapture, SidecarChannel
     from crawler.store.recorder import CrawlRecorder
+
+logger = logging.getLogger(__name__)
 
 META_CAPTURE_ID = "adarchive_capture_id"
 META_CAPTURE = "adarchive_capture"
@@ -77,6 +80,36 @@ def add_exchange_captures(recorder: CrawlRecorder, written: list[WrittenRecord])
     for record in written[1:]:
         recorder.add_capture(record, record.warc_file_id, parent_id=capture_id)
     return capture_id
+
+
+def warc_max_age(settings: Any) -> float | None:
+    """Seconds a WARC file may hold a capture before it is closed and time-stamped.
+
+    Only with a TSA configured: without one, closing early would bound nothing.
+    """
+    from crawler.evidence.anchor import tsa_urls
+
+    if not tsa_urls(settings.get("ADARCHIVE_TSA_URL")):
+        return None
+    minutes = settings.getfloat("ADARCHIVE_WARC_MAX_AGE_MINUTES")
+    if not minutes > 0:
+        raise ValueError(f"ADARCHIVE_WARC_MAX_AGE_MINUTES must be more than 0 (got {minutes})")
+    return minutes * 60
+
+
+def start_rotation_timer(writer: RotatingWarcWriter) -> Any:
+    """A reactor timer that closes ``writer``'s file once it is due, even if no record
+    arrives (an idle crawl); returns the running LoopingCall, or None if not needed."""
+    interval = writer.check_interval
+    if interval is None:
+        return None
+    from twisted.internet import task
+
+    timer = task.LoopingCall(writer.close_if_due)
+    timer.start(interval, now=False).addErrback(
+        lambda failure: logger.error("WARC rotation timer stopped: %s", failure.value)
+    )
+    return timer
 
 
 def uses_evidence_process(crawler: Crawler) -> bool:
@@ -137,8 +170,10 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
             warcinfo=lambda: warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
             on_open=recorder.warc_file_opened,
             on_close=on_close,
+            max_age=warc_max_age(settings),
         )
         middleware = cls(crawler, recorder, writer)
+        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
@@ -260,8 +295,15 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
             policy = self._policy = RevisitPolicy.from_crawler(self.crawler, self.recorder)
         return policy
 
+    def spider_opened(self, spider: Spider) -> None:
+        # With a TSA: files close on time even while the crawl waits (ADARCHIVE_WARC_MAX_AGE_MINUTES).
+        self._rotation = start_rotation_timer(self.writer) if self.writer is not None else None
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.writer is None:
             return  # the evidence writer's channel closes before the crawl row is finished
+        timer = getattr(self, "_rotation", None)
+        if timer is not None and timer.running:
+            timer.stop()
         self.writer.close()
         self.recorder.remove_commit_hook(self.writer.sync)

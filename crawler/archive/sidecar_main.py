@@ -25,6 +25,7 @@ import pickle
 import select
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from scrapy.http.headers import Headers
 from scrapy.settings import Settings
 from sqlalchemy import select as select_rows
 
-from crawler.archive.middleware import add_exchange_captures, exchange_specs
+from crawler.archive.middleware import add_exchange_captures, exchange_specs, warc_max_age
 from crawler.archive.records import ExchangeIds
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.sidecar import EXTRACT_HERE, HEADER, ChannelConfig
@@ -108,6 +109,7 @@ class Channel:
             on_close=on_close,
             host=config.host,
             pid=config.pid,
+            max_age=warc_max_age(recorder.crawler.settings),
         )
         recorder.add_commit_hook(self.writer.sync)
         self.policy = RevisitPolicy(recorder, self.stats) if config.revisits else None
@@ -259,6 +261,7 @@ class Sidecar:
         self.channels: dict[int, Channel] = {}
         self.buffer = bytearray()
         self.failures = 0
+        self.next_rotation_check = 0.0
 
     def run(self) -> int:
         try:
@@ -267,6 +270,7 @@ class Sidecar:
                 if message is None:
                     break
                 self.handle(message)
+                self.rotate_due()
         except Exception:
             logger.critical("evidence writer failed:\n%s", traceback.format_exc())
             self.close_all()  # what was written stays usable: files closed, rows committed
@@ -294,6 +298,8 @@ class Sidecar:
                 # A pause in the input: commit, so the crawl's own writes (crawl rows,
                 # custody events) never wait on this process's open transaction.
                 self.commit_pending()
+                self.rotate_due()
+                continue  # waiting on, not blocked in read: the rotation timer keeps running
             chunk = os.read(self.stdin, 1 << 20)
             if not chunk:
                 return None  # a partial frame at the end was never sent in full: dropped
@@ -306,6 +312,18 @@ class Sidecar:
             if store.pending and id(store) not in done:
                 done.add(id(store))
                 store.commit()
+
+    def rotate_due(self) -> None:
+        """Close (and so time-stamp) every WARC file whose oldest capture is nearly
+        ADARCHIVE_WARC_MAX_AGE_MINUTES old: called between messages and whenever the
+        input pauses, so an idle crawl keeps no file open past the bound."""
+        now = time.monotonic()
+        if now < self.next_rotation_check:
+            return
+        intervals = [c.writer.check_interval for c in self.channels.values()]
+        self.next_rotation_check = now + min((i for i in intervals if i), default=IDLE_COMMIT)
+        for channel in self.channels.values():
+            channel.writer.close_if_due()  # its commits and custody events run here
 
     def handle(self, message: tuple) -> None:
         kind, key, payload = message

@@ -180,12 +180,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
         tsa_roots=frozenset(root_fingerprints),
         tsa_roots_pem=root_pem,
         require_timestamp=args.require_timestamp,
+        time_bound_minutes=args.time_bound,
     )
     report = verify_bundle(Path(args.bundle), anchors=anchors)
     print_report(report, sys.stdout)
     if args.db or setting("ADARCHIVE_DB"):
         _log_verification(args.db, report)
     return report.exit_code
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 minutes: {text!r}")
+    return value
 
 
 def _key_fingerprint(path: Path) -> str:
@@ -346,6 +357,9 @@ def register(sub: Any) -> None:
                    "repeatable; also $ADARCHIVE_TRUSTED_TSAS)")  # fmt: skip
     p.add_argument("--require-timestamp", action="store_true",
                    help="fail when no token under a trusted TSA root dates the bundle's files")  # fmt: skip
+    p.add_argument("--time-bound", metavar="MINUTES", type=_positive_minutes,
+                   help="state whether every capture was time-stamped within MINUTES of it "
+                   "(default: $ADARCHIVE_WARC_MAX_AGE_MINUTES)")  # fmt: skip
     p.add_argument("--db", help="record the verification in this store's custody log")
     p.set_defaults(func=cmd_verify)
 

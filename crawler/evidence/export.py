@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.archive.digests import file_sha256
+from crawler.configuration import setting
 from crawler.evidence import events as ev
 from crawler.evidence.anchor import ANCHOR_PREFIX, anchor_dir, anchor_head, tsa_urls
 from crawler.evidence.cdx import cdxj_line
@@ -54,7 +55,13 @@ from crawler.evidence.layout import (
     WACZ_VERSION,
 )
 from crawler.evidence.selection import Selected, Selection, select_captures
-from crawler.evidence.timestamp import TimestampError, manifest_paths, request_timestamp
+from crawler.evidence.timebound import TimeBound, compute
+from crawler.evidence.timestamp import (
+    TimestampError,
+    manifest_paths,
+    request_timestamp,
+    verify_response,
+)
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
 from crawler.evidence.zipwriter import ZipWriter
 from crawler.store.models import Ad, Capture, CustodyEvent, Platform, Sighting, WarcFile, utc
@@ -131,6 +138,8 @@ class SourceFile:
     name: str
     captures: list[Capture]
     stamped: bool = False
+    stamped_at: datetime | None = None
+    """genTime of the token over its manifest (checked, not yet against a trusted root)."""
 
 
 class _Entry:
@@ -341,6 +350,7 @@ def _write_bundle(
         "fingerprint": fingerprint,
         "public_key": public_b64,
         "skipped_open": selected.skipped_open,
+        "time_bound": _time_bound(sources, infos),
     }
     from crawler.evidence.report import render_report, render_verify_txt
 
@@ -380,6 +390,15 @@ def _write_bundle(
     _write_bytes(zf, DIGEST, created, json.dumps(digest, indent=2).encode("utf-8"))
     zf.close()
     return {"records": records, "event": event.seq, "fingerprint": fingerprint}
+
+
+def _time_bound(sources: list[SourceFile], infos: list[CaptureInfo]) -> TimeBound | None:
+    """How soon each capture was time-stamped (for VERIFY.txt); None if nothing was."""
+    stamped = {s.name: s.stamped_at for s in sources if s.stamped_at is not None}
+    if not stamped:
+        return None
+    minutes = float(setting("ADARCHIVE_WARC_MAX_AGE_MINUTES"))
+    return compute(((i.source_warc, i.fetched_at) for i in infos), stamped, minutes)
 
 
 def _stamp_signature(signature: str) -> bytes | None:
@@ -491,6 +510,9 @@ def _copy_stamps(zf: ZipWriter, source: SourceFile, when: datetime) -> list[dict
     if not all(p.exists() for p in paths):
         return []
     source.stamped = True
+    manifest, token, chain = (p.read_bytes() for p in paths)
+    check = verify_response(token, manifest, chain)
+    source.stamped_at = check.gen_time if check.ok else None
     out = []
     for path in paths:
         entry = _Entry(zf, f"evidence/{path.name}", when, path.stat().st_size)

@@ -287,6 +287,23 @@ NO_TIMESTAMPS = """
 """
 
 
+def _bound_text(bound: Any) -> str:
+    """Step 8's statement of how soon each capture was time-stamped (computed, never assumed)."""
+    if bound is None:
+        return ""
+    lines = [
+        "",
+        "",
+        "   Time bound (computed at export; `adarchive verify --tsa-root` recomputes it",
+        "   under the roots you trust): " + bound.statement() + ".",
+        "   Per source file, the token's time against its oldest capture (fetched_at):",
+        *(f"     {f.describe()}" for f in bound.files),
+        '   Check it: the "Time stamp:" openssl prints below, minus the earliest',
+        "   fetched_at of that source_warc in evidence/captures.csv.",
+    ]
+    return "\n".join(lines)
+
+
 def render_verify_txt(ctx: dict[str, Any]) -> str:
     event = ctx["event"]
     stamped = [s.name for s in ctx["sources"] if s.stamped]
@@ -303,7 +320,7 @@ def render_verify_txt(ctx: dict[str, Any]) -> str:
         "@@SIGNED@@": f"yes, key fingerprint {ctx['fingerprint']}" if ctx["fingerprint"] else "no",
         "@@FINGERPRINT@@": ctx["fingerprint"] or "",
         "@@STAMPED@@": ", ".join(stamped),
-        "@@BOUND@@": "",
+        "@@BOUND@@": _bound_text(ctx.get("time_bound")),
         "@@BUNDLE_SH@@": shlex.quote(ctx.get("bundle", "BUNDLE.wacz")),
         "@@BUNDLE@@": ctx.get("bundle", "BUNDLE.wacz"),
     }

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -52,6 +53,8 @@ class Check:
     problems: list[str] = field(default_factory=list)
     warning: bool = False
     """Passed nothing false, but something a reader must know was not established."""
+    notes: list[str] = field(default_factory=list)
+    """Lines printed under the check whatever its outcome (e.g. each file's time gap)."""
 
 
 @dataclass
@@ -134,6 +137,8 @@ class Anchors:
     tsa_roots: frozenset[str] = frozenset()
     tsa_roots_pem: bytes = b""
     require_timestamp: bool = False
+    time_bound_minutes: float | None = None
+    """The bound to state (``--time-bound``); None: ADARCHIVE_WARC_MAX_AGE_MINUTES."""
 
 
 def verify_bundle(
@@ -175,7 +180,10 @@ def verify_bundle(
     checks.append(_check_captures(scan, rows))
     checks.append(_check_index(scan))
     checks.append(_check_custody(scan, custody, rows))
-    checks.append(_check_timestamps(scan, rows, custody, anchors))
+    stamps, stamped_at = _check_timestamps(scan, rows, custody, anchors)
+    checks.append(stamps)
+    if stamped_at:  # without trusted time the time-stamps line already warns
+        checks.append(_check_time_bound(rows, stamped_at, anchors))
     checks.append(_check_anchors(scan, custody, anchors))
     return Report(path, checks, signer=signer if signature.ok else "")
 
@@ -628,11 +636,13 @@ def _check_timestamps(
     rows: list[dict[str, str]],
     custody: list[Any],
     anchors: Anchors,
-) -> Check:
+) -> tuple[Check, dict[str, datetime]]:
+    """The check, and the trusted token time of each source WARC file (by name)."""
     manifests = sorted(n for n in scan.small if n.endswith(MANIFEST_SUFFIX))
     problems = _stamps_the_log_promises(scan, rows, custody)
+    stamped_at: dict[str, datetime] = {}
     if not manifests:
-        return _no_trusted_time(problems, anchors, "no time-stamp token in this bundle")
+        return _no_trusted_time(problems, anchors, "no time-stamp token in this bundle"), stamped_at
     times = []
     untrusted = 0
     for name in manifests:
@@ -658,6 +668,8 @@ def _check_timestamps(
             )
             continue
         times.append(check.gen_time)
+        assert check.gen_time is not None
+        stamped_at[_manifest_warc(data)] = check.gen_time
     if problems or not times:
         reason = (
             f"{untrusted} token(s) well-formed but NOT trusted: no TSA root configured "
@@ -665,13 +677,50 @@ def _check_timestamps(
             if untrusted
             else "no trusted time-stamp"
         )
-        return _no_trusted_time(problems, anchors, reason)
+        return _no_trusted_time(problems, anchors, reason), stamped_at
     first = min(times).strftime("%Y-%m-%dT%H:%M:%SZ")
     return _check(
         "time-stamps",
         [],
         f"{len(times)} RFC 3161 tokens valid under a trusted TSA root (earliest {first})",
-    )
+    ), stamped_at
+
+
+def _manifest_warc(data: bytes) -> str:
+    try:
+        return str(json.loads(data)["warc"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
+def _check_time_bound(
+    rows: list[dict[str, str]], stamped_at: dict[str, datetime], anchors: Anchors
+) -> Check:
+    """How soon after its capture each record was time-stamped, worst case per file.
+
+    The capture dates are captures.csv's fetched_at, which the captures check holds
+    to each record's WARC-Date and the manifest check to the time-stamped manifest.
+    """
+    from crawler.configuration import setting
+    from crawler.evidence.timebound import compute
+
+    minutes = anchors.time_bound_minutes
+    if minutes is None:
+        minutes = float(setting("ADARCHIVE_WARC_MAX_AGE_MINUTES"))
+    captures = []
+    for row in rows:
+        try:
+            captures.append((row["source_warc"], parse_time(row["fetched_at"])))
+        except (KeyError, SigningKeyError):
+            continue  # the captures check names the row
+    bound = compute(captures, stamped_at, minutes)
+    notes = [f.describe() for f in bound.files]
+    if bound.contradictions:
+        problems = [f.describe() for f in bound.contradictions]
+        return Check("time bound", False, problems[0], problems, notes=notes)
+    if bound.holds:
+        return Check("time bound", True, bound.statement(), notes=notes)
+    return Check("time bound", True, bound.statement(), [], True, notes)
 
 
 def _check_anchors(scan: _Scan, custody: list[Any], anchors: Anchors) -> Check:
@@ -768,6 +817,7 @@ def _manifest_vs_rows(name: str, data: bytes, rows: Iterable[dict[str, str]]) ->
             or str(rec["length"]) != row["source_length"]
             or rec["block_sha256"] != row["block_sha256"]
             or (rec.get("payload_sha256") or "") != row["payload_sha256"]
+            or not _same_time(row["fetched_at"], rec.get("date"))
         ):
             problems.append(
                 f"{name}: record {row['warc_record_id']} differs from {CAPTURES_PATH} line {line}"
@@ -784,6 +834,8 @@ def print_report(report: Report, out: Any) -> None:
         if not check.ok:
             for problem in check.problems[1:MAX_REPORTED]:
                 print(f"{' ' * width}        {problem}", file=out)
+        for note in check.notes[:MAX_REPORTED]:
+            print(f"{' ' * width}        {note}", file=out)
     if not report.ok:
         result = "VERIFICATION FAILED"
     elif not report.signer_verified:

@@ -61,6 +61,7 @@ def crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
     """Refuse, in one line, settings a crawl must not start with."""
+    from crawler.archive.middleware import warc_max_age
     from crawler.archive.writer import check_prefix
     from crawler.guard.middleware import allow_list_from_settings
     from crawler.politeness.budget import budget_for
@@ -68,6 +69,7 @@ def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
     check_policy(settings)
     try:
         check_prefix(settings.get("ADARCHIVE_WARC_PREFIX"))
+        warc_max_age(settings)
         allow_list_from_settings(settings)
         for name in platforms:
             budget_for(settings, name)
