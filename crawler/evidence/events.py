@@ -95,7 +95,6 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
     urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL"))
     if not urls:
         return
-    tsa_url = urls[0]  # the file's manifest token; the chain head gets one from each
     from crawler.evidence.timestamp import on_warc_closed
 
     path = Path(row.path)
@@ -108,7 +107,7 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
         records,
         session=recorder.session,
         subject=warc_subject(row.path),
-        tsa_url=tsa_url,
+        tsa_urls=urls,  # a token from each TSA over the file's manifest
     )
     from crawler.evidence.anchor import anchor_head
 

@@ -60,6 +60,7 @@ from crawler.evidence.timestamp import (
     TimestampError,
     manifest_paths,
     request_timestamp,
+    tokens_beside,
     verify_response,
 )
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
@@ -384,9 +385,9 @@ def _write_bundle(
             "signature": sign_hash(key, digest["hash"]),
         }
     if key is not None:
-        token = _stamp_signature(digest["signedData"]["signature"])
-        if token is not None:
-            digest[SIGNATURE_STAMP] = base64.b64encode(token).decode("ascii")
+        stamps = _stamp_signature(digest["signedData"]["signature"])
+        if stamps:
+            digest[SIGNATURE_STAMP] = stamps
     _write_bytes(zf, DIGEST, created, json.dumps(digest, indent=2).encode("utf-8"))
     zf.close()
     return {"records": records, "event": event.seq, "fingerprint": fingerprint}
@@ -401,20 +402,24 @@ def _time_bound(sources: list[SourceFile], infos: list[CaptureInfo]) -> TimeBoun
     return compute(((i.source_warc, i.fetched_at) for i in infos), stamped, minutes)
 
 
-def _stamp_signature(signature: str) -> bytes | None:
+def _stamp_signature(signature: str) -> list[dict[str, str]]:
     """Trusted time over the signature, so a signer's validity period can be checked.
 
-    The token covers the ASCII ``signature`` value and travels in
-    datapackage-digest.json (WACZ readers refuse unlisted files). The first
-    configured TSA that answers is used; if none does, verify says the signing
-    time is only claimed.
+    A token from each configured TSA over the ASCII ``signature`` value, as
+    ``[{"tsa": URL, "token": BASE64}, …]`` in datapackage-digest.json (WACZ
+    readers refuse unlisted files). A TSA that does not answer is listed with
+    its ``error``, so verify can say which one is missing; one trusted token
+    suffices to date the signature.
     """
+    stamps = []
     for url in tsa_urls():
         try:
-            return request_timestamp(url, signature.encode("ascii"))
-        except TimestampError:
+            token = request_timestamp(url, signature.encode("ascii"))
+        except TimestampError as exc:
+            stamps.append({"tsa": url, "error": str(exc)})
             continue
-    return None
+        stamps.append({"tsa": url, "token": base64.b64encode(token).decode("ascii")})
+    return stamps
 
 
 def _copy_records(
@@ -505,16 +510,23 @@ def _copy_one(fh: BinaryIO, offset: int, length: int, entry: _Entry, name: str) 
 
 
 def _copy_stamps(zf: ZipWriter, source: SourceFile, when: datetime) -> list[dict[str, Any]]:
-    """Manifest, token and TSA chain of a source file, if it was time-stamped."""
-    paths = manifest_paths(source.path)
-    if not all(p.exists() for p in paths):
+    """Manifest, and each TSA's token and chain, of a source file if it was time-stamped."""
+    manifest_path = manifest_paths(source.path)[0]
+    pairs = (
+        [p for p in tokens_beside(manifest_path) if p[1].exists()] if manifest_path.exists() else []
+    )
+    if not pairs:
         return []
     source.stamped = True
-    manifest, token, chain = (p.read_bytes() for p in paths)
-    check = verify_response(token, manifest, chain)
-    source.stamped_at = check.gen_time if check.ok else None
+    manifest = manifest_path.read_bytes()
+    times = []
+    for token, chain in pairs:
+        check = verify_response(token.read_bytes(), manifest, chain.read_bytes())
+        if check.ok and check.gen_time is not None:
+            times.append(check.gen_time)
+    source.stamped_at = min(times, default=None)
     out = []
-    for path in paths:
+    for path in [manifest_path, *(p for pair in pairs for p in pair)]:
         entry = _Entry(zf, f"evidence/{path.name}", when, path.stat().st_size)
         with open(path, "rb") as fh:
             while chunk := fh.read(CHUNK):

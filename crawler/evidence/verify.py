@@ -171,10 +171,11 @@ def verify_bundle(
     checks.append(_check_digest(scan, digest))
     custody = _custody_lines(scan)
     export_event = custody[-1] if custody and isinstance(custody[-1], dict) else {}
-    signed_at, stamp_note = _signature_time(digest, anchors)
+    signed_at, stamp_note, stamp_lines = _signature_time(digest, anchors)
     signature, signer = _check_signature(digest, package, export_event, anchors, signed_at)
     if stamp_note and signature.ok:
         signature.detail += f"; {stamp_note}"
+    signature.notes += stamp_lines
     checks.append(signature)
     rows = _csv_rows(scan)
     checks.append(_check_captures(scan, rows))
@@ -425,25 +426,70 @@ def _check_signature(
     return _check("signature", [], f"ECDSA P-384 over the datapackage hash by {signer}"), signer
 
 
-def _signature_time(digest: dict[str, Any], anchors: Anchors) -> tuple[Any, str]:
-    """(trusted time the signature existed by, what to say about it)."""
+def _signature_time(digest: dict[str, Any], anchors: Anchors) -> tuple[Any, str, list[str]]:
+    """(trusted time the signature existed by, what to say about it, a line per token).
+
+    Each TSA's token is checked and reported; the earliest one under a trusted
+    root dates the signature (one suffices).
+    """
+    signature = str((digest.get("signedData") or {}).get("signature", "")) if digest else ""
+    stamps = _signature_stamps(digest.get(SIGNATURE_STAMP) if digest else None)
+    if not stamps or not signature:
+        return None, "signing time only claimed (no time-stamp over the signature)", []
+    lines, times = [], []
+    for n, (tsa, token, error) in enumerate(stamps, start=1):
+        where = f"{SIGNATURE_STAMP} {n} ({tsa or 'TSA not named'})"
+        if token is None:
+            lines.append(f"{where}: no token ({error})")
+            continue
+        check = verify_response(token, signature.encode("ascii"), anchors.tsa_roots_pem or None)
+        if not check.ok:
+            lines.append(f"{where}: INVALID ({check.reason})")
+        elif not anchors.tsa_roots:
+            lines.append(f"{where}: well-formed, NOT trusted (no TSA root configured)")
+        elif check.root_fingerprint not in anchors.tsa_roots:
+            lines.append(f"{where}: root {check.root_fingerprint[:16]}… not trusted")
+        else:
+            times.append(check.gen_time)
+            lines.append(f"{where}: valid, {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
+    if not times:
+        return (
+            None,
+            "no time-stamp over the signature under a trusted TSA root: "
+            + ("signing time only claimed"),
+            lines,
+        )
+    first = min(times)
+    return (
+        first,
+        f"signed no later than {first:%Y-%m-%dT%H:%M:%SZ} (RFC 3161); "
+        f"{len(times)} of {len(stamps)} signature tokens under a trusted TSA root",
+        lines,
+    )
+
+
+def _signature_stamps(value: Any) -> list[tuple[str, bytes | None, str]]:
+    """(TSA, token or None, why none) per stamp; also the one-token form of older bundles."""
     import base64
     import binascii
 
-    encoded = digest.get(SIGNATURE_STAMP) if digest else None
-    signature = str((digest.get("signedData") or {}).get("signature", "")) if digest else ""
-    if not encoded or not signature:
-        return None, "signing time only claimed (no time-stamp over the signature)"
-    try:
-        token = base64.b64decode(str(encoded), validate=True)
-    except (ValueError, binascii.Error):
-        return None, f"{SIGNATURE_STAMP} is not base64: signing time only claimed"
-    check = verify_response(token, signature.encode("ascii"), anchors.tsa_roots_pem or None)
-    if not check.ok:
-        return None, f"{SIGNATURE_STAMP} does not hold ({check.reason}): signing time only claimed"
-    if check.root_fingerprint not in anchors.tsa_roots:
-        return None, f"{SIGNATURE_STAMP} not under a trusted TSA root: signing time only claimed"
-    return check.gen_time, f"signed no later than {check.gen_time:%Y-%m-%dT%H:%M:%SZ} (RFC 3161)"
+    items = [{"token": value}] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return [("", None, f"{SIGNATURE_STAMP} is not a list of tokens")] if value else []
+    out: list[tuple[str, bytes | None, str]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            out.append(("", None, "not a token entry"))
+            continue
+        tsa, encoded = str(item.get("tsa", "")), item.get("token")
+        if not encoded:
+            out.append((tsa, None, str(item.get("error", "no token"))))
+            continue
+        try:
+            out.append((tsa, base64.b64decode(str(encoded), validate=True), ""))
+        except (ValueError, binascii.Error):
+            out.append((tsa, None, "token is not base64"))
+    return out
 
 
 def _csv_rows(scan: _Scan) -> list[dict[str, str]]:
@@ -645,31 +691,45 @@ def _check_timestamps(
         return _no_trusted_time(problems, anchors, "no time-stamp token in this bundle"), stamped_at
     times = []
     untrusted = 0
+    notes: list[str] = []
     for name in manifests:
         base = name[: -len(MANIFEST_SUFFIX)]
-        token = scan.small.get(base + TOKEN_SUFFIX)
-        chain = scan.small.get(base + CHAIN_SUFFIX)
         data = scan.small[name]
-        if token is None:
+        tokens = sorted(
+            n for n in scan.small if n.startswith(base + ".") and n.endswith(TOKEN_SUFFIX)
+        )
+        if not tokens:
             problems.append(f"{base + TOKEN_SUFFIX}: missing")
             continue
-        check = verify_response(token, data, (chain or b"") + anchors.tsa_roots_pem)
-        if not check.ok:
-            problems.append(f"{base + TOKEN_SUFFIX}: {check.reason}")
-            continue
         problems += _manifest_vs_rows(name, data, rows)
-        if not anchors.tsa_roots:
-            untrusted += 1
-            continue
-        if check.root_fingerprint not in anchors.tsa_roots:
-            problems.append(
-                f"{base + TOKEN_SUFFIX}: chain ends at root {check.root_fingerprint}, "
-                "not a trusted TSA root"
+        trusted: list[datetime] = []
+        other_roots: list[str] = []
+        well_formed = 0
+        for token_name in tokens:
+            chain = scan.small.get(token_name[: -len(TOKEN_SUFFIX)] + CHAIN_SUFFIX)
+            check = verify_response(
+                scan.small[token_name], data, (chain or b"") + anchors.tsa_roots_pem
             )
-            continue
-        times.append(check.gen_time)
-        assert check.gen_time is not None
-        stamped_at[_manifest_warc(data)] = check.gen_time
+            if not check.ok:
+                problems.append(f"{token_name}: {check.reason}")
+                continue
+            assert check.gen_time is not None
+            well_formed += 1
+            if anchors.tsa_roots and check.root_fingerprint in anchors.tsa_roots:
+                trusted.append(check.gen_time)
+                notes.append(f"{token_name}: valid, {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
+            elif anchors.tsa_roots:
+                other_roots.append(f"{token_name}: chain ends at root {check.root_fingerprint}")
+        if trusted:
+            times += trusted
+            stamped_at[_manifest_warc(data)] = min(trusted)
+            notes += [
+                f"{line}, not trusted (another token of this file is)" for line in other_roots
+            ]
+        elif not anchors.tsa_roots:
+            untrusted += well_formed
+        else:  # not one token of this file under a root the examiner trusts
+            problems += [f"{line}, not a trusted TSA root" for line in other_roots]
     if problems or not times:
         reason = (
             f"{untrusted} token(s) well-formed but NOT trusted: no TSA root configured "
@@ -679,11 +739,13 @@ def _check_timestamps(
         )
         return _no_trusted_time(problems, anchors, reason), stamped_at
     first = min(times).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _check(
+    ok = _check(
         "time-stamps",
         [],
         f"{len(times)} RFC 3161 tokens valid under a trusted TSA root (earliest {first})",
-    ), stamped_at
+    )
+    ok.notes = notes if len(notes) > len(manifests) else []  # several TSAs: report each
+    return ok, stamped_at
 
 
 def _manifest_warc(data: bytes) -> str:
@@ -750,11 +812,14 @@ def _check_anchors(scan: _Scan, custody: list[Any], anchors: Anchors) -> Check:
             out, name, scan.small[name], tokens, events, anchors.tsa_roots, anchors.tsa_roots_pem
         )
     if out.problems:
-        return _check("custody anchors", out.problems, "")
+        failed = _check("custody anchors", out.problems, "")
+        failed.notes = out.per_tsa()
+        return failed
     detail = f"{out.anchors} chain heads anchored, {out.tokens_valid} with a token under a trusted TSA root"
     if out.tokens_valid < out.anchors:
-        return Check("custody anchors", True, detail + "; " + "; ".join(out.gaps[:3]), [], True)
-    return _check("custody anchors", [], detail)
+        gaps = detail + "; " + "; ".join(out.gaps[:3])
+        return Check("custody anchors", True, gaps, [], True, out.per_tsa())
+    return Check("custody anchors", True, detail, notes=out.per_tsa())
 
 
 def _no_trusted_time(problems: list[str], anchors: Anchors, reason: str) -> Check:
