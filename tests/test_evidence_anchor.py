@@ -213,3 +213,39 @@ def test_no_trusted_root_dates_nothing_but_reports_every_token(
     assert result.stdout.count("well-formed, NOT trusted (no TSA root configured)") == 2
     both = _verify_bundle(signed_bundle, tsas[0].ca_pem, tsas[1].ca_pem)
     assert "2 of 3 signature tokens under a trusted TSA root" in both.stdout
+
+
+def test_each_closed_file_has_a_token_from_each_reachable_tsa_and_the_gap_is_reported(
+    anchored: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA]
+) -> None:
+    from crawler.evidence.timestamp import missing_tokens, token_paths
+
+    warcs = sorted((anchored["out"] / "warc").glob("*.warc.gz"))
+    assert warcs
+    for warc in warcs:
+        assert token_paths(warc, tsas[0].url, first=True)[0].exists()
+        assert token_paths(warc, tsas[1].url, first=False)[0].exists()
+    missing = missing_tokens(anchored["out"] / "warc", [t.url for t in tsas] + [anchored["dead"]])
+    assert {(w, url) for w, url, _ in missing} == {(w, anchored["dead"]) for w in warcs}
+    env = {"ADARCHIVE_TSA_URL": f"{tsas[0].url} {tsas[1].url} {anchored['dead']}"}
+    verify = adarchive("custody", "verify", "--db", str(anchored["db"]), env=env)
+    assert f"no token from {anchored['dead']} yet" in verify.stdout
+    status = adarchive("status", "--db", str(anchored["db"]), env=env)
+    assert "WARC file time-stamp request(s) queued, TSA unreachable" in status.stdout
+
+
+def test_a_failed_file_time_stamp_is_retried(
+    anchored: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA], tmp_path: Path
+) -> None:
+    from crawler.evidence.timestamp import missing_tokens, retry_missing, token_paths
+
+    data = _copy_data(anchored["out"], tmp_path / "data")
+    warc = sorted((data / "warc").glob("*.warc.gz"))[0]
+    token, chain = token_paths(warc, tsas[1].url, first=False)
+    token.unlink()  # as if the second TSA had been unreachable when the file closed
+    chain.unlink()
+    urls = [tsas[0].url, tsas[1].url]
+    assert [(w, u) for w, u, _ in missing_tokens(data / "warc", urls)] == [(warc, tsas[1].url)]
+    assert retry_missing(data / "warc", urls, None, str) == 1
+    assert token.exists() and chain.exists()
+    assert missing_tokens(data / "warc", urls) == []

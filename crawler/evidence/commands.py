@@ -80,8 +80,24 @@ def cmd_custody_verify(args: argparse.Namespace) -> int:
         print(f"  GAP  {gap}")
     if not anchors.anchors:
         print("  GAP  no anchor at all: the chain proves only itself (set ADARCHIVE_TSA_URL)")
+    unstamped = _unstamped_files(_data_root(args))
+    if unstamped:
+        print(f"WARC file time-stamps: {len(unstamped)} request(s) still to retry")
+        for line in unstamped:
+            print(f"  GAP  {line}")
     ok = result.ok and not files.problems and not anchors.problems
     return 0 if ok else 1
+
+
+def _unstamped_files(data_root: Path) -> list[str]:
+    """Closed WARC files lacking a configured TSA's token (retried at the next close)."""
+    from crawler.evidence.anchor import tsa_urls
+    from crawler.evidence.timestamp import missing_tokens
+
+    return [
+        f"{warc.name}: no token from {url} yet (TSA unreachable; retried at the next file close)"
+        for warc, url, _ in missing_tokens(data_root / "warc", tsa_urls())
+    ]
 
 
 def cmd_custody_show(args: argparse.Namespace) -> int:

@@ -95,11 +95,20 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
     urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL"))
     if not urls:
         return
-    from crawler.evidence.timestamp import on_warc_closed
+    from crawler.evidence.timestamp import on_warc_closed, retry_missing
 
     path = Path(row.path)
     if not path.is_absolute():
         path = recorder.data_root / path
+
+    def subject_of(warc: Path) -> str:
+        try:
+            return warc_subject(warc.relative_to(recorder.data_root).as_posix())
+        except ValueError:
+            return warc_subject(str(warc))
+
+    # Requests an unreachable TSA left undone at earlier closes: queued until now.
+    retry_missing(path.parent, urls, recorder.session, subject_of)
     on_warc_closed(
         path,
         row.sha256 or "",

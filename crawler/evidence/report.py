@@ -138,6 +138,12 @@ takes can be repeated by hand as follows. Each block between "---- run" and
 "---- end" is meant to be pasted into bash as it stands, in the directory that
 holds @@BUNDLE@@; each prints "step N OK" and exits 0 only if its check holds.
 
+Times: every time in this bundle is UTC. WARC-Date and captures.csv
+fetched_at carry microseconds; ReplayWeb.page shows capture times to the
+second (truncated) in the viewer's own time zone; timestamps in replay
+URLs are UTC digits. Convert a time seen in a viewer to UTC and compare to
+the second; the record's WARC-Date is the authoritative value.
+
 1. Unpack (into ./case, which must not exist yet)
 ---- run (step 1)
 python3 -m zipfile -e @@BUNDLE_SH@@ case && echo "step 1 OK"

@@ -478,6 +478,48 @@ def on_warc_closed(
     return results
 
 
+def missing_tokens(directory: Path, urls: Sequence[str]) -> list[tuple[Path, str, bool]]:
+    """(WARC file, TSA URL, whether it is the first TSA) for each time-stamped manifest
+    beside the WARC files that still lacks that TSA's token: a request that failed."""
+    out = []
+    for manifest in sorted(Path(directory).glob(f"*{MANIFEST_SUFFIX}")):
+        warc = manifest.with_name(manifest.name[: -len(MANIFEST_SUFFIX)])
+        for n, url in enumerate(urls):
+            if not token_paths(warc, url, n == 0)[0].exists():
+                out.append((warc, url, n == 0))
+    return out
+
+
+def retry_missing(
+    directory: Path, urls: Sequence[str], session: Session | None, subject_of: Any
+) -> int:
+    """Ask again for tokens a TSA failed to give (it was unreachable): a late token
+    still bounds the capture time, and the gap it leaves shows in the time bound."""
+    from crawler.evidence.custody import record_event
+    from crawler.evidence.events import WARC_TIMESTAMPED
+
+    done = 0
+    for warc, url, first in missing_tokens(directory, urls):
+        manifest = manifest_paths(warc)[0].read_bytes()
+        try:
+            result = stamp_manifest(warc, manifest, url, first)
+        except (TimestampError, OSError, ValueError) as exc:
+            logger.warning("retrying the time-stamp of %s at %s: %s", warc.name, url, exc)
+            continue
+        done += 1
+        if session is not None:
+            details = {
+                "name": warc.name,
+                "manifest_sha256": result.manifest_sha256,
+                "tsa_url": url,
+                "token": result.token.name,
+                "gen_time": result.gen_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "retried": True,
+            }
+            record_event(session, WARC_TIMESTAMPED, subject_of(warc), details)
+    return done
+
+
 def write_manifest(path: Path, sha256: str, size: int, records: int | None) -> bytes:
     """Build ``X.manifest.json`` (checking the file on disk) and write it beside ``X``."""
     manifest = build_manifest(path, sha256 or None, size or None)
