@@ -214,6 +214,11 @@ ADARCHIVE_ACTOR = None
 # RFC 3161 time-stamping authority: each closed WARC file's SHA-256 is
 # time-stamped there. None: no time-stamps.
 ADARCHIVE_TSA_URL = None
+# With a TSA set, a WARC file is also closed and time-stamped at most this many
+# minutes after its oldest capture (a little before, to leave time for the
+# TSA's answer), on a timer, even when the crawl is idle: every capture's time
+# is then bounded by a token within this many minutes. Fractions are allowed.
+ADARCHIVE_WARC_MAX_AGE_MINUTES = 15.0
 # A PEM file with the TSA's certificate chain, for authorities whose tokens
 # carry only the signing certificate. None: the token's own certificates.
 ADARCHIVE_TSA_CERTS = None

@@ -146,3 +146,106 @@ def test_status_reports_the_gap(anchored: dict[str, Any]) -> None:
     result = adarchive("status", "--db", str(anchored["db"]))
     assert result.returncode == 0, result.stderr
     assert "chain-head time-stamp request(s) queued, TSA unreachable" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def signed_bundle(
+    anchored: dict[str, Any],
+    tsas: tuple[LocalTSA, LocalTSA],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """Exported signed with the two TSAs and the dead one configured: a token from each."""
+    root = tmp_path_factory.mktemp("several-tsas")
+    adarchive("keys", "generate", "--out", str(root / "keys"), check=True)
+    bundle = root / "case.wacz"
+    urls = f"{tsas[0].url} {tsas[1].url} {anchored['dead']}"
+    export = adarchive(
+        "export", "--db", str(anchored["db"]), "--out", str(bundle), "--crawl", "1",
+        "--sign", str(root / "keys" / "adarchive-signing-key.pem"),
+        env={"ADARCHIVE_TSA_URL": urls},
+    )  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    return {"bundle": bundle, "key": root / "keys" / "adarchive-signing-key.pub.pem"}
+
+
+def _verify_bundle(signed: dict[str, Any], *roots: Path) -> Any:
+    extra = [a for root in roots for a in ("--tsa-root", str(root))]
+    return adarchive("verify", str(signed["bundle"]), "--key", str(signed["key"]), *extra)
+
+
+def test_the_signature_carries_a_token_from_each_tsa(
+    signed_bundle: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA], anchored: dict[str, Any]
+) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(signed_bundle["bundle"]) as zf:
+        stamps = json.loads(zf.read("datapackage-digest.json"))["signatureTimeStamp"]
+    assert [s["tsa"] for s in stamps] == [tsas[0].url, tsas[1].url, anchored["dead"]]
+    assert [bool(s.get("token")) for s in stamps] == [True, True, False]
+    assert "unreachable" in stamps[2]["error"]
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_one_trusted_signature_token_suffices_every_one_is_reported(
+    signed_bundle: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA], trusted: int
+) -> None:
+    """Only one TSA's root is trusted: verify passes on it and reports the others."""
+    result = _verify_bundle(signed_bundle, tsas[trusted].ca_pem)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "signed no later than" in out
+    assert "1 of 3 signature tokens under a trusted TSA root" in out
+    own, other = f"({tsas[trusted].url}): valid, ", f"({tsas[1 - trusted].url}): root "
+    assert own in out and other in out and "not trusted" in out
+    assert "no token (TSA" in out and "unreachable" in out  # the dead TSA, named
+    # The chain-head anchors: every TSA reported, one valid token per anchor suffices.
+    anchors = next(x for x in out.splitlines() if x.startswith("custody anchors"))
+    assert " FAIL " not in anchors
+    assert out.count("TSA http_127_0_0_1_") >= 2 and ", not trusted" in out
+
+
+def test_no_trusted_root_dates_nothing_but_reports_every_token(
+    signed_bundle: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA]
+) -> None:
+    result = _verify_bundle(signed_bundle)
+    assert result.returncode == 0, result.stdout + result.stderr  # --key: signer verified
+    assert "signing time only claimed" in result.stdout
+    assert result.stdout.count("well-formed, NOT trusted (no TSA root configured)") == 2
+    both = _verify_bundle(signed_bundle, tsas[0].ca_pem, tsas[1].ca_pem)
+    assert "2 of 3 signature tokens under a trusted TSA root" in both.stdout
+
+
+def test_each_closed_file_has_a_token_from_each_reachable_tsa_and_the_gap_is_reported(
+    anchored: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA]
+) -> None:
+    from crawler.evidence.timestamp import missing_tokens, token_paths
+
+    warcs = sorted((anchored["out"] / "warc").glob("*.warc.gz"))
+    assert warcs
+    for warc in warcs:
+        assert token_paths(warc, tsas[0].url, first=True)[0].exists()
+        assert token_paths(warc, tsas[1].url, first=False)[0].exists()
+    missing = missing_tokens(anchored["out"] / "warc", [t.url for t in tsas] + [anchored["dead"]])
+    assert {(w, url) for w, url, _ in missing} == {(w, anchored["dead"]) for w in warcs}
+    env = {"ADARCHIVE_TSA_URL": f"{tsas[0].url} {tsas[1].url} {anchored['dead']}"}
+    verify = adarchive("custody", "verify", "--db", str(anchored["db"]), env=env)
+    assert f"no token from {anchored['dead']} yet" in verify.stdout
+    status = adarchive("status", "--db", str(anchored["db"]), env=env)
+    assert "WARC file time-stamp request(s) queued, TSA unreachable" in status.stdout
+
+
+def test_a_failed_file_time_stamp_is_retried(
+    anchored: dict[str, Any], tsas: tuple[LocalTSA, LocalTSA], tmp_path: Path
+) -> None:
+    from crawler.evidence.timestamp import missing_tokens, retry_missing, token_paths
+
+    data = _copy_data(anchored["out"], tmp_path / "data")
+    warc = sorted((data / "warc").glob("*.warc.gz"))[0]
+    token, chain = token_paths(warc, tsas[1].url, first=False)
+    token.unlink()  # as if the second TSA had been unreachable when the file closed
+    chain.unlink()
+    urls = [tsas[0].url, tsas[1].url]
+    assert [(w, u) for w, u, _ in missing_tokens(data / "warc", urls)] == [(warc, tsas[1].url)]
+    assert retry_missing(data / "warc", urls, None, str) == 1
+    assert token.exists() and chain.exists()
+    assert missing_tokens(data / "warc", urls) == []

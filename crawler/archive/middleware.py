@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -29,6 +29,7 @@ from crawler.archive.writer import ClosedWarc
 from crawler.sink.base import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
 from crawler.sink.in_process import InProcessSink
 from crawler.sink.messages import WRITER_SETTINGS, EvidenceWriterGone, WriterConfig
+from crawler.sink.rotation import start_rotation_timer, warc_max_age
 from crawler.sink.writer_process import WriterProcessSink
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
         self.recorder = recorder
         self.sink = sink
         sink.attach(crawler)
+        self._rotation: Any = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -108,9 +111,20 @@ class ArchiveMiddleware(WarcCaptureMiddleware):
             request.meta[META_CAPTURE_ID] = captured.capture_id
         return response
 
+    def spider_opened(self, spider: Spider) -> None:
+        # With a TSA, files close on time even while the crawl waits
+        # (ADARCHIVE_WARC_MAX_AGE_MINUTES); the evidence writer keeps its own time.
+        writer = (
+            getattr(self.sink, "writer", None) if isinstance(self.sink, InProcessSink) else None
+        )
+        if writer is not None:
+            self._rotation = start_rotation_timer(writer)
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """After the crawl row is finished (the recorder's handler runs first): the
         in-process sink closes its WARC file; the writer's was closed before."""
+        if self._rotation is not None and self._rotation.running:
+            self._rotation.stop()
         self.sink.close()
 
 
@@ -131,6 +145,7 @@ def _in_process_sink(crawler: Crawler, recorder: CrawlRecorder, directory: Path)
         warcinfo=lambda: warcinfo_fields(settings, recorder.platform, recorder.crawl_id),
         on_open=recorder.warc_file_opened,
         on_close=on_close,
+        max_age=warc_max_age(settings),
     )
     sink = InProcessSink(
         recorder,

@@ -147,6 +147,14 @@ class _OpenFile:
     warcinfo_id: str
     size: int = 0
     records: int = 0
+    oldest: datetime | None = None
+    """WARC-Date of the file's oldest capture (its warcinfo aside): what ``max_age`` bounds."""
+
+
+def rotation_slack(max_age: float) -> float:
+    """Seconds before ``max_age`` at which a file is closed, so that hashing it and
+    the TSA's answer still fall within the bound (a quarter of it, at most a minute)."""
+    return min(60.0, max_age / 4)
 
 
 @dataclass
@@ -156,7 +164,10 @@ class RotatingWarcWriter:
     ``on_open(final_path) -> id`` and ``on_close(ClosedWarc)`` let the store
     track files; ``warcinfo()`` gives the fields of each file's warcinfo record.
     A group of records (one exchange) always lands in one file; the file is
-    closed once it reaches ``max_size``.
+    closed once it reaches ``max_size``, or (with ``max_age``) shortly before its
+    oldest capture is ``max_age`` seconds old, so the time-stamp made at its close
+    bounds every capture's time. The crawl calls :meth:`close_if_due` on a timer
+    too: an idle crawl must not keep a file open past the bound.
     """
 
     directory: Path
@@ -171,6 +182,8 @@ class RotatingWarcWriter:
     pid: int = field(default_factory=os.getpid)
     gzip_level: int = GZIP_LEVEL
     closed: list[ClosedWarc] = field(default_factory=list)
+    max_age: float | None = None
+    """Seconds; None: only ``max_size`` closes a file."""
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
@@ -195,12 +208,32 @@ class RotatingWarcWriter:
         return self.write_group([spec])[0]
 
     def write_group(self, specs: Sequence[RecordSpec]) -> list[WrittenRecord]:
-        """Write records together into the current file, then rotate if it is full."""
+        """Write records together into the current file, then rotate if it is full or old."""
+        self.close_if_due()
         current = self._file or self._open()
         written = [self._append(current, spec) for spec in specs]
         if current.size >= self.max_size:
             self.close()
+        else:
+            self.close_if_due()
         return written
+
+    def close_if_due(self) -> ClosedWarc | None:
+        """Close the current file if its oldest capture is nearly ``max_age`` old."""
+        current = self._file
+        if current is None or current.oldest is None or self.max_age is None:
+            return None
+        age = (self.clock() - current.oldest).total_seconds()
+        if age < self.max_age - rotation_slack(self.max_age):
+            return None
+        return self.close()
+
+    @property
+    def check_interval(self) -> float | None:
+        """How often a timer should call :meth:`close_if_due` (None: no need)."""
+        if self.max_age is None:
+            return None
+        return min(10.0, max(0.05, rotation_slack(self.max_age) / 2))
 
     def sync(self) -> None:
         """Flush and fsync, so every record returned so far is on disk."""
@@ -275,6 +308,8 @@ class RotatingWarcWriter:
         current.fh.write(member)
         current.size += len(member)
         current.records += 1
+        if spec.kind != "warcinfo" and (current.oldest is None or spec.date < current.oldest):
+            current.oldest = spec.date
         return WrittenRecord(
             kind=spec.kind,
             url=spec.url,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,12 @@ from crawler.configuration import setting
 from crawler.evidence.canonical import canonical_bytes
 from crawler.evidence.chain import rfc3339
 from crawler.evidence.custody import head
-from crawler.evidence.timestamp import TimestampError, request_timestamp, verify_response
+from crawler.evidence.timestamp import (
+    TimestampError,
+    request_timestamp,
+    tsa_slug,
+    verify_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +57,7 @@ def anchor_dir(data_root: Path) -> Path:
 
 
 def _slug(url: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", url).strip("_")[:80]
+    return tsa_slug(url)
 
 
 @dataclass
@@ -136,6 +142,19 @@ class AnchorCheck:
     problems: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    by_tsa: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per TSA (the token name's slug of its URL): how many tokens were valid, untrusted…"""
+
+    def tally(self, token_name: str, outcome: str) -> None:
+        tsa = token_name.rsplit(".", 2)[-2] if token_name.count(".") >= 2 else token_name
+        self.by_tsa.setdefault(tsa, Counter())[outcome] += 1
+
+    def per_tsa(self) -> list[str]:
+        """One line per TSA: every token reported, whether or not it was needed."""
+        return [
+            f"TSA {tsa}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+            for tsa, counts in sorted(self.by_tsa.items())
+        ]
 
 
 def check_one(
@@ -169,25 +188,31 @@ def check_one(
         check = verify_response(token, body_bytes, roots_pem or None)
         if not check.ok:
             out.lines.append(f"{token_name}: INVALID ({check.reason})")
+            out.tally(token_name, "INVALID")
             continue
         if not tsa_roots:
             out.lines.append(f"{token_name}: well-formed, NOT trusted (no TSA root configured)")
+            out.tally(token_name, "NOT trusted (no TSA root configured)")
             continue
         if check.root_fingerprint not in tsa_roots:
             out.lines.append(f"{token_name}: root {check.root_fingerprint[:16]}… not trusted")
+            out.tally(token_name, f"under root {check.root_fingerprint[:16]}…, not trusted")
             continue
         assert check.gen_time is not None
         lag = check.gen_time - stored[1]
         if lag < -timedelta(seconds=1):
             out.problems.append(f"{token_name}: token time precedes event {seq}")
+            out.tally(token_name, "FAILED")
             continue
         if lag > MAX_TOKEN_LAG:
             out.problems.append(
                 f"{token_name}: stamped {check.gen_time:%Y-%m-%dT%H:%M:%SZ}, {lag} after "
                 f"event {seq}: re-stamped later?"
             )
+            out.tally(token_name, "FAILED")
             continue
         valid += 1
+        out.tally(token_name, "valid")
         out.lines.append(f"{token_name}: valid, {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
     if valid:
         out.tokens_valid += 1

@@ -138,6 +138,12 @@ takes can be repeated by hand as follows. Each block between "---- run" and
 "---- end" is meant to be pasted into bash as it stands, in the directory that
 holds @@BUNDLE@@; each prints "step N OK" and exits 0 only if its check holds.
 
+Times: every time in this bundle is UTC. WARC-Date and captures.csv
+fetched_at carry microseconds; ReplayWeb.page shows capture times to the
+second (truncated) in the viewer's own time zone; timestamps in replay
+URLs are UTC digits. Convert a time seen in a viewer to UTC and compare to
+the second; the record's WARC-Date is the authoritative value.
+
 1. Unpack (into ./case, which must not exist yet)
 ---- run (step 1)
 python3 -m zipfile -e @@BUNDLE_SH@@ case && echo "step 1 OK"
@@ -252,14 +258,19 @@ TIMESTAMP_STEPS = r"""
    as the TSA publishes it (not the certificates inside this bundle): save it
    as tsa-root.pem beside the bundle. evidence/NAME.tsa.pem only supplies
    intermediate certificates. Time-stamped here: @@STAMPED@@.
+   With several TSAs a file has a token from each (NAME.tsr, NAME.<tsa>.tsr):
+   one that verifies under your tsa-root.pem suffices; the others are listed.
    Each manifest lists every record of its source file (record id, offset,
    length, digests) and the file's SHA-256; the second block checks that every
    captures.csv row appears in it with the same values, which proves the
    record existed no later than the token's time.@@BOUND@@
 ---- run (step 8)
-( cd case && for m in evidence/*.manifest.json; do b="${m%.manifest.json}"; \
-  openssl ts -verify -data "$m" -in "$b.tsr" -CAfile ../tsa-root.pem -untrusted "$b.tsa.pem" \
-  && openssl ts -reply -in "$b.tsr" -text | grep "Time stamp:" || exit 1; done ) \
+( cd case && for m in evidence/*.manifest.json; do b="${m%.manifest.json}"; ok=""; \
+  for t in "$b".tsr "$b".*.tsr; do [ -f "$t" ] || continue; \
+  if openssl ts -verify -data "$m" -in "$t" -CAfile ../tsa-root.pem -untrusted "${t%.tsr}.tsa.pem"; \
+  then ok=1; openssl ts -reply -in "$t" -text | grep "Time stamp:"; \
+  else echo "$t: not verified under tsa-root.pem"; fi; done; \
+  test -n "$ok" || { echo "$m: no token verifies under tsa-root.pem"; exit 1; }; done ) \
   && ( cd case && python3 - <<'PY'
 import csv, glob, json, sys
 manifests = {}
@@ -287,6 +298,23 @@ NO_TIMESTAMPS = """
 """
 
 
+def _bound_text(bound: Any) -> str:
+    """Step 8's statement of how soon each capture was time-stamped (computed, never assumed)."""
+    if bound is None:
+        return ""
+    lines = [
+        "",
+        "",
+        "   Time bound (computed at export; `adarchive verify --tsa-root` recomputes it",
+        "   under the roots you trust): " + bound.statement() + ".",
+        "   Per source file, the token's time against its oldest capture (fetched_at):",
+        *(f"     {f.describe()}" for f in bound.files),
+        '   Check it: the "Time stamp:" openssl prints below, minus the earliest',
+        "   fetched_at of that source_warc in evidence/captures.csv.",
+    ]
+    return "\n".join(lines)
+
+
 def render_verify_txt(ctx: dict[str, Any]) -> str:
     event = ctx["event"]
     stamped = [s.name for s in ctx["sources"] if s.stamped]
@@ -303,7 +331,7 @@ def render_verify_txt(ctx: dict[str, Any]) -> str:
         "@@SIGNED@@": f"yes, key fingerprint {ctx['fingerprint']}" if ctx["fingerprint"] else "no",
         "@@FINGERPRINT@@": ctx["fingerprint"] or "",
         "@@STAMPED@@": ", ".join(stamped),
-        "@@BOUND@@": "",
+        "@@BOUND@@": _bound_text(ctx.get("time_bound")),
         "@@BUNDLE_SH@@": shlex.quote(ctx.get("bundle", "BUNDLE.wacz")),
         "@@BUNDLE@@": ctx.get("bundle", "BUNDLE.wacz"),
     }

@@ -84,8 +84,24 @@ def cmd_custody_verify(args: argparse.Namespace) -> int:
         print(f"  GAP  {gap}")
     if not anchors.anchors:
         print("  GAP  no anchor at all: the chain proves only itself (set ADARCHIVE_TSA_URL)")
+    unstamped = _unstamped_files(_data_root(args))
+    if unstamped:
+        print(f"WARC file time-stamps: {len(unstamped)} request(s) still to retry")
+        for line in unstamped:
+            print(f"  GAP  {line}")
     ok = result.ok and audit.ok and not files.problems and not anchors.problems
     return 0 if ok else 1
+
+
+def _unstamped_files(data_root: Path) -> list[str]:
+    """Closed WARC files lacking a configured TSA's token (retried at the next close)."""
+    from crawler.evidence.anchor import tsa_urls
+    from crawler.evidence.timestamp import missing_tokens
+
+    return [
+        f"{warc.name}: no token from {url} yet (TSA unreachable; retried at the next file close)"
+        for warc, url, _ in missing_tokens(data_root / "warc", tsa_urls())
+    ]
 
 
 def cmd_custody_show(args: argparse.Namespace) -> int:
@@ -166,13 +182,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.key:
         fingerprint = _key_fingerprint(Path(args.key))
     anchors = configured_anchors(
-        fingerprint, args.trusted_signers, args.tsa_root or [], args.require_timestamp
+        fingerprint,
+        args.trusted_signers,
+        args.tsa_root or [],
+        args.require_timestamp,
+        time_bound_minutes=args.time_bound,
     )
     report = verify_bundle(Path(args.bundle), anchors=anchors)
     print_report(report, sys.stdout)
     if args.db or setting("ADARCHIVE_DB"):
         _log_verification(args.db, report)
     return report.exit_code
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 minutes: {text!r}")
+    return value
 
 
 def _key_fingerprint(path: Path) -> str:
@@ -324,6 +354,9 @@ def register(sub: Any) -> None:
                    "repeatable; also $ADARCHIVE_TRUSTED_TSAS)")  # fmt: skip
     p.add_argument("--require-timestamp", action="store_true",
                    help="fail when no token under a trusted TSA root dates the bundle's files")  # fmt: skip
+    p.add_argument("--time-bound", metavar="MINUTES", type=_positive_minutes,
+                   help="state whether every capture was time-stamped within MINUTES of it "
+                   "(default: $ADARCHIVE_WARC_MAX_AGE_MINUTES)")  # fmt: skip
     p.add_argument("--db", help="record the verification in this store's custody log")
     p.set_defaults(func=cmd_verify)
 

@@ -92,12 +92,20 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
     urls = tsa_urls(recorder.crawler.settings.get("ADARCHIVE_TSA_URL"))
     if not urls:
         return
-    tsa_url = urls[0]  # the file's manifest token; the chain head gets one from each
-    from crawler.evidence.timestamp import on_warc_closed
+    from crawler.evidence.timestamp import on_warc_closed, retry_missing
 
     path = Path(row.path)
     if not path.is_absolute():
         path = recorder.data_root / path
+
+    def subject_of(warc: Path) -> str:
+        try:
+            return warc_subject(warc.relative_to(recorder.data_root).as_posix())
+        except ValueError:
+            return warc_subject(str(warc))
+
+    # Requests an unreachable TSA left undone at earlier closes: queued until now.
+    retry_missing(path.parent, urls, recorder.session, subject_of)
     on_warc_closed(
         path,
         row.sha256 or "",
@@ -105,7 +113,7 @@ def warc_closed(recorder: CrawlRecorder, row: WarcFile, records: int | None = No
         records,
         session=recorder.session,
         subject=warc_subject(row.path),
-        tsa_url=tsa_url,
+        tsa_urls=urls,  # a token from each TSA over the file's manifest
     )
     from crawler.evidence.anchor import anchor_head
 

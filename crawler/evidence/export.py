@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.archive.digests import file_sha256
+from crawler.configuration import setting
 from crawler.evidence import events as ev
 from crawler.evidence.anchor import ANCHOR_PREFIX, anchor_dir, anchor_head, tsa_urls
 from crawler.evidence.audithead import record_audit_head
@@ -55,7 +56,14 @@ from crawler.evidence.layout import (
     WACZ_VERSION,
 )
 from crawler.evidence.selection import Selected, Selection, select_captures
-from crawler.evidence.timestamp import TimestampError, manifest_paths, request_timestamp
+from crawler.evidence.timebound import TimeBound, compute
+from crawler.evidence.timestamp import (
+    TimestampError,
+    manifest_paths,
+    request_timestamp,
+    tokens_beside,
+    verify_response,
+)
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
 from crawler.evidence.zipwriter import ZipWriter
 from crawler.store.models import Ad, Capture, CustodyEvent, Platform, Sighting, WarcFile, utc
@@ -132,6 +140,8 @@ class SourceFile:
     name: str
     captures: list[Capture]
     stamped: bool = False
+    stamped_at: datetime | None = None
+    """genTime of the token over its manifest (checked, not yet against a trusted root)."""
 
 
 class _Entry:
@@ -360,6 +370,7 @@ def _write_bundle(
         "fingerprint": fingerprint,
         "public_key": public_b64,
         "skipped_open": selected.skipped_open,
+        "time_bound": _time_bound(sources, infos),
     }
     from crawler.evidence.bundlereport import render_report, render_verify_txt
 
@@ -393,28 +404,41 @@ def _write_bundle(
             "signature": sign_hash(key, digest["hash"]),
         }
     if key is not None:
-        token = _stamp_signature(digest["signedData"]["signature"])
-        if token is not None:
-            digest[SIGNATURE_STAMP] = base64.b64encode(token).decode("ascii")
+        stamps = _stamp_signature(digest["signedData"]["signature"])
+        if stamps:
+            digest[SIGNATURE_STAMP] = stamps
     _write_bytes(zf, DIGEST, created, json.dumps(digest, indent=2).encode("utf-8"))
     zf.close()
     return {"records": records, "event": event.seq, "fingerprint": fingerprint}
 
 
-def _stamp_signature(signature: str) -> bytes | None:
+def _time_bound(sources: list[SourceFile], infos: list[CaptureInfo]) -> TimeBound | None:
+    """How soon each capture was time-stamped (for VERIFY.txt); None if nothing was."""
+    stamped = {s.name: s.stamped_at for s in sources if s.stamped_at is not None}
+    if not stamped:
+        return None
+    minutes = float(setting("ADARCHIVE_WARC_MAX_AGE_MINUTES"))
+    return compute(((i.source_warc, i.fetched_at) for i in infos), stamped, minutes)
+
+
+def _stamp_signature(signature: str) -> list[dict[str, str]]:
     """Trusted time over the signature, so a signer's validity period can be checked.
 
-    The token covers the ASCII ``signature`` value and travels in
-    datapackage-digest.json (WACZ readers refuse unlisted files). The first
-    configured TSA that answers is used; if none does, verify says the signing
-    time is only claimed.
+    A token from each configured TSA over the ASCII ``signature`` value, as
+    ``[{"tsa": URL, "token": BASE64}, …]`` in datapackage-digest.json (WACZ
+    readers refuse unlisted files). A TSA that does not answer is listed with
+    its ``error``, so verify can say which one is missing; one trusted token
+    suffices to date the signature.
     """
+    stamps = []
     for url in tsa_urls():
         try:
-            return request_timestamp(url, signature.encode("ascii"))
-        except TimestampError:
+            token = request_timestamp(url, signature.encode("ascii"))
+        except TimestampError as exc:
+            stamps.append({"tsa": url, "error": str(exc)})
             continue
-    return None
+        stamps.append({"tsa": url, "token": base64.b64encode(token).decode("ascii")})
+    return stamps
 
 
 def _copy_records(
@@ -505,13 +529,23 @@ def _copy_one(fh: BinaryIO, offset: int, length: int, entry: _Entry, name: str) 
 
 
 def _copy_stamps(zf: ZipWriter, source: SourceFile, when: datetime) -> list[dict[str, Any]]:
-    """Manifest, token and TSA chain of a source file, if it was time-stamped."""
-    paths = manifest_paths(source.path)
-    if not all(p.exists() for p in paths):
+    """Manifest, and each TSA's token and chain, of a source file if it was time-stamped."""
+    manifest_path = manifest_paths(source.path)[0]
+    pairs = (
+        [p for p in tokens_beside(manifest_path) if p[1].exists()] if manifest_path.exists() else []
+    )
+    if not pairs:
         return []
     source.stamped = True
+    manifest = manifest_path.read_bytes()
+    times = []
+    for token, chain in pairs:
+        check = verify_response(token.read_bytes(), manifest, chain.read_bytes())
+        if check.ok and check.gen_time is not None:
+            times.append(check.gen_time)
+    source.stamped_at = min(times, default=None)
     out = []
-    for path in paths:
+    for path in [manifest_path, *(p for pair in pairs for p in pair)]:
         entry = _Entry(zf, f"evidence/{path.name}", when, path.stat().st_size)
         with open(path, "rb") as fh:
             while chunk := fh.read(CHUNK):

@@ -9,6 +9,9 @@ file's records still proves those records existed at the token's time.
 Files beside ``X.warc.gz``: ``X.warc.gz.manifest.json``, ``X.warc.gz.tsr``
 (the TSA's TimeStampResp, as ``openssl ts -verify -in`` reads it) and
 ``X.warc.gz.tsa.pem`` (the certificates that came with the token, signer first).
+With several TSAs configured, each further one's token and chain are
+``X.warc.gz.<tsa>.tsr`` and ``X.warc.gz.<tsa>.tsa.pem``: verification needs
+one token under a trusted root, and reports every one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
 import urllib.error
 import urllib.request
@@ -373,6 +377,35 @@ def chain_pem_of(check: TokenCheck) -> bytes:
 # -- the WARC-closed hook ----------------------------------------------------
 
 
+def tsa_slug(url: str) -> str:
+    """A TSA's URL as a file-name part (tokens of several TSAs side by side)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", url).strip("_")[:80]
+
+
+def token_paths(warc: Path, url: str, first: bool) -> tuple[Path, Path]:
+    """(token, chain) beside ``warc`` for one TSA: the first configured TSA's are
+    ``X.tsr``/``X.tsa.pem``, each other's ``X.<tsa>.tsr``/``X.<tsa>.tsa.pem``."""
+    if first:
+        return manifest_paths(warc)[1:]
+    stem = warc.with_name(f"{warc.name}.{tsa_slug(url)}")
+    return stem.with_name(stem.name + TOKEN_SUFFIX), stem.with_name(stem.name + CHAIN_SUFFIX)
+
+
+def tokens_beside(manifest: Path) -> list[tuple[Path, Path]]:
+    """Every (token, chain) pair written for a manifest, the first TSA's first."""
+    warc = manifest.with_name(manifest.name[: -len(MANIFEST_SUFFIX)])
+    first = manifest_paths(warc)[1:]
+    found = [first] if first[0].exists() else []
+    for token in sorted(warc.parent.glob(f"{glob_escape(warc.name)}.*{TOKEN_SUFFIX}")):
+        if token != first[0] and not token.name.endswith(".tmp"):
+            found.append((token, token.with_name(token.name[: -len(TOKEN_SUFFIX)] + CHAIN_SUFFIX)))
+    return found
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 @dataclass(frozen=True)
 class StampResult:
     manifest: Path
@@ -380,6 +413,7 @@ class StampResult:
     chain: Path
     manifest_sha256: str
     gen_time: datetime
+    tsa_url: str = ""
 
 
 def on_warc_closed(
@@ -390,53 +424,104 @@ def on_warc_closed(
     *,
     session: Session | None = None,
     subject: str | None = None,
-    tsa_url: str | None = None,
-) -> StampResult | None:
-    """Manifest + time-stamp for a closed WARC file; records the outcome in the custody log.
+    tsa_urls: Sequence[str] = (),
+) -> list[StampResult]:
+    """Manifest + a time-stamp from each TSA for a closed WARC file; each outcome goes
+    into the custody log.
 
     Never raises for a TSA failure: the crawl goes on, and the failure is
     logged and written into the custody log, so the gap is visible.
     """
-    from crawler.configuration import setting
     from crawler.evidence.custody import record_event
     from crawler.evidence.events import WARC_TIMESTAMP_FAILED, WARC_TIMESTAMPED
 
-    tsa_url = tsa_url or setting("ADARCHIVE_TSA_URL")
-    if not tsa_url:
-        return None
+    if not tsa_urls:
+        return []
     path = Path(path)
     subject = subject or f"warc:{path.name}"
     try:
-        result = stamp_warc(path, sha256, size, records, tsa_url)
+        manifest = write_manifest(path, sha256, size, records)
     except (TimestampError, OSError, ValueError) as exc:
         logger.error("time-stamping %s failed: %s", path.name, exc)
         if session is not None:
             record_event(
                 session, WARC_TIMESTAMP_FAILED, subject, {"name": path.name, "error": str(exc)}
             )
-        return None
-    if session is not None:
-        record_event(
-            session,
-            WARC_TIMESTAMPED,
-            subject,
-            {
-                "name": path.name,
-                "sha256": sha256,
+        return []
+    results = []
+    for n, url in enumerate(tsa_urls):
+        try:
+            result = stamp_manifest(path, manifest, url, first=n == 0)
+        except (TimestampError, OSError, ValueError) as exc:
+            logger.error("time-stamping %s at %s failed: %s", path.name, url, exc)
+            if session is not None:
+                details = {"name": path.name, "tsa_url": url, "error": str(exc)}
+                record_event(session, WARC_TIMESTAMP_FAILED, subject, details)
+            continue
+        results.append(result)
+        if session is not None:
+            record_event(
+                session,
+                WARC_TIMESTAMPED,
+                subject,
+                {
+                    "name": path.name,
+                    "sha256": sha256,
+                    "manifest_sha256": result.manifest_sha256,
+                    "tsa_url": url,
+                    "token": result.token.name,
+                    "gen_time": result.gen_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "token_b64": base64.b64encode(result.token.read_bytes()).decode("ascii"),
+                    "tsa_chain_pem": result.chain.read_text(encoding="ascii"),
+                },
+            )
+    return results
+
+
+def missing_tokens(directory: Path, urls: Sequence[str]) -> list[tuple[Path, str, bool]]:
+    """(WARC file, TSA URL, whether it is the first TSA) for each time-stamped manifest
+    beside the WARC files that still lacks that TSA's token: a request that failed."""
+    out = []
+    for manifest in sorted(Path(directory).glob(f"*{MANIFEST_SUFFIX}")):
+        warc = manifest.with_name(manifest.name[: -len(MANIFEST_SUFFIX)])
+        for n, url in enumerate(urls):
+            if not token_paths(warc, url, n == 0)[0].exists():
+                out.append((warc, url, n == 0))
+    return out
+
+
+def retry_missing(
+    directory: Path, urls: Sequence[str], session: Session | None, subject_of: Any
+) -> int:
+    """Ask again for tokens a TSA failed to give (it was unreachable): a late token
+    still bounds the capture time, and the gap it leaves shows in the time bound."""
+    from crawler.evidence.custody import record_event
+    from crawler.evidence.events import WARC_TIMESTAMPED
+
+    done = 0
+    for warc, url, first in missing_tokens(directory, urls):
+        manifest = manifest_paths(warc)[0].read_bytes()
+        try:
+            result = stamp_manifest(warc, manifest, url, first)
+        except (TimestampError, OSError, ValueError) as exc:
+            logger.warning("retrying the time-stamp of %s at %s: %s", warc.name, url, exc)
+            continue
+        done += 1
+        if session is not None:
+            details = {
+                "name": warc.name,
                 "manifest_sha256": result.manifest_sha256,
-                "tsa_url": tsa_url,
+                "tsa_url": url,
+                "token": result.token.name,
                 "gen_time": result.gen_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "token_b64": base64.b64encode(result.token.read_bytes()).decode("ascii"),
-                "tsa_chain_pem": result.chain.read_text(encoding="ascii"),
-            },
-        )
-    return result
+                "retried": True,
+            }
+            record_event(session, WARC_TIMESTAMPED, subject_of(warc), details)
+    return done
 
 
-def stamp_warc(
-    path: Path, sha256: str, size: int, records: int | None, tsa_url: str
-) -> StampResult:
-    """Write ``X.manifest.json``, ``X.tsr`` and ``X.tsa.pem`` beside the WARC file."""
+def write_manifest(path: Path, sha256: str, size: int, records: int | None) -> bytes:
+    """Build ``X.manifest.json`` (checking the file on disk) and write it beside ``X``."""
     manifest = build_manifest(path, sha256 or None, size or None)
     if records is not None:
         import json
@@ -444,22 +529,35 @@ def stamp_warc(
         listed = len(json.loads(manifest)["records"])
         if listed != records:
             raise TimestampError(f"{path.name}: {listed} records on disk, writer wrote {records}")
+    _write_atomic(manifest_paths(path)[0], manifest)
+    return manifest
+
+
+def stamp_manifest(path: Path, manifest: bytes, tsa_url: str, first: bool = True) -> StampResult:
+    """One TSA's token over the manifest, and its certificate chain, beside the WARC file."""
     response = request_timestamp(tsa_url, manifest)
     check = verify_response(response, manifest, extra_certificates())
     if not check.ok:
         raise TimestampError(check.reason)
-    manifest_path, token_path, chain_path = manifest_paths(path)
-    _write_atomic(manifest_path, manifest)
+    token_path, chain_path = token_paths(path, tsa_url, first)
     _write_atomic(token_path, response)
     _write_atomic(chain_path, chain_pem_of(check))
     assert check.gen_time is not None
     return StampResult(
-        manifest_path,
+        manifest_paths(path)[0],
         token_path,
         chain_path,
         hashlib.sha256(manifest).hexdigest(),
         check.gen_time,
+        tsa_url,
     )
+
+
+def stamp_warc(
+    path: Path, sha256: str, size: int, records: int | None, tsa_url: str
+) -> StampResult:
+    """Write ``X.manifest.json``, ``X.tsr`` and ``X.tsa.pem`` beside the WARC file."""
+    return stamp_manifest(path, write_manifest(path, sha256, size, records), tsa_url)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -52,6 +53,8 @@ class Check:
     problems: list[str] = field(default_factory=list)
     warning: bool = False
     """Passed nothing false, but something a reader must know was not established."""
+    notes: list[str] = field(default_factory=list)
+    """Lines printed under the check whatever its outcome (e.g. each file's time gap)."""
 
 
 @dataclass
@@ -134,6 +137,8 @@ class Anchors:
     tsa_roots: frozenset[str] = frozenset()
     tsa_roots_pem: bytes = b""
     require_timestamp: bool = False
+    time_bound_minutes: float | None = None
+    """The bound to state (``--time-bound``); None: ADARCHIVE_WARC_MAX_AGE_MINUTES."""
 
 
 def configured_anchors(
@@ -141,6 +146,8 @@ def configured_anchors(
     trusted_signers: str | None = None,
     tsa_roots: Iterable[str] = (),
     require_timestamp: bool = False,
+    *,
+    time_bound_minutes: float | None = None,
 ) -> Anchors:
     """The anchors ``adarchive verify`` checks against: those given, plus the configured
     trusted signers (ADARCHIVE_TRUSTED_SIGNERS) and TSA roots (ADARCHIVE_TRUSTED_TSAS).
@@ -160,6 +167,7 @@ def configured_anchors(
         tsa_roots=frozenset(root_fingerprints),
         tsa_roots_pem=root_pem,
         require_timestamp=require_timestamp,
+        time_bound_minutes=time_bound_minutes,
     )
 
 
@@ -193,16 +201,20 @@ def verify_bundle(
     checks.append(_check_digest(scan, digest))
     custody = _custody_lines(scan)
     export_event = custody[-1] if custody and isinstance(custody[-1], dict) else {}
-    signed_at, stamp_note = _signature_time(digest, anchors)
+    signed_at, stamp_note, stamp_lines = _signature_time(digest, anchors)
     signature, signer = _check_signature(digest, package, export_event, anchors, signed_at)
     if stamp_note and signature.ok:
         signature.detail += f"; {stamp_note}"
+    signature.notes += stamp_lines
     checks.append(signature)
     rows = _csv_rows(scan)
     checks.append(_check_captures(scan, rows))
     checks.append(_check_index(scan))
     checks.append(_check_custody(scan, custody, rows))
-    checks.append(_check_timestamps(scan, rows, custody, anchors))
+    stamps, stamped_at = _check_timestamps(scan, rows, custody, anchors)
+    checks.append(stamps)
+    if stamped_at:  # without trusted time the time-stamps line already warns
+        checks.append(_check_time_bound(rows, stamped_at, anchors))
     checks.append(_check_anchors(scan, custody, anchors))
     return Report(path, checks, signer=signer if signature.ok else "")
 
@@ -444,25 +456,70 @@ def _check_signature(
     return _check("signature", [], f"ECDSA P-384 over the datapackage hash by {signer}"), signer
 
 
-def _signature_time(digest: dict[str, Any], anchors: Anchors) -> tuple[Any, str]:
-    """(trusted time the signature existed by, what to say about it)."""
+def _signature_time(digest: dict[str, Any], anchors: Anchors) -> tuple[Any, str, list[str]]:
+    """(trusted time the signature existed by, what to say about it, a line per token).
+
+    Each TSA's token is checked and reported; the earliest one under a trusted
+    root dates the signature (one suffices).
+    """
+    signature = str((digest.get("signedData") or {}).get("signature", "")) if digest else ""
+    stamps = _signature_stamps(digest.get(SIGNATURE_STAMP) if digest else None)
+    if not stamps or not signature:
+        return None, "signing time only claimed (no time-stamp over the signature)", []
+    lines, times = [], []
+    for n, (tsa, token, error) in enumerate(stamps, start=1):
+        where = f"{SIGNATURE_STAMP} {n} ({tsa or 'TSA not named'})"
+        if token is None:
+            lines.append(f"{where}: no token ({error})")
+            continue
+        check = verify_response(token, signature.encode("ascii"), anchors.tsa_roots_pem or None)
+        if not check.ok:
+            lines.append(f"{where}: INVALID ({check.reason})")
+        elif not anchors.tsa_roots:
+            lines.append(f"{where}: well-formed, NOT trusted (no TSA root configured)")
+        elif check.root_fingerprint not in anchors.tsa_roots:
+            lines.append(f"{where}: root {check.root_fingerprint[:16]}… not trusted")
+        else:
+            times.append(check.gen_time)
+            lines.append(f"{where}: valid, {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
+    if not times:
+        return (
+            None,
+            "no time-stamp over the signature under a trusted TSA root: "
+            + ("signing time only claimed"),
+            lines,
+        )
+    first = min(times)
+    return (
+        first,
+        f"signed no later than {first:%Y-%m-%dT%H:%M:%SZ} (RFC 3161); "
+        f"{len(times)} of {len(stamps)} signature tokens under a trusted TSA root",
+        lines,
+    )
+
+
+def _signature_stamps(value: Any) -> list[tuple[str, bytes | None, str]]:
+    """(TSA, token or None, why none) per stamp; also the one-token form of older bundles."""
     import base64
     import binascii
 
-    encoded = digest.get(SIGNATURE_STAMP) if digest else None
-    signature = str((digest.get("signedData") or {}).get("signature", "")) if digest else ""
-    if not encoded or not signature:
-        return None, "signing time only claimed (no time-stamp over the signature)"
-    try:
-        token = base64.b64decode(str(encoded), validate=True)
-    except (ValueError, binascii.Error):
-        return None, f"{SIGNATURE_STAMP} is not base64: signing time only claimed"
-    check = verify_response(token, signature.encode("ascii"), anchors.tsa_roots_pem or None)
-    if not check.ok:
-        return None, f"{SIGNATURE_STAMP} does not hold ({check.reason}): signing time only claimed"
-    if check.root_fingerprint not in anchors.tsa_roots:
-        return None, f"{SIGNATURE_STAMP} not under a trusted TSA root: signing time only claimed"
-    return check.gen_time, f"signed no later than {check.gen_time:%Y-%m-%dT%H:%M:%SZ} (RFC 3161)"
+    items = [{"token": value}] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return [("", None, f"{SIGNATURE_STAMP} is not a list of tokens")] if value else []
+    out: list[tuple[str, bytes | None, str]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            out.append(("", None, "not a token entry"))
+            continue
+        tsa, encoded = str(item.get("tsa", "")), item.get("token")
+        if not encoded:
+            out.append((tsa, None, str(item.get("error", "no token"))))
+            continue
+        try:
+            out.append((tsa, base64.b64decode(str(encoded), validate=True), ""))
+        except (ValueError, binascii.Error):
+            out.append((tsa, None, "token is not base64"))
+    return out
 
 
 def _csv_rows(scan: _Scan) -> list[dict[str, str]]:
@@ -655,36 +712,54 @@ def _check_timestamps(
     rows: list[dict[str, str]],
     custody: list[Any],
     anchors: Anchors,
-) -> Check:
+) -> tuple[Check, dict[str, datetime]]:
+    """The check, and the trusted token time of each source WARC file (by name)."""
     manifests = sorted(n for n in scan.small if n.endswith(MANIFEST_SUFFIX))
     problems = _stamps_the_log_promises(scan, rows, custody)
+    stamped_at: dict[str, datetime] = {}
     if not manifests:
-        return _no_trusted_time(problems, anchors, "no time-stamp token in this bundle")
+        return _no_trusted_time(problems, anchors, "no time-stamp token in this bundle"), stamped_at
     times = []
     untrusted = 0
+    notes: list[str] = []
     for name in manifests:
         base = name[: -len(MANIFEST_SUFFIX)]
-        token = scan.small.get(base + TOKEN_SUFFIX)
-        chain = scan.small.get(base + CHAIN_SUFFIX)
         data = scan.small[name]
-        if token is None:
+        tokens = sorted(
+            n for n in scan.small if n.startswith(base + ".") and n.endswith(TOKEN_SUFFIX)
+        )
+        if not tokens:
             problems.append(f"{base + TOKEN_SUFFIX}: missing")
             continue
-        check = verify_response(token, data, (chain or b"") + anchors.tsa_roots_pem)
-        if not check.ok:
-            problems.append(f"{base + TOKEN_SUFFIX}: {check.reason}")
-            continue
         problems += _manifest_vs_rows(name, data, rows)
-        if not anchors.tsa_roots:
-            untrusted += 1
-            continue
-        if check.root_fingerprint not in anchors.tsa_roots:
-            problems.append(
-                f"{base + TOKEN_SUFFIX}: chain ends at root {check.root_fingerprint}, "
-                "not a trusted TSA root"
+        trusted: list[datetime] = []
+        other_roots: list[str] = []
+        well_formed = 0
+        for token_name in tokens:
+            chain = scan.small.get(token_name[: -len(TOKEN_SUFFIX)] + CHAIN_SUFFIX)
+            check = verify_response(
+                scan.small[token_name], data, (chain or b"") + anchors.tsa_roots_pem
             )
-            continue
-        times.append(check.gen_time)
+            if not check.ok:
+                problems.append(f"{token_name}: {check.reason}")
+                continue
+            assert check.gen_time is not None
+            well_formed += 1
+            if anchors.tsa_roots and check.root_fingerprint in anchors.tsa_roots:
+                trusted.append(check.gen_time)
+                notes.append(f"{token_name}: valid, {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
+            elif anchors.tsa_roots:
+                other_roots.append(f"{token_name}: chain ends at root {check.root_fingerprint}")
+        if trusted:
+            times += trusted
+            stamped_at[_manifest_warc(data)] = min(trusted)
+            notes += [
+                f"{line}, not trusted (another token of this file is)" for line in other_roots
+            ]
+        elif not anchors.tsa_roots:
+            untrusted += well_formed
+        else:  # not one token of this file under a root the examiner trusts
+            problems += [f"{line}, not a trusted TSA root" for line in other_roots]
     if problems or not times:
         reason = (
             f"{untrusted} token(s) well-formed but NOT trusted: no TSA root configured "
@@ -692,13 +767,52 @@ def _check_timestamps(
             if untrusted
             else "no trusted time-stamp"
         )
-        return _no_trusted_time(problems, anchors, reason)
+        return _no_trusted_time(problems, anchors, reason), stamped_at
     first = min(times).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _check(
+    ok = _check(
         "time-stamps",
         [],
         f"{len(times)} RFC 3161 tokens valid under a trusted TSA root (earliest {first})",
     )
+    ok.notes = notes if len(notes) > len(manifests) else []  # several TSAs: report each
+    return ok, stamped_at
+
+
+def _manifest_warc(data: bytes) -> str:
+    try:
+        return str(json.loads(data)["warc"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
+def _check_time_bound(
+    rows: list[dict[str, str]], stamped_at: dict[str, datetime], anchors: Anchors
+) -> Check:
+    """How soon after its capture each record was time-stamped, worst case per file.
+
+    The capture dates are captures.csv's fetched_at, which the captures check holds
+    to each record's WARC-Date and the manifest check to the time-stamped manifest.
+    """
+    from crawler.configuration import setting
+    from crawler.evidence.timebound import compute
+
+    minutes = anchors.time_bound_minutes
+    if minutes is None:
+        minutes = float(setting("ADARCHIVE_WARC_MAX_AGE_MINUTES"))
+    captures = []
+    for row in rows:
+        try:
+            captures.append((row["source_warc"], parse_time(row["fetched_at"])))
+        except (KeyError, SigningKeyError):
+            continue  # the captures check names the row
+    bound = compute(captures, stamped_at, minutes)
+    notes = [f.describe() for f in bound.files]
+    if bound.contradictions:
+        problems = [f.describe() for f in bound.contradictions]
+        return Check("time bound", False, problems[0], problems, notes=notes)
+    if bound.holds:
+        return Check("time bound", True, bound.statement(), notes=notes)
+    return Check("time bound", True, bound.statement(), [], True, notes)
 
 
 def _check_anchors(scan: _Scan, custody: list[Any], anchors: Anchors) -> Check:
@@ -728,11 +842,14 @@ def _check_anchors(scan: _Scan, custody: list[Any], anchors: Anchors) -> Check:
             out, name, scan.small[name], tokens, events, anchors.tsa_roots, anchors.tsa_roots_pem
         )
     if out.problems:
-        return _check("custody anchors", out.problems, "")
+        failed = _check("custody anchors", out.problems, "")
+        failed.notes = out.per_tsa()
+        return failed
     detail = f"{out.anchors} chain heads anchored, {out.tokens_valid} with a token under a trusted TSA root"
     if out.tokens_valid < out.anchors:
-        return Check("custody anchors", True, detail + "; " + "; ".join(out.gaps[:3]), [], True)
-    return _check("custody anchors", [], detail)
+        gaps = detail + "; " + "; ".join(out.gaps[:3])
+        return Check("custody anchors", True, gaps, [], True, out.per_tsa())
+    return Check("custody anchors", True, detail, notes=out.per_tsa())
 
 
 def _no_trusted_time(problems: list[str], anchors: Anchors, reason: str) -> Check:
@@ -795,6 +912,7 @@ def _manifest_vs_rows(name: str, data: bytes, rows: Iterable[dict[str, str]]) ->
             or str(rec["length"]) != row["source_length"]
             or rec["block_sha256"] != row["block_sha256"]
             or (rec.get("payload_sha256") or "") != row["payload_sha256"]
+            or not _same_time(row["fetched_at"], rec.get("date"))
         ):
             problems.append(
                 f"{name}: record {row['warc_record_id']} differs from {CAPTURES_PATH} line {line}"
@@ -811,6 +929,8 @@ def print_report(report: Report, out: Any) -> None:
         if not check.ok:
             for problem in check.problems[1:MAX_REPORTED]:
                 print(f"{' ' * width}        {problem}", file=out)
+        for note in check.notes[:MAX_REPORTED]:
+            print(f"{' ' * width}        {note}", file=out)
     if not report.ok:
         result = "VERIFICATION FAILED"
     elif not report.signer_verified:

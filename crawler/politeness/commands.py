@@ -64,10 +64,12 @@ def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
     from crawler.archive.writer import check_prefix
     from crawler.guard.middleware import allow_list_from_settings
     from crawler.politeness.budget import budget_for
+    from crawler.sink.rotation import warc_max_age
 
     check_policy(settings)
     try:
         check_prefix(settings.get("ADARCHIVE_WARC_PREFIX"))
+        warc_max_age(settings)
         allow_list_from_settings(settings)
         for name in platforms:
             budget_for(settings, name)

@@ -198,6 +198,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     with factory() as session:
         report = status_report(session, args.recent)
     report["custody_gaps"] = _custody_gaps(args.db)
+    report["warc_timestamp_gaps"] = _warc_stamp_gaps(args.db)
     if args.json:
         _print_json(report)
     else:
@@ -205,6 +206,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         if report["custody_gaps"]:
             print(f"\ncustody: {len(report['custody_gaps'])} chain-head time-stamp request(s) "
                   "queued, TSA unreachable (adarchive custody verify lists them)")  # fmt: skip
+        if report["warc_timestamp_gaps"]:
+            print(f"custody: {len(report['warc_timestamp_gaps'])} WARC file time-stamp "
+                  "request(s) queued, TSA unreachable (adarchive custody verify lists them)")  # fmt: skip
     return 0
 
 
@@ -215,6 +219,19 @@ def _custody_gaps(db: str | None) -> list[str]:
 
     path = sqlite_path(resolve_db_url(db))
     return [] if path is None else [p.name for p in pending_requests(path.resolve().parent)]
+
+
+def _warc_stamp_gaps(db: str | None) -> list[str]:
+    """Closed WARC files still lacking a configured TSA's token (retried at the next close)."""
+    from crawler.evidence.anchor import tsa_urls
+    from crawler.evidence.timestamp import missing_tokens
+    from crawler.store.db import resolve_db_url, sqlite_path
+
+    path = sqlite_path(resolve_db_url(db))
+    if path is None:
+        return []
+    directory = path.resolve().parent / "warc"
+    return [f"{warc.name} {url}" for warc, url, _ in missing_tokens(directory, tsa_urls())]
 
 
 # -- watch --------------------------------------------------------------------

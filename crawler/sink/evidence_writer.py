@@ -71,6 +71,7 @@ from crawler.sink.messages import (
     WriterConfig,
     encode_reply,
 )
+from crawler.sink.rotation import warc_max_age
 from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
@@ -138,6 +139,7 @@ class CrawlerEvidence:
             on_close=on_close,
             host=config.host,
             pid=config.pid,
+            max_age=warc_max_age(recorder.crawler.settings),
         )
         recorder.add_commit_hook(self.writer.sync)
         # The loop commits once per batch (WriterLoop.commit_pending), never a row at a time.
@@ -293,6 +295,7 @@ class WriterLoop:
         self.crawlers: dict[int, CrawlerEvidence] = {}
         self.buffer = bytearray()
         self.failures = 0
+        self.next_rotation_check = 0.0
 
     def run(self) -> int:
         try:
@@ -301,6 +304,7 @@ class WriterLoop:
                 if message is None:
                     break
                 self.handle(*message)
+                self.rotate_due()
         except Exception:
             logger.critical("evidence writer failed:\n%s", traceback.format_exc())
             self.close_all()  # what was written stays usable: files closed, rows committed
@@ -328,6 +332,8 @@ class WriterLoop:
                 # A pause in the input: commit, so the crawl's own writes (crawl rows,
                 # custody events) never wait on this process's open transaction.
                 self.commit_pending()
+                self.rotate_due()
+                continue  # waiting on, not blocked in read: the rotation timer keeps running
             chunk = os.read(self.stdin, 1 << 20)
             if not chunk:
                 return None  # a partial frame at the end was never sent in full: dropped
@@ -370,6 +376,18 @@ class WriterLoop:
             evidence.deferred.append(message)
         if evidence.waiting >= BATCH:
             self.commit_pending()
+
+    def rotate_due(self) -> None:
+        """Close (and so time-stamp) every WARC file whose oldest capture is nearly
+        ADARCHIVE_WARC_MAX_AGE_MINUTES old: called between messages and whenever the
+        input pauses, so an idle crawl keeps no file open past the bound."""
+        now = time.monotonic()
+        if now < self.next_rotation_check:
+            return
+        intervals = [e.writer.check_interval for e in self.crawlers.values()]
+        self.next_rotation_check = now + min((i for i in intervals if i), default=IDLE_COMMIT)
+        for evidence in self.crawlers.values():
+            evidence.writer.close_if_due()  # its pending rows, commits and custody events run here
 
     def dispatch(self, evidence: CrawlerEvidence, message: Any) -> None:
         try:
