@@ -10,13 +10,24 @@ known-hash list (``ADARCHIVE_KNOWN_HASHES``) is stored flagged, never shown.
 
 Runs after the store pipeline (which creates the ``ad_image`` rows with their
 URLs); it fills ``image_id`` and ``capture_id`` on them.
+
+Cost (issue 21): an image takes at most ``ADARCHIVE_IMAGES_CONCURRENCY_PER_SITE``
+of a site's download slots, so adverts' pages keep flowing while galleries are
+fetched; when this process stores the images itself, decoding and pHashing a
+new image (milliseconds, the GIL mostly released by Pillow) runs on a small
+thread pool, not on the crawl's event loop, and an image already stored (same
+SHA-256) is never decoded again. With the evidence writer process, the bytes
+go there and it does the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import scrapy
 from itemadapter import ItemAdapter
@@ -43,6 +54,11 @@ META_CAPTURE_ID = "adarchive_capture_id"
 META_CAPTURE = "adarchive_capture"
 DEFAULT_MAX_PER_AD = 10
 DEFAULT_MAXSIZE = 10 * 1024 * 1024
+DEFAULT_PER_SITE = 4
+FACTS_THREADS = 2  # one per core here; Pillow's decode releases the GIL
+
+Facts = tuple[str, int, int] | ImageDecodeError
+"""(pHash, width, height) of an image, or why it could not be decoded."""
 
 
 class ImagesPipeline:
@@ -55,12 +71,16 @@ class ImagesPipeline:
         max_per_ad: int = DEFAULT_MAX_PER_AD,
         maxsize: int = DEFAULT_MAXSIZE,
         known: KnownHashes | None = None,
+        per_site: int = DEFAULT_PER_SITE,
     ) -> None:
         self.crawler = crawler
         self.recorder = recorder
         self.max_per_ad = max_per_ad
         self.maxsize = maxsize
+        self.per_site = max(1, per_site)
         self.store = ImageStore(recorder, known, crawler.stats)
+        self._sites: dict[str, asyncio.Semaphore] = {}
+        self._facts: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImagesPipeline:
@@ -75,7 +95,13 @@ class ImagesPipeline:
             max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD"),
             maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE"),
             known=known_hashes(settings),
+            per_site=settings.getint("ADARCHIVE_IMAGES_CONCURRENCY_PER_SITE"),
         )
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        if self._facts is not None:
+            self._facts.shutdown(wait=True)
+            self._facts = None
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         adapter = ItemAdapter(item)
@@ -94,8 +120,26 @@ class ImagesPipeline:
         if ad is None:
             return item
         for url in list(dict.fromkeys(urls))[: self.max_per_ad]:
-            await self._fetch(ad, url, parent, channel)
+            async with self._site_limit(url):
+                await self._fetch(ad, url, parent, channel)
         return item
+
+    def _site_limit(self, url: str) -> asyncio.Semaphore:
+        """The site's image semaphore: images never hold more than ``per_site`` of its slots."""
+        try:
+            site = urlsplit(url).hostname or ""
+        except ValueError:  # refused by _fetch, alone; it shares the "" semaphore meanwhile
+            site = ""
+        limit = self._sites.get(site)
+        if limit is None:
+            limit = self._sites[site] = asyncio.Semaphore(self.per_site)
+        return limit
+
+    async def _facts_off_loop(self, data: bytes) -> Facts:
+        """pHash and size on the thread pool: the event loop keeps downloading meanwhile."""
+        if self._facts is None:
+            self._facts = ThreadPoolExecutor(FACTS_THREADS, thread_name_prefix="adarchive-phash")
+        return await asyncio.get_running_loop().run_in_executor(self._facts, facts_of, data)
 
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:
@@ -149,12 +193,26 @@ class ImagesPipeline:
             return
         capture_id = response.meta.get(META_CAPTURE_ID) if response.request else None
         capture_id = capture_id or request.meta.get(META_CAPTURE_ID)
-        self.store_image(ad, url, response.body, capture_id, parent)  # type: ignore[arg-type]
+        data = response.body
+        sha256 = hashlib.sha256(data).hexdigest()
+        facts = None if self.store.has_image(sha256) else await self._facts_off_loop(data)
+        self.store.store_image(
+            ad, url, data, capture_id, parent,  # type: ignore[arg-type]
+            sha256=sha256, facts=facts,
+        )  # fmt: skip
 
     def store_image(
         self, ad_id: int, url: str, data: bytes, capture_id: int | None, parent: int | None
     ) -> Image | None:
         return self.store.store_image(ad_id, url, data, capture_id, parent)
+
+
+def facts_of(data: bytes) -> Facts:
+    """``image_facts`` with its refusal as a value (it crosses a thread boundary)."""
+    try:
+        return image_facts(data)
+    except ImageDecodeError as exc:
+        return exc
 
 
 def known_hashes(settings: Any) -> KnownHashes | None:
@@ -197,20 +255,37 @@ class ImageStore:
             )
         )
 
+    def has_image(self, sha256: str) -> bool:
+        """Whether an image with these bytes is stored already (then it is not decoded again)."""
+        return (
+            self.recorder.session.scalar(select(Image.id).where(Image.sha256 == sha256)) is not None
+        )
+
     def store_image(
-        self, ad_id: int, url: str, data: bytes, capture_id: int | None, parent: int | None
+        self,
+        ad_id: int,
+        url: str,
+        data: bytes,
+        capture_id: int | None,
+        parent: int | None,
+        *,
+        sha256: str | None = None,
+        facts: Facts | None = None,
     ) -> Image | None:
-        """Hash the bytes, upsert the image, point the ad's image row at it."""
+        """Hash the bytes (unless ``sha256`` is given), upsert the image, point the ad's
+        image row at it. ``facts``: the pHash and size computed already (off the loop)."""
         session = self.recorder.session
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = sha256 or hashlib.sha256(data).hexdigest()
         image = session.scalar(select(Image).where(Image.sha256 == sha256))
         if image is None:
-            try:
-                phash, width, height = image_facts(data)
-            except ImageDecodeError as exc:
+            if facts is None:
+                facts = facts_of(data)
+            if isinstance(facts, ImageDecodeError):
                 self._inc("undecodable")
-                logger.info("image %s not hashed: %s", url, exc)
+                logger.info("image %s not hashed: %s", url, facts)
                 phash, width, height = None, None, None
+            else:
+                phash, width, height = facts
             flagged = bool(self.known and self.known.match(sha256, phash))
             image = Image(sha256=sha256, phash=phash, width=width, height=height, flagged=flagged)
             session.add(image)

@@ -11,12 +11,12 @@ offset and length are those of its member.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from crawler.archive.digests import warc_to_hex
+from crawler.evidence.inflate import INFLATE_ERRORS, decompressobj
 
 CHUNK = 1 << 20
 SLICE = 1 << 14
@@ -229,7 +229,7 @@ def scan_warc(
     pos = 0  # next unread byte of ``buffer``
     base = 0  # file offset of ``buffer[0]``
     member_start = 0
-    decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    decomp = decompressobj()
     parser = _RecordParser()
     started = False
     while True:
@@ -245,7 +245,7 @@ def scan_warc(
         piece = buffer[pos : pos + SLICE]
         try:
             out = decomp.decompress(piece)
-        except zlib.error as exc:
+        except INFLATE_ERRORS as exc:
             raise WarcFormatError(f"gzip error in member at offset {member_start}: {exc}") from None
         started = True
         try:
@@ -256,7 +256,7 @@ def scan_warc(
                 member_end = base + pos
                 yield parser.finish(member_start, member_end - member_start)
                 member_start = member_end
-                decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                decomp = decompressobj()
                 parser = _RecordParser()
                 started = False
             else:
