@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,12 +35,17 @@ sys.path.insert(0, str(REPO))
 
 BODY_BYTES = 40_000  # ≈ 21 kB per record once gzipped
 TARGET = 2.0
+CPU: list[float] = []
 
 
 def timed(cmd: list[str], cwd: Path | None = None) -> float:
+    """Wall seconds of ``cmd``; its CPU seconds (children included) go to ``CPU``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if result.returncode != 0:
         raise SystemExit(
             f"{' '.join(cmd[:3])}… failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
@@ -113,8 +119,11 @@ def compare(out: Path, bundle: Path, public: Path, repeat: int) -> int:
         sha = timed(["sha256sum", *files], cwd=unpacked)
         check = timed(warcio, cwd=unpacked)
         rounds.append((ours, sha, check))
+        cpu = CPU[-3:]
         print(f"  round {n + 1}: verify {ours:6.2f} s; sha256sum {sha:6.2f} s + warcio check "
-              f"{check:6.2f} s = {sha + check:6.2f} s: {(sha + check) / ours:.2f}x", flush=True)  # fmt: skip
+              f"{check:6.2f} s = {sha + check:6.2f} s: {(sha + check) / ours:.2f}x; CPU s: "
+              f"verify {cpu[0]:.2f}, pair {cpu[1] + cpu[2]:.2f}; load {os.getloadavg()[0]:.1f}",
+              flush=True)  # fmt: skip
     ours = min(r[0] for r in rounds)
     sha = min(r[1] for r in rounds)
     check = min(r[2] for r in rounds)
