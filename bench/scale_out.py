@@ -24,7 +24,7 @@ the bench database (``pg_stat_database.active_time``). From those it prints a
 model: predicted pages/s of N workers on a larger machine and where it
 saturates. Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 are needed.
 
-    .venv/bin/python bench/scale_out.py [--ads 60] [--workers 2] [--delay 0.25]
+    .venv/bin/python bench/scale_out.py [--ads 40] [--workers 2] [--delay 0.5]
         [--worker-concurrency 2] [--cores 8] [--store-cores 8] [--sites 500] [--site-delay 2]
 """
 
@@ -172,42 +172,53 @@ def _active_seconds(admin: Any, name: str, settle: bool = False) -> float:
 
 
 def model(one: RunResult, args: argparse.Namespace) -> None:
-    """Predicted pages/s of N workers on a machine of ``--cores`` from the measured costs."""
-    per_worker = one.pages_per_second
-    cpu_bound = args.cores / one.cpu_per_page if one.cpu_per_page else float("inf")
-    store_bound = args.store_cores / one.store_per_page if one.store_per_page else float("inf")
+    """Predicted pages/s of N workers on a machine of ``--cores`` from the measured costs.
+
+    A worker is bound by the politeness of the requests it holds
+    (``--model-concurrency`` in flight, each waiting about one site delay) or by
+    its own CPU (its event loop and writer, ``--worker-cores`` of a core at most);
+    all workers together by the machine's cores, the store's cores and the sites'
+    own bound (sites / delay). Costs measured on a loaded 2-core machine err high.
+    """
+    cpu, store = one.cpu_per_page, one.store_per_page
+    per_worker = min(
+        args.model_concurrency / args.site_delay,
+        args.worker_cores / cpu if cpu else float("inf"),
+    )
+    cpu_bound = args.cores / cpu if cpu else float("inf")
+    store_bound = args.store_cores / store if store else float("inf")
     polite_bound = args.sites / args.site_delay
     print(
-        f"model: one worker {per_worker:.1f} pages/s (politeness-bound on its "
-        f"{args.worker_concurrency} requests in flight); {one.cpu_per_page * 1000:.1f} ms CPU "
-        f"per page (crawl + writer); {one.store_per_page * 1000:.2f} ms store time per page"
+        f"model inputs (measured, one worker): {cpu * 1000:.1f} ms CPU per page "
+        f"(crawl + writer), {store * 1000:.2f} ms PostgreSQL time per page"
     )
     print(
-        f"  bounds: CPU {cpu_bound:.0f} pages/s on {args.cores} cores; store "
-        f"{store_bound:.0f} pages/s on {args.store_cores} PostgreSQL cores; sites "
-        f"{polite_bound:.0f} pages/s ({args.sites} sites, one request per {args.site_delay:g} s)"
+        f"  per worker: {per_worker:.0f} pages/s ({args.model_concurrency} requests in flight "
+        f"over sites asking {args.site_delay:g} s, or {args.worker_cores:g} cores of CPU); "
+        f"machine: CPU {cpu_bound:.0f} pages/s on {args.cores} cores, store "
+        f"{store_bound:.0f} pages/s on {args.store_cores} cores, sites {polite_bound:.0f} "
+        f"pages/s ({args.sites} sites)"
     )
     saturated = None
     for n in range(1, 9):
-        predicted = min(n * per_worker, cpu_bound, store_bound, polite_bound)
-        limit = (
-            "workers" if predicted == n * per_worker
-            else "CPU" if predicted == cpu_bound
-            else "store" if predicted == store_bound
-            else "sites' politeness"
-        )  # fmt: skip
+        bounds = {
+            "workers": n * per_worker, "CPU": cpu_bound, "store": store_bound,
+            "sites' politeness": polite_bound,
+        }  # fmt: skip
+        limit = min(bounds, key=lambda k: bounds[k])
         if saturated is None and limit != "workers":
             saturated = n
-        print(f"  {n} workers: {predicted:7.1f} pages/s (bound: {limit})")
-    if saturated is None:
-        print("  8 workers do not saturate the machine: add workers")
-    else:
-        print(f"  saturates at {saturated} workers")
+        print(f"  {n} workers: {bounds[limit]:7.1f} pages/s (bound: {limit})")
+    print(
+        "  8 workers do not saturate it: add workers"
+        if saturated is None
+        else f"  saturates at {saturated} workers"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ads", type=int, default=60, help="adverts per platform")
+    parser.add_argument("--ads", type=int, default=40, help="adverts per platform")
     parser.add_argument("--workers", type=int, default=2, help="workers in the second run")
     parser.add_argument("--per-site", type=int, default=1, help="requests in flight per site")
     parser.add_argument(
@@ -218,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=8, help="model: cores of the larger machine")
     parser.add_argument("--store-cores", type=int, default=8, help="model: PostgreSQL's cores")
     parser.add_argument("--sites", type=int, default=500, help="model: sites of the real crawl")
+    parser.add_argument("--model-concurrency", type=int, default=32,
+                        help="model: requests in flight per worker")  # fmt: skip
+    parser.add_argument("--worker-cores", type=float, default=1.5,
+                        help="model: cores one worker can use (event loop + writer)")  # fmt: skip
     parser.add_argument("--site-delay", type=float, default=2.0, help="model: their delay, s")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
