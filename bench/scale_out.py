@@ -25,7 +25,7 @@ model: predicted pages/s of N workers on a larger machine and where it
 saturates. Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 are needed.
 
     .venv/bin/python bench/scale_out.py [--ads 40] [--workers 2] [--delay 0.5]
-        [--worker-concurrency 2] [--cores 8] [--store-cores 8] [--sites 500] [--site-delay 2]
+        [--worker-concurrency 1] [--cores 8] [--store-cores 8] [--sites 500] [--site-delay 2]
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--delay", type=float, default=0.25, help="seconds between a site's requests"
     )
-    parser.add_argument("--worker-concurrency", type=int, default=2,
+    parser.add_argument("--worker-concurrency", type=int, default=1,
                         help="CONCURRENT_REQUESTS of each worker")  # fmt: skip
     parser.add_argument("--cores", type=int, default=8, help="model: cores of the larger machine")
     parser.add_argument("--store-cores", type=int, default=8, help="model: PostgreSQL's cores")
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
-    platforms = ["kz_board", "uk_directory", "kr_board", "jp_dating"]
+    platforms = ["kz_board", "uk_directory", "kr_board"]
     with tempfile.TemporaryDirectory(prefix="adarchive-bench-") as tmp:
         root = Path(tmp)
         log_path, truth_path = root / "requests.jsonl", root / "truth.json"

@@ -145,12 +145,18 @@ class _RecordParser:
         lines = head.split(b"\r\n")
         if not lines[0].startswith(b"WARC/"):
             raise WarcFormatError("record does not start with a WARC version line")
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if sep:
-                self.headers[name.decode("latin-1").strip().lower()] = value.decode(
-                    "utf-8", "replace"
-                ).strip()
+        if head.isascii():  # the usual case: one decode, then str operations (same result)
+            for text in head.decode("ascii").split("\r\n")[1:]:
+                key, sep, val = text.partition(":")
+                if sep:
+                    self.headers[key.strip().lower()] = val.strip()
+        else:
+            for line in lines[1:]:
+                name, sep, value = line.partition(b":")
+                if sep:
+                    self.headers[name.decode("latin-1").strip().lower()] = value.decode(
+                        "utf-8", "replace"
+                    ).strip()
         try:
             self.remaining = int(self.headers["content-length"])
         except (KeyError, ValueError):
