@@ -24,7 +24,7 @@ the bench database (``pg_stat_database.active_time``). From those it prints a
 model: predicted pages/s of N workers on a larger machine and where it
 saturates. Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 are needed.
 
-    .venv/bin/python bench/scale_out.py [--ads 40] [--workers 2] [--delay 0.5]
+    .venv/bin/python bench/scale_out.py [--ads 25] [--workers 2] [--delay 1.0]
         [--worker-concurrency 1] [--cores 8] [--store-cores 8] [--sites 500] [--site-delay 2]
 """
 
@@ -218,11 +218,11 @@ def model(one: RunResult, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ads", type=int, default=40, help="adverts per platform")
+    parser.add_argument("--ads", type=int, default=25, help="adverts per platform")
     parser.add_argument("--workers", type=int, default=2, help="workers in the second run")
     parser.add_argument("--per-site", type=int, default=1, help="requests in flight per site")
     parser.add_argument(
-        "--delay", type=float, default=0.25, help="seconds between a site's requests"
+        "--delay", type=float, default=1.0, help="seconds between a site's requests"
     )
     parser.add_argument("--worker-concurrency", type=int, default=1,
                         help="CONCURRENT_REQUESTS of each worker")  # fmt: skip
