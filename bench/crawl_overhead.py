@@ -9,7 +9,10 @@ identical concurrency and delay settings:
   users run it (written by the evidence writer process on another core,
   crawler/sink/writer_process.py);
 * **images**: full plus the image pipeline (fetch, archive and hash every
-  advert image: about three times the requests), reported beside the ratio;
+  advert image: about three times the requests), against
+* **scrapy-images**: the plain Scrapy project below also fetching (and
+  SHA-256 hashing) the same image URLs; these two are compared by requests/s,
+  image requests counted as pages (target >= 0.6);
 * **scrapy**: a plain Scrapy project with no adarchive component
   (bench/plain_scrapy: the same definitions' selectors read with parsel, items
   yielded, robots.txt obeyed), with the same concurrency, per-site concurrency
@@ -29,10 +32,11 @@ spider without evidence), full/scrapy >= 0.95 (issue 21: plain Scrapy).
 The machines this runs on are noisy (the same crawl varies by a quarter from
 one run to the next), so each round crawls full and bare back to back, and the
 verdict takes the lower of two estimates: best full over best bare, and the
-median of the rounds' own full/bare ratios. The image variant, reported for
-information, is crawled in the first round only.
+median of the rounds' own full/bare ratios. The image variants are crawled in
+the first round only, unless ``--mode images`` crawls only them, paired.
 
     .venv/bin/python bench/crawl_overhead.py [--pages 2040] [--repeat 3] [--breakdown]
+    .venv/bin/python bench/crawl_overhead.py --mode images [--repeat 3]
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ REPO = Path(__file__).resolve().parent.parent
 PLAIN = Path(__file__).resolve().parent / "plain_scrapy"
 TARGET = 0.85
 TARGET_SCRAPY = 0.95
+TARGET_IMAGES = 0.6
+IMAGES_PER_AD = 10  # ADARCHIVE_IMAGES_MAX_PER_AD's default: both sides fetch the same images
 
 
 @dataclass
@@ -68,6 +74,11 @@ class RunResult:
     detail_pages: int
     peak_rss: int = 0
     """Largest resident set of the crawl's process tree, bytes."""
+
+    @property
+    def requests_per_second(self) -> float:
+        """Every request served (image requests counted as pages): the images mode's rate."""
+        return self.pages / self.span if self.span > 0 else 0.0
 
     @property
     def pages_per_second(self) -> float:
@@ -87,7 +98,7 @@ def crawl(
     detail_urls: set[str],
 ) -> RunResult:
     log.seek(0, 2)
-    if label == "scrapy":
+    if label.startswith("scrapy"):
         pairs = zip(common[::2], common[1::2], strict=True)  # ("-s", "NAME=VALUE") pairs
         plain = [a for flag, value in pairs if not _ours(value) for a in (flag, value)]
         starts = json.dumps({name: start_urls[name] for name in platforms})
@@ -161,6 +172,40 @@ def _tree(root: int) -> list[int]:
     return out
 
 
+def _rate(run: RunResult) -> float:
+    """Detail pages/s, or for the image variants every request/s (images count as pages)."""
+    return run.requests_per_second if "images" in run.label else run.pages_per_second
+
+
+def _print_runs(results: dict[str, RunResult]) -> None:
+    for run in results.values():
+        per_k = run.peak_rss / max(1, run.pages) * 1000 / 2**20
+        print(
+            f"{run.label:>13}: {run.pages} requests ({run.detail_pages} detail pages) in "
+            f"{run.span:.2f} s = {run.pages_per_second:.1f} pages/s, "
+            f"{run.requests_per_second:.1f} requests/s (process wall {run.wall:.1f} s); "
+            f"peak RSS {run.peak_rss / 2**20:.0f} MiB ({per_k:.1f} MiB per 1,000 requests)"
+        )
+
+
+def _images_ratio(results: dict[str, RunResult], rounds: list[dict[str, float]]) -> bool:
+    """Full stack with images vs plain Scrapy fetching the same image URLs, requests/s."""
+    if "images" not in results or "scrapy-images" not in results:
+        return True
+    images, peer = results["images"], results["scrapy-images"]
+    if images.pages != peer.pages:
+        print(f"warning: images made {images.pages} requests, plain Scrapy {peer.pages}")
+    paired = [r["images"] / r["scrapy-images"] for r in rounds if "images" in r]
+    best = _rate(images) / _rate(peer)
+    ratio = min(best, statistics.median(paired))
+    verdict = ratio >= TARGET_IMAGES
+    print("per-round images/scrapy-images: " + ", ".join(f"{r:.3f}" for r in paired))
+    print(f"ratio images/plain Scrapy with images (requests/s): {ratio:.3f} (best/best "
+          f"{best:.3f}, median {statistics.median(paired):.3f}; target >= {TARGET_IMAGES}: "
+          f"{'met' if verdict else 'NOT met'})")  # fmt: skip
+    return verdict
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2040, help="detail pages in all (>= 2000)")
@@ -178,6 +223,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also crawl with WARC capture but no item pipelines (the archive's own share), "
         "and with all evidence written in the crawl's thread (ADARCHIVE_EVIDENCE_PROCESS=False)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("overhead", "images"),
+        default="overhead",
+        help="overhead: full vs bare vs plain Scrapy (images once, for information); "
+        "images: the full stack with its images pipeline vs plain Scrapy fetching the same "
+        "image URLs, in paired rounds, every request counted as a page",
     )
     args = parser.parse_args(argv)
 
@@ -215,12 +268,19 @@ def main(argv: list[str] | None = None) -> int:
             # "full": archive + capture rows + contacts + store: the same requests as bare.
             # "images": full plus the image pipeline, which fetches, archives and hashes
             # every advert image (about 2 more requests per advert): reported beside it.
+            # "scrapy-images": plain Scrapy fetching the same image URLs (and hashing them).
+            peer_images = ["-a", f"images={IMAGES_PER_AD}"]
             variants = [
                 ("full", ["-s", "ADARCHIVE_IMAGES_ENABLED=False"]),
                 ("bare", bare_extra),
                 ("scrapy", []),
                 ("images", []),
+                ("scrapy-images", peer_images),
             ]
+            once = {"images", "scrapy-images"}
+            if args.mode == "images":
+                variants = [("images", []), ("scrapy-images", peer_images)]
+                once = set()
             if args.breakdown:
                 # WARC capture without item pipelines; and everything in the crawl's thread.
                 variants.insert(1, ("warc", ["-s", "ITEM_PIPELINES={}"]))
@@ -232,16 +292,17 @@ def main(argv: list[str] | None = None) -> int:
                 for n in range(args.repeat):
                     rounds.append({})
                     for label, extra in variants:
-                        if label == "images" and n > 0:
+                        if label in once and n > 0:
                             continue
                         out = root / f"{label}-{n}"
                         run = crawl(
                             label, platforms, urls["start_urls"], out, common, extra, log, details
                         )
-                        rate = run.pages_per_second
+                        rate = _rate(run)
                         rounds[-1][label] = rate
-                        print(f"  run {n + 1} {label}: {rate:.1f} pages/s", flush=True)
-                        if label not in results or rate > results[label].pages_per_second:
+                        unit = "requests/s" if "images" in label else "pages/s"
+                        print(f"  run {n + 1} {label}: {rate:.1f} {unit}", flush=True)
+                        if label not in results or rate > _rate(results[label]):
                             results[label] = run
         finally:
             server.terminate()
@@ -251,15 +312,12 @@ def main(argv: list[str] | None = None) -> int:
             p.stat().st_size for p in (root / "images-0" / "warc").glob("*.warc.gz")
         )
 
+    _print_runs(results)
+    images_verdict = _images_ratio(results, rounds)
+    if args.mode == "images":
+        return 1 if args.strict and not images_verdict else 0
     bare, full, plain = results["bare"], results["full"], results["scrapy"]
-    for run in results.values():
-        per_k = run.peak_rss / max(1, run.pages) * 1000 / 2**20
-        print(
-            f"{run.label:>6}: {run.pages} requests ({run.detail_pages} detail pages) in "
-            f"{run.span:.2f} s = {run.pages_per_second:.1f} pages/s (process wall {run.wall:.1f} s); "
-            f"peak RSS {run.peak_rss / 2**20:.0f} MiB ({per_k:.1f} MiB per 1,000 requests)"
-        )
-    for label in ("warc", "inline", "images"):
+    for label in ("warc", "inline"):
         if label in results:
             share = results[label].pages_per_second / bare.pages_per_second
             print(f"ratio {label}/bare: {share:.3f}")

@@ -7,6 +7,7 @@ be checked exactly as the crawler will read it.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
@@ -38,6 +39,52 @@ def clean_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+SKIP_TAGS = frozenset(("script", "style", "noscript", "template"))
+_BLOCKS = frozenset(BLOCK_TAGS)
+
+
+def element_text(root: Any) -> str:
+    """``clean_text`` of a parsed element, read from its tree without serializing and
+    re-parsing it: the same text, at a fraction of the cost (issue 21: BeautifulSoup's
+    re-parse of every field was a third of a crawl's event loop). Iterative: a hostile
+    page's nesting depth cannot exhaust the stack."""
+    parts: list[str] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            parts.append(node)
+            continue
+        tag = node.tag
+        if not isinstance(tag, str):  # comment or processing instruction: no text
+            continue
+        name = tag.lower()
+        if name in SKIP_TAGS:
+            continue
+        if name == "br":
+            parts.append("\n")
+            continue
+        block = name in _BLOCKS
+        if block:
+            parts.append("\n")
+            stack.append("\n")
+        if node.text:
+            parts.append(node.text)
+        for child in reversed(node):
+            if child.tail:
+                stack.append(child.tail)
+            stack.append(child)
+    return _tidy("".join(parts))
+
+
+def _tidy(text: str) -> str:
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+
+
 def _select(sel: Selector, spec: FieldSpec) -> SelectorList:
     if spec.kind == "css":
         return sel.css(spec.expression)
@@ -55,7 +102,7 @@ def _values(sel: Selector, spec: FieldSpec, url: str, with_links: bool = False) 
             if isinstance(root, str):
                 values.append(root.strip())
                 continue
-            values.append(clean_text(item.get()))
+            values.append(element_text(root))
             if with_links:
                 values.extend(
                     href.strip()

@@ -173,6 +173,10 @@ ADARCHIVE_IMAGES_ENABLED = True
 ADARCHIVE_IMAGES_MAX_PER_AD = 10
 # Largest image body fetched (bytes).
 ADARCHIVE_IMAGES_MAXSIZE = 10 * 1024 * 1024
+# Image downloads in flight per site at most (issue 21): images share the
+# site's download slots with its pages, and a gallery of ten per advert must
+# not hold them all; half of Scrapy's default 8 per domain keeps pages flowing.
+ADARCHIVE_IMAGES_CONCURRENCY_PER_SITE = 4
 
 # A file of the agency's known image hashes (SHA-256 or pHash, one a line);
 # a match is flagged on the image row. None: no list.

@@ -14,8 +14,10 @@ URLs); the sink fills ``image_id`` and ``capture_id`` on them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import scrapy
 from itemadapter import ItemAdapter
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 META_PARENT = "adarchive_parent_capture_id"
 DEFAULT_MAX_PER_AD = 10
 DEFAULT_MAXSIZE = 10 * 1024 * 1024
+DEFAULT_PER_SITE = 4
 
 
 class ImagesPipeline:
@@ -47,11 +50,14 @@ class ImagesPipeline:
         sink: EvidenceSink,
         max_per_ad: int = DEFAULT_MAX_PER_AD,
         maxsize: int = DEFAULT_MAXSIZE,
+        per_site: int = DEFAULT_PER_SITE,
     ) -> None:
         self.crawler = crawler
         self.sink = sink
         self.max_per_ad = max_per_ad
         self.maxsize = maxsize
+        self.per_site = max(1, per_site)
+        self._sites: dict[str, asyncio.Semaphore] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImagesPipeline:
@@ -66,6 +72,7 @@ class ImagesPipeline:
             sink_for(crawler, custody_recorder(crawler)),
             max_per_ad=settings.getint("ADARCHIVE_IMAGES_MAX_PER_AD"),
             maxsize=settings.getint("ADARCHIVE_IMAGES_MAXSIZE"),
+            per_site=settings.getint("ADARCHIVE_IMAGES_CONCURRENCY_PER_SITE"),
         )
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
@@ -79,8 +86,21 @@ class ImagesPipeline:
         # The advert's page capture: a row id, or the WARC record id the writer resolves.
         parent = adapter.get("capture_id") or adapter.get("capture_record_id")
         for url in list(dict.fromkeys(urls))[: self.max_per_ad]:
-            await self._fetch(ad, url, parent)
+            async with self._site_limit(url):
+                await self._fetch(ad, url, parent)
         return item
+
+    def _site_limit(self, url: str) -> asyncio.Semaphore:
+        """The site's image semaphore: images never hold more than ``per_site`` of its
+        download slots, so adverts' pages keep flowing while galleries are fetched."""
+        try:
+            site = urlsplit(url).hostname or ""
+        except ValueError:  # refused by _fetch, alone
+            site = ""
+        limit = self._sites.get(site)
+        if limit is None:
+            limit = self._sites[site] = asyncio.Semaphore(self.per_site)
+        return limit
 
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:

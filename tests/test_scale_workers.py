@@ -146,6 +146,38 @@ def test_shared_limiter_caps_concurrency(redis_prefix: str) -> None:
     assert a.try_acquire("other.example", 0.0, 1, 0.2)[0] is not None
 
 
+def test_asyncio_client_grants_like_the_blocking_one(redis_prefix: str) -> None:
+    """The middleware's non-blocking acquire shares the same budget with blocking clients."""
+    import asyncio
+
+    import redis
+    import redis.asyncio
+
+    from crawler.scale.limiter import SharedLimiter
+
+    async def scenario() -> tuple:
+        client = redis.asyncio.Redis.from_url(REDIS_URL)
+        a = SharedLimiter(redis.Redis.from_url(REDIS_URL), redis_prefix, client)
+        b = SharedLimiter(redis.Redis.from_url(REDIS_URL), redis_prefix)
+        try:
+            first = await a.acquire_async("site.example", 0.0, 2, 5.0)
+            second = b.try_acquire("site.example", 0.0, 2, 5.0)
+            third = await a.acquire_async("site.example", 0.0, 2, 5.0)
+            b.release("site.example", second[0])
+            again = await a.acquire_async("site.example", 0.0, 2, 5.0)
+            spaced = await a.acquire_async("slow.example", 5.0, 1, 5.0)
+            a.release("slow.example", spaced[0])
+            waiting = await a.acquire_async("slow.example", 5.0, 1, 5.0)
+        finally:
+            await client.aclose()
+        return first, second, third, again, waiting
+
+    first, second, third, again, waiting = asyncio.run(scenario())
+    assert first[0] and second[0] and third[0] is None and third[1] > 0
+    assert again[0] is not None
+    assert waiting[0] is None and 4.0 < waiting[1] <= 5.0
+
+
 def test_seeds_status_and_rounds(redis_prefix: str) -> None:
     import redis
 

@@ -14,10 +14,12 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import zipfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -43,6 +45,7 @@ MAX_REPORTED = 20
 EXIT_SIGNER_UNVERIFIED = 3
 WORKERS = 4
 SMALL_FILE = 64 << 20  # evidence files read whole into memory must stay below this
+PROCESS_POOL_BYTES = 32 << 20  # WARC bytes from which a process per core pays for itself
 
 
 @dataclass
@@ -244,10 +247,7 @@ def _scan_entries(path: Path, zf: zipfile.ZipFile) -> _Scan:
             scan.problems.append(f"{info.filename}: unsafe path in ZIP")
             continue
         infos.append(info)
-    workers = max(1, min(WORKERS, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda info: _scan_entry(path, info), infos))
-    for entry in results:
+    for entry in _scan_all(path, infos):
         if entry.problem:
             scan.problems.append(entry.problem)
             scan.unreadable.add(entry.name)
@@ -261,6 +261,53 @@ def _scan_entries(path: Path, zf: zipfile.ZipFile) -> _Scan:
         if entry.data is not None:
             scan.small[entry.name] = entry.data
     return scan
+
+
+def _is_warc(name: str) -> bool:
+    return name.startswith("archive/") and name.endswith((".warc.gz", ".warc"))
+
+
+def _scan_all(path: Path, infos: list[zipfile.ZipInfo]) -> list[_Entry]:
+    """Every entry scanned, in ``infos`` order.
+
+    Large WARC entries go to a pool of processes, one per core, largest first:
+    inflating and hashing release the GIL, but parsing each record's head does
+    not, and with threads alone that Python share ran on one core. The other
+    entries are read by threads of this process meanwhile. Small bundles (tests,
+    single cases) stay in threads: starting processes would cost more than it saves.
+    """
+    cores = os.cpu_count() or 1
+    warcs = [i for i in infos if _is_warc(i.filename)]
+    big = sum(i.file_size for i in warcs) >= PROCESS_POOL_BYTES and cores > 1
+    remote = sorted(warcs, key=lambda i: -i.file_size) if big else []
+    local = [i for i in infos if i not in remote]
+    results: dict[int, _Entry] = {}
+    context = _fork_context() if remote else None
+    with ExitStack() as stack:
+        futures = {}
+        if remote and context is not None:
+            procs = stack.enter_context(
+                ProcessPoolExecutor(max_workers=min(cores, len(remote)), mp_context=context)
+            )
+            futures = {id(i): procs.submit(_scan_entry, path, i) for i in remote}
+        else:
+            local = list(infos)
+        threads = stack.enter_context(ThreadPoolExecutor(max_workers=max(1, min(WORKERS, cores))))
+        for info, entry in zip(
+            local, threads.map(lambda i: _scan_entry(path, i), local), strict=True
+        ):
+            results[id(info)] = entry
+        for key, future in futures.items():
+            results[key] = future.result()
+    return [results[id(i)] for i in infos]
+
+
+def _fork_context() -> Any:
+    """Fork (cheap, nothing to re-import) where the platform has it; else no processes."""
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:
+        return None
 
 
 def _scan_entry(path: Path, info: zipfile.ZipInfo) -> _Entry:
@@ -278,7 +325,7 @@ def _scan_entry(path: Path, info: zipfile.ZipInfo) -> _Entry:
 
     try:
         with zipfile.ZipFile(path) as zf, zf.open(info) as fh:
-            if name.startswith("archive/") and name.endswith((".warc.gz", ".warc")):
+            if _is_warc(name):
                 entry.records = _scan_records(name, fh, feed, entry.record_problems)
             else:
                 while chunk := fh.read(CHUNK):

@@ -11,12 +11,12 @@ offset and length are those of its member.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from crawler.archive.digests import warc_to_hex
+from crawler.evidence.inflate import INFLATE_ERRORS, decompressobj
 
 CHUNK = 1 << 20
 SLICE = 1 << 14
@@ -145,12 +145,18 @@ class _RecordParser:
         lines = head.split(b"\r\n")
         if not lines[0].startswith(b"WARC/"):
             raise WarcFormatError("record does not start with a WARC version line")
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if sep:
-                self.headers[name.decode("latin-1").strip().lower()] = value.decode(
-                    "utf-8", "replace"
-                ).strip()
+        if head.isascii():  # the usual case: one decode, then str operations (same result)
+            for text in head.decode("ascii").split("\r\n")[1:]:
+                key, sep, val = text.partition(":")
+                if sep:
+                    self.headers[key.strip().lower()] = val.strip()
+        else:
+            for line in lines[1:]:
+                name, sep, value = line.partition(b":")
+                if sep:
+                    self.headers[name.decode("latin-1").strip().lower()] = value.decode(
+                        "utf-8", "replace"
+                    ).strip()
         try:
             self.remaining = int(self.headers["content-length"])
         except (KeyError, ValueError):
@@ -229,7 +235,7 @@ def scan_warc(
     pos = 0  # next unread byte of ``buffer``
     base = 0  # file offset of ``buffer[0]``
     member_start = 0
-    decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    decomp = decompressobj()
     parser = _RecordParser()
     started = False
     while True:
@@ -245,7 +251,7 @@ def scan_warc(
         piece = buffer[pos : pos + SLICE]
         try:
             out = decomp.decompress(piece)
-        except zlib.error as exc:
+        except INFLATE_ERRORS as exc:
             raise WarcFormatError(f"gzip error in member at offset {member_start}: {exc}") from None
         started = True
         try:
@@ -256,7 +262,7 @@ def scan_warc(
                 member_end = base + pos
                 yield parser.finish(member_start, member_end - member_start)
                 member_start = member_end
-                decomp = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                decomp = decompressobj()
                 parser = _RecordParser()
                 started = False
             else:

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 SEED_BATCH = 16
 BUSY_WINDOW_SECONDS = 3.0
+# A busy worker refreshes its mark in Redis at most this often: the call blocks the
+# event loop, and once per response cost a worker 5 % of its loop (issue 21's profile);
+# a mark this fresh is always inside BUSY_WINDOW_SECONDS.
+BUSY_REFRESH_SECONDS = BUSY_WINDOW_SECONDS / 6
 POLL_SECONDS = 0.5
 
 
@@ -75,6 +79,7 @@ class WorkerExtension:
         self.idle_close = idle_close
         self.me = f"{socket.gethostname()}:{os.getpid()}:{id(crawler):x}"
         self._idle_since: float | None = None
+        self._marked = float("-inf")
         self._key = ""
         self._seeds_key = ""
 
@@ -114,7 +119,10 @@ class WorkerExtension:
     def busy(self, *_: Any, **__: Any) -> None:
         """Mark this worker busy now (every response it receives)."""
         self._idle_since = None
-        self.server.zadd(self._key, {self.me: time.time()})
+        now = time.monotonic()
+        if now - self._marked >= BUSY_REFRESH_SECONDS:
+            self._marked = now
+            self.server.zadd(self._key, {self.me: time.time()})
 
     def others_busy(self) -> bool:
         recent = time.time() - BUSY_WINDOW_SECONDS

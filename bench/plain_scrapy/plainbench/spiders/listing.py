@@ -8,6 +8,7 @@ spider would (``::text``), rather than adarchive's cleaned text.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tomllib
@@ -46,12 +47,20 @@ def values(sel: Any, spec: Any, url: str) -> list[str]:
 
 
 class ListingSpider(scrapy.Spider):
-    """``-a platforms=a,b -a start_urls='{"a": "http://…"}'``"""
+    """``-a platforms=a,b -a start_urls='{"a": "http://…"}' [-a images=10]``
+
+    With ``images=N`` it also fetches up to N images of each advert (every one, as the
+    adarchive images pipeline does, even when two adverts share a picture) and keeps
+    each one's SHA-256: the peer of the full stack with its images pipeline.
+    """
 
     name = "listing"
 
-    def __init__(self, platforms: str = "", start_urls: str = "{}", **kwargs: Any) -> None:
+    def __init__(
+        self, platforms: str = "", start_urls: str = "{}", images: str = "0", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.images = int(images)
         self.starts = json.loads(start_urls)
         self.defs = {}
         for name in platforms.split(","):
@@ -79,3 +88,8 @@ class ListingSpider(scrapy.Spider):
                 found = values(response, detail[field], response.url)
                 item[field] = found if field in ("images", "contacts") else " ".join(found)
         yield item
+        for src in list(dict.fromkeys(item.get("images") or []))[: self.images]:
+            yield response.follow(src, self.parse_image, dont_filter=True)
+
+    def parse_image(self, response: Any) -> Any:
+        yield {"image": response.url, "sha256": hashlib.sha256(response.body).hexdigest()}

@@ -1,0 +1,184 @@
+"""Memory over a long crawl: peak RSS of the crawl and of its evidence writer per 1,000 pages.
+
+Serves a synthetic fixture world of about ``--pages`` detail pages (the
+static platforms without a Crawl-delay), crawls it once with the full stack
+(WARC capture, evidence writer process, contacts, store; images off unless
+``--images``), and samples every 0.2 s the resident set of the crawl process,
+of the evidence writer and of any other helper, against the number of
+requests the server has answered so far. For each 1,000 requests it prints
+the peak of each, then fits a line over the second half of the crawl (after
+start-up and warm caches): a crawl whose memory grows with its length shows
+a slope. Target: under ``--max-slope`` MiB per 1,000 pages for each process
+(issue 21: flat over a 20,000-page crawl).
+
+    .venv/bin/python bench/memory_flat.py [--pages 20000] [--images] [--max-slope 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from _fixtureweb import start_server
+
+REPO = Path(__file__).resolve().parent.parent
+BUCKET = 1000
+ROLES = ("crawl", "writer", "helpers")
+
+
+def role(pid: int, root: int) -> str:
+    if pid == root:
+        return "crawl"
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "helpers"
+    return "writer" if b"sidecar_main" in cmd else "helpers"
+
+
+class Sampler(threading.Thread):
+    """RSS by role against requests served so far, every 0.2 s."""
+
+    def __init__(self, root: int, log: Path) -> None:
+        super().__init__(daemon=True)
+        self.root, self.log = root, log
+        self.samples: list[tuple[int, dict[str, int]]] = []
+        self._done = threading.Event()
+        self._served = 0
+        self._offset = 0
+
+    def served(self) -> int:
+        with self.log.open("rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read()
+        self._offset += len(data)
+        self._served += data.count(b"\n")
+        return self._served
+
+    def run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._done.wait(0.2):
+            rss = dict.fromkeys(ROLES, 0)
+            for pid in _tree(self.root):
+                try:
+                    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                rss[role(pid, self.root)] += pages * page
+            self.samples.append((self.served(), rss))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (x, y)."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=20_000, help="detail pages in all")
+    parser.add_argument("--images", action="store_true", help="with the images pipeline")
+    parser.add_argument("--max-slope", type=float, default=1.0, help="MiB per 1,000 pages")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when memory grows")
+    args = parser.parse_args(argv)
+
+    from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES, build_world
+
+    platforms = [
+        p["name"]
+        for p in build_world(seed=1, ads_per_platform=1).truth()["platforms"]
+        if p["render"] == "static" and not p["crawl_delay"]
+    ]
+    ads = math.ceil(args.pages / len(platforms))
+    with tempfile.TemporaryDirectory(prefix="adarchive-memory-") as tmp:
+        root = Path(tmp)
+        log = root / "requests.jsonl"
+        log.touch()
+        server, urls = start_server(ads, log)
+        try:
+            starts = [a for n in platforms for a in ("--start-url", f"{n}={urls['start_urls'][n]}")]
+            cmd = [sys.executable, "-m", "crawler.cli", "crawl", *platforms, *starts,
+                   "--out", str(root / "out"), "--log-level", "WARNING",
+                   "-s", "DOWNLOAD_DELAY=0", "-s", "DOWNLOAD_DELAY_JITTER=0",
+                   "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS=32",
+                   "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+                   "-s", f"ADARCHIVE_IMAGES_ENABLED={args.images}",
+                   "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",
+                   "-s", "ADARCHIVE_PROGRESS_BAR=False"]  # fmt: skip
+            print(f"crawling {len(platforms)} platforms x {ads} adverts "
+                  f"(images {'on' if args.images else 'off'})", flush=True)  # fmt: skip
+            began = time.monotonic()
+            proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            sampler = Sampler(proc.pid, log)
+            sampler.start()
+            out, err = proc.communicate()
+            sampler.stop()
+            if proc.returncode not in (0,):
+                raise SystemExit(f"crawl failed ({proc.returncode}):\n{out.decode()[-2000:]}\n"
+                                 f"{err.decode()[-4000:]}")  # fmt: skip
+            total = sampler.served()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"{total} requests in {time.monotonic() - began:.0f} s")
+    buckets: dict[int, dict[str, int]] = {}
+    for served, rss in sampler.samples:
+        peak = buckets.setdefault(served // BUCKET, dict.fromkeys(ROLES, 0))
+        for name in ROLES:
+            peak[name] = max(peak[name], rss[name])
+    print(f"{'requests':>9} " + " ".join(f"{r + ' MiB':>12}" for r in ROLES))
+    for b in sorted(buckets):
+        row = buckets[b]
+        print(f"{(b + 1) * BUCKET:>9} " + " ".join(f"{row[r] / 2**20:>12.1f}" for r in ROLES))
+    full = [b for b in sorted(buckets) if (b + 1) * BUCKET <= total]
+    late = full[len(full) // 2 :]
+    verdict = {}
+    for name in ROLES:
+        points = [(float(b), buckets[b][name] / 2**20) for b in late if buckets[b][name]]
+        verdict[name] = slope(points)
+    flat = all(v <= args.max_slope for v in verdict.values())
+    print(
+        "slope over the second half (MiB per 1,000 requests): "
+        + ", ".join(f"{n} {v:+.2f}" for n, v in verdict.items())
+        + f" (target <= {args.max_slope}: {'flat' if flat else 'GROWS'})"
+    )
+    print(json.dumps({"requests": total, "slopes": verdict, "flat": flat}))
+    return 1 if args.strict and not flat else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
