@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from crawler.evidence.chain import ChainResult, rfc3339, verify_chain
 from crawler.evidence.custody import head, record_event
-from crawler.store.models import AuditEvent, CustodyEvent
+from crawler.store.models import AuditEvent, CustodyEvent, utc
 
 AUDIT_HEAD = "audit.head"
 SUBJECT = "audit:chain"
@@ -74,9 +74,11 @@ def _audit_records(session: Session, batch: int = 1000) -> Iterator[dict[str, An
         if not chunk:
             return
         for ev in chunk:
+            at = utc(ev.at)  # SQLite hands back naive datetimes
+            assert at is not None
             yield {
                 "seq": ev.seq,
-                "at": rfc3339(ev.at),
+                "at": rfc3339(at),
                 "actor": ev.actor,
                 "action": ev.action,
                 "subject": ev.subject,

@@ -9,7 +9,7 @@ therefore never waits behind evidence writes on the custody chain's head.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,13 +17,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crawler.evidence.audithead import verify_audit_chain
 from crawler.evidence.chain import (
     ChainResult,
-    rfc3339,
-    verify_chain,
 )
 from crawler.evidence.custody import record_event
-from crawler.store.models import AuditEvent, utc
+from crawler.store.models import AuditEvent
 
 RETRIES = 30
 _APPEND = threading.Lock()
@@ -81,31 +80,6 @@ def actions(session: Session) -> list[str]:
     return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
 
 
-def _records(session: Session, batch: int = 1000) -> Iterator[dict[str, Any]]:
-    last = 0
-    while True:
-        chunk = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-        ).all()
-        if not chunk:
-            return
-        for ev in chunk:
-            at = utc(ev.at)
-            assert at is not None
-            yield {
-                "seq": ev.seq,
-                "at": rfc3339(at),
-                "actor": ev.actor,
-                "action": ev.action,
-                "subject": ev.subject,
-                "details_text": ev.details,
-                "details_sha256": ev.details_sha256,
-                "prev_hash": ev.prev_hash,
-                "hash": ev.hash,
-            }
-        last = chunk[-1].seq
-
-
 def verify(session: Session) -> ChainResult:
-    """Recompute the whole audit chain from the store."""
-    return verify_chain(_records(session))
+    """Recompute the whole audit chain from the store (the code `custody verify` runs)."""
+    return verify_audit_chain(session)
