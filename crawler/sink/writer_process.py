@@ -154,6 +154,11 @@ class PipeFeeder:
         # Resuming the engine belongs to the reactor's thread (a stop drains from another).
         self._in_reactor(self._check_pressure)
 
+    def close(self) -> None:
+        """No more input: the writing thread ends (what is still queued is dropped)."""
+        with self._ready:
+            self._lost("closed")
+
     # -- the writing thread ---------------------------------------------------
 
     def _run(self) -> None:
@@ -353,6 +358,7 @@ class EvidenceWriterProcess:
         if not self.gone:
             with contextlib.suppress(EvidenceWriterGone):
                 self.feeder.drain(timeout)
+        self.feeder.close()
         self.gone = True
         process = self.process
         for stream in (process.stdin, process.stdout):
