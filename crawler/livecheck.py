@@ -75,7 +75,7 @@ class LiveCheckSpider(DefinitionSpider):
         return self._follow(adverts[:1], "detail", self.parse_live_detail, response.url)
 
     def parse_live_detail(self, response: Response) -> None:
-        from crawler.extract.worker import extraction_args, identifiers_for
+        from crawler.extract.helper_process import extraction_args, identifiers_for
 
         self.report.ad_url = response.url
         self.report.fields = extract_fields(response, self.definition, response.url)

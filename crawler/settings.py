@@ -159,7 +159,7 @@ ADARCHIVE_CONTACTS_ENABLED = True
 # Helper processes for extraction (0 = in the crawl's own thread). One helper
 # puts a second core to use: extraction costs about as much CPU per advert as
 # fetching and parsing it. Helpers are plain child processes fed through pipes
-# by the event loop (crawler/extract/worker.py); if one dies, its adverts are
+# by the event loop (crawler/extract/helper_process.py); if one dies, its adverts are
 # read in the crawl's thread instead.
 ADARCHIVE_CONTACTS_WORKERS = 1
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
-from crawler.extract.worker import (
+from crawler.extract.helper_process import (
     ExtractionWorker,
     WorkerGone,
     extraction_args,

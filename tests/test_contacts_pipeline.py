@@ -166,7 +166,7 @@ def test_a_reply_larger_than_one_pipe_read_arrives_whole() -> None:
 
 
 def test_a_closed_helper_refuses_work_without_starting_another() -> None:
-    from crawler.extract.worker import ExtractionWorker, WorkerGone
+    from crawler.extract.helper_process import ExtractionWorker, WorkerGone
 
     async def run() -> None:
         helper = ExtractionWorker()

@@ -10,7 +10,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PREFIX = "adarchive"
 LIMITER = "crawler.scale.limiter.SharedPolitenessMiddleware"
 LIMITER_ORDER = 940  # after robots (100) and every request filter, before the archive (950)
-WORKER_EXTENSION = "crawler.scale.worker.WorkerExtension"
+WORKER_EXTENSION = "crawler.scale.worker_extension.WorkerExtension"
 
 
 class ScaleError(ValueError):

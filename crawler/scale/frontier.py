@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler.scale.config import ScaleError, dupefilter_key, queue_key, seeds_key
-from crawler.scale.worker import BUSY_WINDOW_SECONDS, workers_key
+from crawler.scale.worker_extension import BUSY_WINDOW_SECONDS, workers_key
 
 
 def connect(url: str) -> Any:

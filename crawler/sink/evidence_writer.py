@@ -50,7 +50,7 @@ from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.warcinfo import software
 from crawler.configuration import project_defaults
 from crawler.evidence.custody_listener import with_custody
-from crawler.extract.worker import extraction_args, identifiers_for
+from crawler.extract.helper_process import extraction_args, identifiers_for
 from crawler.heap import freeze_heap
 from crawler.printable import install_log_escaping
 from crawler.sink.adverts import AdvertWriter, ad_not_stored

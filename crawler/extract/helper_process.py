@@ -5,7 +5,7 @@ the crawl runs in one thread. A ``concurrent.futures`` process pool moves the
 work but not its overhead: its management and feeder threads fight the
 reactor thread for the GIL on every item, which measured costlier than the
 extraction itself. Here the helper is a plain child process
-(``python -m crawler.extract.worker``) speaking length-prefixed pickles on
+(``python -m crawler.extract.helper_process``) speaking length-prefixed pickles on
 stdin/stdout, and the crawl's side is nothing but asyncio stream reads and
 writes in the reactor thread: no extra threads, no locks.
 
@@ -160,7 +160,7 @@ class ExtractionWorker:
                     self._process = await asyncio.create_subprocess_exec(
                         sys.executable,
                         "-m",
-                        "crawler.extract.worker",
+                        "crawler.extract.helper_process",
                         stdin=asyncio.subprocess.PIPE,
                         stdout=asyncio.subprocess.PIPE,
                         env=child_environment(),
