@@ -390,7 +390,8 @@ def test_analyst_builds_a_case_the_officer_exports_and_verifies_it_the_auditor_s
     page.get_by_label("Add to case").select_option(label="OP-E2E-7")
     navigate(page, page.get_by_role("button", name="Add to case").click)
     assert page.url == f"{served.url}/ads/{ad}"
-    assert page.locator(".cases-in").inner_text().strip() == "OP-E2E-7"
+    # other tests of the module may have put the same advert in their own cases
+    assert "OP-E2E-7" in page.locator(".cases-in").inner_text().split()
     page.goto(f"{served.url}/networks/{network}")
     page.get_by_label("Add to case").select_option(label="OP-E2E-7")
     navigate(page, page.get_by_role("button", name="Add to case").click)
