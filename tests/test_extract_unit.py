@@ -242,3 +242,8 @@ def test_list_punctuation_inside_a_number_needs_a_cue() -> None:
     assert phones("8/701/234/56/78") == []
     assert phones("Тел: 8/701/234/56/78") == [(KZ, None)]
     assert phones("87012345678,87024567812") == [(KZ, None), ("+77024567812", None)]
+
+
+def test_circled_tens_are_not_read_as_digits() -> None:
+    # The dingbat circled-number ranges hold tens (❿ U+277F, ➉ U+2789): no digit, no error.
+    assert extract_identifiers("call ❿ ➉ today", None) == []

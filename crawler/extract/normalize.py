@@ -201,7 +201,9 @@ def _char_digit(s: str) -> str:
         return "+"
     if s[-1] == "\u20e3":
         return s[0] if s[0].isdigit() else "#"
-    return str(unicodedata.digit(s[0]))
+    # The dingbat ranges hold circled *ten*s too (❿ ➉): numerals but not digits, left as is.
+    digit = unicodedata.digit(s[0], None)
+    return s if digit is None else str(digit)
 
 
 def _chars(norm: Normalized) -> Iterable[Replacement]:
