@@ -12,7 +12,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def start_server(
-    ads: int, log: Path, truth: Path | None = None, seed: int | None = None
+    ads: int,
+    log: Path,
+    truth: Path | None = None,
+    seed: int | None = None,
+    latency: float = 0.0,
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Serve a fixture world of ``ads`` adverts per platform; returns the process and its
     start line (base URLs by platform), read from the server's first line of output."""
@@ -22,6 +26,8 @@ def start_server(
         cmd += ["--truth", str(truth)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
+    if latency:
+        cmd += ["--latency", str(latency)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()

@@ -105,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         started = time.time()
+        if self.server.web.latency > 0:
+            time.sleep(self.server.web.latency)  # the simulated site's time to first byte
         site = self.server.site
         key = page_key(self.path)
         page = site.pages.get(key, _NOT_FOUND)
@@ -201,8 +203,17 @@ class FixtureWeb:
     ``port=0`` picks one free port that is free on every platform address.
     """
 
-    def __init__(self, world: World, port: int = DEFAULT_PORT, log_path: str | Path | None = None):
+    def __init__(
+        self,
+        world: World,
+        port: int = DEFAULT_PORT,
+        log_path: str | Path | None = None,
+        latency: float = 0.0,
+    ):
         self.world = world
+        self.latency = latency
+        """Seconds each response waits before it is sent: a real site's time to first byte,
+        so a benchmark's crawl is bound by requests in flight as real crawls are."""
         self.requested_port = port
         self.port: int | None = None
         self.request_log: list[RequestLogEntry] = []
@@ -329,9 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--truth", type=Path, help="write truth.json here")
     parser.add_argument("--log", type=Path, help="append the request log here as JSONL")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds before each response (benchmarks)"
+    )
     args = parser.parse_args(argv)
 
-    web = FixtureWeb(build_world(seed=args.seed, ads_per_platform=args.ads), args.port, args.log)
+    world = build_world(seed=args.seed, ads_per_platform=args.ads)
+    web = FixtureWeb(world, args.port, args.log, latency=args.latency)
     try:
         web.start()
     except OSError as exc:
