@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,7 +131,10 @@ def run(workers: int, platforms: list[str], start_urls: dict[str, str], root: Pa
         ]
         for proc in procs:
             out, err = proc.communicate()
-            if proc.returncode != 0:
+            # 3 = degraded: a worker that crawled only part of a site can see more of its
+            # deliberately broken fixture pages than the health threshold allows; its pages
+            # still count. Anything else is a failed measurement.
+            if proc.returncode not in (0, 3):
                 raise SystemExit(f"worker failed:\n{out}\n{err[-4000:]}")
         wall = time.monotonic() - began
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -243,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-cores", type=float, default=1.5,
                         help="model: cores one worker can use (event loop + writer)")  # fmt: skip
     parser.add_argument("--site-delay", type=float, default=2.0, help="model: their delay, s")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="paired rounds (1 worker, then N); the verdict is the lower of "
+                        "best/best and the median of the rounds' ratios")  # fmt: skip
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -254,23 +261,35 @@ def main(argv: list[str] | None = None) -> int:
         server, urls = start_server(args.ads, log_path, truth_path, seed=5, latency=args.latency)
         try:
             start_urls = {name: urls["start_urls"][name] for name in platforms}
-            one = run(1, platforms, start_urls, root, log_path, args)
-            many = run(args.workers, platforms, start_urls, root, log_path, args)
+            rounds = []
+            for _ in range(max(1, args.repeat)):
+                one = run(1, platforms, start_urls, root, log_path, args)
+                many = run(args.workers, platforms, start_urls, root, log_path, args)
+                rounds.append((one, many))
         finally:
             server.terminate()
             server.wait(timeout=10)
-    ratio = many.pages_per_second / one.pages_per_second if one.pages_per_second else 0.0
     print(f"{len(platforms)} sites answering after {args.latency:g} s, {args.delay:g} s "
           f"per-site delay (shared), {args.per_site} per site in flight, "
           f"{args.worker_concurrency} per worker")  # fmt: skip
-    print(f"{'workers':>7} {'requests':>8} {'span s':>7} {'wall s':>7} {'pages/s':>8} "
-          f"{'CPU ms/p':>8} {'store ms/p':>10}  pages per worker")  # fmt: skip
-    for r in (one, many):
-        print(f"{r.workers:>7} {r.requests:>8} {r.span:>7.2f} {r.wall:>7.2f} "
-              f"{r.pages_per_second:>8.1f} {r.cpu_per_page * 1000:>8.1f} "
-              f"{r.store_per_page * 1000:>10.2f}  {r.pages_by_worker}")  # fmt: skip
+    print(f"{'round':>5} {'workers':>7} {'requests':>8} {'span s':>7} {'wall s':>7} "
+          f"{'pages/s':>8} {'CPU ms/p':>8} {'store ms/p':>10}  pages per worker")  # fmt: skip
+    for n, pair in enumerate(rounds, 1):
+        for r in pair:
+            print(f"{n:>5} {r.workers:>7} {r.requests:>8} {r.span:>7.2f} {r.wall:>7.2f} "
+                  f"{r.pages_per_second:>8.1f} {r.cpu_per_page * 1000:>8.1f} "
+                  f"{r.store_per_page * 1000:>10.2f}  {r.pages_by_worker}")  # fmt: skip
+    paired = [m.pages_per_second / o.pages_per_second for o, m in rounds if o.pages_per_second]
+    one = max((o for o, _ in rounds), key=lambda r: r.pages_per_second)
+    many = max((m for _, m in rounds), key=lambda r: r.pages_per_second)
+    best = many.pages_per_second / one.pages_per_second if one.pages_per_second else 0.0
+    ratio = min(best, statistics.median(paired)) if paired else 0.0
     verdict = "met" if ratio >= TARGET else "NOT met"
-    print(f"ratio {args.workers} workers / 1 worker: {ratio:.2f} (target >= {TARGET}: {verdict})")
+    print("per-round ratios: " + ", ".join(f"{r:.2f}" for r in paired))
+    print(
+        f"ratio {args.workers} workers / 1 worker: {ratio:.2f} (best/best {best:.2f}, median "
+        f"{statistics.median(paired) if paired else 0:.2f}; target >= {TARGET}: {verdict})"
+    )
     model(one, args)
     if args.json:
         Path(args.json).write_text(json.dumps({
