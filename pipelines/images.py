@@ -25,7 +25,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.guard.scheme import scheme_refusal, url_scheme
 from crawler.politeness.refusals import note_refusal
-from crawler.sink.base import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
+from crawler.sink.evidence_sink import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
 from crawler.sink.messages import EvidenceWriterGone, ImageFetched
 
 if TYPE_CHECKING:
