@@ -376,7 +376,7 @@ DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 DOWNLOADER_MIDDLEWARES.update(
     {
         "crawler.guard.scheme.SchemePolicyMiddleware": 20,
-        "crawler.guard.middleware.SsrfGuardMiddleware": 30,
+        "crawler.guard.ssrf_middleware.SsrfGuardMiddleware": 30,
         "crawler.politeness.budget.BudgetMiddleware": 40,
         "crawler.resume.ResumeMiddleware": 45,
         "crawler.politeness.backoff.BackoffMiddleware": 560,
