@@ -114,7 +114,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "crawler.useragent.HonestUserAgentMiddleware": 500,
     "crawler.robots_delay.RobotsCrawlDelayMiddleware": 101,
-    "crawler.archive.middleware.ArchiveMiddleware": 950,
+    "crawler.archive.archive_middleware.ArchiveMiddleware": 950,
 }
 
 ITEM_PIPELINES = {
