@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
     # USER_ERRORS is resolved on first use: its modules import numpy/datasketch,
     # which every `adarchive` start-up (register()) would otherwise pay for.
     if name == "USER_ERRORS":
-        from crawler.analysis.config import ConfigError
+        from crawler.analysis.analysis_config import ConfigError
         from crawler.analysis.knownhashes import KnownHashError
         from crawler.analysis.networks import UnknownNetwork
 
@@ -61,8 +61,8 @@ def _require_analysis(factory: Any) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from crawler.analysis.analysis_config import load_config
     from crawler.analysis.analyze import analyze
-    from crawler.analysis.config import load_config
     from crawler.analysis.knownhashes import KnownHashes
 
     config = load_config(args.config)
@@ -110,7 +110,7 @@ def print_score(score: dict[str, Any], out: Any = None) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from crawler.analysis.config import load_config
+    from crawler.analysis.analysis_config import load_config
     from crawler.analysis.htmlreport import render_report
     from crawler.store.db import sqlite_path
 

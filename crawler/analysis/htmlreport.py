@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis import svg
-from crawler.analysis.config import DATA_DIR, AnalysisConfig
+from crawler.analysis.analysis_config import DATA_DIR, AnalysisConfig
 from crawler.analysis.networks import list_networks, network_detail
 from crawler.analysis.riskmap import RiskMap, build_risk_map
 from crawler.analysis.warcread import read_payload
