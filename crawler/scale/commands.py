@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from crawler.scale.config import DEFAULT_PREFIX, DEFAULT_REDIS_URL
+from crawler.scale.worker_settings import DEFAULT_PREFIX, DEFAULT_REDIS_URL
 
 
 def _redis_options(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from crawler.cli.options import log_level, platform_definition, setting_overrides
     from crawler.crawlsummary import crawl_exit_status, print_crawl_summary
     from crawler.runner import CrawlJob, build_settings, run_crawls
-    from crawler.scale.config import check_store_for_workers, worker_settings
     from crawler.scale.frontier import connect
+    from crawler.scale.worker_settings import check_store_for_workers, worker_settings
     from crawler.store.db import resolve_db_url
 
     definitions = [platform_definition(name, args.definitions) for name in args.platform]
