@@ -59,7 +59,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_frontier_seed(args: argparse.Namespace) -> int:
     from crawler.cli.options import platform_definition
     from crawler.scale.frontier import connect, seed
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
 
     server = connect(_redis(args))
     overrides: dict[str, list[str]] = {}
@@ -100,7 +100,7 @@ def cmd_frontier_status(args: argparse.Namespace) -> int:
 
 def cmd_frontier_clear(args: argparse.Namespace) -> int:
     from crawler.scale.frontier import clear, connect
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
 
     if not args.platform and not args.all:
         raise UserError("name the platform(s) to clear, or --all for every key under the prefix")
