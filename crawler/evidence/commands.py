@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from crawler.configuration import setting
-from crawler.evidence.errors import BundleError, ExportError, SelectionError, SigningKeyError
+from crawler.evidence.evidence_errors import (
+    BundleError,
+    ExportError,
+    SelectionError,
+    SigningKeyError,
+)
 from crawler.printable import print_table
 
 USER_ERRORS: tuple[type[BaseException], ...] = (

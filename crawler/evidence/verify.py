@@ -27,7 +27,7 @@ from typing import Any
 
 from crawler.evidence import events as ev
 from crawler.evidence.chain import verify_chain
-from crawler.evidence.errors import BundleError, SigningKeyError
+from crawler.evidence.evidence_errors import BundleError, SigningKeyError
 from crawler.evidence.layout import (
     CAPTURES_PATH,
     CSV_FIELDS,

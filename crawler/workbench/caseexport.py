@@ -24,7 +24,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.configuration import setting
-from crawler.evidence.errors import BundleError, ExportError, SelectionError, SigningKeyError
+from crawler.evidence.evidence_errors import (
+    BundleError,
+    ExportError,
+    SelectionError,
+    SigningKeyError,
+)
 from crawler.evidence.export import ExportOptions, export_bundle, summary_lines
 from crawler.evidence.replay import ReplayError
 from crawler.evidence.verify import configured_anchors, print_report, verify_bundle
