@@ -206,7 +206,7 @@ def _safe(value: Any) -> str:
 
 
 def cmd_export_graph(args: argparse.Namespace) -> int:
-    from crawler.analysis.export import export_graph
+    from crawler.analysis.graph_export import export_graph
 
     _, factory = _factory(args.db)
     _require_analysis(factory)
