@@ -25,7 +25,7 @@ def __getattr__(name: str) -> Any:
     if name == "USER_ERRORS":
         from crawler.analysis.analysis_config import ConfigError
         from crawler.analysis.knownhashes import KnownHashError
-        from crawler.analysis.networks import UnknownNetwork
+        from crawler.analysis.network_detail import UnknownNetwork
 
         return (AnalysisUserError, ConfigError, KnownHashError, UnknownNetwork)
     raise AttributeError(name)
@@ -137,7 +137,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_network(args: argparse.Namespace) -> int:
-    from crawler.analysis.networks import network_detail
+    from crawler.analysis.network_detail import network_detail
 
     _, factory = _factory(args.db)
     _require_analysis(factory)
@@ -173,7 +173,7 @@ def cmd_network(args: argparse.Namespace) -> int:
 
 def cmd_networks(args: argparse.Namespace) -> int:
     """The networks of the last analysis, best-scored first, by the label `network` takes."""
-    from crawler.analysis.networks import list_networks
+    from crawler.analysis.network_detail import list_networks
 
     _, factory = _factory(args.db)
     _require_analysis(factory)
