@@ -30,7 +30,7 @@ from crawler.evidence.evidence_errors import (
     SelectionError,
     SigningKeyError,
 )
-from crawler.evidence.replay import ReplayError
+from crawler.evidence.pywb_replay import ReplayError
 from crawler.evidence.verify import configured_anchors, print_report, verify_bundle
 from crawler.evidence.wacz_export import ExportOptions, export_bundle, summary_lines
 from crawler.exhibit.build import ExhibitOptions, build_exhibit, default_out
