@@ -523,7 +523,7 @@ ADARCHIVE_SCALE_IDLE_CLOSE = 10.0
 # reads it to watch for new seeds. `adarchive worker` sets it per prefix.
 REDIS_START_URLS_KEY = "%(name)s:start_urls"
 
-# --- Workbench replay (issue 18: crawler/workbench/replay.py) -----------------
+# --- Workbench replay (issue 18: crawler/workbench/replay_origin.py) ---------
 
 # Directory of ReplayWeb.page's static build (index.html, sw.js, ui.js) that the
 # replay origin serves. None: the source checkout's .tools/replaywebpage, where
