@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from pathlib import Path
 from typing import IO
 
 from _fixtureweb import start_server
+from _rss import tree_rss
 
 REPO = Path(__file__).resolve().parent.parent
 PLAIN = Path(__file__).resolve().parent / "plain_scrapy"
@@ -140,36 +140,12 @@ class TreePeak(threading.Thread):
         self.pid, self.peak, self._done = pid, 0, threading.Event()
 
     def run(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
         while not self._done.wait(0.1):
-            total = 0
-            for pid in _tree(self.pid):
-                try:
-                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-                except (OSError, IndexError, ValueError):
-                    continue
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, sum(tree_rss(self.pid).values()))
 
     def stop(self) -> None:
         self._done.set()
         self.join()
-
-
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
 
 
 def _rate(run: RunResult) -> float:

@@ -88,7 +88,7 @@ def synthetic_adverts(n: int, seed: int = 7) -> tuple[list[dict], int]:
 
 
 def run_one(n: int) -> dict:
-    from crawler.analysis.config import load_config
+    from crawler.analysis.analysis_config import load_config
     from crawler.analysis.linking import Linker, Member
     from crawler.analysis.textnorm import informative_length, normalise
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 from _fixtureweb import start_server
+from _rss import tree_rss
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKET = 1000
@@ -41,7 +41,7 @@ def role(pid: int, root: int) -> str:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return "helpers"
-    return "writer" if b"sidecar_main" in cmd else "helpers"
+    return "writer" if b"crawler.sink.evidence_writer" in cmd else "helpers"
 
 
 class Sampler(threading.Thread):
@@ -64,37 +64,15 @@ class Sampler(threading.Thread):
         return self._served
 
     def run(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
         while not self._done.wait(0.2):
             rss = dict.fromkeys(ROLES, 0)
-            for pid in _tree(self.root):
-                try:
-                    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                rss[role(pid, self.root)] += pages * page
+            for pid, size in tree_rss(self.root).items():
+                rss[role(pid, self.root)] += size
             self.samples.append((self.served(), rss))
 
     def stop(self) -> None:
         self._done.set()
         self.join()
-
-
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
 
 
 def slope(points: list[tuple[float, float]]) -> float:

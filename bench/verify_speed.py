@@ -70,10 +70,10 @@ def main() -> int:
 
 def build(out: Path, mb: int) -> None:
     """A synthetic archive exported as one signed bundle of at least ``mb`` MB."""
-    from crawler.evidence.export import ExportOptions, export_bundle
     from crawler.evidence.selection import Selection
     from crawler.evidence.signing import generate_keys
     from crawler.evidence.synthetic import build_synthetic_archive
+    from crawler.evidence.wacz_export import ExportOptions, export_bundle
     from crawler.store.db import open_store
 
     shutil.rmtree(out, ignore_errors=True)

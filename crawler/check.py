@@ -17,10 +17,6 @@ from crawler.guard.scheme import scheme_refusal
 from crawler.platforms import PlatformDefinition
 
 
-class PageError(RuntimeError):
-    """The saved page cannot be read."""
-
-
 def start_url_refusals(definition: PlatformDefinition) -> tuple[list[str], list[str]]:
     """(refused, notes) for the start URLs: what the crawl refuses whatever its settings
     (a scheme other than http/https), and what it refuses unless allowed (a non-public

@@ -177,55 +177,86 @@ def convert(spec: SettingSpec, value: Any, source: str = "") -> Any:
 
 
 def _convert(spec: SettingSpec, value: Any) -> Any:
-    kind = spec.kind
+    """Text is parsed by the setting's kind; any value must then be of that kind."""
     if isinstance(value, str) and spec.optional and value.strip() in ("", "None", "none", "null"):
         return None  # an empty variable or -s NAME= unsets an optional setting
-    if isinstance(value, str) and kind != "str":
-        text = value.strip()
-        if kind == "bool":
-            if text.lower() in TRUE:
-                return True
-            if text.lower() in FALSE:
-                return False
-            raise ValueError(text)
-        if kind == "int":
-            try:
-                return int(text)
-            except ValueError:
-                if spec.name.startswith(ENV_PREFIX):
-                    raise
-                return float(text)  # Scrapy's own (DOWNLOAD_TIMEOUT = 60) also take 1.5
-        if kind == "float":
-            return float(text)
-        if kind == "list":
-            if text.startswith("["):
-                value = json.loads(text)
-            else:
-                return [part.strip() for part in text.split(",") if part.strip()]
-        elif kind == "dict":
-            value = json.loads(text) if text else {}
-        else:
-            return value
+    if isinstance(value, str) and spec.kind != "str":
+        from_text = _FROM_TEXT.get(spec.kind)
+        return value if from_text is None else from_text(spec, value.strip())
+    return _typed(spec, value)
+
+
+# -- text (environment, -s) to a value, one parser per kind --------------------
+
+
+def _bool_from_text(spec: SettingSpec, text: str) -> bool:
+    if text.lower() in TRUE:
+        return True
+    if text.lower() in FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _int_from_text(spec: SettingSpec, text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        if spec.name.startswith(ENV_PREFIX):
+            raise
+        return float(text)  # Scrapy's own (DOWNLOAD_TIMEOUT = 60) also take 1.5
+
+
+def _float_from_text(spec: SettingSpec, text: str) -> float:
+    return float(text)
+
+
+def _list_from_text(spec: SettingSpec, text: str) -> list[Any]:
+    if text.startswith("["):
+        return _typed(spec, json.loads(text))
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _dict_from_text(spec: SettingSpec, text: str) -> dict[str, Any]:
+    return _typed(spec, json.loads(text) if text else {})
+
+
+_FROM_TEXT: dict[str, Callable[[SettingSpec, str], Any]] = {
+    "bool": _bool_from_text,
+    "int": _int_from_text,
+    "float": _float_from_text,
+    "list": _list_from_text,
+    "dict": _dict_from_text,
+}
+
+
+# -- a value (settings module, Python code) checked against its kind ------------
+
+
+def _typed(spec: SettingSpec, value: Any) -> Any:
+    """``value`` if it is of the setting's kind (ints widen to float); TypeError if not."""
+    kind = spec.kind
+    number = isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "bool" and isinstance(value, bool):
         return value
-    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind == "int" and isinstance(value, float) and not spec.name.startswith(ENV_PREFIX):
-        return value
-    if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+    if kind == "int" and number and (isinstance(value, int) or not _env_setting(spec)):
+        return value  # a float only in Scrapy's own settings (see _int_from_text)
+    if kind == "float" and number:
         return float(value)
     if kind == "str" and isinstance(value, str):
         return value
     if kind == "list" and isinstance(value, list | tuple):
         return list(value)
-    if kind == "dict":
-        if hasattr(value, "copy_to_dict"):
-            return value.copy_to_dict()
-        if isinstance(value, dict):
-            return dict(value)
+    if kind == "dict" and hasattr(value, "copy_to_dict"):
+        return value.copy_to_dict()
+    if kind == "dict" and isinstance(value, dict):
+        return dict(value)
     if kind == "any":
         return value
     raise TypeError(kind)
+
+
+def _env_setting(spec: SettingSpec) -> bool:
+    return spec.name.startswith(ENV_PREFIX)
 
 
 # -- checks across settings ----------------------------------------------------

@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from crawler.resources import resource_dir
@@ -316,13 +316,48 @@ def _parse_action(path: Path | None, key: str, item: Any) -> Action:
 
 
 def parse_definition(data: dict[str, Any], path: Path | None = None) -> PlatformDefinition:
-    """Validate a parsed TOML document and build the definition."""
+    """Validate a parsed TOML document and build the definition (one validator per table)."""
     _check_keys(path, data, "<top>", ("schema_version", "platform", "listing", "detail"))
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise DefinitionError(
             f"{_where(path, 'schema_version')}: must be {SCHEMA_VERSION} (got {version!r})"
         )
+    platform = _platform_table(path, data)
+    listing, ad_links, next_page = _listing_table(path, data)
+    detail, fields = _detail_table(path, data)
+    return PlatformDefinition(
+        name=platform.name,
+        country=platform.country,
+        language=platform.language,
+        start_urls=platform.start_urls,
+        allowed_hosts=platform.allowed_hosts,
+        ad_links=ad_links,
+        next_page=next_page,
+        listing_render=_render(path, listing, "listing"),
+        detail_render=_render(path, detail, "detail"),
+        fields=fields,
+        path=path,
+        description=platform.description,
+        raw=data,
+        listing_actions=_parse_actions(path, listing, "listing"),
+        detail_actions=_parse_actions(path, detail, "detail"),
+    )
+
+
+class _PlatformTable(NamedTuple):
+    """The checked ``[platform]`` table."""
+
+    name: str
+    country: str
+    language: str
+    start_urls: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
+    description: str
+
+
+def _platform_table(path: Path | None, data: dict[str, Any]) -> _PlatformTable:
+    """``[platform]``: who the site is and where the crawl may go."""
     platform = _table(path, data, "platform")
     _check_keys(path, platform, "platform", PLATFORM_KEYS)
     for key, required in PLATFORM_KEYS.items():
@@ -347,7 +382,14 @@ def parse_definition(data: dict[str, Any], path: Path | None = None) -> Platform
     urls = tuple(
         _check_url(path, f"platform.start_urls[{i}]", url) for i, url in enumerate(start_urls)
     )
-    hosts = platform["allowed_hosts"]
+    hosts = _allowed_hosts(path, platform["allowed_hosts"], urls)
+    return _PlatformTable(
+        name, country, language, urls, hosts, str(platform.get("description", ""))
+    )
+
+
+def _allowed_hosts(path: Path | None, hosts: Any, urls: tuple[str, ...]) -> tuple[str, ...]:
+    """``platform.allowed_hosts``: bare host names that cover every start URL."""
     if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) for h in hosts):
         raise DefinitionError(
             f"{_where(path, 'platform.allowed_hosts')}: must be a non-empty list of host names"
@@ -362,7 +404,13 @@ def parse_definition(data: dict[str, Any], path: Path | None = None) -> Platform
             raise DefinitionError(
                 f"{_where(path, 'platform.start_urls')}: {url!r} is not on an allowed host"
             )
+    return tuple(h.lower() for h in hosts)
 
+
+def _listing_table(
+    path: Path | None, data: dict[str, Any]
+) -> tuple[dict[str, Any], FieldSpec, FieldSpec | None]:
+    """``[listing]``: the table, its advert links and its optional next-page link."""
     listing = _table(path, data, "listing")
     _check_keys(path, listing, "listing", LISTING_KEYS)
     if "ad_links" not in listing:
@@ -373,7 +421,13 @@ def parse_definition(data: dict[str, Any], path: Path | None = None) -> Platform
         if "next_page" in listing
         else None
     )
+    return listing, ad_links, next_page
 
+
+def _detail_table(
+    path: Path | None, data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, FieldSpec]]:
+    """``[detail]``: the table and its field selectors (the required ones present)."""
     detail = _table(path, data, "detail")
     _check_keys(path, detail, "detail", (*DETAIL_FIELDS, "render", "actions"))
     for key in DETAIL_REQUIRED:
@@ -384,23 +438,7 @@ def parse_definition(data: dict[str, Any], path: Path | None = None) -> Platform
         for key in DETAIL_FIELDS
         if key in detail
     }
-    return PlatformDefinition(
-        name=name,
-        country=country,
-        language=language,
-        start_urls=urls,
-        allowed_hosts=tuple(h.lower() for h in hosts),
-        ad_links=ad_links,
-        next_page=next_page,
-        listing_render=_render(path, listing, "listing"),
-        detail_render=_render(path, detail, "detail"),
-        fields=fields,
-        path=path,
-        description=str(platform.get("description", "")),
-        raw=data,
-        listing_actions=_parse_actions(path, listing, "listing"),
-        detail_actions=_parse_actions(path, detail, "detail"),
-    )
+    return detail, fields
 
 
 def load_definition(path: str | Path) -> PlatformDefinition:

@@ -114,7 +114,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "crawler.useragent.HonestUserAgentMiddleware": 500,
     "crawler.robots_delay.RobotsCrawlDelayMiddleware": 101,
-    "crawler.archive.middleware.ArchiveMiddleware": 950,
+    "crawler.archive.archive_middleware.ArchiveMiddleware": 950,
 }
 
 ITEM_PIPELINES = {
@@ -376,7 +376,7 @@ DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 DOWNLOADER_MIDDLEWARES.update(
     {
         "crawler.guard.scheme.SchemePolicyMiddleware": 20,
-        "crawler.guard.middleware.SsrfGuardMiddleware": 30,
+        "crawler.guard.ssrf_middleware.SsrfGuardMiddleware": 30,
         "crawler.politeness.budget.BudgetMiddleware": 40,
         "crawler.resume.ResumeMiddleware": 45,
         "crawler.politeness.backoff.BackoffMiddleware": 560,
@@ -523,7 +523,7 @@ ADARCHIVE_SCALE_IDLE_CLOSE = 10.0
 # reads it to watch for new seeds. `adarchive worker` sets it per prefix.
 REDIS_START_URLS_KEY = "%(name)s:start_urls"
 
-# --- Workbench replay (issue 18: crawler/workbench/replay.py) -----------------
+# --- Workbench replay (issue 18: crawler/workbench/replay_origin.py) ---------
 
 # Directory of ReplayWeb.page's static build (index.html, sw.js, ui.js) that the
 # replay origin serves. None: the source checkout's .tools/replaywebpage, where

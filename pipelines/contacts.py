@@ -22,7 +22,7 @@ from crawler.extract.helper_process import (
     extraction_args,
     identifiers_for,
 )
-from crawler.sink.base import EvidenceSink
+from crawler.sink.evidence_sink import EvidenceSink
 
 __all__ = ["ContactsPipeline", "extraction_args", "identifiers_for"]
 

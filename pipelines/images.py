@@ -5,7 +5,7 @@ downloader middleware like any page: robots.txt, the offsite filter, the
 politeness slot of the site, size limits, and the archive middleware, which
 writes the WARC records and the ``capture`` row. The image capture's parent is
 the advert page's capture. The bytes go to the crawl's evidence sink, which
-hashes them (SHA-256 and pHash, crawler/sink/images.py) and links them to the
+hashes them (SHA-256 and pHash, crawler/sink/image_store.py) and links them to the
 advert.
 
 Runs after the store pipeline (which creates the ``ad_image`` rows with their
@@ -25,7 +25,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.guard.scheme import scheme_refusal, url_scheme
 from crawler.politeness.refusals import note_refusal
-from crawler.sink.base import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
+from crawler.sink.evidence_sink import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
 from crawler.sink.messages import EvidenceWriterGone, ImageFetched
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.evidence.custody_listener import custody_recorder
 from crawler.sink.adverts import ADS_NOT_STORED, ad_not_stored, normalised_text, text_sha256
-from crawler.sink.base import EvidenceSink
+from crawler.sink.evidence_sink import EvidenceSink
 from crawler.sink.in_process import InProcessSink
 from crawler.store.recorder import CrawlRecorder
 

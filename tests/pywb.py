@@ -1,6 +1,6 @@
 """Replay WARC files in pywb, the independent tool a court expert would use.
 
-The machinery is the package's (crawler/evidence/replay.py, which the exhibit
+The machinery is the package's (crawler/evidence/pywb_replay.py, which the exhibit
 uses too); tests never install pywb: they fail with the command to run.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.evidence.replay import (
+from crawler.evidence.pywb_replay import (
     CHECKOUT_BIN,
     COLLECTION,
     INSTALL,
@@ -22,7 +22,7 @@ from crawler.evidence.replay import (
     find_pywb,
     free_port,
 )
-from crawler.evidence.replay import wayback as _wayback
+from crawler.evidence.pywb_replay import wayback as _wayback
 
 PYWB_BIN = CHECKOUT_BIN
 __all__ = ["COLLECTION", "Fetched", "INSTALL", "PYWB_BIN", "Wayback", "free_port", "wayback"]

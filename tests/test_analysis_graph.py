@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.analysis.config import load_config
+from crawler.analysis.analysis_config import load_config
 from crawler.analysis.graph import SpanningForest, UnionFind
 from crawler.analysis.linking import Linker, Member
 

@@ -9,24 +9,27 @@ import pytest
 
 from crawler.analysis.knownhashes import KnownHashError, KnownHashes
 from crawler.analysis.phash import ImageDecodeError, PhashIndex, hamming, image_facts
-from crawler.demo import images
+from crawler.demo import generated_pictures
 
 DEFAULT_DISTANCE = 6
 
 
 def test_reencoded_and_resized_copies_are_close_unrelated_pictures_are_far() -> None:
-    originals = [image_facts(images.original(f"t/{i}").data)[0] for i in range(30)]
+    originals = [image_facts(generated_pictures.original(f"t/{i}").data)[0] for i in range(30)]
     for i in range(30):
         for kind in ("reencode", "resize"):
-            copy = image_facts(images.variant(f"t/{i}", kind).data)[0]
+            copy = image_facts(generated_pictures.variant(f"t/{i}", kind).data)[0]
             assert hamming(copy, originals[i]) <= DEFAULT_DISTANCE
     far = [hamming(a, b) for n, a in enumerate(originals) for b in originals[n + 1 :]]
     assert min(far) > DEFAULT_DISTANCE
 
 
 def test_image_facts_reports_size_and_rejects_garbage() -> None:
-    phash, width, height = image_facts(images.original("t/size").data)
-    assert len(phash) == 16 and (width, height) == (images.WIDTH, images.HEIGHT)
+    phash, width, height = image_facts(generated_pictures.original("t/size").data)
+    assert len(phash) == 16 and (width, height) == (
+        generated_pictures.WIDTH,
+        generated_pictures.HEIGHT,
+    )
     with pytest.raises(ImageDecodeError):
         image_facts(b"<html>not an image</html>")
 
@@ -50,8 +53,8 @@ def test_phash_index_matches_brute_force() -> None:
 
 
 def test_known_hash_list_matches_sha256_and_phash(tmp_path: Path) -> None:
-    pic = images.original("t/known")
-    phash = image_facts(images.variant("t/known", "reencode").data)[0]
+    pic = generated_pictures.original("t/known")
+    phash = image_facts(generated_pictures.variant("t/known", "reencode").data)[0]
     listing = tmp_path / "known.txt"
     listing.write_text(
         f"# agency list\nsha256:{pic.sha256}\nphash:{phash}  # a re-encoded copy\n\n{'ab' * 32}\n",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.analysis.config import ConfigError, load_config
+from crawler.analysis.analysis_config import ConfigError, load_config
 from crawler.analysis.indicators import (
     RULES,
     AdFacts,

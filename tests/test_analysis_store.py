@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import crawl_world
+from crawler.analysis.analysis_config import load_config
 from crawler.analysis.analyze import analyze
 from crawler.analysis.commands import USER_ERRORS, register
-from crawler.analysis.config import load_config
 from crawler.analysis.scoring import score_networks
 from crawler.store.db import StoreError, open_store
 from crawler.store.models import (

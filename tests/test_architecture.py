@@ -82,3 +82,18 @@ def test_every_module_has_a_layer() -> None:
         and not any(unit.startswith(m + ".") for unit in listed)
     )
     assert unplaced == [], f"modules in no layer of pyproject.toml: {unplaced}"
+
+
+# A name shared on purpose: each feature's `commands.py` registers its CLI commands.
+SHARED_NAMES = {"__init__.py", "commands.py"}
+
+
+def test_module_names_are_unique() -> None:
+    """One name per module (issue 20), so a traceback, a log line or a search names one file."""
+    seen: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            if path.name not in SHARED_NAMES:
+                seen.setdefault(path.name, []).append(str(path.relative_to(REPO)))
+    repeated = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert repeated == {}

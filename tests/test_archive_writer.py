@@ -31,17 +31,17 @@ from warcio.archiveiterator import ArchiveIterator
 
 from conftest import project_crawler
 from crawler.archive.addon import warcinfo_fields
+from crawler.archive.archive_middleware import (
+    META_CAPTURE,
+    META_CAPTURE_ID,
+    ArchiveMiddleware,
+)
 from crawler.archive.digests import (
     file_sha256,
     hex_to_warc,
     secret_digest,
     sha256_hex,
     warc_to_hex,
-)
-from crawler.archive.middleware import (
-    META_CAPTURE,
-    META_CAPTURE_ID,
-    ArchiveMiddleware,
 )
 from crawler.archive.records import (
     ExchangeContext,

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from crawler.evidence.bundlereport import render_report
-from crawler.evidence.export import CaptureInfo, ExportOptions, export_bundle
 from crawler.evidence.selection import Selection
 from crawler.evidence.synthetic import build_synthetic_archive
 from crawler.evidence.verify import verify_bundle
+from crawler.evidence.wacz_export import CaptureInfo, ExportOptions, export_bundle
 from crawler.store.db import open_store
 
 pytestmark = [pytest.mark.slow]

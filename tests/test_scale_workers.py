@@ -44,8 +44,8 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
-    from crawler.scale.config import ScaleError
     from crawler.scale.frontier import clear, connect
+    from crawler.scale.worker_settings import ScaleError
 
     try:
         server = connect(REDIS_URL)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from crawler.evidence import inflate, verify
-from crawler.evidence.export import ExportOptions, export_bundle
 from crawler.evidence.selection import Selection
 from crawler.evidence.synthetic import build_synthetic_archive
+from crawler.evidence.wacz_export import ExportOptions, export_bundle
 from crawler.store.db import open_store
 
 

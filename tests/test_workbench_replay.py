@@ -203,7 +203,7 @@ def test_without_replaywebpage_the_page_says_how_to_install_it(
 
     from crawler.store.db import open_store
     from crawler.workbench.app import create_app
-    from crawler.workbench.replay import ReplayConfig
+    from crawler.workbench.replay_origin import ReplayConfig
 
     config = ReplayConfig("127.0.0.3", 9, "http://127.0.0.3:9", tmp_path, 600, b"k" * 32)
     app = create_app(open_store(f"sqlite:///{served.db}", create=False), served.out,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.workbench.replay import ReplayConfig, _ranged
+from crawler.workbench.replay_origin import ReplayConfig, _ranged
 from crawler.workbench.replaytoken import BadToken, _b64, _unb64, sign, verify
 
 KEY = b"k" * 32
@@ -53,7 +53,7 @@ def test_archive_ranges(tmp_path: Path) -> None:
 
 
 def test_settings_are_checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from crawler.workbench.replay import ReplayConfigError
+    from crawler.workbench.replay_origin import ReplayConfigError
 
     monkeypatch.setenv("ADARCHIVE_WORKBENCH_REPLAY_SECRET", "short")
     with pytest.raises(ReplayConfigError, match="at least 32"):

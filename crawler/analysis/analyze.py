@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from crawler.analysis.config import IDENTIFIER_KINDS, AnalysisConfig
+from crawler.analysis.analysis_config import IDENTIFIER_KINDS, AnalysisConfig
 from crawler.analysis.decisions import pair_kind, rejected
 from crawler.analysis.graph import UnionFind
 from crawler.analysis.indicators import AdFacts, Contact, IndicatorContext, evaluate

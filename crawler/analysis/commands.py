@@ -23,9 +23,9 @@ def __getattr__(name: str) -> Any:
     # USER_ERRORS is resolved on first use: its modules import numpy/datasketch,
     # which every `adarchive` start-up (register()) would otherwise pay for.
     if name == "USER_ERRORS":
-        from crawler.analysis.config import ConfigError
+        from crawler.analysis.analysis_config import ConfigError
         from crawler.analysis.knownhashes import KnownHashError
-        from crawler.analysis.networks import UnknownNetwork
+        from crawler.analysis.network_detail import UnknownNetwork
 
         return (AnalysisUserError, ConfigError, KnownHashError, UnknownNetwork)
     raise AttributeError(name)
@@ -61,8 +61,8 @@ def _require_analysis(factory: Any) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from crawler.analysis.analysis_config import load_config
     from crawler.analysis.analyze import analyze
-    from crawler.analysis.config import load_config
     from crawler.analysis.knownhashes import KnownHashes
 
     config = load_config(args.config)
@@ -110,7 +110,7 @@ def print_score(score: dict[str, Any], out: Any = None) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from crawler.analysis.config import load_config
+    from crawler.analysis.analysis_config import load_config
     from crawler.analysis.htmlreport import render_report
     from crawler.store.db import sqlite_path
 
@@ -137,7 +137,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_network(args: argparse.Namespace) -> int:
-    from crawler.analysis.networks import network_detail
+    from crawler.analysis.network_detail import network_detail
 
     _, factory = _factory(args.db)
     _require_analysis(factory)
@@ -173,7 +173,7 @@ def cmd_network(args: argparse.Namespace) -> int:
 
 def cmd_networks(args: argparse.Namespace) -> int:
     """The networks of the last analysis, best-scored first, by the label `network` takes."""
-    from crawler.analysis.networks import list_networks
+    from crawler.analysis.network_detail import list_networks
 
     _, factory = _factory(args.db)
     _require_analysis(factory)
@@ -206,7 +206,7 @@ def _safe(value: Any) -> str:
 
 
 def cmd_export_graph(args: argparse.Namespace) -> int:
-    from crawler.analysis.export import export_graph
+    from crawler.analysis.graph_export import export_graph
 
     _, factory = _factory(args.db)
     _require_analysis(factory)

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crawler.analysis import svg
-from crawler.analysis.config import DATA_DIR, AnalysisConfig
-from crawler.analysis.networks import list_networks, network_detail
+from crawler.analysis.analysis_config import DATA_DIR, AnalysisConfig
+from crawler.analysis.network_detail import list_networks, network_detail
 from crawler.analysis.riskmap import RiskMap, build_risk_map
 from crawler.analysis.warcread import read_payload
 from crawler.store.models import Ad, AdIndicator, AnalysisRun, Image, Link, Network

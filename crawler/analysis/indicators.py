@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from crawler.analysis.config import AnalysisConfig, IndicatorRule, Lexicon
+from crawler.analysis.analysis_config import AnalysisConfig, IndicatorRule, Lexicon
 from crawler.analysis.minhash import TextIndex, estimated_jaccard
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from crawler.analysis.config import LinkingConfig
+from crawler.analysis.analysis_config import LinkingConfig
 from crawler.analysis.graph import SpanningForest
 from crawler.analysis.minhash import Signer, TextIndex, estimated_jaccard
 from crawler.analysis.phash import PhashIndex

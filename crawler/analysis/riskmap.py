@@ -69,11 +69,33 @@ def _pairs(groups: dict[Any, set[str]]) -> dict[tuple[str, str], int]:
 
 
 def build_risk_map(session: Session, strong: bool = True) -> RiskMap:
+    """Per-platform counts and what platforms share; one query per helper below."""
     names = dict(session.execute(select(Platform.id, Platform.name)).all())
     ad_platform = {ad: names[p] for ad, p in session.execute(select(Ad.id, Ad.platform_id))}
     platforms = {n: PlatformRisk(n) for n in sorted(names.values())}
     for name in ad_platform.values():
         platforms[name].ads += 1
+    ident_platforms = _count_identifiers(session, ad_platform, platforms)
+    _count_networked(session, ad_platform, platforms, strong)
+    _count_indicators(session, ad_platform, platforms)
+    image_platforms = _image_platforms(session, ad_platform)
+    text_links = _text_links(session, ad_platform)
+    crawls = _crawls(session, names)
+    first_seen = _first_seen(session, names)
+    return RiskMap(
+        platforms=platforms,
+        shared_identifiers=_pairs(ident_platforms),
+        shared_images=_pairs(image_platforms),
+        text_links=dict(text_links),
+        crawls=crawls,
+        first_seen={k: dict(v) for k, v in first_seen.items()},
+    )
+
+
+def _count_identifiers(
+    session: Session, ad_platform: dict[int, str], platforms: dict[str, PlatformRisk]
+) -> dict[int, set[str]]:
+    """Count each platform's distinct identifiers; return the platforms of each identifier."""
     ident_platforms: dict[int, set[str]] = defaultdict(set)
     per_platform_idents: dict[str, set[int]] = defaultdict(set)
     for ad, ident in session.execute(select(AdIdentifier.ad_id, AdIdentifier.identifier_id)):
@@ -83,6 +105,16 @@ def build_risk_map(session: Session, strong: bool = True) -> RiskMap:
             per_platform_idents[name].add(ident)
     for name, idents in per_platform_idents.items():
         platforms[name].identifiers = len(idents)
+    return ident_platforms
+
+
+def _count_networked(
+    session: Session,
+    ad_platform: dict[int, str],
+    platforms: dict[str, PlatformRisk],
+    strong: bool,
+) -> None:
+    """Count each platform's adverts that are in a (strong or weak) network."""
     networked = set(
         session.scalars(
             select(AdNetwork.ad_id)
@@ -93,6 +125,12 @@ def build_risk_map(session: Session, strong: bool = True) -> RiskMap:
     for ad in networked:
         if ad in ad_platform:
             platforms[ad_platform[ad]].in_networks += 1
+
+
+def _count_indicators(
+    session: Session, ad_platform: dict[int, str], platforms: dict[str, PlatformRisk]
+) -> None:
+    """Adverts per indicator and the mean indicator weight per advert, by platform."""
     counts: dict[tuple[str, str], set[int]] = defaultdict(set)
     weights: dict[str, float] = defaultdict(float)
     for ad, indicator, weight in session.execute(
@@ -105,18 +143,32 @@ def build_risk_map(session: Session, strong: bool = True) -> RiskMap:
         platforms[name].indicator_ads[indicator] = len(ads)
     for name, p in platforms.items():
         p.risk_score = round(weights[name] / p.ads, 3) if p.ads else 0.0
+
+
+def _image_platforms(session: Session, ad_platform: dict[int, str]) -> dict[int, set[str]]:
+    """The platforms each stored image appears on."""
     image_platforms: dict[int, set[str]] = defaultdict(set)
     for ad, image in session.execute(
         select(AdImage.ad_id, AdImage.image_id).where(AdImage.image_id.is_not(None))
     ):
         if ad in ad_platform:
             image_platforms[image].add(ad_platform[ad])
+    return image_platforms
+
+
+def _text_links(session: Session, ad_platform: dict[int, str]) -> dict[tuple[str, str], int]:
+    """Near-duplicate text links between adverts of two different platforms, per pair."""
     text_links: dict[tuple[str, str], int] = defaultdict(int)
     for a, b in session.execute(select(Link.ad_a, Link.ad_b).where(Link.kind == "text")):
         pa, pb = ad_platform.get(a), ad_platform.get(b)
         if pa and pb and pa != pb:
             text_links[tuple(sorted((pa, pb)))] += 1  # type: ignore[index]
-    crawls = [
+    return text_links
+
+
+def _crawls(session: Session, names: dict[int, str]) -> list[dict[str, Any]]:
+    """Every crawl in start order, with its platform's name."""
+    return [
         {
             "platform": names.get(pid, str(pid)),
             "started_at": utc(started),
@@ -129,6 +181,10 @@ def build_risk_map(session: Session, strong: bool = True) -> RiskMap:
             )
         )
     ]
+
+
+def _first_seen(session: Session, names: dict[int, str]) -> dict[str, dict[str, int]]:
+    """New adverts per platform and day."""
     first_seen: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for pid, day, n in session.execute(
         select(Ad.platform_id, func.date(Ad.first_seen), func.count(Ad.id)).group_by(
@@ -136,11 +192,4 @@ def build_risk_map(session: Session, strong: bool = True) -> RiskMap:
         )
     ):
         first_seen[names.get(pid, str(pid))][str(day)] += n
-    return RiskMap(
-        platforms=platforms,
-        shared_identifiers=_pairs(ident_platforms),
-        shared_images=_pairs(image_platforms),
-        text_links=dict(text_links),
-        crawls=crawls,
-        first_seen={k: dict(v) for k, v in first_seen.items()},
-    )
+    return first_seen

@@ -1,8 +1,8 @@
 """WARC capture: raw bytes as received, SHA-256 digests, rotating files, capture rows.
 
 ``writer`` writes records and files, ``records`` turns a Scrapy exchange into
-records, ``middleware`` ties both to the crawl and the store, ``digests``
-converts between the hex (store) and base32 (WARC header) digest spellings.
+records, ``archive_middleware`` ties both to the crawl and the store,
+``digests`` converts between the hex (store) and base32 (WARC header) digest spellings.
 """
 
 from __future__ import annotations

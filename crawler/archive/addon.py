@@ -14,7 +14,7 @@ received is marked, never written as an ordinary response: a response served
 from Scrapy's HTTP cache, and a scrapy-playwright response (its body is the
 rendered DOM, under the network's headers). Other components attach through
 the ``exchange_archived`` signal; adarchive's store, custody and extraction
-are such components (crawler/archive/middleware.py).
+are such components (crawler/archive/archive_middleware.py).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.http import Response
 
-    from crawler.archive.middleware import ArchiveMiddleware
+    from crawler.archive.archive_middleware import ArchiveMiddleware
 
 META_RENDERED = "adarchive_rendered"
 """Request meta key: the :class:`RenderedPage` the browser handler collected."""

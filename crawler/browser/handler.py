@@ -100,7 +100,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             )
         ]
         self.ssrf = settings.getbool("ADARCHIVE_SSRF_GUARD_ENABLED")
-        from crawler.guard.middleware import allow_list_from_settings
+        from crawler.guard.ssrf_middleware import allow_list_from_settings
         from crawler.useragent import user_agent_from_settings
 
         self.allow = allow_list_from_settings(settings)

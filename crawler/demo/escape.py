@@ -29,7 +29,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crawler.demo.images import original
+from crawler.demo.generated_pictures import original
 
 if TYPE_CHECKING:
     from crawler.demo.canary import Canary

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import phonenumbers
 
-from crawler.demo import content, images
+from crawler.demo import content, generated_pictures
 from crawler.demo.content import LEXICONS
 
 TRUTH_SCHEMA = "adarchive-fixture-truth/1"
@@ -226,7 +226,7 @@ class Contact:
 @dataclass
 class AdImage:
     path: str
-    picture: images.Picture
+    picture: generated_pictures.Picture
     variant_of: str | None = None
 
 
@@ -709,17 +709,22 @@ class _Builder:
                 first = seed not in self.seen_image_seeds
                 self.seen_image_seeds.add(seed)
                 plan.append(
-                    (seed, None if first else rng.choice((None, None, *images.VARIANT_KINDS)))
+                    (
+                        seed,
+                        None
+                        if first
+                        else rng.choice((None, None, *generated_pictures.VARIANT_KINDS)),
+                    )
                 )
         while len(plan) < count:
             plan.append((f"{self.seed}/{ad.key}/{len(plan)}", None))
         for n, (seed, kind) in enumerate(plan, start=1):
             if kind is None:
-                pic = images.original(seed, png=_png_original(seed))
+                pic = generated_pictures.original(seed, png=_png_original(seed))
                 variant_of = None
             else:
-                pic = images.variant(seed, kind)
-                variant_of = images.original(seed, png=_png_original(seed)).sha256
+                pic = generated_pictures.variant(seed, kind)
+                variant_of = generated_pictures.original(seed, png=_png_original(seed)).sha256
             path = spec.image.format(id=ad.external_id, n=n, ext=pic.extension)
             out.append(AdImage(path, pic, variant_of))
         return out

@@ -3,6 +3,6 @@ RFC 3161 time-stamps, and the verifier that checks a bundle end to end.
 
 ``canonical`` is RFC 8785 JSON, ``custody`` the append-only chain, ``signing``
 the agency's ECDSA P-384 key pair, ``timestamp`` the TSA client and WARC
-manifests, ``export`` the streaming WACZ writer, ``verify`` its counterpart,
-``commands`` the ``adarchive`` sub-commands.
+manifests, ``wacz_export`` the streaming WACZ writer, ``verify`` its
+counterpart, ``commands`` the ``adarchive`` sub-commands.
 """

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from crawler.evidence.errors import SigningKeyError
+from crawler.evidence.evidence_errors import SigningKeyError
 from crawler.evidence.signing import load_private_key
 
 CERT_NAME = "adarchive-signing-cert.pem"

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from crawler.configuration import setting
-from crawler.evidence.errors import BundleError, ExportError, SelectionError, SigningKeyError
+from crawler.evidence.evidence_errors import (
+    BundleError,
+    ExportError,
+    SelectionError,
+    SigningKeyError,
+)
 from crawler.printable import print_table
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -146,8 +151,8 @@ def _data_root(args: argparse.Namespace) -> Path:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from crawler.evidence.export import ExportOptions, export_bundle, summary_lines
     from crawler.evidence.selection import Selection, parse_since
+    from crawler.evidence.wacz_export import ExportOptions, export_bundle, summary_lines
     from crawler.extract.argument import parse_identifier
 
     selection = Selection(

@@ -28,10 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.evidence.cdx import cdx_timestamp, cdxj_line
-from crawler.evidence.errors import ExportError, SelectionError
-from crawler.evidence.export import _copy_one, _Entry, _load_sources, _write_bytes, _write_text
+from crawler.evidence.evidence_errors import ExportError, SelectionError
 from crawler.evidence.layout import DATAPACKAGE, DIGEST, INDEX_PATH, PAGES_PATH, SOFTWARE
 from crawler.evidence.selection import Selected, Selection, select_captures
+from crawler.evidence.wacz_export import _copy_one, _Entry, _load_sources, _write_bytes, _write_text
 from crawler.evidence.zipwriter import ZipWriter
 from crawler.store.models import Ad, AdImage, Capture, Image, utc
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.evidence.errors import SelectionError
+from crawler.evidence.evidence_errors import SelectionError
 from crawler.extract.argument import parse_identifier
 from crawler.store.models import (
     Ad,

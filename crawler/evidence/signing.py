@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from crawler.evidence.errors import SigningKeyError
+from crawler.evidence.evidence_errors import SigningKeyError
 
 CURVE = ec.SECP384R1
 COORD_BYTES = 48

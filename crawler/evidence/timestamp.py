@@ -553,13 +553,6 @@ def stamp_manifest(path: Path, manifest: bytes, tsa_url: str, first: bool = True
     )
 
 
-def stamp_warc(
-    path: Path, sha256: str, size: int, records: int | None, tsa_url: str
-) -> StampResult:
-    """Write ``X.manifest.json``, ``X.tsr`` and ``X.tsa.pem`` beside the WARC file."""
-    return stamp_manifest(path, write_manifest(path, sha256, size, records), tsa_url)
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from crawler.evidence.errors import SigningKeyError
+from crawler.evidence.evidence_errors import SigningKeyError
 
 SIGNERS_SCHEMA = "adarchive-trusted-signers/1"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

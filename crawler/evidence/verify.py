@@ -27,7 +27,7 @@ from typing import Any
 
 from crawler.evidence import events as ev
 from crawler.evidence.chain import verify_chain
-from crawler.evidence.errors import BundleError, SigningKeyError
+from crawler.evidence.evidence_errors import BundleError, SigningKeyError
 from crawler.evidence.layout import (
     CAPTURES_PATH,
     CSV_FIELDS,
@@ -426,23 +426,62 @@ def _check_signature(
     signed_at: Any = None,
 ) -> tuple[Check, str]:
     """(the check, the anchored signer's name or '')."""
-    from crawler.evidence.signing import fingerprint_b64, verify_hash_signature
-
     pinned = anchors.fingerprint.lower().replace(":", "") if anchors.fingerprint else None
     signed = digest.get("signedData") if digest else None
     recorded = (export_event.get("details") or {}).get("signer_fingerprint")
     if not signed:
-        problems = []
-        if pinned or anchors.signers:
-            problems.append(f"{DIGEST}: unsigned, but a trusted signer's signature was required")
-        if recorded:
-            problems.append(
-                f"{DIGEST}: unsigned, but custody event {export_event.get('seq')} "
-                f"records a signature by {recorded}"
-            )
-        if problems:
-            return _check("signature", problems, ""), ""
-        return Check("signature", True, "bundle is not signed: signer NOT verified", [], True), ""
+        return _unsigned(pinned, anchors, recorded, export_event), ""
+    problems, actual = _signed_data_problems(signed, digest, package, recorded, export_event)
+    if pinned:
+        signer = f"the pinned key {actual}"
+        if actual != pinned:
+            problems.append(f"{DIGEST}: signed by key {actual}, not the required {pinned}")
+    elif anchors.signers:
+        signer, problem = _trusted_signer(actual, anchors, package, signed_at)
+        problems.extend(problem)
+    else:
+        signer = ""
+    if problems:
+        return _check("signature", problems, ""), ""
+    if not signer:
+        return Check(
+            "signature",
+            True,
+            f"ECDSA P-384 signature valid, but key {actual} is not anchored "
+            "(no --key, --fingerprint or trusted-signers file): signer NOT verified",
+            [],
+            True,
+        ), ""
+    return _check("signature", [], f"ECDSA P-384 over the datapackage hash by {signer}"), signer
+
+
+def _unsigned(
+    pinned: str | None, anchors: Anchors, recorded: Any, export_event: dict[str, Any]
+) -> Check:
+    """An unsigned bundle: a warning, or a failure when a signature was required or recorded."""
+    problems = []
+    if pinned or anchors.signers:
+        problems.append(f"{DIGEST}: unsigned, but a trusted signer's signature was required")
+    if recorded:
+        problems.append(
+            f"{DIGEST}: unsigned, but custody event {export_event.get('seq')} "
+            f"records a signature by {recorded}"
+        )
+    if problems:
+        return _check("signature", problems, "")
+    return Check("signature", True, "bundle is not signed: signer NOT verified", [], True)
+
+
+def _signed_data_problems(
+    signed: dict[str, Any],
+    digest: dict[str, Any],
+    package: dict[str, Any],
+    recorded: Any,
+    export_event: dict[str, Any],
+) -> tuple[list[str], str]:
+    """(what is wrong with ``signedData`` itself, the signing key's fingerprint)."""
+    from crawler.evidence.signing import fingerprint_b64, verify_hash_signature
+
     problems = []
     if signed.get("hash") != digest.get("hash"):
         problems.append(f"{DIGEST}: signedData.hash differs from hash")
@@ -463,44 +502,31 @@ def _check_signature(
             f"{DIGEST}: signed by key {actual}, but custody event "
             f"{export_event.get('seq')} records signer {recorded} (re-signed?)"
         )
-    signer = ""
-    if pinned:
-        if actual != pinned:
-            problems.append(f"{DIGEST}: signed by key {actual}, not the required {pinned}")
-        signer = f"the pinned key {actual}"
-    elif anchors.signers:
-        matches = [s for s in anchors.signers if s.fingerprint == actual]
-        if not matches:
-            problems.append(f"{DIGEST}: signed by key {actual}, which no trusted signer holds")
-        else:
-            when = str(package.get("created", ""))
-            try:
-                at = signed_at or parse_time(when)
-            except SigningKeyError:
-                at = None
-            if signed_at is not None:
-                when = f"{signed_at:%Y-%m-%dT%H:%M:%SZ} (trusted time)"
-            valid = [m for m in matches if at is not None and m.valid_at(at)]
-            if not valid:
-                m = matches[0]
-                problems.append(
-                    f"{DIGEST}: key of {m.label()} is valid {m.valid_from or '-'} to "
-                    f"{m.valid_until or '-'}, but the bundle says it was signed {when}"
-                )
-            else:
-                signer = f"{valid[0].label()}, key {actual}"
-    if problems:
-        return _check("signature", problems, ""), ""
-    if not signer:
-        return Check(
-            "signature",
-            True,
-            f"ECDSA P-384 signature valid, but key {actual} is not anchored "
-            "(no --key, --fingerprint or trusted-signers file): signer NOT verified",
-            [],
-            True,
-        ), ""
-    return _check("signature", [], f"ECDSA P-384 over the datapackage hash by {signer}"), signer
+    return problems, actual
+
+
+def _trusted_signer(
+    actual: str, anchors: Anchors, package: dict[str, Any], signed_at: Any
+) -> tuple[str, list[str]]:
+    """(the trusted signer holding key ``actual`` when it signed, or '' and why not)."""
+    matches = [s for s in anchors.signers if s.fingerprint == actual]
+    if not matches:
+        return "", [f"{DIGEST}: signed by key {actual}, which no trusted signer holds"]
+    when = str(package.get("created", ""))
+    try:
+        at = signed_at or parse_time(when)
+    except SigningKeyError:
+        at = None
+    if signed_at is not None:
+        when = f"{signed_at:%Y-%m-%dT%H:%M:%SZ} (trusted time)"
+    valid = [m for m in matches if at is not None and m.valid_at(at)]
+    if not valid:
+        m = matches[0]
+        return "", [
+            f"{DIGEST}: key of {m.label()} is valid {m.valid_from or '-'} to "
+            f"{m.valid_until or '-'}, but the bundle says it was signed {when}"
+        ]
+    return f"{valid[0].label()}, key {actual}", []
 
 
 def _signature_time(digest: dict[str, Any], anchors: Anchors) -> tuple[Any, str, list[str]]:

@@ -15,7 +15,7 @@ from typing import Any
 from pypdf import PdfReader
 
 from crawler import __version__
-from crawler.analysis.config import load_config
+from crawler.analysis.analysis_config import load_config
 from crawler.configuration import setting
 from crawler.evidence.certificate import certificate_for
 from crawler.evidence.custody import record_event

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.analysis.networks import network_detail
+from crawler.analysis.network_detail import network_detail
 from crawler.archive.digests import warc_to_hex
 from crawler.evidence.signing import fingerprint_b64
 from crawler.store.models import (

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from crawler.configuration import setting
-from crawler.evidence.replay import ReplayError
+from crawler.evidence.pywb_replay import ReplayError
 from crawler.exhibit.case import ExhibitError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ExhibitError, ReplayError)

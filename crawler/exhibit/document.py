@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from crawler import __version__
-from crawler.analysis.config import AnalysisConfig
+from crawler.analysis.analysis_config import AnalysisConfig
 from crawler.analysis.svg import link_map
 from crawler.exhibit.case import Case, Mark
 from crawler.exhibit.pictures import Picture

@@ -14,7 +14,7 @@ from pathlib import Path
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
 
-from crawler.evidence.errors import SigningKeyError
+from crawler.evidence.evidence_errors import SigningKeyError
 
 
 def sign_pdf(

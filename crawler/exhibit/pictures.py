@@ -38,7 +38,7 @@ from playwright.sync_api import sync_playwright
 
 from crawler.browser.launch import find_browser
 from crawler.browser.proxy import EgressProxy, ProxyPolicy
-from crawler.evidence.replay import Wayback, wayback
+from crawler.evidence.pywb_replay import Wayback, wayback
 from crawler.exhibit.case import Advert, CaptureRow, Case
 from crawler.guard.address import parse_allow_list
 

@@ -220,18 +220,7 @@ def _phones_in_run(
 ) -> Iterator[Identifier]:
     s = run.group()
     base = run.start()
-    groups: list[_Group] = []
-    last = 0
-    for g in _GROUP_RE.finditer(s):
-        raw_sep = s[last : g.start()]
-        sep = raw_sep.rstrip()
-        plus = sep.endswith("+")
-        gstart = base + last + len(sep) - 1 if plus else base + g.start()
-        tight = bool(groups) and _BOUNDARY_RE.search(raw_sep) is None
-        if tight and raw_sep == "," and len(groups[-1].digits) >= 7 and len(g.group()) >= 7:
-            tight = False  # "87012345678,87024567812": two numbers, not a thousands group
-        groups.append(_Group(g.group(), gstart, base + g.end(), plus, tight))
-        last = g.end()
+    groups = _groups_of_run(s, base)
     if sum(len(g.digits) for g in groups) < MIN_DIGITS:
         return
     quantity = _quantity_groups(s, base, groups)
@@ -248,15 +237,8 @@ def _phones_in_run(
             i += 1  # the minutes of a time ("21:00 352 …")
             continue
         # The longest j whose digit count fits; then shorter ones.
-        total = 0
-        j_max = i - 1
-        for j in range(i, len(groups)):
-            total += len(groups[j].digits)
-            if total > MAX_DIGITS:
-                break
-            j_max = j
         hit = None
-        for j in range(j_max, i - 1, -1):
+        for j in range(_longest_fit(groups, i), i - 1, -1):
             if j + 1 < len(groups) and groups[j + 1].tight:
                 continue  # never end inside a token either
             digits = "".join(g.digits for g in groups[i : j + 1])
@@ -288,6 +270,35 @@ def _phones_in_run(
             i = j + 1
         else:
             i += 1
+
+
+def _groups_of_run(s: str, base: int) -> list[_Group]:
+    """The digit groups of run ``s`` (at ``base`` in the normalised text)."""
+    groups: list[_Group] = []
+    last = 0
+    for g in _GROUP_RE.finditer(s):
+        raw_sep = s[last : g.start()]
+        sep = raw_sep.rstrip()
+        plus = sep.endswith("+")
+        gstart = base + last + len(sep) - 1 if plus else base + g.start()
+        tight = bool(groups) and _BOUNDARY_RE.search(raw_sep) is None
+        if tight and raw_sep == "," and len(groups[-1].digits) >= 7 and len(g.group()) >= 7:
+            tight = False  # "87012345678,87024567812": two numbers, not a thousands group
+        groups.append(_Group(g.group(), gstart, base + g.end(), plus, tight))
+        last = g.end()
+    return groups
+
+
+def _longest_fit(groups: list[_Group], i: int) -> int:
+    """The last group j such that groups[i..j] hold at most MAX_DIGITS (i - 1 if none)."""
+    total = 0
+    j_max = i - 1
+    for j in range(i, len(groups)):
+        total += len(groups[j].digits)
+        if total > MAX_DIGITS:
+            break
+        j_max = j
+    return j_max
 
 
 def _quantity_groups(s: str, base: int, groups: list[_Group]) -> list[bool]:
@@ -326,26 +337,68 @@ def _accept(
     if parsed is None:
         return None
     value, form = parsed
-    start, end = norm.span(groups[i].start, groups[j].end)
-    if start > 0 and text[start - 1] in "(（" and text.find(")", start, end) > 0:
-        start -= 1  # "(415) 555-0132": the area code's parenthesis is part of the number
+    start, end = _number_span(text, norm, groups, i, j)
     # A refusal shadows the number's tail only when the number was unambiguous.
     refused = None if form in ("bare", "intl") else False
     if blocked.overlaps(start, end):
         return refused
     match = text[start:end]
-    if _TIME_RE.search(match) or _is_date(match) or _HEIGHT_RE.search(match):
-        return None
-    if _touches_word(text, start, end, cues):
+    if _other_meaning(text, match, start, end, cues):
         return None
     if cues.negative_before(start):
         return refused
     if unit_follows(text, end) and not cues.positive_just_before(start):
         return None
-    inner = norm.text[groups[i].end : groups[j].start]
+    found = _Candidate(i, j, value, form, start, end, _grouping_sizes(norm, groups, i, j))
+    usual = _usual_grouping(norm, groups, found, cues, shadowed)
+    if usual is None or not _written_as_one(norm, groups, quantity, found, usual, cues):
+        return None
+    channel = "whatsapp" if _whatsapp(text, start, end, cues, prev_end) else None
+    return Identifier("phone", value, match, start, end, channel)
+
+
+class _Candidate(NamedTuple):
+    """A valid number read from ``groups[i..j]``, at ``start:end`` in the original text."""
+
+    i: int
+    j: int
+    value: str  # E.164
+    form: str  # how it was written (see parse_e164)
+    start: int
+    end: int
+    sizes: tuple[int, ...]  # the groups the writer made
+
+
+def _number_span(
+    text: str, norm: Normalized, groups: list[_Group], i: int, j: int
+) -> tuple[int, int]:
+    """Where ``groups[i..j]`` are in the original text."""
+    start, end = norm.span(groups[i].start, groups[j].end)
+    if start > 0 and text[start - 1] in "(（" and text.find(")", start, end) > 0:
+        start -= 1  # "(415) 555-0132": the area code's parenthesis is part of the number
+    return start, end
+
+
+def _other_meaning(text: str, match: str, start: int, end: int, cues: CueIndex) -> bool:
+    """A time, date or height, or digits inside a word."""
+    if _TIME_RE.search(match) or _is_date(match) or _HEIGHT_RE.search(match):
+        return True
+    return _touches_word(text, start, end, cues)
+
+
+def _grouping_sizes(norm: Normalized, groups: list[_Group], i: int, j: int) -> tuple[int, ...]:
     sizes = _written_sizes(norm, groups, i, j)
     if len(sizes) == 1 and j > i and _more_single_digits(norm.text, groups, i, j):
         sizes = tuple(len(g.digits) for g in groups[i : j + 1])  # "1 2 3 4 5 …" counts
+    return sizes
+
+
+def _usual_grouping(
+    norm: Normalized, groups: list[_Group], found: _Candidate, cues: CueIndex, shadowed: bool
+) -> bool | None:
+    """Is the number written in its market's grouping? None when how it is written
+    (country code, grouping, line ends) rules it out."""
+    value, form, sizes, start, end = found.value, found.form, found.sizes, found.start, found.end
     if form == "intl" and not cues.announced(start, end):
         # Another country's number without "+": its country code cannot be told from
         # the first digits of a national number or an id; only a cue makes it a phone.
@@ -360,36 +413,51 @@ def _accept(
         # lined up in the text, and needs a cue.
         if shadowed or not usual_bare_number(value, sizes):
             return None
-        usual = True
-    else:
-        usual = len(sizes) > 1 and usual_grouping(value, sizes)
-        if len(sizes) > 1 and not usual and not cues.has_positive_near(start, end):
-            if form == "cc":
-                return None  # "147 9 7 5 5 …": a leading "1" or "7" may be another number's
-            if "\n" in inner or "\r" in inner:
-                return None  # across a line end only the market's grouping shows one number
+        return True
+    usual = len(sizes) > 1 and usual_grouping(value, sizes)
+    if len(sizes) > 1 and not usual and not cues.has_positive_near(start, end):
+        if form == "cc":
+            return None  # "147 9 7 5 5 …": a leading "1" or "7" may be another number's
+        inner = norm.text[groups[found.i].end : groups[found.j].start]
+        if "\n" in inner or "\r" in inner:
+            return None  # across a line end only the market's grouping shows one number
+    return usual
+
+
+def _written_as_one(
+    norm: Normalized,
+    groups: list[_Group],
+    quantity: list[bool],
+    found: _Candidate,
+    usual: bool,
+    cues: CueIndex,
+) -> bool:
+    """Do ``groups[i..j]`` read as one number rather than a list, quantities or sizes?"""
+    i, j, start, end = found.i, found.j, found.start, found.end
     # Joined numbers or quantities, unless written in the market's grouping with one
     # separator throughout ("517/555-0109", "96|078|6649"), or a cue says obfuscation.
+    inner = norm.text[groups[i].end : groups[j].start]
     joined = _LIST_SEP_RE.search(inner) or any(quantity[i : j + 1])
-    written = usual and _one_way(norm.text, groups, i, j, official_grouping(value, sizes))
+    written = usual and _one_way(
+        norm.text, groups, i, j, official_grouping(found.value, found.sizes)
+    )
     if joined and not written and not cues.has_positive_near(start, end):
-        return None
+        return False
     first = i + 1
     while first <= j and groups[first].tight:
         first += 1
     head = norm.text[groups[i].start : groups[first - 1].end]
     if _MEASURES_RE.fullmatch(head) and not (usual and first <= j):
-        return None  # "90-60-90", unless it only opens a number written the usual way
+        return False  # "90-60-90", unless it only opens a number written the usual way
     if first <= j and not usual and not cues.has_positive_near(start, end):
         # Without a cue, a number split in tokens must look written as one: a short
         # head ("8 701 …", "0917 123 …") not continuing a "184/64/44" list.
         if sum(c.isdigit() for c in head) > 5:
-            return None
+            return False
         before = norm.text[groups[i - 1].end : groups[i].start] if i else ""
         if _LIST_SEP_RE.search(before) and not any(c.isspace() for c in before):
-            return None
-    channel = "whatsapp" if _whatsapp(text, start, end, cues, prev_end) else None
-    return Identifier("phone", value, match, start, end, channel)
+            return False
+    return True
 
 
 def _written_sizes(norm: Normalized, groups: list[_Group], i: int, j: int) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.error import DNSLookupError
 
 from crawler.guard.address import AllowList, check_address
-from crawler.guard.middleware import allow_list_from_settings
+from crawler.guard.ssrf_middleware import allow_list_from_settings
 
 if TYPE_CHECKING:
     from twisted.internet.base import ReactorBase

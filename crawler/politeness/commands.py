@@ -62,7 +62,7 @@ def crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
     """Refuse, in one line, settings a crawl must not start with."""
     from crawler.archive.writer import check_prefix
-    from crawler.guard.middleware import allow_list_from_settings
+    from crawler.guard.ssrf_middleware import allow_list_from_settings
     from crawler.politeness.budget import budget_for
     from crawler.sink.rotation import warc_max_age
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from crawler.scale.config import DEFAULT_PREFIX, DEFAULT_REDIS_URL
+from crawler.scale.worker_settings import DEFAULT_PREFIX, DEFAULT_REDIS_URL
 
 
 def _redis_options(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from crawler.cli.options import log_level, platform_definition, setting_overrides
     from crawler.crawlsummary import crawl_exit_status, print_crawl_summary
     from crawler.runner import CrawlJob, build_settings, run_crawls
-    from crawler.scale.config import check_store_for_workers, worker_settings
     from crawler.scale.frontier import connect
+    from crawler.scale.worker_settings import check_store_for_workers, worker_settings
     from crawler.store.db import resolve_db_url
 
     definitions = [platform_definition(name, args.definitions) for name in args.platform]
@@ -59,7 +59,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_frontier_seed(args: argparse.Namespace) -> int:
     from crawler.cli.options import platform_definition
     from crawler.scale.frontier import connect, seed
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
 
     server = connect(_redis(args))
     overrides: dict[str, list[str]] = {}
@@ -100,7 +100,7 @@ def cmd_frontier_status(args: argparse.Namespace) -> int:
 
 def cmd_frontier_clear(args: argparse.Namespace) -> int:
     from crawler.scale.frontier import clear, connect
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
 
     if not args.platform and not args.all:
         raise UserError("name the platform(s) to clear, or --all for every key under the prefix")

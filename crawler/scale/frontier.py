@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from crawler.scale.config import ScaleError, dupefilter_key, queue_key, seeds_key
 from crawler.scale.worker_extension import BUSY_WINDOW_SECONDS, workers_key
+from crawler.scale.worker_settings import ScaleError, dupefilter_key, queue_key, seeds_key
 
 
 def connect(url: str) -> Any:

@@ -1,7 +1,7 @@
 """``adarchive db|schedule|scheduler|status|watch`` (and, via crawler.scale, ``worker|frontier``).
 
 ``register(subparsers)`` adds the commands to the main parser; mistakes the
-user can fix end as one ``adarchive: error: …`` line (see errors.py).
+user can fix end as one ``adarchive: error: …`` line (see command_errors.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.schedule.errors import user_facing
+from crawler.schedule.command_errors import user_facing
 
 
 def _db_option(p: argparse.ArgumentParser) -> None:
@@ -110,7 +110,7 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_remove(args: argparse.Namespace) -> int:
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
     from crawler.schedule.schedules import remove_schedules
 
     with _factory(args.db)() as session:
@@ -123,7 +123,7 @@ def cmd_schedule_remove(args: argparse.Namespace) -> int:
 
 def cmd_schedule_pause(args: argparse.Namespace) -> int:
     """``schedule pause ID`` / ``schedule resume ID`` (the workbench calls the same function)."""
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
     from crawler.schedule.schedules import set_enabled
 
     enabled = args.schedule_command == "resume"
@@ -137,7 +137,7 @@ def cmd_schedule_pause(args: argparse.Namespace) -> int:
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from crawler.runner import prepare_output_dir
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
     from crawler.schedule.scheduler import Scheduler, SchedulerOptions
     from crawler.store.db import resolve_db_url
 
@@ -238,7 +238,7 @@ def _warc_stamp_gaps(db: str | None) -> list[str]:
 
 
 def cmd_watch_add(args: argparse.Namespace) -> int:
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
     from crawler.schedule.watchlist import add_watches, read_watch_file
 
     texts = list(args.identifier)
@@ -270,7 +270,7 @@ def cmd_watch_list(args: argparse.Namespace) -> int:
 
 
 def cmd_watch_remove(args: argparse.Namespace) -> int:
-    from crawler.schedule.errors import CommandError as UserError
+    from crawler.schedule.command_errors import CommandError as UserError
     from crawler.schedule.watchlist import remove_watch
 
     with _factory(args.db)() as session:

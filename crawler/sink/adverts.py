@@ -1,6 +1,6 @@
 """Adverts into the store: upsert the ad, add a sighting, link identifiers and images.
 
-Run by whichever sink stores the adverts (crawler/sink/base.py): in the
+Run by whichever sink stores the adverts (crawler/sink/evidence_sink.py): in the
 crawl's process, or in the evidence writer process. The store pipeline only
 hands items to the sink.
 """

@@ -59,7 +59,7 @@ from crawler.sink.captures import (
     add_exchanges_captures,
     exchange_specs,
 )
-from crawler.sink.images import ImageStore
+from crawler.sink.image_store import ImageStore
 from crawler.sink.messages import (
     HEADER,
     Advert,

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from crawler.archive.records import ExchangeIds
 from crawler.sink.adverts import AdvertWriter
-from crawler.sink.base import Captured, EvidenceSink, PageCaptured
 from crawler.sink.captures import add_exchange_captures, exchange_specs
-from crawler.sink.images import ImageStore, known_hashes
+from crawler.sink.evidence_sink import Captured, EvidenceSink, PageCaptured
+from crawler.sink.image_store import ImageStore, known_hashes
 from crawler.sink.messages import ChannelCounts, ImageFetched
 from crawler.store.models import Capture
 

@@ -1,6 +1,6 @@
 """The evidence sink's typed messages: what the crawl hands over, and what it gets back.
 
-The same dataclasses are built by the crawl for both sinks (crawler/sink/base.py);
+The same dataclasses are built by the crawl for both sinks (crawler/sink/evidence_sink.py);
 the writer-process sink pickles them onto its pipe, one frame each
 (:func:`encode_frame`), and the evidence writer (crawler/sink/evidence_writer.py)
 dispatches them by type. Nothing here imports Scrapy's request or response

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.archive.writer import new_record_id, utc_now
 from crawler.extract.helper_process import child_environment
-from crawler.sink.base import Captured, EvidenceSink, PageCaptured
+from crawler.sink.evidence_sink import Captured, EvidenceSink, PageCaptured
 from crawler.sink.messages import (
     HEADER,
     Advert,

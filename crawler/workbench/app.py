@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from crawler.resources import resource_dir
 from crawler.workbench import anchoring, caseexport, ops, pages, photopages, replaypage, totppages
 from crawler.workbench.caseroutes import casepages_routes, upload_limits
-from crawler.workbench.replay import ReplayConfig
+from crawler.workbench.replay_origin import ReplayConfig
 from crawler.workbench.security import SecurityMiddleware
 from crawler.workbench.web import Workbench
 

@@ -24,10 +24,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.configuration import setting
-from crawler.evidence.errors import BundleError, ExportError, SelectionError, SigningKeyError
-from crawler.evidence.export import ExportOptions, export_bundle, summary_lines
-from crawler.evidence.replay import ReplayError
+from crawler.evidence.evidence_errors import (
+    BundleError,
+    ExportError,
+    SelectionError,
+    SigningKeyError,
+)
+from crawler.evidence.pywb_replay import ReplayError
 from crawler.evidence.verify import configured_anchors, print_report, verify_bundle
+from crawler.evidence.wacz_export import ExportOptions, export_bundle, summary_lines
 from crawler.exhibit.build import ExhibitOptions, build_exhibit, default_out
 from crawler.exhibit.case import ExhibitError
 from crawler.printable import printable

@@ -12,7 +12,7 @@ from typing import Any
 from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
 from crawler.workbench import audit
 from crawler.workbench.accounts import AccountError, add_user, list_users
-from crawler.workbench.replay import ReplayConfigError
+from crawler.workbench.replay_origin import ReplayConfigError
 from crawler.workbench.roles import ROLES, UnknownRole
 from crawler.workbench.totpcommand import register_totp
 
@@ -31,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from crawler.workbench.app import create_app, is_loopback
-    from crawler.workbench.replay import ReplayConfig, create_replay_app
+    from crawler.workbench.replay_origin import ReplayConfig, create_replay_app
 
     url, factory = _factory(args.db, must_exist=True)
     path = sqlite_path(url)

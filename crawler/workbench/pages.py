@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from crawler.analysis.decisions import DecisionError, record
 from crawler.analysis.warcread import read_payload
 from crawler.store.models import Ad, Crawl, Link, Network, Platform, utc
-from crawler.workbench import adview, audit, casepages, networks, secondfactor
+from crawler.workbench import adview, audit, casepages, networkdata, secondfactor
 from crawler.workbench.accounts import AccountError, add_user, check_password, list_users
 from crawler.workbench.roles import ROLES, allowed
 from crawler.workbench.search import SearchError, SearchRequest, platforms, search
@@ -341,7 +341,7 @@ def platforms_page(request: Request, db: Session, login: Login) -> Response:
 @page("networks.view")
 def networks_page(request: Request, db: Session, login: Login) -> Response:
     strong = not request.query_params.get("all")
-    found = networks.list_all(db, strong)
+    found = networkdata.list_all(db, strong)
     audit.append(db, login.name, "networks.view", "networks", {"strong": strong})
     return render(request, "networks.html", login, title="Networks", networks=found,
                   strong=strong)  # fmt: skip
@@ -349,7 +349,7 @@ def networks_page(request: Request, db: Session, login: Login) -> Response:
 
 def _network(request: Request, db: Session, login: Login, network_id: int, status: int = 200,
              errors: list[str] | None = None, message: str = "") -> Response:  # fmt: skip
-    view = networks.load(db, network_id)
+    view = networkdata.load(db, network_id)
     if view is None:
         return not_found(request, login, f"There is no network {network_id}.")
     return render(request, "network.html", login, status=status, title=f"Network {view.network.label}",
@@ -371,7 +371,7 @@ def link_decision(request: Request, db: Session, login: Login, form: dict[str, s
         return not_found(request, login, f"There is no link {request.path_params['link_id']}.")
     network_id = int(form["network"]) if form.get("network", "").isdigit() else 0
     if db.get(Network, network_id) is None:
-        network_id = networks.holding(db, link.ad_a) or 0
+        network_id = networkdata.holding(db, link.ad_a) or 0
     decision, note = form.get("decision", ""), form.get("note", "")
     try:
         row = record(db, link, decision, login.name, note)

@@ -3,7 +3,7 @@
 Replay shows the archived page as captured, images unblurred, so asking for it
 is an evidence-officer action like a reveal (``ads.replay``), taken by a POST
 with the session's CSRF token. The answer is a page with a link to the replay
-origin (:mod:`crawler.workbench.replay`), valid for this user and this advert
+origin (:mod:`crawler.workbench.replay_origin`), valid for this user and this advert
 until it expires; the link itself is never written into the audit trail,
 which auditors read, only its nonce and expiry.
 """

@@ -235,7 +235,7 @@ def _field_filter(value: str, label: str) -> str:
     return norm
 
 
-def search(session: Session, req: SearchRequest) -> SearchResult:
+def search(session: Session, req: SearchRequest) -> SearchResult:  # noqa: C901
     """One page of adverts matching every given criterion, newest sighting first."""
     dialect = session.get_bind().dialect.name
     sqlite = dialect == "sqlite"

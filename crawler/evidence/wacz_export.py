@@ -39,7 +39,7 @@ from crawler.evidence.custody import (
     record_event,
     rfc3339,
 )
-from crawler.evidence.errors import ExportError
+from crawler.evidence.evidence_errors import ExportError
 from crawler.evidence.layout import (
     CAPTURES_PATH,
     CHUNK,

@@ -28,7 +28,7 @@ def user_facing(func: Callable[[Any], int]) -> Callable[[Any], int]:
     @functools.wraps(func)
     def wrapper(args: Any) -> int:
         from crawler.extract.argument import IdentifierError
-        from crawler.scale.config import ScaleError
+        from crawler.scale.worker_settings import ScaleError
         from crawler.schedule.intervals import ScheduleError
         from crawler.schedule.watchlist import WatchError
 

@@ -40,7 +40,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crawler.configuration import setting
-from crawler.evidence.errors import ExportError
+from crawler.evidence.evidence_errors import ExportError
 from crawler.evidence.replayarchive import advert_page, write_replay_archive
 from crawler.workbench import audit
 from crawler.workbench.replaytoken import BadToken, Claims, sign, verify

@@ -36,7 +36,7 @@ def known_hashes(settings: Any) -> KnownHashes | None:
 class ImageStore:
     """Hashes image bytes into ``image`` rows and points ``ad_image`` rows at them.
 
-    Run by whichever sink stores the adverts (crawler/sink/base.py): in the
+    Run by whichever sink stores the adverts (crawler/sink/evidence_sink.py): in the
     crawl's process or in the evidence writer process.
     """
 

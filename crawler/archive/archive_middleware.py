@@ -26,7 +26,7 @@ from crawler.archive.addon import (
 )
 from crawler.archive.revisit import RevisitPolicy, RevisitWarcWriter
 from crawler.archive.writer import ClosedWarc
-from crawler.sink.base import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
+from crawler.sink.evidence_sink import META_CAPTURE, META_CAPTURE_ID, EvidenceSink
 from crawler.sink.in_process import InProcessSink
 from crawler.sink.messages import WRITER_SETTINGS, EvidenceWriterGone, WriterConfig
 from crawler.sink.rotation import start_rotation_timer, warc_max_age
