@@ -544,6 +544,13 @@ ADARCHIVE_WORKBENCH_REPLAY_URL: str | None = None
 ADARCHIVE_WORKBENCH_REPLAY_SECRET: str | None = None
 # Seconds a replay link (and the archive it reaches) stays valid.
 ADARCHIVE_WORKBENCH_REPLAY_TTL = 600
+# --- Workbench two-step log-in (crawler/workbench/totpseal.py) ----------------
+
+# File of the key that seals the accounts' TOTP secrets in the store (AES-SIV),
+# made with mode 0600 the first time a secret is stored. None: workbench-secret.key
+# beside the SQLite store, or in ADARCHIVE_DATA_DIR for PostgreSQL. Keep it out of
+# the store's backups; without it the secrets cannot be read (reset them).
+ADARCHIVE_WORKBENCH_SECRET_KEY_FILE: str | None = None
 # --- Workbench cases (crawler/workbench/caseexport.py) -------------------------
 
 # P-384 private key (PEM) the workbench signs case bundles and exhibits with,

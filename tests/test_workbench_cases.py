@@ -493,5 +493,9 @@ def test_screenshots_of_the_case_pages(browser: Any, served: Served, tmp_path: P
             assert shot.stat().st_size > 10_000
             # nothing wider than the window: no sideways scrolling
             assert page.evaluate("document.documentElement.scrollWidth") <= width
+            # the export's lines wrap (a long file name is read whole, not cut at the box)
+            cut = page.locator("pre.lines").evaluate_all(
+                "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth).length")  # fmt: skip
+            assert cut == 0, (name, width)
         assert watch.problems == []
         context.close()

@@ -274,6 +274,18 @@ def test_the_evidence_officer_replays_the_advert_in_the_browser(
                 "[...document.images].some(i => i.complete && i.naturalWidth > 0)", timeout=30000
             )
             replay.screenshot(path=str(shots / "replay-1280.png"))
+            # The same three pages at 800 px: nothing of the workbench's wider than the window,
+            # and ReplayWeb.page still shows the advert in its frame.
+            replay.set_viewport_size({"width": 800, "height": 900})
+            replay.wait_for_timeout(500)
+            assert title in replayed_text(replay, page_url)
+            replay.screenshot(path=str(shots / "replay-800.png"))
+            page.set_viewport_size({"width": 800, "height": 900})
+            page.screenshot(path=str(shots / "replay-issued-800.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 800
+            page.goto(f"{served.url}/ads/{ad_id}")
+            page.screenshot(path=str(shots / "replay-advert-800.png"))
+            assert page.evaluate("document.documentElement.scrollWidth") <= 800
             # Isolation: the browser holds no workbench cookie for the replay origin.
             assert context.cookies(replay.url) == []
             assert context.cookies(served.url)  # while it does for the workbench

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -18,7 +21,7 @@ from workbench_server import InThread, csrf
 from conftest import REPO
 from crawler.store.db import open_store
 from crawler.store.models import WorkbenchTotp, WorkbenchUser
-from crawler.workbench import secondfactor, totp
+from crawler.workbench import secondfactor, totp, totpseal
 from crawler.workbench.accounts import add_user
 from crawler.workbench.app import create_app
 from crawler.workbench.throttle import MAX_FAILURES
@@ -45,7 +48,10 @@ def test_rfc6238_reference_values() -> None:
     assert "period=30" in uri and "digits=6" in uri
 
 
-def test_a_code_is_accepted_once(store_url: str) -> None:
+def test_a_code_is_accepted_once(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADARCHIVE_WORKBENCH_SECRET_KEY_FILE", str(tmp_path / "wb.key"))
     factory = open_store(store_url)
     with factory() as db:
         user = add_user(db, "ana", "analyst", PASSWORD)
@@ -188,7 +194,9 @@ def test_enrol_from_the_workbench(server: tuple[InThread, Path]) -> None:
     with open_store(f"sqlite:///{db}")() as s:
         user = s.query(WorkbenchUser).filter_by(name="cy").one()
         row = s.get(WorkbenchTotp, user.id)
-        assert row is not None and row.secret == secret.group(1) and not row.confirmed
+        assert row is not None and not row.confirmed
+        assert row.secret.startswith("siv1:") and secret.group(1) not in row.secret  # sealed
+        assert totpseal.secret_of(s, row) == secret.group(1)
     assert secret.group(1) not in client.get("/account").text  # shown once only
     assert secret.group(1) not in str(client.cookies)
     bad = client.post("/account/totp/confirm", data={"csrf_token": token, "code": "12345x"})
@@ -208,3 +216,77 @@ def test_enrol_from_the_workbench(server: tuple[InThread, Path]) -> None:
                       data={"csrf_token": token, "code": _fresh_code(db, "cy", secret.group(1))})  # fmt: skip
     assert off.status_code == 200 and "Two-step log-in is off" in off.text
     assert _password_step(httpx.Client(base_url=srv.url), "cy").status_code == 303
+
+
+# -- the secrets sealed at rest ------------------------------------------------
+
+
+def test_secrets_are_sealed_with_a_key_kept_outside_the_store(tmp_path: Path) -> None:
+    """`users totp` stores the secret sealed; the key file (0600) is beside the store, not in
+    it; a copy of the store without the key gives neither the secret nor a log-in."""
+    home = tmp_path / "unit"
+    home.mkdir()
+    db = home / "adarchive.db"
+    with open_store(f"sqlite:///{db}")() as s:
+        add_user(s, "ana", "analyst", PASSWORD)
+    enrolled = _cli("users", "totp", "ana", "--db", str(db))
+    assert enrolled.returncode == 0, enrolled.stderr
+    secret = re.search(r"secret: ([A-Z2-7]+)", enrolled.stdout)
+    assert secret
+    key = home / totpseal.KEY_FILE
+    assert key.exists() and stat.S_IMODE(key.stat().st_mode) == 0o600
+    raw = base64.b32decode(secret.group(1))
+    stored = _store_bytes(db)
+    assert secret.group(1).encode() not in stored and raw not in stored
+    with open_store(f"sqlite:///{db}")() as s:
+        (row,) = s.query(WorkbenchTotp).all()
+        assert row.secret.startswith(totpseal.PREFIX) and len(row.secret) <= 64
+        assert secondfactor.accept_code(s, row.user_id, totp.code_at(secret.group(1)))
+        # bound to its account: the same sealed value under another account does not open
+        with pytest.raises(totpseal.SecretKeyError, match="does not open"):
+            totpseal.unseal(totpseal.store_key(s, create=False), row.user_id + 1, row.secret)
+        # nor with another key (the AES-SIV tag says so)
+        with pytest.raises(totpseal.SecretKeyError, match="does not open"):
+            totpseal.unseal(os.urandom(64), row.user_id, row.secret)
+    # the store copied alone (a backup, a dump): no key, no codes, and `serve` says why
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    with sqlite3.connect(db) as src, sqlite3.connect(elsewhere / "adarchive.db") as dst:
+        src.backup(dst)
+    served = _cli("serve", "--db", str(elsewhere / "adarchive.db"), "--port", "9")
+    assert served.returncode == 2 and "Traceback" not in served.stderr
+    assert f"no workbench key file at {elsewhere / totpseal.KEY_FILE}" in served.stderr
+
+
+def _store_bytes(db: Path) -> bytes:
+    """Every byte of a SQLite store: the file and its write-ahead log."""
+    return b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal")) if p.exists())
+
+
+def test_clear_secrets_of_an_earlier_version_are_sealed_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "adarchive.db"
+    secret = totp.new_secret()
+    with open_store(f"sqlite:///{db}")() as s:
+        user = add_user(s, "old", "analyst", PASSWORD)
+        s.add(WorkbenchTotp(user_id=user.id, secret=secret, confirmed=True))  # as stored before
+        s.commit()
+        assert secondfactor.accept_code(s, user.id, totp.code_at(secret))  # still works
+        assert totpseal.seal_clear_secrets(s) == 1
+        row = s.get(WorkbenchTotp, user.id)
+        assert row is not None and row.secret.startswith(totpseal.PREFIX)
+        assert totpseal.secret_of(s, row) == secret
+        assert totpseal.seal_clear_secrets(s) == 0
+    assert secret.encode() not in _store_bytes(db)
+
+
+def test_a_key_file_open_to_others_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "adarchive.db"
+    with open_store(f"sqlite:///{db}")() as s:
+        user = add_user(s, "ana", "analyst", PASSWORD)
+        secondfactor.enrol(s, user)
+    key = tmp_path / totpseal.KEY_FILE
+    key.chmod(0o644)
+    totpseal._KEYS.clear()  # as a fresh process would read it
+    with open_store(f"sqlite:///{db}")() as s, pytest.raises(totpseal.SecretKeyError,
+                                                             match="chmod 600"):  # fmt: skip
+        totpseal.store_key(s, create=False)

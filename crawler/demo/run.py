@@ -110,12 +110,19 @@ def _analyse(out: Path, db_url: str) -> int:
 
 
 def _workbench_hint(db_url: str) -> None:
-    """A demo analyst account (fresh random password) and how to open the workbench."""
+    """A demo analyst account (fresh random password), the demo case, how to open the workbench."""
+    from crawler.demo.democase import make_demo_case
     from crawler.store.db import open_store
     from crawler.workbench.accounts import demo_account
 
     with open_store(db_url)() as session:
         name, password = demo_account(session)
+        case = make_demo_case(session, name)
     login = f"{name} / {password}" if password else f"{name} (made by an earlier demo run)"
     print(f"\nworkbench: adarchive serve --db {db_url}  then  http://127.0.0.1:8000/")
     print(f"  log in as {login}, an analyst")
+    if case is not None:
+        made = "" if case.made else " (made by an earlier demo run)"
+        print(f"  demo case {case.reference}{made}: http://127.0.0.1:8000/cases/{case.case_id}")
+        for label in case.items:
+            print(f"    {label}")

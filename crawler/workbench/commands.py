@@ -15,6 +15,7 @@ from crawler.workbench.accounts import AccountError, add_user, list_users
 from crawler.workbench.replay_origin import ReplayConfigError
 from crawler.workbench.roles import ROLES, UnknownRole
 from crawler.workbench.totpcommand import register_totp
+from crawler.workbench.totpseal import key_path, seal_clear_secrets
 
 USER_ERRORS: tuple[type[BaseException], ...] = (AccountError, UnknownRole, ReplayConfigError)
 
@@ -48,7 +49,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with factory() as session:
         indexed = app.state.workbench.refresher.prime(session)
         users = len(list_users(session))
+        sealed = seal_clear_secrets(session)
     print(f"workbench: store {url}, {indexed} adverts indexed, {users} users", flush=True)
+    if sealed:
+        print(f"workbench: {sealed} two-step log-in secrets stored in clear by an earlier "
+              f"version now sealed with {key_path(session)}", flush=True)  # fmt: skip
     if not users:
         print("workbench: no users yet: adarchive users add NAME --role admin", flush=True)
     if not secure:

@@ -1,6 +1,7 @@
 """The optional TOTP second factor of an account, and log-ins waiting for their code.
 
-The secret lives in the store (``workbench_totp``), never in a cookie. A
+The secret lives in the store (``workbench_totp``), sealed with a key kept
+outside it (:mod:`crawler.workbench.totpseal`), never in a cookie. A
 user enrols (a new secret, shown once), confirms with a first code, and from
 then on log-in asks for a code after the password. Each accepted code moves
 ``last_step`` forward with one conditional UPDATE, so a code can be used once
@@ -27,6 +28,7 @@ from crawler.store.models import (
     utcnow,
 )
 from crawler.workbench.totp import matching_step, new_secret, provisioning_uri
+from crawler.workbench.totpseal import seal, secret_of, store_key
 
 PENDING_LIFETIME = timedelta(minutes=5)
 
@@ -55,11 +57,12 @@ def required(db: Session, user_id: int) -> bool:
 def enrol(db: Session, user: WorkbenchUser, *, confirmed: bool = False) -> Enrolment:
     """A fresh secret for ``user`` (replacing any earlier one); committed."""
     secret = new_secret()
+    sealed = seal(store_key(db, create=True), user.id, secret)
     row = db.get(WorkbenchTotp, user.id)
     if row is None:
-        row = WorkbenchTotp(user_id=user.id, secret=secret, created_at=utcnow())
+        row = WorkbenchTotp(user_id=user.id, secret=sealed, created_at=utcnow())
         db.add(row)
-    row.secret, row.confirmed, row.last_step, row.created_at = secret, confirmed, None, utcnow()
+    row.secret, row.confirmed, row.last_step, row.created_at = sealed, confirmed, None, utcnow()
     db.commit()
     return Enrolment(secret, provisioning_uri(secret, user.name))
 
@@ -80,7 +83,7 @@ def accept_code(db: Session, user_id: int, code: str, when: float | None = None)
     row = db.get(WorkbenchTotp, user_id)
     if row is None:
         return False
-    step = matching_step(row.secret, code, when)
+    step = matching_step(secret_of(db, row), code, when)
     if step is None:
         return False
     used = db.execute(

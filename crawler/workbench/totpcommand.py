@@ -10,6 +10,7 @@ from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
 from crawler.store.models import WorkbenchUser
 from crawler.workbench import audit, secondfactor
 from crawler.workbench.accounts import AccountError
+from crawler.workbench.totpseal import key_path
 
 
 def cmd_users_totp(args: argparse.Namespace) -> int:
@@ -35,12 +36,14 @@ def cmd_users_totp(args: argparse.Namespace) -> int:
                 "--remove removes it"
             )
         enrolment = secondfactor.enrol(session, user, confirmed=True)
+        key_file = key_path(session)
         audit.append(session, "cli", "totp.enrol", f"user:{user.name}",
                      {"by": "cli", "replaced": state != "none"})  # fmt: skip
     print(f"user {user.name}: two-step log-in on; log-in now asks for a code.")
     print("Add it to an authenticator app (shown this once, not stored anywhere else):")
     print(f"  secret: {enrolment.secret}")
     print(f"  {enrolment.uri}")
+    print(f"It is sealed in the store with the key file {key_file} (keep it; mode 0600).")
     return 0
 
 
