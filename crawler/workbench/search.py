@@ -345,6 +345,9 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
         offset = (page - 1) * PAGE_SIZE
         return _page(session, ordered[offset : offset + PAGE_SIZE], total, page, pages,
                      result_terms, ident)  # fmt: skip
+    if hits is not None and not filtered and hits[0] <= PAGE_SIZE:
+        # One page holds every hit (an identifier's adverts, mostly): its rows, sorted.
+        return _page(session, json.loads(hits[1]), hits[0], 1, 1, result_terms, ident)
     if hits is not None and not filtered:
         total = hits[0]
     else:
@@ -428,6 +431,8 @@ def _pg_ordered(
 
 def _dense(session: Session, hits: int, offset: int) -> bool:
     """Whether walking newest first reads fewer index entries than looking up every hit."""
+    if hits <= offset + PAGE_SIZE:
+        return False  # there are at least as many adverts as hits: never fewer
     adverts = int(session.scalar(select(func.max(Ad.id))) or 0)
     return (offset + PAGE_SIZE) * adverts < hits * hits
 
