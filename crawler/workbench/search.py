@@ -18,7 +18,9 @@ A search runs in the same steps on both engines:
    (``json_each`` on SQLite, an array on PostgreSQL). Newest sighting first.
 3. The count is the size of the id set when no column filter applies; with
    column filters, every filtered hit is listed newest first in one pass
-   (the count is its length, the page a slice): always exact.
+   (the count is its length, the page a slice): always exact. PostgreSQL
+   does the same, except for text alone: a ``count(*)``, then a walk of
+   ``ad_search``'s recency index that stops when the page is full.
 
 Both engines look for the same normalised substring in the same normalised
 text, so they agree (tests/test_workbench_search.py). One-character words
@@ -277,15 +279,30 @@ def search(session: Session, req: SearchRequest) -> SearchResult:
     fields = [(label, norm) for value, label in given if (norm := _field_filter(value, label))]
     if not sqlite and (req.text or fields):
         # PostgreSQL: text, fields and column filters in one statement over ad_search.
-        ordered = _pg_ordered(session, req, tree if req.text else None, fields, sources)
-        if ordered is None:
+        found = _pg_filter(session, req, tree if req.text else None, fields, sources)
+        if found is None:
             return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
-        total = len(ordered)
+        where_sql, values, narrow = found
+        if narrow:  # few hits: all of them, newest first, in one statement
+            agg = "array_agg(ad_id ORDER BY last_seen DESC, ad_id DESC)"
+            ordered = list(session.scalar(text(f"SELECT {agg} FROM ad_search WHERE {where_sql}"),
+                                          values) or ())  # fmt: skip
+            total = len(ordered)
+        else:  # text alone: count them, then walk the recency index until the page is full
+            total = int(session.scalar(
+                text(f"SELECT count(*) FROM ad_search WHERE {where_sql}"), values) or 0)  # fmt: skip
+        if not total:
+            return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, req.page), pages, MAX_PAGE)
         offset = (page - 1) * PAGE_SIZE
-        return _page(session, ordered[offset : offset + PAGE_SIZE], total, page, pages,
-                     result_terms, ident)  # fmt: skip
+        if narrow:
+            page_ids = ordered[offset : offset + PAGE_SIZE]
+        else:
+            tail = f" ORDER BY last_seen DESC, ad_id DESC LIMIT {PAGE_SIZE} OFFSET {offset}"
+            page_ids = list(session.scalars(
+                text(f"SELECT ad_id FROM ad_search WHERE {where_sql}{tail}"), values))  # fmt: skip
+        return _page(session, page_ids, total, page, pages, result_terms, ident)
     # Text and field words are one FTS5 query, so the index intersects their hit lists
     # (a field is a line of the indexed text: the index narrows, the column decides).
     words = ([tree] if req.text else []) + [Term(norm) for _, norm in fields]
@@ -393,15 +410,16 @@ def _page(session: Session, page_ids: list[int], total: int, page: int, pages: i
     )
 
 
-def _pg_ordered(
+def _pg_filter(
     session: Session,
     req: SearchRequest,
     tree: Node | None,
     fields: list[tuple[str, str]],
     others: list[Callable[[], set[int]]],
-) -> list[int] | None:
-    """Every matching advert id, newest sighting first, from one PostgreSQL statement over
-    ``ad_search`` (the trigram index finds, the copied columns filter); None if none."""
+) -> tuple[str, dict[str, Any], bool] | None:
+    """The PostgreSQL condition over ``ad_search`` (the trigram index finds, the copied
+    columns filter), its parameters, and whether the hits are narrowed by more than the
+    text (an id set, a field or a column filter); None when an id set is empty."""
     ids: set[int] | None = None
     for source in others:  # identifier, photo: small sets from their own keys
         found = source()
@@ -423,10 +441,8 @@ def _pg_ordered(
         clauses.append(f"first_seen < {params.bind(req.until)}")
     if ids is not None:
         clauses.append(f"ad_id = ANY({params.bind(sorted(ids))})")
-    sql = ("SELECT array_agg(ad_id ORDER BY last_seen DESC, ad_id DESC) FROM ad_search WHERE "
-           + " AND ".join(clauses))  # fmt: skip
-    ordered = session.scalar(text(sql), params.values)
-    return list(ordered) if ordered else None
+    narrow = ids is not None or bool(fields or req.platform or req.since or req.until)
+    return " AND ".join(clauses), params.values, narrow
 
 
 def _dense(session: Session, hits: int, offset: int) -> bool:
