@@ -545,6 +545,11 @@ class AdSearch(Base):
     """Copied from ``ad`` (never changes), so a filtered search needs no join."""
     first_seen: Mapped[datetime | None] = mapped_column(Timestamp)
 
+    __table_args__ = (
+        # PostgreSQL pages text hits by walking it newest first (migration 0011).
+        Index("ix_ad_search_recent", "last_seen", "ad_id"),
+    )
+
 
 class AdGram(Base):
     """Two-character sequences of an advert's text in scripts written without spaces.

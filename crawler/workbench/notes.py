@@ -18,7 +18,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.store.models import Ad, Identifier, Network, WorkbenchNote, WorkbenchTag, utc, utcnow
+from crawler.store.models import (
+    Ad,
+    Identifier,
+    Network,
+    WorkbenchNote,
+    WorkbenchTag,
+    utc,
+    utcnow,
+    value_sha256,
+)
 
 KINDS = ("ad", "identifier", "network")
 MAX_NOTE = 4000
@@ -80,8 +89,12 @@ def resolve(session: Session, kind: str, ref: str) -> Subject | None:
 
 
 def identifier_ref(session: Session, kind: str, value: str) -> str | None:
-    ident = session.scalar(
-        select(Identifier.id).where(Identifier.kind == kind, Identifier.value == value)
+    ident = session.scalar(  # by the unique (kind, digest) key: the value has no index
+        select(Identifier.id).where(
+            Identifier.kind == kind,
+            Identifier.value_sha256 == value_sha256(value),
+            Identifier.value == value,
+        )
     )
     return None if ident is None else str(ident)
 

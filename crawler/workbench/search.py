@@ -3,17 +3,24 @@
 A search runs in the same steps on both engines:
 
 1. Each criterion that picks adverts by their content gives the set of
-   matching advert ids from an index: a text query becomes one FTS5 ``MATCH``
-   over the trigram table (SQLite) or one ``WHERE`` over the pg_trgm-indexed
-   ``ad_search.doc`` (PostgreSQL); two-character words of unspaced scripts
-   (Japanese, Korean, Thai...) come from the bigram table ``ad_gram``; an
-   identifier from its unique (kind, value digest) key; a photo from the pHash
-   index (:mod:`crawler.workbench.photosearch`). The sets are intersected.
-2. The column filters (platform, dates, name, location) and the page are one
-   SQL statement over ``ad``; the id set goes in as one parameter (``json_each``
-   on SQLite, an array on PostgreSQL). Newest sighting first.
-3. The count is the size of the id set when no column filter applies, else
-   one ``COUNT`` of that statement: always exact.
+   matching advert ids from an index: a text query, and the name and
+   location words with it, become one FTS5 ``MATCH`` over the trigram table
+   (SQLite; the index intersects their hit lists) or one ``WHERE`` over the
+   pg_trgm-indexed ``ad_search.doc`` (PostgreSQL); two-character words of
+   unspaced scripts (Japanese, Korean, Thai...) come from the bigram table
+   ``ad_gram``; an identifier from its unique (kind, value digest) key; a
+   photo from the pHash index (:mod:`crawler.workbench.photosearch`). On
+   SQLite, ids picked by the text index alone stay in the engine's JSON
+   array (never a Python set); other sets are intersected in Python.
+2. The column filters (platform, dates, name, location) and the page are SQL
+   over ``ad`` (or ``ad_search`` when a name or location is given: one row
+   holds every filtered column); the id set goes in as one parameter
+   (``json_each`` on SQLite, an array on PostgreSQL). Newest sighting first.
+3. The count is the size of the id set when no column filter applies; with
+   column filters, every filtered hit is listed newest first in one pass
+   (the count is its length, the page a slice): always exact. PostgreSQL
+   does the same, except for text alone: a ``count(*)``, then a walk of
+   ``ad_search``'s recency index that stops when the page is full.
 
 Both engines look for the same normalised substring in the same normalised
 text, so they agree (tests/test_workbench_search.py). One-character words
@@ -193,6 +200,13 @@ def fetch_ids(session: Session, sql: str, params: dict[str, Any]) -> set[int]:
     return set(agg or ())
 
 
+def _packed(session: Session, sql: str, params: dict[str, Any]) -> tuple[int, str]:
+    """How many ids a SQLite query selects, and the ids as the JSON array the engine made."""
+    packed = session.scalar(text(f"SELECT json_group_array(ad_id) FROM ({sql})"), params)
+    packed = packed or "[]"
+    return (0 if packed == "[]" else packed.count(",") + 1), packed
+
+
 def text_ids(session: Session, node: Node) -> set[int]:
     return fetch_ids(session, *text_ids_sql(node, session.get_bind().dialect.name))
 
@@ -212,20 +226,22 @@ class _Where:
     """The column filters as SQL text with typed parameters (SQLAlchemy's SQLite
     compiler drops table hints, and the covering index must be named there)."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: str = "ad", key: str = "id") -> None:
         self.clauses: list[str] = []
         self.params: list[Any] = []
-        self.search_row = False
+        self.table, self.key = table, key
 
     def add(self, clause: str, **values: tuple[Any, Any]) -> None:
         self.clauses.append(clause)
         self.params += [bindparam(k, v, type_=t) for k, (v, t) in values.items()]
 
-    def statement(self, columns: str, index: str | None, tail: str = "") -> Any:
-        hint = f" INDEXED BY {index}" if index else ""
-        join = " JOIN ad_search ON ad_search.ad_id = ad.id" if self.search_row else ""
+    def sql(self, columns: str, index: str | None, tail: str = "") -> str:
+        hint = f" INDEXED BY {index}" if index and self.table == "ad" else ""
         where = " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
-        return text(f"SELECT {columns} FROM ad{hint}{join}{where}{tail}").bindparams(*self.params)
+        return f"SELECT {columns} FROM {self.table} AS ad{hint}{where}{tail}"
+
+    def statement(self, columns: str, index: str | None, tail: str = "") -> Any:
+        return text(self.sql(columns, index, tail)).bindparams(*self.params)
 
 
 def _field_filter(value: str, label: str) -> str:
@@ -240,7 +256,7 @@ def search(session: Session, req: SearchRequest) -> SearchResult:  # noqa: C901
     dialect = session.get_bind().dialect.name
     sqlite = dialect == "sqlite"
     sources: list[Callable[[], set[int]]] = []
-    where = _Where()
+    where = _Where()  # replaced below when name or location filters apply
     result_terms: list[str] = []
     ident: tuple[str, str] | None = None
     if req.ad_ids is not None:
@@ -263,23 +279,41 @@ def search(session: Session, req: SearchRequest) -> SearchResult:  # noqa: C901
     fields = [(label, norm) for value, label in given if (norm := _field_filter(value, label))]
     if not sqlite and (req.text or fields):
         # PostgreSQL: text, fields and column filters in one statement over ad_search.
-        ordered = _pg_ordered(session, req, tree if req.text else None, fields, sources)
-        if ordered is None:
+        found = _pg_filter(session, req, tree if req.text else None, fields, sources)
+        if found is None:
             return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
-        total = len(ordered)
+        where_sql, values, narrow = found
+        if narrow:  # few hits: all of them, newest first, in one statement
+            agg = "array_agg(ad_id ORDER BY last_seen DESC, ad_id DESC)"
+            ordered = list(session.scalar(text(f"SELECT {agg} FROM ad_search WHERE {where_sql}"),
+                                          values) or ())  # fmt: skip
+            total = len(ordered)
+        else:  # text alone: count them, then walk the recency index until the page is full
+            total = int(session.scalar(
+                text(f"SELECT count(*) FROM ad_search WHERE {where_sql}"), values) or 0)  # fmt: skip
+        if not total:
+            return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, req.page), pages, MAX_PAGE)
         offset = (page - 1) * PAGE_SIZE
-        return _page(session, ordered[offset : offset + PAGE_SIZE], total, page, pages,
-                     result_terms, ident)  # fmt: skip
-    if req.text:
-        sources.append(lambda: text_ids(session, tree))
+        if narrow:
+            page_ids = ordered[offset : offset + PAGE_SIZE]
+        else:
+            tail = f" ORDER BY last_seen DESC, ad_id DESC LIMIT {PAGE_SIZE} OFFSET {offset}"
+            page_ids = list(session.scalars(
+                text(f"SELECT ad_id FROM ad_search WHERE {where_sql}{tail}"), values))  # fmt: skip
+        return _page(session, page_ids, total, page, pages, result_terms, ident)
+    # Text and field words are one FTS5 query, so the index intersects their hit lists
+    # (a field is a line of the indexed text: the index narrows, the column decides).
+    words = ([tree] if req.text else []) + [Term(norm) for _, norm in fields]
+    content = None if not words else words[0] if len(words) == 1 else And(tuple(words))
+    if fields:
+        # The hits are then few (the index has intersected the words): one row of
+        # ad_search each, which holds every filtered column, instead of two look-ups.
+        where = _Where("ad_search", "ad_id")
     for label, norm in fields:
-        # The field is a line of the indexed text: the index narrows, the column decides.
-        sources.append(lambda norm=norm: text_ids(session, Term(norm)))  # type: ignore[misc]
-        where.add(f"ad_search.{label} LIKE :{label} ESCAPE '\\'",
+        where.add(f"ad.{label} LIKE :{label} ESCAPE '\\'",
                   **{label: ("%" + _escape_like(norm) + "%", AdSearch.name.type)})  # fmt: skip
-        where.search_row = True
     if req.platform:
         where.add("ad.platform_id = (SELECT id FROM platform WHERE name = :platform)",
                   platform=(req.platform, Platform.name.type))  # fmt: skip
@@ -289,23 +323,52 @@ def search(session: Session, req: SearchRequest) -> SearchResult:  # noqa: C901
         where.add("ad.first_seen < :until", until=(req.until, Ad.first_seen.type))
     filtered = bool(where.clauses)
 
-    ids: set[int] | None = None
-    for source in sources:  # each later set only narrows the first
-        found = source()
-        ids = found if ids is None else ids & found
-        if not ids:
-            return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
-    if ids is not None:
-        if sqlite:
-            where.add("ad.id IN (SELECT value FROM json_each(:ids))",
-                      ids=(json.dumps(sorted(ids)), Text()))  # fmt: skip
-        else:
-            where.add("ad.id = ANY(:ids)", ids=(sorted(ids), ARRAY(Integer)))
-
-    if ids is not None and not filtered:
-        total = len(ids)
+    hits: tuple[int, str] | None = None  # how many ids, and the ids as a JSON array
+    if content is not None and not sources and sqlite:
+        # Only the index picks: its ids stay in the engine's own JSON, never a Python set
+        # (at 10,000 hits, building and re-encoding the set cost more than the match).
+        hits = _packed(session, *text_ids_sql(content, "sqlite"))
     else:
-        by = "ix_ad_keys" if ids is not None else "ix_ad_recent"
+        if content is not None:
+            sources.append(lambda: text_ids(session, content))
+        ids: set[int] | None = None
+        for source in sources:  # each later set only narrows the first
+            found = source()
+            ids = found if ids is None else ids & found
+            if not ids:
+                break
+        if ids is not None:
+            hits = (len(ids), json.dumps(sorted(ids)))
+            if not sqlite:
+                where.add(f"ad.{where.key} = ANY(:ids)", ids=(sorted(ids), ARRAY(Integer)))
+    if hits is not None and not hits[0]:
+        return SearchResult(0, 1, 1, terms=result_terms, identifier=ident)
+    if hits is not None and sqlite:
+        where.add(f"ad.{where.key} IN (SELECT value FROM json_each(:ids))", ids=(hits[1], Text()))
+
+    key = f"ad.{where.key}"
+    order = f" ORDER BY ad.last_seen DESC, {key} DESC"
+    if hits is not None and filtered and sqlite:
+        # Every filtered hit, newest first, in one pass: the count is its length and the
+        # page a slice (a count and then a page would look every hit up twice).
+        every = where.sql(f"{key} AS hit", "ix_ad_keys", order)
+        packed = session.scalar(
+            text(f"SELECT json_group_array(hit) FROM ({every})").bindparams(*where.params)
+        )
+        ordered: list[int] = json.loads(packed or "[]")
+        total = len(ordered)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(max(1, req.page), pages, MAX_PAGE)
+        offset = (page - 1) * PAGE_SIZE
+        return _page(session, ordered[offset : offset + PAGE_SIZE], total, page, pages,
+                     result_terms, ident)  # fmt: skip
+    if hits is not None and not filtered and hits[0] <= PAGE_SIZE:
+        # One page holds every hit (an identifier's adverts, mostly): its rows, sorted.
+        return _page(session, json.loads(hits[1]), hits[0], 1, 1, result_terms, ident)
+    if hits is not None and not filtered:
+        total = hits[0]
+    else:
+        by = "ix_ad_keys" if hits is not None else "ix_ad_recent"
         total = int(session.scalar(where.statement("count(*)", by if sqlite else None)) or 0)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, req.page), pages, MAX_PAGE)
@@ -313,9 +376,9 @@ def search(session: Session, req: SearchRequest) -> SearchResult:  # noqa: C901
     # Many hits: walking the recency index newest first stops after a page. Few:
     # looking each up by id and sorting them reads less. Either way only the
     # page's own rows are then read in full.
-    by = "ix_ad_recent" if ids is None or _dense(session, total, offset) else "ix_ad_keys"
-    tail = f" ORDER BY ad.last_seen DESC, ad.id DESC LIMIT {PAGE_SIZE} OFFSET {offset}"
-    page_ids = list(session.scalars(where.statement("ad.id", by if sqlite else None, tail)))
+    by = "ix_ad_recent" if hits is None or _dense(session, total, offset) else "ix_ad_keys"
+    tail = f"{order} LIMIT {PAGE_SIZE} OFFSET {offset}"
+    page_ids = list(session.scalars(where.statement(key, by if sqlite else None, tail)))
     return _page(session, page_ids, total, page, pages, result_terms, ident)
 
 
@@ -347,15 +410,16 @@ def _page(session: Session, page_ids: list[int], total: int, page: int, pages: i
     )
 
 
-def _pg_ordered(
+def _pg_filter(
     session: Session,
     req: SearchRequest,
     tree: Node | None,
     fields: list[tuple[str, str]],
     others: list[Callable[[], set[int]]],
-) -> list[int] | None:
-    """Every matching advert id, newest sighting first, from one PostgreSQL statement over
-    ``ad_search`` (the trigram index finds, the copied columns filter); None if none."""
+) -> tuple[str, dict[str, Any], bool] | None:
+    """The PostgreSQL condition over ``ad_search`` (the trigram index finds, the copied
+    columns filter), its parameters, and whether the hits are narrowed by more than the
+    text (an id set, a field or a column filter); None when an id set is empty."""
     ids: set[int] | None = None
     for source in others:  # identifier, photo: small sets from their own keys
         found = source()
@@ -377,14 +441,14 @@ def _pg_ordered(
         clauses.append(f"first_seen < {params.bind(req.until)}")
     if ids is not None:
         clauses.append(f"ad_id = ANY({params.bind(sorted(ids))})")
-    sql = ("SELECT array_agg(ad_id ORDER BY last_seen DESC, ad_id DESC) FROM ad_search WHERE "
-           + " AND ".join(clauses))  # fmt: skip
-    ordered = session.scalar(text(sql), params.values)
-    return list(ordered) if ordered else None
+    narrow = ids is not None or bool(fields or req.platform or req.since or req.until)
+    return " AND ".join(clauses), params.values, narrow
 
 
 def _dense(session: Session, hits: int, offset: int) -> bool:
     """Whether walking newest first reads fewer index entries than looking up every hit."""
+    if hits <= offset + PAGE_SIZE:
+        return False  # there are at least as many adverts as hits: never fewer
     adverts = int(session.scalar(select(func.max(Ad.id))) or 0)
     return (offset + PAGE_SIZE) * adverts < hits * hits
 
