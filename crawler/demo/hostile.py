@@ -33,7 +33,6 @@ import ssl
 import tempfile
 import threading
 import time
-import zlib
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.demo.bomb import gzip_zeros
 from crawler.demo.escape import EscapePages, serve
 from crawler.demo.selfsigned import server_context
 
@@ -481,10 +481,7 @@ class HostileSite:
     def bomb(self) -> bytes:
         """Zeros that gzip to about a thousandth of their size (built once)."""
         if self._bomb is None:
-            comp = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-            chunk = b"\0" * (1 << 20)
-            out = [comp.compress(chunk) for _ in range(BOMB_INFLATED >> 20)]
-            self._bomb = b"".join(out) + comp.flush()
+            self._bomb = gzip_zeros(BOMB_INFLATED)
         return self._bomb
 
 
