@@ -31,6 +31,8 @@ from conftest import REPO
 from crawler.demo.canary import LINK_LOCAL_V4, LINK_LOCAL_V6, Canary, CanaryHit
 from crawler.demo.escape import MANY_IMAGES
 
+CEILING = 1536 * 1024 * 1024
+"""ADARCHIVE_BROWSER_MEMORY_CEILING's default: the bound for a crawl's whole process tree."""
 # What the crawl's subprocess may touch in the checkout: caches of the tools running it.
 _NOT_WRITES = {".venv", ".git", ".tools", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
@@ -55,7 +57,6 @@ def marker() -> str:
 class EscapeRun(HostileRun):
     """A crawl of ``/escape/`` over one scheme, with what the canary and the disk saw."""
 
-    scheme: str = "http"
     hits: list[CanaryHit] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     """Files written outside the data directory (:func:`written_outside`)."""
@@ -88,10 +89,10 @@ def escape(
     ]
     env = {"ESCAPE_MARKER": marker, "HOME": str(home), "TMPDIR": str(tmp)}
     started = time.time()
-    run = run_hostile(fixture_web, root / "out", ",".join(seeds), env=env)
+    run = run_hostile(fixture_web, root / "out", ",".join(seeds), env=env, measure=True)
     time.sleep(0.5)  # late hits, had there been any
     outside = written_outside(root, root / "out", started)
-    return EscapeRun(**vars(run), scheme=scheme, hits=canary.hits, outside=outside)
+    return EscapeRun(**vars(run), hits=canary.hits, outside=outside)
 
 
 def written_outside(root: Path, out: Path, since: float) -> list[str]:
@@ -132,6 +133,9 @@ def test_non_http_schemes_never_leave_the_crawler(escape: EscapeRun, marker: str
         captured
     )
     assert escape.outside == []
+    # file:///dev/zero was never read: the crawl's whole process tree stayed small
+    assert 0 < escape.peak_pss < CEILING, escape.peak_pss
+    print(f"{escape.scheme}: peak tree PSS {escape.peak_pss >> 20} MiB")
     # each refusal counted under its scheme: 2 start URLs, 4 listing links, 7 advert images
     assert escape.stat("adarchive/refused/scheme/javascript") == 2
     assert escape.stat("adarchive/refused/scheme/file") == 4
@@ -191,7 +195,7 @@ def test_a_bad_image_url_is_refused_alone(escape: EscapeRun) -> None:
     )
     assert rows[0][0].startswith("javascript:")  # listed first, refused, recorded as listed
     hashed = {url for url, image_id in rows if image_id is not None}
-    base = escape.truth["https_base_url" if escape.scheme == "https" else "base_url"]
+    base = escape.base_url
     assert hashed == {f"{base}/escape/img/1.png", f"{base}/escape/img/2.png"}
 
 
