@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from conftest import FAST, adarchive
+from conftest import FAST, REPO, adarchive
 
 pytestmark = [pytest.mark.crawl]
 
@@ -47,6 +50,15 @@ class HostileRun:
     log: list[Any]
     internal_log: list[Any]
     truth: dict[str, Any]
+    peak_pss: int = 0
+    """Peak PSS of the crawl's process tree, read every 0.1 s (``measure=True`` only)."""
+    scheme: str = "http"
+    """The scheme the platform was crawled over (that of the first start URL)."""
+
+    @property
+    def base_url(self) -> str:
+        """The platform's base URL over the crawl's scheme."""
+        return str(self.truth["https_base_url" if self.scheme == "https" else "base_url"])
 
     def stat(self, key: str) -> int:
         found = re.findall(rf"'{re.escape(key)}': (\d+)", self.stderr)
@@ -61,15 +73,26 @@ class HostileRun:
 
 
 def run_hostile(
-    web: Any, out: Path, start: str, *extra: str, env: dict[str, str] | None = None
+    web: Any,
+    out: Path,
+    start: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    measure: bool = False,
 ) -> HostileRun:
     site = web.hostile
     site.reset()
+    args = ["crawl", "hostile_board", "--start-url", start, "--out", str(out), *FAST, *extra]
+    if start.startswith("https:"):
+        # The fixture's certificate is self-signed: said explicitly, as the browser tests
+        # pass --ignore-certificate-errors (Scrapy 2.19's default is False already).
+        args += ["-s", "DOWNLOAD_VERIFY_CERTIFICATES=False"]
     started = time.monotonic()
-    result = adarchive(
-        "crawl", "hostile_board", "--start-url", start, "--out", str(out), *FAST, *extra,
-        timeout=120, env=env,
-    )  # fmt: skip
+    peak = 0
+    if measure:
+        result, peak = measured(args, env)
+    else:
+        result = adarchive(*args, timeout=120, env=env)
     seconds = time.monotonic() - started
     time.sleep(0.3)  # let server threads finish logging
     return HostileRun(
@@ -81,27 +104,73 @@ def run_hostile(
         list(site.request_log),
         list(site.internal_log),
         site.truth(),
+        peak,
+        "https" if start.startswith("https:") else "http",
     )
 
 
-@pytest.fixture(scope="module")
-def hostile(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun]:
-    """One crawl of the whole hostile platform, seeded with two internal URLs too.
+def measured(
+    args: list[str], env: dict[str, str] | None, timeout: float = 120
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run the CLI as :func:`conftest.adarchive` does, reading the peak PSS of its process
+    tree every 0.1 s (``/proc/*/smaps_rollup``: shared pages are not counted twice)."""
+    from crawler.browser.memory import tree_pss
+
+    full_env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"} | (env or {})
+    cmd = [sys.executable, "-m", "crawler.cli", *args]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=REPO, env=full_env)  # fmt: skip
+        deadline = time.monotonic() + timeout
+        peak = 0
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise subprocess.TimeoutExpired(cmd, timeout)
+            peak = max(peak, tree_pss(process.pid))
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(cmd, process.returncode, out.read(), err.read())
+    return result, peak
+
+
+def crawl_whole_platform(web: Any, out: Path, scheme: str) -> HostileRun:
+    """One crawl of the whole hostile platform over ``scheme``, seeded with two internal
+    URLs too.
 
     The internal seeds name 127.0.0.1 and localhost as start URLs, which also
     makes them "allowed hosts" of the spider: so redirects and links there
     get past Scrapy's host filter and only the SSRF guard stands in the way.
     """
-    site = fixture_web.hostile
+    site = web.hostile
     internal = site.internal_url
+    base = site.base_url_for(scheme)
     seeds = [
-        site.start_url,
-        site.base_url + "/private/seed",  # disallowed: must be refused although a seed
+        base + "/",
+        base + "/private/seed",  # disallowed: must be refused although a seed
         f"{internal}/seed",
         internal.replace("127.0.0.1", "localhost") + "/seed",
     ]
-    run = run_hostile(fixture_web, tmp_path_factory.mktemp("hostile"), ",".join(seeds), *HOSTILE)
-    yield run
+    return run_hostile(web, out, ",".join(seeds), *HOSTILE)
+
+
+@pytest.fixture(scope="module")
+def hostile(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> HostileRun:
+    """The whole platform over HTTP."""
+    return crawl_whole_platform(fixture_web, tmp_path_factory.mktemp("hostile"), "http")
+
+
+@pytest.fixture(scope="module")
+def hostile_https(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> HostileRun:
+    """The whole platform over HTTPS (self-signed certificate, issue 14)."""
+    return crawl_whole_platform(fixture_web, tmp_path_factory.mktemp("hostile-tls"), "https")
+
+
+@pytest.fixture(params=["http", "https"])
+def hostile_by_scheme(request: pytest.FixtureRequest) -> HostileRun:
+    """The SSRF and size tests, over each scheme."""
+    return request.getfixturevalue("hostile" if request.param == "http" else "hostile_https")
 
 
 def test_crawl_ends_by_itself_within_budget(hostile: HostileRun) -> None:
@@ -121,7 +190,8 @@ def test_crawl_ends_by_itself_within_budget(hostile: HostileRun) -> None:
     assert not hostile.paths("/private/") and hostile.stat("robotstxt/forbidden") == 1
 
 
-def test_internal_target_never_reached(hostile: HostileRun) -> None:
+def test_internal_target_never_reached(hostile_by_scheme: HostileRun) -> None:
+    hostile = hostile_by_scheme
     assert hostile.internal_log == []
     refusals = re.findall(r"refused \(ssrf\) (\S+): (.+)", hostile.stderr)
     urls = {url for url, _ in refusals}
@@ -137,10 +207,11 @@ def test_internal_target_never_reached(hostile: HostileRun) -> None:
     assert hostile.paths("/ad/ssrf-ip") and hostile.paths("/hop/2")
 
 
-def test_size_limits_and_bomb_refused(hostile: HostileRun) -> None:
+def test_size_limits_and_bomb_refused(hostile_by_scheme: HostileRun) -> None:
+    hostile = hostile_by_scheme
     assert hostile.stat("adarchive/refused/size_limit") == 2
     assert hostile.stat("adarchive/refused/decompression_bomb") == 1
-    assert "refused (size_limit) " + hostile.truth["base_url"] + "/ad/huge:" in hostile.stderr
+    assert "refused (size_limit) " + hostile.base_url + "/ad/huge:" in hostile.stderr
     assert "/ad/huge-stream: body grew past 1000000 bytes" in hostile.stderr
     stored = {r[0] for r in hostile.query("SELECT external_id FROM ad")}
     assert not stored & {"huge", "huge-stream", "bomb", "drip"}

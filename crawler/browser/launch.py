@@ -131,9 +131,10 @@ def proxy_args(proxy_host: str) -> list[str]:
     """
     return [
         f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {proxy_host}",
-        # Chromium 156 ignores --force-webrtc-ip-handling-policy=…: STUN still
-        # reached the canary over UDP with it; this spelling stops it (checked
-        # with the canary, tests/test_browser_egress.py).
+        # Chromium's switch is kWebRtcIPHandlingPolicy = "webrtc-ip-handling-policy"
+        # (chrome/common/chrome_switches.cc); no "force-" spelling exists in Chromium
+        # 156's binary, and with it STUN still reached the canary over UDP. Both
+        # proved with the canary: tests/test_webrtc_flag.py.
         "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     ]
 

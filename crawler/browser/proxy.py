@@ -6,7 +6,8 @@ speculation-rules prefetch. A proxy sees all of them, because Chromium is
 launched with it (Playwright then adds ``<-loopback>`` to the bypass list, so
 loopback goes through it too), resolves no name itself
 (``--host-resolver-rules``) and sends no UDP outside it
-(``--force-webrtc-ip-handling-policy=disable_non_proxied_udp``).
+(``--webrtc-ip-handling-policy=disable_non_proxied_udp``, Chromium's own
+spelling: the issue's ``--force-…`` is ignored, tests/test_webrtc_flag.py).
 
 For each connection (each redirect hop is a new one) the proxy:
 

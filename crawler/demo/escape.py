@@ -18,6 +18,11 @@ Routes:
 * ``/escape/ad/long-id`` — an advert whose text yields an identifier longer
   than 512 characters;
 * ``/escape/ad/many-images`` — an advert with :data:`MANY_IMAGES` ``<img>``;
+* ``/escape/go/canary`` — redirects to ``http://127.0.0.1`` (the canary's HTTP port),
+  whatever scheme the page itself was served over;
+* ``/escape/go/link-local`` and ``/escape/go/link-local-v6`` — redirect to
+  ``169.254.169.254`` and ``[fe80::1]``: nothing listens there, the guard must
+  refuse them by address class without sending a packet;
 * ``/escape/img/<n>.png`` — a small picture;
 * ``/escape/flood`` — a listing of :data:`FLOOD_LINKS` advert links: parsing it keeps
   the crawl's thread busy for many seconds (what a stop signal must cut through);
@@ -29,6 +34,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any, Protocol
 
+from crawler.demo.canary import LINK_LOCAL_V4, LINK_LOCAL_V6
 from crawler.demo.generated_pictures import original
 
 if TYPE_CHECKING:
@@ -40,6 +46,8 @@ FLOOD_LINKS = 300_000
 LONG_HANDLE_REPEAT = 120  # "t.me/" * 120: 600 characters
 GOOD_IMAGES = ("/escape/img/1.png", "/escape/img/2.png")
 NO_CANARY_PORT = 9  # discard: nothing listens, nothing is recorded
+REDIRECTS = ("canary", "link-local", "link-local-v6")
+"""``/escape/go/<name>``: redirects off the platform, each refused by the address guard."""
 
 
 class _Handler(Protocol):
@@ -92,6 +100,15 @@ class EscapePages:
             f"//127.0.0.1:{http}/escape-proto-relative.png",
         ]
 
+    def redirect_targets(self) -> dict[str, str]:
+        """Where each ``/escape/go/<name>`` redirects: the canary and link-local addresses."""
+        http, _tcp = self._ports()
+        return {
+            "canary": f"http://127.0.0.1:{http}/escape-redirect",
+            "link-local": f"http://{LINK_LOCAL_V4}:{http}/latest/meta-data/",
+            "link-local-v6": f"http://[{LINK_LOCAL_V6}]:{http}/latest/meta-data/",
+        }
+
     def route(self, h: _Handler, path: str) -> None:
         if path == PREFIX:
             h._send(200, self._listing())
@@ -105,6 +122,9 @@ class EscapePages:
                 f"/escape/img/{n % 7}.png" if n < 7 else f"/i/{n}" for n in range(MANY_IMAGES)
             ]
             h._send(200, self._advert("many-images", "Gallery", images))
+        elif path.startswith(PREFIX + "go/") and path[len(PREFIX) + 3 :] in REDIRECTS:
+            target = self.redirect_targets()[path[len(PREFIX) + 3 :]]
+            h._send(302, b"", headers={"Location": target})
         elif path.startswith(PREFIX + "img/") and path.endswith(".png"):
             picture = original(f"escape-{path.rsplit('/', 1)[1]}", png=True)
             h._send(200, picture.data, picture.content_type)
@@ -121,6 +141,7 @@ class EscapePages:
             f'<a class="ad" href="/escape/ad/{a}">{a}</a>'
             for a in ("schemes", "long-id", "many-images")
         ]
+        links += [f'<a class="ad" href="/escape/go/{r}">{r}</a>' for r in REDIRECTS]
         links += [
             '<a class="ad" href="javascript:void(0)">js</a>',
             '<a class="ad" href="file:///etc/passwd">file</a>',

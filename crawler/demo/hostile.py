@@ -29,16 +29,20 @@ import email.utils
 import hashlib
 import json
 import socket
+import ssl
+import tempfile
 import threading
 import time
-import zlib
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.demo.bomb import gzip_zeros
 from crawler.demo.escape import EscapePages, serve
+from crawler.demo.selfsigned import server_context
 
 NAME = "hostile_board"
 HOST = "127.0.0.16"
@@ -49,6 +53,7 @@ DRIP_LENGTH = 100_000
 HUGE_SIZE = 3_000_000
 BOMB_INFLATED = 100 * 1024 * 1024
 SERVER_NAME = "adarchive-fixture-hostile/1"
+TLS_HANDSHAKE_SECONDS = 10.0
 
 # (external id, name, title, body as text, phone as shown, encoding trick)
 GOOD_ADS = (
@@ -92,10 +97,33 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], site: HostileSite, role: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        site: HostileSite,
+        role: str,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.site = site
         self.role = role
+        self.scheme = "https" if tls else "http"
         super().__init__(address, _Handler)
+        if tls is not None:
+            # The handshake happens in the request's own thread (finish_request), so a
+            # client that connects and stays silent never holds up the accept loop.
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            request.settimeout(TLS_HANDSHAKE_SECONDS)
+            try:
+                request.do_handshake()
+            except (OSError, ssl.SSLError):
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -171,6 +199,7 @@ class HostileSite:
 
     def __init__(self) -> None:
         self.port: int | None = None
+        self.https_port: int | None = None
         self.internal_port: int | None = None
         self.request_log: list[HitLogEntry] = []
         self.internal_log: list[HitLogEntry] = []
@@ -181,14 +210,22 @@ class HostileSite:
         self._threads: list[threading.Thread] = []
         self._bomb: bytes | None = None
         self.escape = EscapePages()  # issue 14: /escape/… (crawler/demo/escape.py)
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
 
     # -- lifecycle (driven by FixtureWeb) ------------------------------------
 
     def bind(self, port: int) -> int:
-        """Bind the platform on ``HOST:port`` (0 = any) and the canary on 127.0.0.1."""
+        """Bind the platform on ``HOST:port`` (0 = any), the same pages over HTTPS (a
+        self-signed certificate made now) on another port, and the canary on 127.0.0.1."""
         server = _Server((HOST, port), self, "hostile")
         self._servers.append(server)
         self.port = server.server_address[1]
+        if self._tls_dir is None:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="hostile-tls-")
+        tls = server_context(Path(self._tls_dir.name), HOST)
+        secure = _Server((HOST, 0), self, "hostile", tls=tls)
+        self._servers.append(secure)
+        self.https_port = secure.server_address[1]
         internal = _Server((INTERNAL_HOST, 0), self, "internal")
         self._servers.append(internal)
         self.internal_port = internal.server_address[1]
@@ -205,7 +242,7 @@ class HostileSite:
             t = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.1},
-                name=f"fixture-{NAME}-{server.role}",
+                name=f"fixture-{NAME}-{server.role}-{server.scheme}",
                 daemon=True,
             )
             t.start()
@@ -221,6 +258,9 @@ class HostileSite:
         for t in self._threads:
             t.join(timeout=5)
         self._servers, self._threads = [], []
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
+            self._tls_dir = None
 
     def reset(self) -> None:
         """Forget counters and logs, so a test's crawl meets the storms afresh."""
@@ -240,6 +280,14 @@ class HostileSite:
         return self.base_url + "/"
 
     @property
+    def https_base_url(self) -> str:
+        """The same platform over HTTPS (self-signed certificate, issue 14)."""
+        return f"https://{HOST}:{self.https_port}"
+
+    def base_url_for(self, scheme: str) -> str:
+        return self.https_base_url if scheme == "https" else self.base_url
+
+    @property
     def internal_url(self) -> str:
         return f"http://{INTERNAL_HOST}:{self.internal_port}"
 
@@ -247,6 +295,7 @@ class HostileSite:
         return {
             "platform": NAME,
             "base_url": self.base_url,
+            "https_base_url": self.https_base_url,
             "good_ads": [
                 {
                     "external_id": a[0],
@@ -432,10 +481,7 @@ class HostileSite:
     def bomb(self) -> bytes:
         """Zeros that gzip to about a thousandth of their size (built once)."""
         if self._bomb is None:
-            comp = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-            chunk = b"\0" * (1 << 20)
-            out = [comp.compress(chunk) for _ in range(BOMB_INFLATED >> 20)]
-            self._bomb = b"".join(out) + comp.flush()
+            self._bomb = gzip_zeros(BOMB_INFLATED)
         return self._bomb
 
 

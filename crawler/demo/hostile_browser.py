@@ -29,18 +29,16 @@ one got through. Techniques:
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
-import ssl
 import tempfile
 import threading
-import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from crawler.demo.bomb import gzip_zeros
 from crawler.demo.canary import LINK_LOCAL_V4, LINK_LOCAL_V6, Canary
+from crawler.demo.selfsigned import server_context
 
 NAME = "hostile_browser"
 HOST = "127.0.0.18"
@@ -98,48 +96,8 @@ contacts = "css:div.contacts"
 
 
 def bomb_body() -> bytes:
-    """1 GB of zeros as about 1 MB of gzip."""
-    comp = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    chunk = b"\0" * (1 << 20)
-    return b"".join(comp.compress(chunk) for _ in range(BOMB_INFLATED >> 20)) + comp.flush()
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A throw-away certificate for ``HOST`` (and the rebinding name), valid one day."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(HOST)), x509.DNSName(REBIND_NAME)]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    """1 GB of zeros as about 1 MB of gzip (crawler/demo/bomb.py: built in about a second)."""
+    return gzip_zeros(BOMB_INFLATED)
 
 
 class _Server(ThreadingHTTPServer):
@@ -192,11 +150,9 @@ class HostileBrowserSite:
         self.only = only
         """Serve only these techniques (all when empty)."""
         self._dir = tempfile.TemporaryDirectory(prefix="hostile-browser-")
-        cert, key = self_signed(Path(self._dir.name))
+        context = server_context(Path(self._dir.name), HOST, (REBIND_NAME,))
         self.http = _Server(self, "http")
         self.https = _Server(self, "https")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
         self.https.socket = context.wrap_socket(self.https.socket, server_side=True)
         self._bomb: bytes | None = None
         self._threads: list[threading.Thread] = []
