@@ -43,6 +43,8 @@ class ScannedRecord:
     """Status code of an HTTP response head (response, revisit records)."""
     http_content_types: tuple[str, ...] | None = None
     """Every Content-Type of the HTTP head (often one, or none); None without an HTTP head."""
+    digests: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    """Digest headers already read as hex: the scan reads them, verify's row checks again."""
 
     @property
     def record_id(self) -> str:
@@ -57,10 +59,12 @@ class ScannedRecord:
         return self.headers.get("warc-target-uri", "")
 
     def header_digest(self, name: str) -> str | None:
+        if name in self.digests:
+            return self.digests[name]
         value = self.headers.get(name)
-        if not value:
-            return None
-        return digest_hex(value)
+        found = digest_hex(value) if value else None
+        self.digests[name] = found
+        return found
 
     def check_digests(self) -> None:
         """Compare the recomputed digests with the record's own headers."""
