@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import zipfile
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,13 +39,21 @@ from crawler.evidence.layout import (
 )
 from crawler.evidence.timestamp import CHAIN_SUFFIX, MANIFEST_SUFFIX, TOKEN_SUFFIX, verify_response
 from crawler.evidence.trust import TrustedSigner, parse_time
-from crawler.evidence.warcscan import CHUNK, ScannedRecord, WarcFormatError, scan_warc
+from crawler.evidence.warcscan import (
+    CHUNK,
+    ScannedRecord,
+    WarcFormatError,
+    Window,
+    member_starts,
+    scan_warc,
+)
 
 MAX_REPORTED = 20
 EXIT_SIGNER_UNVERIFIED = 3
 WORKERS = 4
 SMALL_FILE = 64 << 20  # evidence files read whole into memory must stay below this
 PROCESS_POOL_BYTES = 32 << 20  # WARC bytes from which a process per core pays for itself
+RANGE_BYTES = 16 << 20  # a WARC entry is scanned in ranges of about this size, in parallel
 
 
 @dataclass
@@ -270,36 +278,89 @@ def _is_warc(name: str) -> bool:
 def _scan_all(path: Path, infos: list[zipfile.ZipInfo]) -> list[_Entry]:
     """Every entry scanned, in ``infos`` order.
 
-    Large WARC entries go to a pool of processes, one per core, largest first:
-    inflating and hashing release the GIL, but parsing each record's head does
-    not, and with threads alone that Python share ran on one core. The other
-    entries are read by threads of this process meanwhile. Small bundles (tests,
-    single cases) stay in threads: starting processes would cost more than it saves.
+    Large bundles use a pool of processes, one per core: inflating and
+    hashing release the GIL, but parsing each record's head does not. The
+    work is split by record, not by file (three files on two cores left one
+    core idle for a third of the time): each stored WARC entry is cut into
+    ranges of about ``RANGE_BYTES`` at gzip member starts and the ranges are
+    scanned in parallel, while a thread of this process reads each entry once
+    through the ZIP for its SHA-256 (one sequential pass: a file digest cannot
+    be assembled from parts). An entry whose ranges do not each scan as whole
+    members, end to end, is scanned again in one pass, so its problems read
+    exactly as a sequential scan reports them. Small bundles (tests, single
+    cases) stay in threads: starting processes would cost more than it saves.
     """
     cores = os.cpu_count() or 1
     warcs = [i for i in infos if _is_warc(i.filename)]
     big = sum(i.file_size for i in warcs) >= PROCESS_POOL_BYTES and cores > 1
-    remote = sorted(warcs, key=lambda i: -i.file_size) if big else []
-    local = [i for i in infos if i not in remote]
-    results: dict[int, _Entry] = {}
-    context = _fork_context() if remote else None
+    context = _fork_context() if big else None
+    if context is None:
+        with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, cores))) as threads:
+            return list(threads.map(lambda i: _scan_entry(path, i), infos))
+    split = {id(i): _ranges(path, i) for i in sorted(warcs, key=lambda i: -i.file_size)}
+    whole = [i for i in warcs if split[id(i)] is None]
     with ExitStack() as stack:
-        futures = {}
-        if remote and context is not None:
-            procs = stack.enter_context(
-                ProcessPoolExecutor(max_workers=min(cores, len(remote)), mp_context=context)
-            )
-            futures = {id(i): procs.submit(_scan_entry, path, i) for i in remote}
-        else:
-            local = list(infos)
+        procs = stack.enter_context(ProcessPoolExecutor(max_workers=cores, mp_context=context))
+        parts: dict[int, list[Future[list[ScannedRecord] | str]]] = {}
+        for key, ranges in split.items():
+            if ranges is not None:
+                parts[key] = [procs.submit(_scan_range, path, *r) for r in ranges]
+        remote = {id(i): procs.submit(_scan_entry, path, i) for i in whole}
         threads = stack.enter_context(ThreadPoolExecutor(max_workers=max(1, min(WORKERS, cores))))
+        local = [i for i in infos if id(i) not in remote]
+        results: dict[int, _Entry] = {}
         for info, entry in zip(
-            local, threads.map(lambda i: _scan_entry(path, i), local), strict=True
+            local,
+            threads.map(lambda i: _scan_entry(path, i, records=id(i) not in parts), local),
+            strict=True,
         ):
             results[id(info)] = entry
-        for key, future in futures.items():
+        for key, future in remote.items():
             results[key] = future.result()
+        for info in warcs:
+            if id(info) in parts and not results[id(info)].problem:
+                scanned = [f.result() for f in parts[id(info)]]
+                if any(isinstance(s, str) for s in scanned):  # not whole members end to end
+                    results[id(info)] = _scan_entry(path, info)
+                    continue
+                entry = results[id(info)]
+                entry.records = {}
+                for records in scanned:
+                    _add_records(info.filename, records, entry.records, entry.record_problems)
     return [results[id(i)] for i in infos]
+
+
+def _ranges(path: Path, info: zipfile.ZipInfo) -> list[tuple[int, int, int]] | None:
+    """(entry data offset in the ZIP, start, end) ranges of a stored WARC entry; None: one pass.
+
+    Compressed or encrypted entries, or an unreadable local header, are not
+    split: ``_scan_entry`` reads them through the ZIP and reports what is wrong.
+    """
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
+        return None
+    try:
+        with path.open("rb") as fh:
+            fh.seek(info.header_offset)
+            head = fh.read(30)
+            if len(head) < 30 or head[:4] != b"PK\x03\x04":
+                return None
+            data = info.header_offset + 30 + int.from_bytes(head[26:28], "little")
+            data += int.from_bytes(head[28:30], "little")
+            size = info.compress_size
+            bounds = [0, *member_starts(fh, data, size, RANGE_BYTES), size]
+    except OSError:
+        return None
+    return [(data, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _scan_range(path: Path, data: int, start: int, end: int) -> list[ScannedRecord] | str:
+    """The records of bytes ``start``..``end`` of a stored entry; a string if they are not whole members."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(data + start)
+            return list(scan_warc(Window(fh, end - start), start=start))  # type: ignore[arg-type]
+    except (WarcFormatError, OSError) as exc:
+        return str(exc)
 
 
 def _fork_context() -> Any:
@@ -310,7 +371,8 @@ def _fork_context() -> Any:
         return None
 
 
-def _scan_entry(path: Path, info: zipfile.ZipInfo) -> _Entry:
+def _scan_entry(path: Path, info: zipfile.ZipInfo, *, records: bool = True) -> _Entry:
+    """One pass through the ZIP: the entry's SHA-256 and size, its records unless ``records`` is off."""
     name = info.filename
     entry = _Entry(name)
     digest = hashlib.sha256()
@@ -325,7 +387,7 @@ def _scan_entry(path: Path, info: zipfile.ZipInfo) -> _Entry:
 
     try:
         with zipfile.ZipFile(path) as zf, zf.open(info) as fh:
-            if _is_warc(name):
+            if _is_warc(name) and records:
                 entry.records = _scan_records(name, fh, feed, entry.record_problems)
             else:
                 while chunk := fh.read(CHUNK):
@@ -343,14 +405,24 @@ def _scan_records(name: str, fh: Any, feed: Any, problems: list[str]) -> dict[in
     records: dict[int, ScannedRecord] = {}
     try:
         for rec in scan_warc(fh, on_raw=feed):
-            records[rec.offset] = rec
-            for problem in rec.problems:
-                problems.append(f"{name} offset {rec.offset} record {rec.record_id}: {problem}")
+            _add_records(name, [rec], records, problems)
     except WarcFormatError as exc:
         problems.append(f"{name}: {exc}")
         while chunk := fh.read(CHUNK):  # still hash the rest of the file
             feed(chunk)
     return records
+
+
+def _add_records(
+    name: str,
+    scanned: Iterable[ScannedRecord],
+    records: dict[int, ScannedRecord],
+    problems: list[str],
+) -> None:
+    for rec in scanned:
+        records[rec.offset] = rec
+        for problem in rec.problems:
+            problems.append(f"{name} offset {rec.offset} record {rec.record_id}: {problem}")
 
 
 def _check_records(scan: _Scan) -> Check:

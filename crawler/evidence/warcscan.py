@@ -43,6 +43,8 @@ class ScannedRecord:
     """Status code of an HTTP response head (response, revisit records)."""
     http_content_types: tuple[str, ...] | None = None
     """Every Content-Type of the HTTP head (often one, or none); None without an HTTP head."""
+    digests: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    """Digest headers already read as hex: the scan reads them, verify's row checks again."""
 
     @property
     def record_id(self) -> str:
@@ -57,10 +59,12 @@ class ScannedRecord:
         return self.headers.get("warc-target-uri", "")
 
     def header_digest(self, name: str) -> str | None:
+        if name in self.digests:
+            return self.digests[name]
         value = self.headers.get(name)
-        if not value:
-            return None
-        return digest_hex(value)
+        found = digest_hex(value) if value else None
+        self.digests[name] = found
+        return found
 
     def check_digests(self) -> None:
         """Compare the recomputed digests with the record's own headers."""
@@ -224,17 +228,20 @@ class _RecordParser:
 
 
 def scan_warc(
-    stream: BinaryIO, on_raw: Callable[[bytes], None] | None = None
+    stream: BinaryIO, on_raw: Callable[[bytes], None] | None = None, *, start: int = 0
 ) -> Iterator[ScannedRecord]:
     """Yield every record of a gzipped WARC; ``on_raw`` sees every compressed byte.
 
-    Raises :class:`WarcFormatError` (with the member's offset) on anything
-    that is not a well-formed sequence of one-record members.
+    ``start`` is the file offset of the stream's first byte (a range of the
+    file: offsets and messages stay the file's). Raises
+    :class:`WarcFormatError` (with the member's offset) on anything that is
+    not a well-formed sequence of one-record members, so a range that scans
+    without error is exactly a run of whole members, ending where it ends.
     """
     buffer = memoryview(b"")
     pos = 0  # next unread byte of ``buffer``
-    base = 0  # file offset of ``buffer[0]``
-    member_start = 0
+    base = start  # file offset of ``buffer[0]``
+    member_start = start
     decomp = decompressobj()
     parser = _RecordParser()
     started = False
@@ -271,3 +278,49 @@ def scan_warc(
             raise WarcFormatError(f"member at offset {member_start}: {exc}") from None
     if started:
         raise WarcFormatError(f"file ends inside the gzip member at offset {member_start}")
+
+
+class Window:
+    """``length`` bytes of ``stream`` from where it stands: a range of a WARC to scan alone."""
+
+    def __init__(self, stream: BinaryIO, length: int) -> None:
+        self.stream, self.left = stream, length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        data = self.stream.read(size) if size else b""
+        self.left -= len(data)
+        return data
+
+
+PROBE = 1 << 16
+
+
+def member_starts(stream: BinaryIO, base: int, size: int, every: int) -> list[int]:
+    """Offsets near each multiple of ``every`` where a record's gzip member seems to start.
+
+    The WARC is the ``size`` bytes of ``stream`` from ``base`` (e.g. an entry
+    stored in a ZIP); offsets are the WARC's. They only split the file into
+    ranges scanned in parallel: a gzip magic whose first inflated bytes read
+    ``WARC/``. Nothing is trusted: each
+    range must still scan as whole members ending exactly at the next hint,
+    and the ranges cover the file, or the caller scans the file in one pass.
+    A member longer than the probe window just means fewer ranges.
+    """
+    starts: list[int] = []
+    for target in range(every, size, every):
+        if starts and starts[-1] >= target:
+            continue
+        stream.seek(base + target)
+        window = stream.read(min(PROBE, size - target))
+        at = window.find(b"\x1f\x8b\x08")
+        while at >= 0:
+            try:
+                head = decompressobj().decompress(window[at:], 8)
+            except INFLATE_ERRORS:
+                head = b""
+            if head.startswith(b"WARC/"):
+                starts.append(target + at)
+                break
+            at = window.find(b"\x1f\x8b\x08", at + 1)
+    return starts

@@ -41,6 +41,10 @@ _PERSONAL_TYPES = frozenset(
     {Type.MOBILE, Type.FIXED_LINE_OR_MOBILE, Type.FIXED_LINE, Type.PERSONAL_NUMBER, Type.VOIP}
 )
 _DIGIT_GROUPS_RE = re.compile(r"\d+")
+# Entries of each per-number cache here and in phones.py: the numbers a crawl keeps
+# meeting (an advert's own, a network's). Each one met once stayed until 65,536:
+# the extraction helper grew by about 1 MiB per 1,000 adverts (issue 21).
+NUMBERS_REMEMBERED = 4_096
 
 TELEGRAM_REGIONS = frozenset({"RU", "BY", "UA", "KZ", "KG", "UZ", "TJ", "TM", "AZ", "AM", "MD"})
 """Regions whose adverts mean Telegram by a bare ``@name``."""
@@ -57,7 +61,7 @@ def bare_at_messenger(region: str | None, language: str | None) -> str | None:
     return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NUMBERS_REMEMBERED)
 def parsed(e164: str) -> phonenumbers.PhoneNumber:
     """``e164`` parsed once (callers must not change the object)."""
     return phonenumbers.parse(e164)
@@ -75,7 +79,7 @@ def _boundaries(formatted: str, nsn: str) -> tuple[int, ...]:
     return tuple(cuts)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NUMBERS_REMEMBERED)
 def usual_bare_number(e164: str, sizes: tuple[int, ...]) -> bool:
     """Is ``e164``, written bare in groups of ``sizes`` digits, a contact without a cue?"""
     num = parsed(e164)
@@ -109,7 +113,7 @@ def _writes_bare(num: phonenumbers.PhoneNumber, kind: int) -> str | None:
     return BARE_MOBILE_REGIONS.get(phonenumbers.region_code_for_number(num) or "")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NUMBERS_REMEMBERED)
 def usual_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
     """Is ``e164`` written in groups of ``sizes`` digits the market's way?
 
@@ -149,7 +153,7 @@ def usual_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
     return 3 <= len(sizes) <= 4 and all(3 <= s <= 4 for s in sizes)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NUMBERS_REMEMBERED)
 def official_grouping(e164: str, sizes: tuple[int, ...]) -> bool:
     """Is ``e164`` written in groups of ``sizes`` exactly as libphonenumber groups it?"""
     num = parsed(e164)

@@ -27,7 +27,13 @@ import phonenumbers
 
 from crawler.extract.cues import CueIndex, unit_follows
 from crawler.extract.identifier import Identifier
-from crawler.extract.markets import official_grouping, parsed, usual_bare_number, usual_grouping
+from crawler.extract.markets import (
+    NUMBERS_REMEMBERED,
+    official_grouping,
+    parsed,
+    usual_bare_number,
+    usual_grouping,
+)
 from crawler.extract.normalize import Normalized
 from crawler.extract.spans import SpanSet
 
@@ -69,7 +75,7 @@ def _is_date(s: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=NUMBERS_REMEMBERED)
 def parse_e164(digits: str, plus: bool, region: str | None) -> tuple[str, str] | None:
     """Validate a digit string; return (E.164, form) or None.
 

@@ -7,6 +7,7 @@ hands items to the sink.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import logging
@@ -32,6 +33,9 @@ WHITESPACE = re.compile(r"\s+")
 # The crawler stat of adverts the store refused (each one also logged at ERROR);
 # a crawl with any does not exit 0 (crawler.report.crawl_exit_status).
 ADS_NOT_STORED = "adarchive/ads_not_stored"
+# Identifier row ids remembered by an advert writer (about 250 bytes each): enough for
+# the identifiers a crawl keeps meeting, few enough that memory stays flat (issue 21).
+RECENT_IDENTIFIERS = 4_096
 AD_TEXT_FIELDS = ("title", "body", "name", "age", "location", "price", "posted", "poster_account")
 
 
@@ -116,7 +120,11 @@ class AdvertWriter:
 
     def __init__(self, recorder: CrawlRecorder) -> None:
         self.recorder = recorder
-        self._identifier_ids: dict[tuple[str, str], int] = {}
+        # The most recently used identifiers' row ids (networks reuse a few): bounded,
+        # so a long crawl's memory stays flat; a miss is one indexed look-up.
+        self._identifier_ids: collections.OrderedDict[tuple[str, str], int] = (
+            collections.OrderedDict()
+        )
 
     def store_ad_alone(self, fields: Mapping[str, Any]) -> int:
         """:meth:`store_ad` in a savepoint: an advert the store refuses is undone alone,
@@ -204,6 +212,7 @@ class AdvertWriter:
         key = (kind, value)
         cached = self._identifier_ids.get(key)
         if cached is not None:
+            self._identifier_ids.move_to_end(key)
             return cached
         identifier_id, _ = get_or_create_id(
             self.recorder.session,
@@ -212,6 +221,8 @@ class AdvertWriter:
             {"value": value},
         )
         self._identifier_ids[key] = identifier_id
+        if len(self._identifier_ids) > RECENT_IDENTIFIERS:
+            self._identifier_ids.popitem(last=False)
         return identifier_id
 
     def _store_identifiers(

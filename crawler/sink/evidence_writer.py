@@ -79,9 +79,10 @@ from crawler.store.recorder import CrawlRecorder
 logger = logging.getLogger("crawler.sink.evidence_writer")
 
 # Record ids of the newest response captures, per crawler: adverts and their images
-# arrive right after their page, so a short memory answers nearly every lookup;
-# older ones are read back from the store.
-RECENT_CAPTURES = 50_000
+# arrive right after their page (within a batch or two), so a short memory answers
+# nearly every lookup; older ones are read back from the store (record_id is unique,
+# so indexed). At 50,000 the map grew through any crawl shorter than that (issue 21).
+RECENT_CAPTURES = 2_000
 # Seconds without input after which pending rows are committed.
 IDLE_COMMIT = 0.2
 # Messages (exchanges, adverts, images) of one crawler per batch: one commit each.
