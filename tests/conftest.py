@@ -19,6 +19,16 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Workbench passwords are hashed with argon2 at its cheapest here (defined settings, so every
+# CLI and server subprocess inherits them); the production cost, a quarter of a second of CPU
+# per hash, is proved by tests/test_workbench_units.py. Export them to test at full cost.
+CHEAP_PASSWORD_HASH = {
+    "ADARCHIVE_WORKBENCH_PASSWORD_TIME_COST": "1",
+    "ADARCHIVE_WORKBENCH_PASSWORD_MEMORY_KIB": "8",
+    "ADARCHIVE_WORKBENCH_PASSWORD_PARALLELISM": "1",
+}
+for _name, _value in CHEAP_PASSWORD_HASH.items():
+    os.environ.setdefault(_name, _value)
 TINY_ADS = 6
 # Local fixture web: short pause between requests; robots.txt still obeyed.
 FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False",

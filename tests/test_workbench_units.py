@@ -3,7 +3,9 @@ cookie flags off loopback, CLI errors, and the application on both store engines
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,14 +13,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import update
 from workbench_server import InThread, login
 
-from conftest import REPO
+from conftest import CHEAP_PASSWORD_HASH, REPO
 from crawler.store.db import open_store
 from crawler.store.models import Ad, AuditEvent, Platform
 from crawler.workbench import audit
-from crawler.workbench.accounts import AccountError, add_user, check_password, demo_account
+from crawler.workbench.accounts import (
+    AccountError,
+    add_user,
+    check_password,
+    demo_account,
+    password_hasher,
+)
 from crawler.workbench.adview import Segment, segments
 from crawler.workbench.app import create_app, is_loopback
 from crawler.workbench.throttle import MAX_FAILURES, is_throttled
@@ -45,6 +54,25 @@ def test_accounts_hash_and_refuse(tmp_path: Path) -> None:
                                     ("bob", "analyst", "short", "at least 10")]:  # fmt: skip
             with pytest.raises(AccountError, match=msg):
                 add_user(s, name, role, pw)
+
+
+def test_passwords_are_hashed_at_the_production_cost_by_default(tmp_path: Path) -> None:
+    # The suite lowers the argon2 cost (conftest.CHEAP_PASSWORD_HASH); without those settings a
+    # real `users add` stores argon2id at RFC 9106's low-memory cost: 64 MiB, 3 passes, 4 lanes.
+    env = {k: v for k, v in os.environ.items() if k not in CHEAP_PASSWORD_HASH}
+    db = tmp_path / "s.db"
+    added = subprocess.run([sys.executable, "-m", "crawler.cli", "users", "add", "ana", "--role",
+                            "analyst", "--password-stdin", "--db", str(db)], input=PASSWORD + "\n",
+                           capture_output=True, text=True, cwd=REPO, timeout=120, env=env)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    with sqlite3.connect(db) as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM workbench_user").fetchone()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
+    assert PasswordHasher().verify(stored, PASSWORD)  # argon2-cffi's own defaults: the same cost
+    # In this process the cheap cost is configured, and the same password still verifies.
+    assert password_hasher().memory_cost == 8
+    with open_store(f"sqlite:///{db}")() as s:
+        assert check_password(s, "ana", PASSWORD) is not None
 
 
 def test_audit_chain_appends_and_verifies(tmp_path: Path) -> None:
