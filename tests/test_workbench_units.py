@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import update
 from workbench_server import InThread, login
 
-from conftest import CHEAP_PASSWORD_HASH, REPO
+from conftest import CHEAP_PASSWORD_HASH, REPO, migrated_sqlite
 from crawler.store.db import open_store
 from crawler.store.models import Ad, AuditEvent, Platform
 from crawler.workbench import audit
@@ -41,7 +41,7 @@ def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def test_accounts_hash_and_refuse(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         user = add_user(s, "ana", "analyst", PASSWORD)
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
@@ -76,7 +76,7 @@ def test_passwords_are_hashed_at_the_production_cost_by_default(tmp_path: Path) 
 
 
 def test_audit_chain_appends_and_verifies(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         for i in range(5):
             audit.append(s, "ana", "search", "ads", {"q": f"word {i}", "n": i})
@@ -91,7 +91,7 @@ def test_audit_chain_appends_and_verifies(tmp_path: Path) -> None:
 
 
 def test_throttle_counts_failures_in_the_window(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         for _ in range(MAX_FAILURES - 1):
             audit.append(s, "address:10.0.0.9", "login.failed", "user:ana", {})
@@ -117,7 +117,7 @@ def test_segments_mark_identifiers_and_skip_bad_offsets() -> None:
 
 
 def test_cookies_are_secure_off_loopback(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         add_user(s, "ana", "analyst", PASSWORD)
     assert is_loopback("127.0.0.1") and not is_loopback("0.0.0.0")
@@ -179,12 +179,12 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_demo_account_has_a_fresh_password_once(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         name, password = demo_account(s)
         assert password and len(password) >= 16
         assert check_password(s, name, password) is not None
         assert demo_account(s) == (name, None)
-    other = open_store(f"sqlite:///{tmp_path / 't.db'}")
+    other = open_store(migrated_sqlite(tmp_path / "t.db"))
     with other() as s:
         assert demo_account(s)[1] != password
