@@ -36,8 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from crawler.store.db import sqlite_path
     from crawler.workbench.accounts import list_users
     from crawler.workbench.app import create_app, is_loopback
-    from crawler.workbench.totpseal import key_path, seal_clear_secrets
     from crawler.workbench.replay_origin import ReplayConfig, ReplayConfigError, create_replay_app
+    from crawler.workbench.totpseal import key_path, seal_clear_secrets
 
     url, factory = _factory(args.db, must_exist=True)
     path = sqlite_path(url)
