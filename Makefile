@@ -78,9 +78,10 @@ test: setup tools lint
 	$(PY) -m pytest -q $(EGRESS)
 	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15 --ignore=$(EGRESS)
 
-# The edit loop: no crawls, no browser, nothing slow; under a minute.
+# The edit loop: no crawls, no browser, nothing slow; under a minute. A module's tests stay
+# on one worker, so its module-scoped store or server is built once, not once per worker.
 test-fast: setup
-	$(PY) -m pytest -q -n 2 -m "not crawl and not browser and not slow" --durations=5
+	$(PY) -m pytest -q -n 2 --dist loadscope -m "not crawl and not browser and not slow" --durations=5
 
 # The workbench's main pages at 1280 and 800 px, from a real crawl, into screenshots/.
 screenshots: setup

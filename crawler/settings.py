@@ -233,6 +233,15 @@ ADARCHIVE_TSA_CERTS = None
 # An hour bounds how much audit history could be rewritten unseen. 0: only at
 # those moments, never periodically.
 ADARCHIVE_WORKBENCH_AUDIT_ANCHOR_INTERVAL = 3600.0
+# The cost of the argon2id hash of workbench passwords: passes over memory, KiB
+# of memory, and lanes (crawler/workbench/accounts.py). The defaults are
+# argon2-cffi's, RFC 9106's low-memory choice (t=3, 64 MiB, 4 lanes): about a
+# quarter of a second of CPU per log-in, which is what makes guessing slow.
+# Lower them only for tests (the test suite does); a stored hash made with
+# other costs still verifies and is rehashed at its next log-in.
+ADARCHIVE_WORKBENCH_PASSWORD_TIME_COST = 3
+ADARCHIVE_WORKBENCH_PASSWORD_MEMORY_KIB = 65536
+ADARCHIVE_WORKBENCH_PASSWORD_PARALLELISM = 4
 
 # Passphrase of an encrypted bundle-signing key (`export --sign KEY`). A
 # secret: `adarchive settings` masks it; prefer the environment to the file.

@@ -6,11 +6,15 @@ process), against the synthetic fixture web on loopback addresses only.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,16 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Workbench passwords are hashed with argon2 at its cheapest here (defined settings, so every
+# CLI and server subprocess inherits them); the production cost, a quarter of a second of CPU
+# per hash, is proved by tests/test_workbench_units.py. Export them to test at full cost.
+CHEAP_PASSWORD_HASH = {
+    "ADARCHIVE_WORKBENCH_PASSWORD_TIME_COST": "1",
+    "ADARCHIVE_WORKBENCH_PASSWORD_MEMORY_KIB": "8",
+    "ADARCHIVE_WORKBENCH_PASSWORD_PARALLELISM": "1",
+}
+for _name, _value in CHEAP_PASSWORD_HASH.items():
+    os.environ.setdefault(_name, _value)
 TINY_ADS = 6
 # Local fixture web: short pause between requests; robots.txt still obeyed.
 FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False",
@@ -161,6 +175,29 @@ def static_crawl(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def load_truth_file(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _store_template() -> Path:
+    """A SQLite store migrated to the newest schema, once per test process."""
+    from crawler.store.db import open_store
+
+    folder = Path(tempfile.mkdtemp(prefix="adarchive-store-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    factory = open_store(f"sqlite:///{folder / 'template.db'}")
+    factory.kw["bind"].dispose()  # last connection closed: the WAL is folded into the file
+    return folder / "template.db"
+
+
+def migrated_sqlite(path: Path) -> str:
+    """The URL of a new, empty SQLite store at ``path``, at the newest schema.
+
+    A copy of one migrated template: running the ten migrations costs about half a second
+    of CPU (and many fsyncs) per store. Tests of the migrations themselves, and of stores
+    the CLI creates, still migrate for real.
+    """
+    shutil.copyfile(_store_template(), path)
+    return f"sqlite:///{path}"
 
 
 # -- store engines -------------------------------------------------------------

@@ -8,6 +8,7 @@ environment fails here with the file and line.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 
@@ -24,12 +25,20 @@ NOT_DEFAULTS = {"none stated"}
 
 
 def source_files() -> Iterator[tuple[str, ast.Module]]:
+    yield from _parsed_sources()
+
+
+@functools.cache
+def _parsed_sources() -> tuple[tuple[str, ast.Module], ...]:
+    """Parsed once per test process: several tests scan the same trees (read, never changed)."""
+    out = []
     for package in PACKAGES:
         for path in sorted((REPO / package).rglob("*.py")):
             rel = path.relative_to(REPO).as_posix()
             if "/migrations/" in rel or rel.startswith("crawler/demo/"):
                 continue
-            yield rel, ast.parse(path.read_text(encoding="utf-8"))
+            out.append((rel, ast.parse(path.read_text(encoding="utf-8"))))
+    return tuple(out)
 
 
 def settings_reads(tree: ast.Module) -> Iterator[tuple[ast.Call | ast.Subscript, str]]:

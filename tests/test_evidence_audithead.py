@@ -14,7 +14,7 @@ import pytest
 from tsa import LocalTSA
 from workbench_server import InThread, login
 
-from conftest import adarchive
+from conftest import adarchive, migrated_sqlite
 from crawler.evidence.anchor import anchor_head
 from crawler.evidence.audithead import AUDIT_HEAD, check_audit, record_audit_head
 from crawler.evidence.chain import GENESIS_HASH, event_hash, rfc3339, sha256_hex
@@ -64,7 +64,7 @@ def _rewrite_audit_from(db: Path | str, seq: int, details: str) -> None:
 
 def test_head_recorded_when_it_moved_and_time_stamped(tmp_path: Path, tsa: LocalTSA) -> None:
     db = tmp_path / "adarchive.db"
-    factory = open_store(f"sqlite:///{db}")
+    factory = open_store(migrated_sqlite(db))
     with factory() as s:
         assert record_audit_head(s, "empty") is None  # no audit trail: nothing to record
         for i in range(4):
@@ -90,7 +90,7 @@ def test_head_recorded_when_it_moved_and_time_stamped(tmp_path: Path, tsa: Local
 
 def test_a_rewritten_audit_history_is_caught_through_the_recorded_head(tmp_path: Path) -> None:
     db = tmp_path / "adarchive.db"
-    factory = open_store(f"sqlite:///{db}")
+    factory = open_store(migrated_sqlite(db))
     with factory() as s:
         for i in range(6):
             audit.append(s, "ana", "search", "ads", {"q": f"word {i}"})
@@ -129,7 +129,7 @@ def test_the_workbench_records_the_head_at_start_periodically_and_at_stop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "adarchive.db"
-    factory = open_store(f"sqlite:///{db}")
+    factory = open_store(migrated_sqlite(db))
     with factory() as s:
         add_user(s, "ana", "analyst", PASSWORD)  # no audit event yet: nothing at start
     real = anchoring.setting

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from conftest import migrated_sqlite
 from crawler.evidence.canonical import canonical_bytes
 from crawler.evidence.custody import (
     GENESIS_HASH,
@@ -26,7 +27,7 @@ from crawler.store.models import CustodyEvent
 
 @pytest.fixture
 def factory(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return open_store(f"sqlite:///{tmp_path / 'store.db'}", create=True)
+    return open_store(migrated_sqlite(tmp_path / "store.db"), create=True)
 
 
 def _fill(factory, n: int = 5) -> list[CustodyEvent]:  # type: ignore[no-untyped-def]

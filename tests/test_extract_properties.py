@@ -111,6 +111,7 @@ def test_contact_like_text_gives_well_formed_identifiers(
     _check(text, found)
 
 
+@pytest.mark.slow  # 40 texts of 100k characters: the longest test of `make test-fast` before
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     unit=st.lists(st.sampled_from(TOKENS), min_size=1, max_size=6).map("".join),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from conftest import migrated_sqlite
 from crawler.procs import pid_alive
 from crawler.schedule.intervals import ScheduleError, describe, next_after, parse_every
 from crawler.schedule.progressbar import TerminalProgress, bar, progress_line
@@ -61,7 +62,7 @@ def test_cron_and_interval_next_times() -> None:
 
 
 def test_schedules_add_list_remove(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as session:
         a = add_schedule(session, "kz_board", every_seconds=6 * 3600)
         b = add_schedule(session, "kz_board", cron="0 3 * * *")
@@ -118,7 +119,7 @@ def _ad_with_identifier(session, external_id: str, value: str, crawl_id: int) ->
 
 
 def test_watch_hits_are_recorded_once_per_ad(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as session:
         platform = Platform(name="sample_board")
         session.add(platform)
@@ -140,7 +141,7 @@ def test_watch_hits_are_recorded_once_per_ad(tmp_path: Path) -> None:
 
 
 def test_status_shows_running_crawl_with_progress(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as session:
         platform = Platform(name="kz_board")
         session.add(platform)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from conftest import migrated_sqlite
 from crawler.store.db import open_store
 from crawler.store.models import Ad, AdIdentifier, Identifier, Platform
 from crawler.workbench.search import SearchError, SearchRequest, search
@@ -165,7 +166,7 @@ def test_filters_identifier_platform_dates(store_url: str) -> None:
 
 
 def test_pages_and_counts(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    factory = open_store(f"sqlite:///{tmp_path / 'p.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "p.db"))
     with factory() as s:
         p = Platform(name="board")
         s.add(p)

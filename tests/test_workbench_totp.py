@@ -18,7 +18,7 @@ import httpx
 import pytest
 from workbench_server import InThread, csrf
 
-from conftest import REPO
+from conftest import REPO, migrated_sqlite
 from crawler.store.db import open_store
 from crawler.store.models import WorkbenchTotp, WorkbenchUser
 from crawler.workbench import secondfactor, totp, totpseal
@@ -84,7 +84,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[InThread, Path]]:
     db = tmp_path / "adarchive.db"
-    factory = open_store(f"sqlite:///{db}")
+    factory = open_store(migrated_sqlite(db))
     with factory() as s:
         for name in ("ana", "ben", "cy"):
             add_user(s, name, "analyst", PASSWORD)

@@ -3,7 +3,9 @@ cookie flags off loopback, CLI errors, and the application on both store engines
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,14 +13,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import update
 from workbench_server import InThread, login
 
-from conftest import REPO
+from conftest import CHEAP_PASSWORD_HASH, REPO, migrated_sqlite
 from crawler.store.db import open_store
 from crawler.store.models import Ad, AuditEvent, Platform
 from crawler.workbench import audit
-from crawler.workbench.accounts import AccountError, add_user, check_password, demo_account
+from crawler.workbench.accounts import (
+    AccountError,
+    add_user,
+    check_password,
+    demo_account,
+    password_hasher,
+)
 from crawler.workbench.adview import Segment, segments
 from crawler.workbench.app import create_app, is_loopback
 from crawler.workbench.throttle import MAX_FAILURES, is_throttled
@@ -32,7 +41,7 @@ def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def test_accounts_hash_and_refuse(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         user = add_user(s, "ana", "analyst", PASSWORD)
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
@@ -47,8 +56,27 @@ def test_accounts_hash_and_refuse(tmp_path: Path) -> None:
                 add_user(s, name, role, pw)
 
 
+def test_passwords_are_hashed_at_the_production_cost_by_default(tmp_path: Path) -> None:
+    # The suite lowers the argon2 cost (conftest.CHEAP_PASSWORD_HASH); without those settings a
+    # real `users add` stores argon2id at RFC 9106's low-memory cost: 64 MiB, 3 passes, 4 lanes.
+    env = {k: v for k, v in os.environ.items() if k not in CHEAP_PASSWORD_HASH}
+    db = tmp_path / "s.db"
+    added = subprocess.run([sys.executable, "-m", "crawler.cli", "users", "add", "ana", "--role",
+                            "analyst", "--password-stdin", "--db", str(db)], input=PASSWORD + "\n",
+                           capture_output=True, text=True, cwd=REPO, timeout=120, env=env)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    with sqlite3.connect(db) as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM workbench_user").fetchone()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
+    assert PasswordHasher().verify(stored, PASSWORD)  # argon2-cffi's own defaults: the same cost
+    # In this process the cheap cost is configured, and the same password still verifies.
+    assert password_hasher().memory_cost == 8
+    with open_store(f"sqlite:///{db}")() as s:
+        assert check_password(s, "ana", PASSWORD) is not None
+
+
 def test_audit_chain_appends_and_verifies(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         for i in range(5):
             audit.append(s, "ana", "search", "ads", {"q": f"word {i}", "n": i})
@@ -63,7 +91,7 @@ def test_audit_chain_appends_and_verifies(tmp_path: Path) -> None:
 
 
 def test_throttle_counts_failures_in_the_window(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         for _ in range(MAX_FAILURES - 1):
             audit.append(s, "address:10.0.0.9", "login.failed", "user:ana", {})
@@ -89,7 +117,7 @@ def test_segments_mark_identifiers_and_skip_bad_offsets() -> None:
 
 
 def test_cookies_are_secure_off_loopback(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         add_user(s, "ana", "analyst", PASSWORD)
     assert is_loopback("127.0.0.1") and not is_loopback("0.0.0.0")
@@ -151,12 +179,12 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_demo_account_has_a_fresh_password_once(tmp_path: Path) -> None:
-    factory = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    factory = open_store(migrated_sqlite(tmp_path / "s.db"))
     with factory() as s:
         name, password = demo_account(s)
         assert password and len(password) >= 16
         assert check_password(s, name, password) is not None
         assert demo_account(s) == (name, None)
-    other = open_store(f"sqlite:///{tmp_path / 't.db'}")
+    other = open_store(migrated_sqlite(tmp_path / "t.db"))
     with other() as s:
         assert demo_account(s)[1] != password

@@ -1,8 +1,8 @@
 """The analysis commands: ``analyze``, ``report``, ``network``, ``export-graph``.
 
 ``crawler.cli`` calls :func:`register`; these functions only parse, call the
-library and print. Mistakes a user can fix raise one of :data:`USER_ERRORS`,
-which ``main()`` prints as one line.
+library and print. Mistakes a user can fix raise one of :data:`USER_ERRORS`
+(named in :data:`USER_ERROR_NAMES`), which ``main()`` prints as one line.
 """
 
 from __future__ import annotations
@@ -17,6 +17,15 @@ from typing import Any
 
 class AnalysisUserError(RuntimeError):
     """A mistake in the command line (missing file, store not analysed, …)."""
+
+
+# What crawler.cli.entry prints as one line: named, so the CLI need not import numpy/datasketch.
+USER_ERROR_NAMES: tuple[str, ...] = (
+    "crawler.analysis.commands.AnalysisUserError",
+    "crawler.analysis.analysis_config.ConfigError",
+    "crawler.analysis.knownhashes.KnownHashError",
+    "crawler.analysis.network_detail.UnknownNetwork",
+)
 
 
 def __getattr__(name: str) -> Any:

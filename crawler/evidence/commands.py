@@ -1,7 +1,7 @@
 """``adarchive custody|export|verify|keys``: parse, call crawler.evidence, print.
 
-``register(subparsers)`` adds the commands to the main parser; ``USER_ERRORS``
-lists the exceptions that mean "the user can fix this" (printed as one line,
+``register(subparsers)`` adds the commands to the main parser; ``USER_ERROR_NAMES``
+names the exceptions that mean "the user can fix this" (printed as one line,
 exit status 2, by ``crawler.cli.main``).
 """
 
@@ -14,19 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from crawler.configuration import setting
-from crawler.evidence.evidence_errors import (
-    BundleError,
-    ExportError,
-    SelectionError,
-    SigningKeyError,
-)
+from crawler.evidence.evidence_errors import SelectionError, SigningKeyError
 from crawler.printable import print_table
 
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    ExportError,
-    SelectionError,
-    SigningKeyError,
-    BundleError,
+USER_ERROR_NAMES: tuple[str, ...] = (
+    "crawler.evidence.evidence_errors.ExportError",
+    "crawler.evidence.evidence_errors.SelectionError",
+    "crawler.evidence.evidence_errors.SigningKeyError",
+    "crawler.evidence.evidence_errors.BundleError",
 )
 
 

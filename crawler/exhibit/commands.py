@@ -6,14 +6,17 @@ import argparse
 from pathlib import Path
 
 from crawler.configuration import setting
-from crawler.evidence.pywb_replay import ReplayError
-from crawler.exhibit.case import ExhibitError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ExhibitError, ReplayError)
+# Named, not imported: the exhibit's modules load only when `adarchive exhibit` runs.
+USER_ERROR_NAMES: tuple[str, ...] = (
+    "crawler.exhibit.case.ExhibitError",
+    "crawler.evidence.pywb_replay.ReplayError",
+)
 
 
 def cmd_exhibit(args: argparse.Namespace) -> int:
     from crawler.exhibit.build import ExhibitOptions, build_exhibit, default_out
+    from crawler.exhibit.case import ExhibitError
     from crawler.store.db import open_store, resolve_db_url
 
     bundle = Path(args.bundle)

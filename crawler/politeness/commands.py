@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from crawler.politeness.policy import PolicyError, check_policy, policy_overrides
-
-USER_ERRORS: tuple[type[BaseException], ...] = (PolicyError,)
+# Named, not imported: the policy module imports Scrapy, which only crawls and repairs need.
+USER_ERROR_NAMES: tuple[str, ...] = ("crawler.politeness.policy.PolicyError",)
 
 
 def add_crawl_flags(p: argparse.ArgumentParser) -> None:
@@ -43,6 +42,8 @@ def add_crawl_flags(p: argparse.ArgumentParser) -> None:
 
 def crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Settings for the flags above (raises PolicyError on a missing justification)."""
+    from crawler.politeness.policy import policy_overrides
+
     out = policy_overrides(
         args.ignore_robots, args.authority, args.user_agent, args.user_agent_reason
     )
@@ -64,6 +65,7 @@ def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
     from crawler.archive.writer import check_prefix
     from crawler.guard.ssrf_middleware import allow_list_from_settings
     from crawler.politeness.budget import budget_for
+    from crawler.politeness.policy import PolicyError, check_policy
     from crawler.sink.rotation import warc_max_age
 
     check_policy(settings)
@@ -79,6 +81,7 @@ def check_crawl_settings(settings: Any, platforms: Sequence[str]) -> None:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     from crawler.archive.repair import find_open_files, repair_directory
+    from crawler.politeness.policy import PolicyError
     from crawler.store.db import resolve_db_url
 
     directory = Path(args.dir)

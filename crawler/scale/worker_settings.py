@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.store.db import sqlite_path
-
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PREFIX = "adarchive"
 LIMITER = "crawler.scale.limiter.SharedPolitenessMiddleware"
@@ -95,6 +93,9 @@ def _prefetch(base: Any, shared_concurrency: int) -> int:
 
 def check_store_for_workers(db_url: str, allow_sqlite: bool = False) -> None:
     """Scale-out writes from many processes: PostgreSQL, not SQLite (one writer at a time)."""
+    # Imported here: the CLI reads this module's defaults at start-up, without SQLAlchemy.
+    from crawler.store.db import sqlite_path
+
     if sqlite_path(db_url) is not None and not allow_sqlite:
         raise ScaleError(
             "workers share one store: use PostgreSQL (--db postgresql+psycopg://…); "

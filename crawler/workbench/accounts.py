@@ -8,21 +8,41 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.configuration import ConfigError, setting
 from crawler.store.models import WorkbenchUser, utcnow
 from crawler.workbench.roles import check_role
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
-_HASHER = PasswordHasher()
-# Verified against when the name is unknown, so both cases take as long.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@cache
+def password_hasher() -> PasswordHasher:
+    """argon2id at the configured cost (ADARCHIVE_WORKBENCH_PASSWORD_*), made on first use:
+    importing this module hashes nothing."""
+    time_cost = int(setting("ADARCHIVE_WORKBENCH_PASSWORD_TIME_COST"))
+    memory_kib = int(setting("ADARCHIVE_WORKBENCH_PASSWORD_MEMORY_KIB"))
+    lanes = int(setting("ADARCHIVE_WORKBENCH_PASSWORD_PARALLELISM"))
+    if time_cost < 1 or lanes < 1 or memory_kib < 8 * lanes:
+        raise ConfigError(
+            "ADARCHIVE_WORKBENCH_PASSWORD_*: argon2 needs a time cost and parallelism of at "
+            f"least 1 and at least 8 KiB per lane (got t={time_cost}, m={memory_kib}, p={lanes})"
+        )
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=lanes)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so both cases take as long."""
+    return password_hasher().hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -46,7 +66,7 @@ def add_user(session: Session, name: str, role: str, password: str) -> Workbench
     if session.scalar(select(WorkbenchUser.id).where(WorkbenchUser.name == name)) is not None:
         raise AccountError(f"user {name!r} exists already")
     user = WorkbenchUser(
-        name=name, role=role, password_hash=_HASHER.hash(password), created_at=utcnow()
+        name=name, role=role, password_hash=password_hasher().hash(password), created_at=utcnow()
     )
     session.add(user)
     session.commit()
@@ -58,15 +78,16 @@ def check_password(session: Session, name: str, password: str) -> WorkbenchUser 
     user = session.scalar(select(WorkbenchUser).where(WorkbenchUser.name == name))
     if len(password) > MAX_PASSWORD:
         return None
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    hasher = password_hasher()
+    stored = user.password_hash if user is not None else _dummy_hash()
     try:
-        _HASHER.verify(stored, password)
+        hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:
         return None
-    if _HASHER.check_needs_rehash(stored):
-        user.password_hash = _HASHER.hash(password)
+    if hasher.check_needs_rehash(stored):
+        user.password_hash = hasher.hash(password)
         session.commit()
     return user
 

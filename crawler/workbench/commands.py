@@ -9,18 +9,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
-from crawler.workbench import audit
-from crawler.workbench.accounts import AccountError, add_user, list_users
-from crawler.workbench.replay_origin import ReplayConfigError
-from crawler.workbench.roles import ROLES, UnknownRole
+from crawler.workbench.roles import ROLES
 from crawler.workbench.totpcommand import register_totp
-from crawler.workbench.totpseal import key_path, seal_clear_secrets
 
-USER_ERRORS: tuple[type[BaseException], ...] = (AccountError, UnknownRole, ReplayConfigError)
+# Named, not imported: the store, argon2 and the web stack load only when a command runs.
+USER_ERROR_NAMES: tuple[str, ...] = (
+    "crawler.workbench.accounts.AccountError",
+    "crawler.workbench.roles.UnknownRole",
+    "crawler.workbench.replay_origin.ReplayConfigError",
+)
 
 
 def _factory(db: str | None, *, must_exist: bool):  # type: ignore[no-untyped-def]
+    from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
+
     url = resolve_db_url(db)
     path = sqlite_path(url)
     if must_exist and path is not None and not path.exists():
@@ -31,8 +33,11 @@ def _factory(db: str | None, *, must_exist: bool):  # type: ignore[no-untyped-de
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from crawler.store.db import sqlite_path
+    from crawler.workbench.accounts import list_users
     from crawler.workbench.app import create_app, is_loopback
-    from crawler.workbench.replay_origin import ReplayConfig, create_replay_app
+    from crawler.workbench.replay_origin import ReplayConfig, ReplayConfigError, create_replay_app
+    from crawler.workbench.totpseal import key_path, seal_clear_secrets
 
     url, factory = _factory(args.db, must_exist=True)
     path = sqlite_path(url)
@@ -86,6 +91,8 @@ async def _serve_all(servers: list[Any]) -> None:
 
 
 def _read_password(args: argparse.Namespace) -> str:
+    from crawler.workbench.accounts import AccountError
+
     if args.password_stdin:
         line = sys.stdin.readline()
         return line.rstrip("\r\n")
@@ -98,6 +105,9 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
+    from crawler.workbench import audit
+    from crawler.workbench.accounts import AccountError, add_user
+
     if args.role not in ROLES:
         raise AccountError(f"unknown role {args.role!r} (one of {', '.join(ROLES)})")
     password = _read_password(args)
@@ -110,6 +120,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
+    from crawler.workbench.accounts import list_users
+
     _, factory = _factory(args.db, must_exist=True)
     with factory() as session:
         for user in list_users(session):
@@ -122,6 +134,8 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from crawler.store.models import WorkbenchUser
+    from crawler.workbench import audit
+    from crawler.workbench.accounts import AccountError
     from crawler.workbench.sessions import revoke_user
 
     _, factory = _factory(args.db, must_exist=True)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import select
-
-from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
-from crawler.store.models import WorkbenchUser
-from crawler.workbench import audit, secondfactor
-from crawler.workbench.accounts import AccountError
-from crawler.workbench.totpseal import key_path
-
 
 def cmd_users_totp(args: argparse.Namespace) -> int:
+    # Imported here: registering the command (every `adarchive` start) must not load the store.
+    from sqlalchemy import select
+
+    from crawler.store.db import StoreError, open_store, resolve_db_url, sqlite_path
+    from crawler.store.models import WorkbenchUser
+    from crawler.workbench import audit, secondfactor
+    from crawler.workbench.accounts import AccountError
+    from crawler.workbench.totpseal import key_path
+
     url = resolve_db_url(args.db)
     path = sqlite_path(url)
     if path is not None and not path.exists():

@@ -1,0 +1,71 @@
+"""`adarchive` starts light: the parser loads no command's implementation.
+
+Every command imports what it runs inside its handler, so `adarchive --help`
+or `adarchive platforms` does not pay for Scrapy, SQLAlchemy, argon2 or the
+workbench's web stack (about 2 s of CPU before issue 20). User mistakes are
+named by class rather than imported; each name must still find its class.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, adarchive
+from crawler.cli.entry import USER_ERRORS, is_user_error
+
+HEAVY = ("scrapy", "twisted", "sqlalchemy", "alembic", "argon2", "starlette", "uvicorn",
+         "cryptography", "lxml", "parsel", "phonenumbers", "playwright", "numpy")  # fmt: skip
+
+# Builds the parser in a fresh interpreter and reports which heavy packages got loaded.
+PROBE = """
+import json, sys
+from crawler.cli.entry import build_parser
+build_parser().parse_args(sys.argv[1:])
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["platforms"], ["users", "list"], ["crawl", "x"], ["repair", "d"]]
+)
+def test_building_the_parser_loads_no_heavy_package(argv: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
+                            cwd=REPO, timeout=120, check=True)  # fmt: skip
+    loaded = set(json.loads(result.stdout))
+    assert "crawler" in loaded  # the probe really ran
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_every_user_error_name_is_an_exception_class() -> None:
+    for name in sorted(USER_ERRORS):
+        module, _, attr = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), attr)
+        assert isinstance(cls, type) and issubclass(cls, Exception), name
+        assert f"{cls.__module__}.{cls.__qualname__}" == name  # not a re-export under another name
+
+
+def test_user_errors_are_recognised_by_class_and_subclass_only() -> None:
+    from crawler.errors import UserError
+    from crawler.platforms import DefinitionError
+    from crawler.workbench.accounts import AccountError
+
+    class Narrower(AccountError):
+        pass
+
+    assert is_user_error(UserError("x")) and is_user_error(DefinitionError("x"))
+    assert is_user_error(Narrower("x"))
+    assert not is_user_error(ValueError("x")) and not is_user_error(RuntimeError("x"))
+
+
+def test_a_mistake_from_a_lazily_loaded_command_is_still_one_line(tmp_path) -> None:  # noqa: ANN001
+    # users add with a bad role raises AccountError, whose module the parser never imported.
+    result = adarchive("users", "add", "someone", "--role", "nobody", "--password-stdin",
+                       "--db", f"sqlite:///{tmp_path / 'store.db'}")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("adarchive: error: unknown role 'nobody'"), result.stderr
+    assert "Traceback" not in result.stderr
