@@ -22,19 +22,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from crawler.configuration import setting
 from crawler.evidence.canonical import canonical_bytes
 from crawler.evidence.chain import rfc3339
-from crawler.evidence.custody import head
 from crawler.evidence.timestamp import (
     TimestampError,
     request_timestamp,
     tsa_slug,
     verify_response,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def anchor_head(session: Session, data_root: Path, reason: str, urls: list[str])
     """Write ``head-<seq>.json`` and a token per reachable TSA; retry earlier pending ones."""
     if not urls:
         return AnchorResult(None)
+    # The store is imported by the writing side only: `verify` checks anchors without it.
+    from crawler.evidence.custody import head
+
     event = head(session)
     if event is None:
         return AnchorResult(None)
