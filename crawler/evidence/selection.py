@@ -28,6 +28,7 @@ from crawler.store.models import (
     Platform,
     Sighting,
     WarcFile,
+    value_sha256,
 )
 
 BATCH = 500
@@ -103,7 +104,12 @@ def resolve_identifiers(session: Session, values: Sequence[str]) -> list[int]:
         found = session.scalars(
             select(AdIdentifier.ad_id)
             .join(Identifier, Identifier.id == AdIdentifier.identifier_id)
-            .where(Identifier.kind == arg.kind, Identifier.value == arg.value)
+            # The unique (kind, value_sha256) key is indexed; the value itself is not.
+            .where(
+                Identifier.kind == arg.kind,
+                Identifier.value_sha256 == value_sha256(arg.value),
+                Identifier.value == arg.value,
+            )
         ).all()
         if not found:
             raise SelectionError(f"no ad carries the identifier {arg}")
