@@ -19,9 +19,9 @@ the CPU is reached. With three sites the defaults give a worker 2 pages in
 flight (4 pages/s, plus their images, which the images pipeline fetches
 beside them) against a site bound of about 40 requests/s; the run is long
 enough (150 adverts per site) that start-up and the last pages do not decide
-it: with 60, the listing chain left the frontier short at both ends (1.71x). ``--latency 0 --delay 0
---worker-concurrency 32 --per-site 8`` gives the CPU- and store-bound
-measurement.
+it (with 60, the listing chain left the frontier short at both ends: 1.71x).
+``--latency 0 --delay 0 --worker-concurrency 32 --per-site 8`` gives the CPU-
+and store-bound measurement.
 
 Throughput is measured on the server side: requests served / (last request -
 first request), so process start-up and the idle wait at the end do not
