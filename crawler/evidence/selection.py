@@ -28,7 +28,6 @@ from crawler.store.models import (
     Platform,
     Sighting,
     WarcFile,
-    value_sha256,
 )
 
 BATCH = 500
@@ -104,12 +103,7 @@ def resolve_identifiers(session: Session, values: Sequence[str]) -> list[int]:
         found = session.scalars(
             select(AdIdentifier.ad_id)
             .join(Identifier, Identifier.id == AdIdentifier.identifier_id)
-            # The unique (kind, value_sha256) key is indexed; the value itself is not.
-            .where(
-                Identifier.kind == arg.kind,
-                Identifier.value_sha256 == value_sha256(arg.value),
-                Identifier.value == arg.value,
-            )
+            .where(Identifier.matching(arg.kind, arg.value))
         ).all()
         if not found:
             raise SelectionError(f"no ad carries the identifier {arg}")

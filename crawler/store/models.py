@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -211,6 +212,12 @@ class Identifier(Base):
     value_sha256: Mapped[str] = mapped_column(String(64), default=sha256_of("value"))
 
     __table_args__ = (UniqueConstraint("kind", "value_sha256", name="uq_identifier_kind_value"),)
+
+    @classmethod
+    def matching(cls, kind: str, value: str) -> Any:
+        """The SQL condition for one identifier, through the unique (kind, digest) key: the
+        value itself has no index (it can be longer than an index entry allows)."""
+        return and_(cls.kind == kind, cls.value_sha256 == value_sha256(value), cls.value == value)
 
 
 class AdIdentifier(Base):

@@ -26,7 +26,6 @@ from crawler.store.models import (
     WorkbenchTag,
     utc,
     utcnow,
-    value_sha256,
 )
 
 KINDS = ("ad", "identifier", "network")
@@ -89,13 +88,7 @@ def resolve(session: Session, kind: str, ref: str) -> Subject | None:
 
 
 def identifier_ref(session: Session, kind: str, value: str) -> str | None:
-    ident = session.scalar(  # by the unique (kind, digest) key: the value has no index
-        select(Identifier.id).where(
-            Identifier.kind == kind,
-            Identifier.value_sha256 == value_sha256(value),
-            Identifier.value == value,
-        )
-    )
+    ident = session.scalar(select(Identifier.id).where(Identifier.matching(kind, value)))
     return None if ident is None else str(ident)
 
 
