@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TOOLS := .tools
 
-.PHONY: setup browser tools demo test test-fast lint bench clean screenshots
+.PHONY: setup browser tools demo test test-fast lint bench clean screenshots bytecode
 BROWSER_TIMEOUT ?= 300
 BROWSER_CHECK ?= $(PY) -c "from crawler.browser.launch import find_browser; find_browser()"
 
@@ -69,24 +69,32 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
+# Bytecode for the run: this machine sets PYTHONDONTWRITEBYTECODE=1, so without it every
+# CLI, crawl and writer subprocess a test starts (hundreds) recompiles the modules it imports,
+# about 0.3 s of CPU each. Compile once, and let the run (and its children) read and write
+# .pyc files under __pycache__ (git-ignored).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest
+bytecode: setup
+	$(PY) -m compileall -q crawler spiders pipelines tests bench
+
 # The whole suite, two workers (one per core); a module's tests stay on one
 # worker so its module-scoped crawl runs once.
 # The browser-egress tests run first, alone (they measure the crawl's process
 # tree, the memory-ceiling test included), then everything else on two workers.
 EGRESS := tests/test_browser_egress.py
-test: setup tools lint
-	$(PY) -m pytest -q $(EGRESS)
-	$(PY) -m pytest -q -n 2 --dist loadscope --durations=15 --ignore=$(EGRESS)
+test: setup tools lint bytecode
+	$(PYTEST) -q $(EGRESS)
+	$(PYTEST) -q -n 2 --dist loadscope --durations=15 --ignore=$(EGRESS)
 
 # The edit loop: no crawls, no browser, nothing slow; under a minute. A module's tests stay
 # on one worker, so its module-scoped store or server is built once, not once per worker.
-test-fast: setup
-	$(PY) -m pytest -q -n 2 --dist loadscope -m "not crawl and not browser and not slow" --durations=5
+test-fast: setup bytecode
+	$(PYTEST) -q -n 2 --dist loadscope -m "not crawl and not browser and not slow" --durations=5
 
 # The workbench's main pages at 1280 and 800 px, from a real crawl, into screenshots/.
-screenshots: setup
-	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PY) -m pytest -q tests/test_workbench_replay.py -k in_the_browser
-	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PY) -m pytest -q tests/test_workbench_browser.py tests/test_workbench_cases.py -k screenshots
+screenshots: setup bytecode
+	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PYTEST) -q tests/test_workbench_replay.py -k in_the_browser
+	ADARCHIVE_SCREENSHOTS=$(CURDIR)/screenshots $(PYTEST) -q tests/test_workbench_browser.py tests/test_workbench_cases.py -k screenshots
 
 bench: setup
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
