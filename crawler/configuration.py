@@ -475,12 +475,52 @@ def load_settings(
     return settings, apply_layers(settings, environ)
 
 
+class Layers:
+    """The layers without Scrapy, for commands that do not crawl: one value per name,
+    replaced by a value set at the same or a higher priority (Scrapy's rule for a
+    plain value), with ``get``, ``getpriority`` and ``set`` as ``Settings`` has them.
+
+    Importing Scrapy costs about 0.4 s of CPU, which every store command (``verify``
+    included) paid for one value. Scrapy merges its own table settings
+    (``ITEM_PIPELINES``, ``DOWNLOADER_MIDDLEWARES``...) key by key across layers,
+    which this does not: :func:`setting` reads those through :func:`load_settings`.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[Any, int]] = {}
+
+    def set(self, name: str, value: Any, priority: int) -> None:
+        held = self._values.get(name)
+        if held is None or priority >= held[1]:
+            self._values[name] = (value, priority)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        held = self._values.get(name)
+        return default if held is None else held[0]
+
+    def getpriority(self, name: str) -> int | None:
+        held = self._values.get(name)
+        return None if held is None else held[1]
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Every setting's checked value from defaults, file and environment, without Scrapy:
+    the same values and the same errors as :func:`load_settings` for every ``ADARCHIVE_*``
+    setting (tests/test_config_layers.py compares them)."""
+    layers = Layers()
+    for name, value in project_defaults().items():
+        layers.set(name, value, PRIORITY_DEFAULT)
+    return apply_layers(layers, environ)
+
+
 def setting(name: str) -> Any:
     """One setting's effective value outside a crawl (defaults, file, environment)."""
     if name not in specs():
         raise ConfigError(f"{name}: not a defined setting (see crawler/settings.py)")
-    _, config = load_settings()
-    return config[name]
+    if not name.startswith(ENV_PREFIX):
+        _, config = load_settings()  # Scrapy's own: its tables merge key by key
+        return config[name]
+    return load_config()[name]
 
 
 @cache

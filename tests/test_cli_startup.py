@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, adarchive
+from conftest import REPO, adarchive, migrated_sqlite
 from crawler.cli.entry import USER_ERRORS, is_user_error
 
 HEAVY = ("scrapy", "twisted", "sqlalchemy", "alembic", "argon2", "starlette", "uvicorn",
@@ -39,6 +39,32 @@ def test_building_the_parser_loads_no_heavy_package(argv: list[str]) -> None:
     loaded = set(json.loads(result.stdout))
     assert "crawler" in loaded  # the probe really ran
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+# Runs the real CLI in a fresh interpreter, then reports the heavy packages it loaded.
+RUN = """
+import json, runpy, sys
+sys.argv = ["adarchive", *sys.argv[1:]]
+try:
+    runpy.run_module("crawler.cli", run_name="__main__")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize("argv", [["custody", "verify"], ["identifiers"]])
+def test_store_commands_read_their_settings_without_scrapy(tmp_path, argv: list[str]) -> None:  # noqa: ANN001
+    # No --db: the store comes from ADARCHIVE_DB through crawler.configuration.setting(),
+    # which reads defaults, file and environment without Scrapy's Settings (0.4 s of CPU).
+    env = {**{k: v for k, v in __import__("os").environ.items() if k != "ADARCHIVE_DB"},
+           "ADARCHIVE_DB": migrated_sqlite(tmp_path / "store.db")}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", RUN, *argv], capture_output=True, text=True,
+                            cwd=REPO, env=env, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "sqlalchemy" in loaded  # the command really opened the store
+    assert loaded.isdisjoint({"scrapy", "twisted"}), sorted(loaded & {"scrapy", "twisted"})
 
 
 def test_every_user_error_name_is_an_exception_class() -> None:

@@ -18,6 +18,7 @@ from crawler.configuration import (
     Config,
     ConfigError,
     config_file_path,
+    load_config,
     load_settings,
     specs,
 )
@@ -148,13 +149,42 @@ def test_every_adarchive_setting_can_come_from_the_environment() -> None:
          "ADARCHIVE_CONFIG: configuration file /nonexistent/adarchive.toml not found"),
     ],
 )  # fmt: skip
+@pytest.mark.parametrize("scrapy", [True, False], ids=["scrapy", "without-scrapy"])
 def test_bad_values_stop_with_one_line_naming_the_setting(
-    env: dict[str, str], message: str
+    env: dict[str, str], message: str, scrapy: bool
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_settings(environ=env)
+        load_settings(environ=env) if scrapy else load_config(environ=env)
     text = str(caught.value)
     assert text.startswith(message) and "\n" not in text
+
+
+def test_commands_that_do_not_crawl_read_the_same_configuration_without_scrapy(
+    isolated: Path,
+) -> None:
+    """``setting()`` (every store command) reads the layers without Scrapy's ``Settings``:
+    the same value, source and file for every ADARCHIVE_* setting as a crawl gets."""
+    write(
+        isolated / "adarchive.toml",
+        'ADARCHIVE_OPERATOR_CONTACT = "file@unit.example"\n'
+        "ADARCHIVE_WARC_MAX_SIZE = 5000000\n"
+        "ADARCHIVE_MAX_SECONDS = 30\n"
+        "DOWNLOAD_DELAY = 3.5\n"
+        "COOKIES_ENABLED = false\n"  # Scrapy's own, not ours: still a known name
+        'ITEM_PIPELINES = {"pipelines.store.StorePipeline" = 800}\n'
+        '[ADARCHIVE_BUDGETS."*"]\nmax_pages = 7\n',
+    )
+    env = {"ADARCHIVE_OPERATOR_CONTACT": "env@unit.example", "ADARCHIVE_PROXY": "",
+           "ADARCHIVE_BROWSER_ARGS": '["--x=1,2"]', "ADARCHIVE_DB": "sqlite:////tmp/x.db"}  # fmt: skip
+    _, full = load_settings(environ=env)
+    light = load_config(environ=env)
+    ours = [name for name in specs() if name.startswith("ADARCHIVE_")]
+    assert {n: light[n] for n in ours} == {n: full[n] for n in ours}
+    assert {n: light.sources[n] for n in ours} == {n: full.sources[n] for n in ours}
+    assert light.file == full.file == (isolated / "adarchive.toml").resolve()
+    assert light["ADARCHIVE_OPERATOR_CONTACT"] == "env@unit.example"
+    assert light.sources["ADARCHIVE_WARC_MAX_SIZE"] == str(light.file)
+    assert light["ADARCHIVE_BUDGETS"] == {"*": {"max_pages": 7}}
 
 
 def test_bad_values_in_the_file_and_in_s_name_their_source(isolated: Path) -> None:
