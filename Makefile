@@ -84,12 +84,12 @@ bytecode: setup
 EGRESS := tests/test_browser_egress.py
 test: setup tools lint bytecode
 	$(PYTEST) -q $(EGRESS)
-	$(PYTEST) -q -n 2 --dist loadscope --durations=15 --ignore=$(EGRESS)
+	$(PYTEST) -q -n 2 --dist loadscope --no-loadscope-reorder --durations=15 --ignore=$(EGRESS)
 
 # The edit loop: no crawls, no browser, nothing slow; under a minute. A module's tests stay
 # on one worker, so its module-scoped store or server is built once, not once per worker.
 test-fast: setup bytecode
-	$(PYTEST) -q -n 2 --dist loadscope -m "not crawl and not browser and not slow" --durations=5
+	$(PYTEST) -q -n 2 --dist loadscope --no-loadscope-reorder -m "not crawl and not browser and not slow" --durations=5
 
 # The workbench's main pages at 1280 and 800 px, from a real crawl, into screenshots/.
 screenshots: setup bytecode

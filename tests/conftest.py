@@ -240,13 +240,67 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the PostgreSQL case of every engine-parametrised test `postgres`, and every test
     that uses the fixture web `crawl` (whatever its module says), so `make test-fast`
-    stays the quick loop as tests are added."""
+    stays the quick loop as tests are added; then put the longest modules first."""
     for item in items:
         if "fixture_web" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.crawl)
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "postgresql" in callspec.params.values():
             item.add_marker(pytest.mark.postgres)
+    longest_modules_first(config, items)
+
+
+# -- order: the longest modules first --------------------------------------------
+#
+# `make test` hands whole modules to two workers (--dist loadscope, so a module's crawl runs
+# once) in collection order (--no-loadscope-reorder: xdist's own order, by number of tests,
+# puts a hundred quick extraction cases before a module of three long crawls). A long module
+# started last keeps one worker busy while the other idles: longest first, estimated from
+# the durations the previous runs recorded in pytest's cache (the same file for both
+# workers, so both collect the same order). A test never run before counts as a guess by
+# its markers.
+
+DURATIONS_KEY = "adarchive/test-durations"
+GUESS_SECONDS = {"browser": 10.0, "crawl": 6.0, "slow": 6.0}
+GUESS_OTHER = 0.3
+_durations: dict[str, float] = {}
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _guess(item: pytest.Item) -> float:
+    marks = {mark.name for mark in item.iter_markers()}
+    return max([GUESS_SECONDS[m] for m in marks if m in GUESS_SECONDS], default=GUESS_OTHER)
+
+
+def longest_modules_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cache = getattr(config, "cache", None)
+    known: dict[str, float] = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+    per_module: dict[str, float] = {}
+    for item in items:
+        seconds = known.get(item.nodeid)
+        per_module[_module(item.nodeid)] = per_module.get(_module(item.nodeid), 0.0) + (
+            seconds if isinstance(seconds, int | float) else _guess(item)
+        )
+    rank = {m: i for i, m in enumerate(sorted(per_module, key=lambda m: (-per_module[m], m)))}
+    items.sort(key=lambda item: rank[_module(item.nodeid)])  # stable: a module keeps its order
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Setup, call and teardown of each test (a module's shared crawl counts for its first)."""
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (or a run without workers) records the durations for the next order."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _durations:
+        return
+    known = cache.get(DURATIONS_KEY, {})
+    known.update({nodeid: round(seconds, 3) for nodeid, seconds in _durations.items()})
+    cache.set(DURATIONS_KEY, known)
