@@ -142,7 +142,15 @@ def test_the_workbench_records_the_head_at_start_periodically_and_at_stop(
         while not any(h["reason"] == "workbench periodic" for h in _heads(db)):
             assert time.monotonic() < deadline, "no periodic audit head"
             time.sleep(0.1)
-        client.get("/search", params={"q": "guitar"})
+        client.close()
+    assert _heads(db)[0]["reason"] == "workbench periodic"
+    # The stop pass, with the periodic one off: a tick between the last request and the
+    # stop would record the head first, and the stop would then have nothing new to record.
+    monkeypatch.setattr(anchoring, "setting", lambda name: 0 if name ==
+                        "ADARCHIVE_WORKBENCH_AUDIT_ANCHOR_INTERVAL" else real(name))  # fmt: skip
+    with InThread(create_app(factory, tmp_path, secure_cookies=False)) as srv:
+        client = login(srv.url, "ana", PASSWORD)
+        assert client.get("/search", params={"q": "guitar"}).status_code == 200
         client.close()
     heads = _heads(db)
     assert heads[0]["reason"] == "workbench periodic"
