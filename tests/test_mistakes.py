@@ -10,7 +10,7 @@ from typing import Any
 import phonenumbers
 import pytest
 
-from conftest import adarchive, crawl_all
+from conftest import adarchive, crawl_all, migrated_sqlite
 from crawler.extract.argument import IdentifierError, parse_identifier
 
 PLATFORM = "kz_board"
@@ -88,24 +88,24 @@ def test_wrong_postgres_dialect_names_the_right_one(tmp_path: Path, url: str) ->
 
 
 def test_duplicate_schedule_refused(tmp_path: Path) -> None:
-    db = str(tmp_path / "s.db")
-    assert adarchive("db", "upgrade", "--db", db).returncode == 0
-    assert adarchive("schedule", "add", PLATFORM, "--every", "6h", "--db", db).returncode == 0
-    line = one_error_line(adarchive("schedule", "add", PLATFORM, "--every", "6h", "--db", db))
+    db = tmp_path / "s.db"
+    url = migrated_sqlite(db)  # the CLI creating a store is test_db_upgrade_creates_and_says_so
+    assert adarchive("schedule", "add", PLATFORM, "--every", "6h", "--db", url).returncode == 0
+    line = one_error_line(adarchive("schedule", "add", PLATFORM, "--every", "6h", "--db", url))
     assert "already has schedule 1" in line and "schedule remove 1" in line
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM schedule").fetchone()[0] == 1
 
 
 def test_watch_add_normalises_and_refuses(tmp_path: Path) -> None:
-    db = str(tmp_path / "w.db")
-    assert adarchive("db", "upgrade", "--db", db).returncode == 0
-    added = adarchive("watch", "add", "phone:07592846614", "--region", "GB", "--db", db)
+    db = tmp_path / "w.db"
+    url = migrated_sqlite(db)
+    added = adarchive("watch", "add", "phone:07592846614", "--region", "GB", "--db", url)
     assert added.returncode == 0 and "phone +447592846614" in added.stdout, added.stderr
-    assert "phone:abc" in one_error_line(adarchive("watch", "add", "phone:abc", "--db", db))
-    assert "--region" in one_error_line(adarchive("watch", "add", "phone:07592846614", "--db", db))
+    assert "phone:abc" in one_error_line(adarchive("watch", "add", "phone:abc", "--db", url))
+    assert "--region" in one_error_line(adarchive("watch", "add", "phone:07592846614", "--db", url))
     assert "unknown identifier kind" in one_error_line(
-        adarchive("watch", "add", "12345678", "--kind", "phon", "--db", db)
+        adarchive("watch", "add", "12345678", "--kind", "phon", "--db", url)
     )
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT kind, value FROM watch").fetchall() == [

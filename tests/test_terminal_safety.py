@@ -10,7 +10,7 @@ from pathlib import Path
 
 from test_store_engines import make_pipeline
 
-from conftest import adarchive
+from conftest import adarchive, migrated_sqlite
 from crawler.printable import TerminalSafeStream, install_log_escaping, printable
 from crawler.store.recorder import release_store
 
@@ -43,7 +43,7 @@ def test_log_lines_escape_page_values() -> None:
 
 
 def test_identifiers_table_and_json_escape_page_values(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'store.db'}"
+    db = migrated_sqlite(tmp_path / "store.db")
     pipeline = make_pipeline(db)
     try:
         pipeline.store_ad(
