@@ -278,9 +278,23 @@ def _guess(item: pytest.Item) -> float:
     return max([GUESS_SECONDS[m] for m in marks if m in GUESS_SECONDS], default=GUESS_OTHER)
 
 
-def longest_modules_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+def _known_durations(config: pytest.Config) -> dict[str, float]:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and DURATIONS_KEY in workerinput:
+        return dict(workerinput[DURATIONS_KEY])  # the controller's copy: one order for all
     cache = getattr(config, "cache", None)
-    known: dict[str, float] = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+    return cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: every worker orders by the same durations, even if another
+    run in this checkout rewrites the cache while they collect."""
+    node.workerinput[DURATIONS_KEY] = _known_durations(node.config)
+
+
+def longest_modules_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known = _known_durations(config)
     per_module: dict[str, float] = {}
     for item in items:
         seconds = known.get(item.nodeid)
