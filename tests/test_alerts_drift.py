@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import FAST, REPO, adarchive
+from conftest import FAST, REPO, adarchive, migrated_sqlite
 from crawler.schedule.drift import DriftConfig, departures
 
 # -- receivers ---------------------------------------------------------------------------
@@ -190,6 +190,25 @@ contacts = "css:div.contacts"
 """
 
 
+def scheduled_store(path: Path, every_seconds: float, *watched: str) -> str:
+    """A migrated store at ``path`` with drift_board scheduled and ``watched`` on the watchlist,
+    made in this process: ``db upgrade``, ``schedule add`` and ``watch add`` have their own
+    CLI tests (tests/test_mistakes.py, tests/test_schedule_scheduler.py)."""
+    from crawler.schedule.schedules import add_schedule
+    from crawler.schedule.watchlist import add_watches
+    from crawler.store.db import open_store
+
+    url = migrated_sqlite(path)
+    factory = open_store(url, create=False)
+    try:
+        with factory() as session:
+            add_schedule(session, "drift_board", every_seconds=every_seconds)
+            add_watches(session, watched)
+    finally:
+        factory.kw["bind"].dispose()
+    return url
+
+
 @pytest.mark.crawl
 def test_layout_change_between_scheduled_runs_is_drift(tmp_path: Path, receivers: Any) -> None:
     mailbox, hook, alert_settings = receivers
@@ -203,9 +222,7 @@ def test_layout_change_between_scheduled_runs_is_drift(tmp_path: Path, receivers
     db, out = str(tmp_path / "adarchive.db"), tmp_path / "data"
     common = ["--db", db, "--definitions", str(definitions)]
     try:
-        assert adarchive("db", "upgrade", "--db", db).returncode == 0
-        assert adarchive("schedule", "add", "drift_board", "--every", "1s", *common).returncode == 0
-        assert adarchive("watch", "add", "phone:+77015550103", "--db", db).returncode == 0
+        scheduled_store(tmp_path / "adarchive.db", 1, "phone:+77015550103")
         scheduler = ["scheduler", "--once", "--out", str(out), "--tick", "0.2", *common,
                      "--start-url", f"drift_board={url}", *FAST, *alert_settings,
                      "-s", "ADARCHIVE_DRIFT_MIN_RUNS=1"]  # fmt: skip
@@ -248,8 +265,7 @@ def test_scheduled_run_whose_crawl_dies_is_alerted(tmp_path: Path, receivers: An
     (definitions / "drift_board.toml").write_text(DEFINITION.format(url=url), encoding="utf-8")
     db = str(tmp_path / "adarchive.db")
     common = ["--db", db, "--definitions", str(definitions)]
-    assert adarchive("db", "upgrade", "--db", db).returncode == 0
-    assert adarchive("schedule", "add", "drift_board", "--every", "1h", *common).returncode == 0
+    scheduled_store(tmp_path / "adarchive.db", 3600)
     env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "scheduler", "--once", "--out", str(tmp_path / "data"),

@@ -17,12 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pywb import wayback
+from pywb import Wayback, wayback
 from warcio.archiveiterator import ArchiveIterator
 
 from conftest import FAST, REPO, CrawlRun, adarchive, start_url_args
@@ -95,8 +96,18 @@ def detail_urls(truth: dict[str, Any], platform: str) -> list[str]:
 # -- content-coding and transfer-coding --------------------------------------
 
 
+@pytest.fixture(scope="module")
+def static_replay(
+    static_crawl: CrawlRun, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Wayback]:
+    """pywb serving the session crawl's closed WARC files, indexed and started once for the
+    module's replay tests (they only read from it)."""
+    with wayback(closed_warcs(warc_dir(static_crawl)), tmp_path_factory.mktemp("pywb")) as wb:
+        yield wb
+
+
 def test_gzip_responses_keep_content_coding_and_replay_in_pywb(
-    static_crawl: CrawlRun, truth: dict, tmp_path: Path
+    static_crawl: CrawlRun, truth: dict, static_replay: Wayback
 ) -> None:
     records = {r["url"]: r for r in response_records(static_crawl, "kz_board")}
     urls = detail_urls(truth, "kz_board")
@@ -110,20 +121,19 @@ def test_gzip_responses_keep_content_coding_and_replay_in_pywb(
 
     url = urls[0]
     plain = served(url)
-    with wayback(closed_warcs(warc_dir(static_crawl)), tmp_path / "pywb") as wb:
-        raw = wb.raw(url)
-        assert raw.status == 200
-        assert raw.headers.get("Content-Encoding") == "gzip"
-        assert raw.body == records[url]["payload"]
-        assert gzip.decompress(raw.body) == plain
-        replay = wb.replay(url)
-        assert replay.status == 200
-        title = next(a for a in truth["ads"] if a["url"] == url)["name"]
-        assert title in replay.body.decode("utf-8")
+    raw = static_replay.raw(url)
+    assert raw.status == 200
+    assert raw.headers.get("Content-Encoding") == "gzip"
+    assert raw.body == records[url]["payload"]
+    assert gzip.decompress(raw.body) == plain
+    replay = static_replay.replay(url)
+    assert replay.status == 200
+    title = next(a for a in truth["ads"] if a["url"] == url)["name"]
+    assert title in replay.body.decode("utf-8")
 
 
 def test_chunked_responses_are_dechunked_and_replay_in_pywb(
-    static_crawl: CrawlRun, truth: dict, tmp_path: Path
+    static_crawl: CrawlRun, truth: dict, static_replay: Wayback
 ) -> None:
     records = {r["url"]: r for r in response_records(static_crawl, "uk_directory")}
     urls = detail_urls(truth, "uk_directory")
@@ -135,14 +145,13 @@ def test_chunked_responses_are_dechunked_and_replay_in_pywb(
         assert records[url]["payload"] == served(url)  # exactly the de-chunked entity
 
     url = urls[-1]
-    with wayback(closed_warcs(warc_dir(static_crawl)), tmp_path / "pywb") as wb:
-        raw = wb.raw(url, accept_encoding="identity")
-        assert raw.status == 200
-        assert raw.body == served(url)
-        replay = wb.replay(url)
-        assert replay.status == 200
-        name = next(a for a in truth["ads"] if a["url"] == url)["name"]
-        assert name in replay.body.decode("utf-8")
+    raw = static_replay.raw(url, accept_encoding="identity")
+    assert raw.status == 200
+    assert raw.body == served(url)
+    replay = static_replay.replay(url)
+    assert replay.status == 200
+    name = next(a for a in truth["ads"] if a["url"] == url)["name"]
+    assert name in replay.body.decode("utf-8")
 
 
 # -- files and capture rows ----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -117,24 +118,38 @@ def test_user_agent_is_honest(static_crawl: CrawlRun, fixture_web: Any) -> None:
     assert agent.startswith("adarchive/") and "contact:" in agent
 
 
-def test_recrawl_adds_sightings_not_duplicates(fixture_web: Any, tmp_path: Path) -> None:
+def test_recrawl_adds_sightings_not_duplicates(
+    static_crawl: CrawlRun, fixture_web: Any, tmp_path: Path
+) -> None:
+    """The session's crawl is the first crawl (copied: it is shared read-only); kz_board is
+    crawled again into the copy."""
     name = "kz_board"
-    args = [name, *start_url_args(fixture_web, [name]), "--out", str(tmp_path), *FAST]
-    first = adarchive("crawl", *args, check=True)
+    out = tmp_path / "out"
+    shutil.copytree(static_crawl.out, out)
+    args = [name, *start_url_args(fixture_web, [name]), "--out", str(out), *FAST]
     second = adarchive("crawl", *args, check=True)
-    assert "kz_board" in first.stdout and "kz_board" in second.stdout
-    run = CrawlRun(tmp_path, tmp_path / "adarchive.db", second, [name], 0, 0)
-    ads = run.query("SELECT COUNT(*), COUNT(DISTINCT external_id) FROM ad")[0]
+    assert "kz_board" in static_crawl.result.stdout and "kz_board" in second.stdout
+    run = CrawlRun(out, out / "adarchive.db", second, [name], 0, 0)
+    of_platform = " JOIN platform p ON p.id = a.platform_id WHERE p.name = ?"
+    ads = run.query("SELECT COUNT(*), COUNT(DISTINCT external_id) FROM ad a" + of_platform, name)[0]
     assert ads[0] == ads[1] == ads_count(fixture_web, name)
     sightings = run.query(
-        "SELECT ad_id, COUNT(*), COUNT(DISTINCT crawl_id), COUNT(DISTINCT text_sha256) FROM sighting GROUP BY ad_id"
+        "SELECT s.ad_id, COUNT(*), COUNT(DISTINCT s.crawl_id), COUNT(DISTINCT s.text_sha256)"
+        " FROM sighting s JOIN ad a ON a.id = s.ad_id" + of_platform + " GROUP BY s.ad_id",
+        name,
     )
     assert len(sightings) == ads[0]
     assert all(n == 2 and crawls == 2 and digests == 1 for _, n, crawls, digests in sightings)
-    crawls = run.query("SELECT status, ads, new_ads FROM crawl ORDER BY id")
+    crawls = run.query(
+        "SELECT c.status, c.ads, c.new_ads FROM crawl c JOIN platform p ON p.id = c.platform_id"
+        " WHERE p.name = ? ORDER BY c.id",
+        name,
+    )
     assert crawls == [("finished", ads[0], ads[0]), ("finished", ads[0], 0)]
-    seen = run.query("SELECT COUNT(*) FROM ad WHERE last_seen > first_seen")[0][0]
-    assert seen == ads[0]
+    seen = run.query(
+        "SELECT COUNT(*) FROM ad a" + of_platform + " AND a.last_seen > a.first_seen", name
+    )
+    assert seen[0][0] == ads[0]
 
 
 def ads_count(web: Any, platform: str) -> int:

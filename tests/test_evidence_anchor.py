@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_inprocess import adarchive_here
 from pywb import free_port
 from tsa import LocalTSA
 
@@ -58,7 +59,9 @@ def _copy_data(src: Path, dst: Path) -> Path:
 
 
 def _custody_verify(data: Path, *extra: str) -> Any:
-    return adarchive("custody", "verify", "--db", str(data / "adarchive.db"), *extra)
+    """``adarchive custody verify`` in this process (its report is the subject here; the real
+    CLI runs, with TSA URLs from the environment, in a test further down)."""
+    return adarchive_here("custody", "verify", "--db", str(data / "adarchive.db"), *extra)
 
 
 def test_crawl_end_anchors_the_head_with_every_reachable_tsa(anchored: dict[str, Any]) -> None:
@@ -170,7 +173,7 @@ def signed_bundle(
 
 def _verify_bundle(signed: dict[str, Any], *roots: Path) -> Any:
     extra = [a for root in roots for a in ("--tsa-root", str(root))]
-    return adarchive("verify", str(signed["bundle"]), "--key", str(signed["key"]), *extra)
+    return adarchive_here("verify", str(signed["bundle"]), "--key", str(signed["key"]), *extra)
 
 
 def test_the_signature_carries_a_token_from_each_tsa(

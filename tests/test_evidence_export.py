@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_inprocess import adarchive_here
 from evidence_tools import (
     WARCIO_BIN,
     copy_store,
@@ -227,7 +228,8 @@ def test_selecting_nothing_is_an_error(case: dict[str, Any], tmp_path: Path) -> 
         (["--since", "2999-01-01"], "matches no archived capture"),
         (["--platform", "no_such_platform"], "no platform"),
     ):
-        result = adarchive("export", "--db", db, "--out", str(out), *args)
+        # in-process (the CLI's own entry point): the subprocess case is the one below
+        result = adarchive_here("export", "--db", db, "--out", str(out), *args)
         assert result.returncode == 2, result.stdout + result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
         assert not out.exists()
@@ -246,18 +248,18 @@ def test_export_by_identifier_and_crawl(case: dict[str, Any], tmp_path: Path) ->
         ).fetchone()
     out = tmp_path / "by-identifier.wacz"
     # one identifier syntax (issue 17): KIND:VALUE, normalised as extraction does
-    result = adarchive(
+    result = adarchive_here(
         "export", "--db", str(case["db"]), "--out", str(out), "--identifier", f"{kind}:{value}"
     )
     assert result.returncode == 0, result.stderr
     assert str(case["capture_id"]) in {r["capture_id"] for r in _rows(out)}
     crawl_out = tmp_path / "crawl.wacz"
-    result = adarchive(
+    result = adarchive_here(
         "export", "--db", str(case["db"]), "--out", str(crawl_out), "--crawl", str(case["crawl_id"])
     )
     assert result.returncode == 0, result.stderr
     assert len(_rows(crawl_out)) > len(_rows(case["bundle"]))
-    unsigned = adarchive("verify", str(crawl_out))
+    unsigned = adarchive_here("verify", str(crawl_out))
     assert unsigned.returncode == 3, unsigned.stdout + unsigned.stderr
     assert "RESULT: integrity OK, signer NOT verified" in unsigned.stdout
 
@@ -279,7 +281,7 @@ def test_custody_verify_checks_warc_files_on_disk(case: dict[str, Any], tmp_path
     """Issue 15 finding 4: the log alone proves only itself; the files must agree with it."""
     data = copy_store(case["data"], tmp_path / "data")
     db = data / "adarchive.db"
-    ok = adarchive("custody", "verify", "--db", str(db))
+    ok = adarchive_here("custody", "verify", "--db", str(db))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "closed files on disk match the store and the log" in ok.stdout
     with sqlite3.connect(db) as conn:
@@ -287,12 +289,12 @@ def test_custody_verify_checks_warc_files_on_disk(case: dict[str, Any], tmp_path
             "SELECT id, path FROM warc_file ORDER BY id LIMIT 1"
         ).fetchone()
         conn.execute("UPDATE warc_file SET sha256 = ? WHERE id = ?", ("0" * 64, file_id))
-    edited = adarchive("custody", "verify", "--db", str(db))
+    edited = adarchive_here("custody", "verify", "--db", str(db))
     assert edited.returncode == 1
     assert f"warc_file {file_id} ({path}): the store says SHA-256 {'0' * 64}" in edited.stdout
     warc = data / path
     warc.write_bytes(warc.read_bytes() + b"\0")
-    changed = adarchive("custody", "verify", "--db", str(db))
+    changed = adarchive_here("custody", "verify", "--db", str(db))
     assert "recorded SHA-256" in changed.stdout and "the file on disk is" in changed.stdout
 
 

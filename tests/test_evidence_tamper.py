@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_inprocess import adarchive_here
 from evidence_tools import read_entries, rehash, signer, write_bundle
 from tsa import LocalTSA
 
@@ -55,7 +56,10 @@ def stamped(fixture_web: Any, tsa: LocalTSA, tmp_path_factory: pytest.TempPathFa
 
 
 def _verify(bundle: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return adarchive("verify", str(bundle), *extra)
+    """``adarchive verify`` in this process: these tests are about its report (the CLI's
+    own, with its environment and its one-line errors, runs for real below and in
+    test_evidence_export)."""
+    return adarchive_here("verify", str(bundle), *extra)
 
 
 def _tampered(stamped: dict, name: str, entries: dict[str, bytes]) -> Path:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from conftest import FAST, REPO, adarchive
+from conftest import FAST, REPO, adarchive, crawl_stat
 
 pytestmark = [pytest.mark.crawl]
 
@@ -61,8 +61,13 @@ class HostileRun:
         return str(self.truth["https_base_url" if self.scheme == "https" else "base_url"])
 
     def stat(self, key: str) -> int:
-        found = re.findall(rf"'{re.escape(key)}': (\d+)", self.stderr)
-        return int(found[-1]) if found else 0
+        """A Scrapy stat of this run, from the JSON file the crawl writes (0 if not recorded)."""
+        return crawl_stat(self.out, key)
+
+    def stats(self) -> dict[str, Any]:
+        """The Scrapy stats of this run's one crawl, from the JSON file it writes."""
+        (path,) = sorted((self.out / "crawl-stats").glob("*.json"))
+        return dict(json.loads(path.read_text(encoding="utf-8"))["stats"])
 
     def query(self, sql: str, *params: Any) -> list[tuple]:
         with sqlite3.connect(self.out / "adarchive.db") as conn:
@@ -319,7 +324,7 @@ def test_site_that_keeps_refusing_is_paused_then_given_up(fixture_web: Any, tmp_
         assert after.timestamp() >= before.time + wait - CLOCK_SLACK, (before, after, wait)
     # ... and the pauses it decided were exactly those waits, never longer.
     assert run.stderr.count("answered 503 (Retry-After 1.0s): pausing the site") == 3
-    assert re.search(r"'adarchive/backoff/longest_pause': 2\.0\b", run.stderr), run.stderr[-2000:]
+    assert run.stats()["adarchive/backoff/longest_pause"] == 2.0, run.stderr[-2000:]
 
 
 CLOCK_SLACK = 0.002

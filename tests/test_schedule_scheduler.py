@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_inprocess import adarchive_here
 
-from conftest import FAST, REPO, adarchive
+from conftest import FAST, REPO, adarchive, migrated_sqlite
 
 pytestmark = [pytest.mark.crawl]
 
@@ -199,7 +200,7 @@ def test_export_of_the_recrawl_resolves_revisits(rounds: Rounds) -> None:
     assert len(revisits) > 6
     for row in revisits:
         assert (row["url"], row["payload_sha256"]) in originals, row["url"]
-    verified = adarchive("verify", str(bundle))
+    verified = adarchive_here("verify", str(bundle))  # its report; the CLI is tested elsewhere
     # unsigned bundle, no trust anchor: integrity checked, signer not (exit 3)
     assert verified.returncode == 3, verified.stdout + verified.stderr
     assert "RESULT: integrity OK, signer NOT verified" in verified.stdout
@@ -225,8 +226,11 @@ def _wait_for(predicate: Any, timeout: float) -> None:
 
 def test_scheduler_killed_mid_run_is_adopted_on_restart(fixture_web: Any, tmp_path: Path) -> None:
     db = tmp_path / "adarchive.db"
-    assert cli("db", "upgrade", "--db", str(db)).returncode == 0
-    assert cli("schedule", "add", PLATFORM, "--every", "1s", "--db", str(db)).returncode == 0
+    # The store and its schedule are made in this process (the `rounds` fixture makes its
+    # own with the real CLI): this test is about the scheduler.
+    migrated_sqlite(db)
+    added = adarchive_here("schedule", "add", PLATFORM, "--every", "1s", "--db", str(db))
+    assert added.returncode == 0, added.stderr
     slow = [*FAST, "-s", "DOWNLOAD_DELAY=0.15"]  # ≈ 4 s per crawl
     args = ["scheduler", "--db", str(db), "--out", str(tmp_path), "--tick", "0.2",
             "--start-url", f"{PLATFORM}={fixture_web.start_urls[PLATFORM]}", *slow]  # fmt: skip
