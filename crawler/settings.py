@@ -583,8 +583,8 @@ ADARCHIVE_WORKBENCH_SEARCH_CACHE = 256
 # Processes serving the workbench (`adarchive serve --workers N`): forked
 # workers sharing the port, so requests use every core (one Python process
 # serves on one). Sessions, the login throttle and the audit chain live in the
-# store, so the processes agree; each keeps its own result cache.
-# TODO-DEFAULT
+# store, so the processes agree; each keeps its own result cache. 1: one
+# process, as before (benchmarks: bench/workbench_search.py --workers N).
 ADARCHIVE_WORKBENCH_WORKERS = 1
 
 # Largest photo an investigator may upload to search by (bytes). The request is
