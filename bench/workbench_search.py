@@ -22,7 +22,10 @@ requests to the server (its process CPU per request, page and audit
 included; PostgreSQL's own share is not in that figure).
 
     python bench/workbench_search.py [--ads 100000] [--rounds 3] [--engines sqlite,postgresql]
-                                     [--no-cache] [--profile]
+                                     [--no-cache] [--profile] [--workers N]
+
+``--workers N`` serves with N processes (``adarchive serve --workers``); server CPU
+figures then add up the parent and every worker.
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(
-    engine: str, ads: int, rounds: int, cache: bool, profile: bool = False
+    engine: str, ads: int, rounds: int, cache: bool, profile: bool = False, workers: int = 1
 ) -> tuple[float, float]:
     """Build a store on ``engine``, serve it, run the mix; prints the figures, returns the
     p95 (s) of the first round and of all rounds (``profile``: CPU per query kind first)."""
@@ -194,10 +197,10 @@ def run(
         print(f"store built in {time.monotonic() - started:.1f} s ({engine})", flush=True)
         if profile:
             profile_search(engine, url, phones)
-            server, base = serve(url, cache=False)
+            server, base = serve(url, cache=False, workers=workers)
             profile_requests(engine, base, server.pid, phones)
             stop(server)
-        server, base = serve(url, cache)
+        server, base = serve(url, cache, workers)
         clients = [login(base, f"user{n}") for n in range(USERS)]
         results: list[tuple[str, float, int]] = []
         lock = threading.Lock()
@@ -238,7 +241,7 @@ def run(
                 f"p95 {percentile(ms, 0.95):6.1f} ms  p99 {percentile(ms, 0.99):6.1f} ms  "
                 f"max {max(ms):6.1f} ms")  # fmt: skip
 
-    print(f"{engine}: {USERS} users, {len(results)} searches in {wall:.1f} s "
+    print(f"{engine}: {USERS} users, {workers} server process(es), {len(results)} searches in {wall:.1f} s "
           f"({len(results) / wall:.1f}/s), {ads:,} adverts; server CPU {cpu * 1000 / len(results):.1f} ms "
           f"per search; machine load average {load:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     for kind in ("text", "identifier", "filtered"):
@@ -262,6 +265,8 @@ def main() -> int:
                         help="serve with the result cache off (every search hits the index)")  # fmt: skip
     parser.add_argument("--profile", action="store_true",
                         help="first print CPU ms per query kind at one user, no result cache")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (adarchive serve --workers; default 1)")  # fmt: skip
     args = parser.parse_args()
     engines = args.engines.split(",")
     for engine in engines:
@@ -270,7 +275,8 @@ def main() -> int:
     verdicts: list[str] = []
     worst = 0.0
     for engine in engines:
-        first, overall = run(engine, args.ads, args.rounds, not args.no_cache, args.profile)
+        first, overall = run(engine, args.ads, args.rounds, not args.no_cache, args.profile,
+                             args.workers)  # fmt: skip
         for label, p95 in (("1st round (uncached)", first), (f"all {args.rounds} rounds", overall)):
             verdict = "met" if p95 < TARGET else "MISSED"
             verdicts.append(f"{engine:<10} {label:<20} p95 {p95 * 1000:6.1f} ms, "
@@ -357,7 +363,7 @@ def profile_requests(engine: str, base: str, pid: int, phones: list[str]) -> Non
     _report(engine, "server request", costs)
 
 
-def serve(url: str, cache: bool) -> tuple[subprocess.Popen[bytes], str]:
+def serve(url: str, cache: bool, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     """The real ``adarchive serve`` on free loopback ports (its replay origin too, so
     benchmarks run side by side), with the result cache on or off; (process, base URL)."""
     env = dict(os.environ)
@@ -366,7 +372,8 @@ def serve(url: str, cache: bool) -> tuple[subprocess.Popen[bytes], str]:
     with socket_port() as port, socket_port() as replay_port:
         pass
     server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "serve", "--db", url,
-                               "--port", str(port), "--replay-port", str(replay_port)],
+                               "--port", str(port), "--replay-port", str(replay_port),
+                               "--workers", str(workers)],
                               cwd=REPO, env=env, stdout=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     wait_up(base)
@@ -379,10 +386,14 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc): the server's own cost,
-    which, unlike latency, does not depend on how busy the rest of the machine is."""
+    """User + system CPU time of a process and its live children so far (Linux /proc): the
+    server's own cost (all its workers), which, unlike latency, does not depend on how busy
+    the rest of the machine is."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(kid)) for kid in kids)
 
 
 class socket_port:

@@ -580,6 +580,13 @@ ADARCHIVE_WORKBENCH_UPLOAD_MAX = 2147483648
 # query; emptied whenever the index takes in new or changed adverts. 0: off.
 ADARCHIVE_WORKBENCH_SEARCH_CACHE = 256
 
+# Processes serving the workbench (`adarchive serve --workers N`): forked
+# workers sharing the port, so requests use every core (one Python process
+# serves on one). Sessions, the login throttle and the audit chain live in the
+# store, so the processes agree; each keeps its own result cache. 1: one
+# process, as before (benchmarks: bench/workbench_search.py --workers N).
+ADARCHIVE_WORKBENCH_WORKERS = 1
+
 # Largest photo an investigator may upload to search by (bytes). The request is
 # refused (413) as soon as it is known to be larger, before it is read; the
 # upload is only ever held in memory or a temporary file, never stored.

@@ -52,6 +52,9 @@ async def _every(wb: Workbench, seconds: float) -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     wb: Workbench = app.state.workbench
+    if not app.state.anchor:  # a forked worker: the parent anchors (crawler/workbench/prefork.py)
+        yield
+        return
     await _safely(wb, "workbench started")
     interval = float(setting("ADARCHIVE_WORKBENCH_AUDIT_ANCHOR_INTERVAL"))
     task = asyncio.create_task(_every(wb, interval)) if interval > 0 else None

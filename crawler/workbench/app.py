@@ -25,8 +25,13 @@ def create_app(
     *,
     secure_cookies: bool,
     replay: ReplayConfig | None = None,
+    anchor: bool = True,
 ) -> Starlette:
-    """The application; ``secure_cookies`` is on whenever the server is not on loopback."""
+    """The application; ``secure_cookies`` is on whenever the server is not on loopback.
+
+    ``anchor``: the application writes its audit head into the custody chain at
+    start, periodically and at stop (off in forked workers: their parent does it).
+    """
     routes = [
         Route("/", pages.home),
         Route("/login", pages.login_page, methods=["GET"]),
@@ -54,6 +59,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=anchoring.lifespan)  # audit head into custody
     app.state.workbench = Workbench(factory, data_root, secure_cookies)
+    app.state.anchor = anchor
     app.state.replay = replay  # the replay origin's links (None: replay not served)
     app.state.photo_search = photos = photopages.PhotoSearch.from_settings()
     limits = {**upload_limits(), "/search/photo": photos.body_limit}

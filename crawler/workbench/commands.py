@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 from crawler.workbench.roles import ROLES
 from crawler.workbench.totpcommand import register_totp
@@ -33,12 +33,20 @@ def _factory(db: str | None, *, must_exist: bool):  # type: ignore[no-untyped-de
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from crawler.configuration import ConfigError, setting
     from crawler.store.db import sqlite_path
     from crawler.workbench.accounts import list_users
+    from crawler.workbench.anchoring import anchor_audit
     from crawler.workbench.app import create_app, is_loopback
+    from crawler.workbench.prefork import serve_all, serve_forked
     from crawler.workbench.replay_origin import ReplayConfig, ReplayConfigError, create_replay_app
     from crawler.workbench.totpseal import key_path, seal_clear_secrets
 
+    workers = (
+        args.workers if args.workers is not None else int(setting("ADARCHIVE_WORKBENCH_WORKERS"))
+    )
+    if workers < 1:
+        raise ConfigError(f"ADARCHIVE_WORKBENCH_WORKERS / --workers: 1 or more, not {workers}")
     url, factory = _factory(args.db, must_exist=True)
     path = sqlite_path(url)
     data_root = Path(args.data) if args.data else (path.parent if path else Path("adarchive-data"))
@@ -49,7 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"the replay origin must listen on another host than the workbench ({args.host}): "
             "ports alone share cookies (--replay-host, ADARCHIVE_WORKBENCH_REPLAY_HOST)"
         )
-    app = create_app(factory, data_root.resolve(), secure_cookies=secure, replay=replay)
+    app = create_app(factory, data_root.resolve(), secure_cookies=secure, replay=replay,
+                     anchor=workers == 1)  # forked: the parent anchors, once  # fmt: skip
     replay_app = create_replay_app(factory, data_root.resolve(), replay)
     with factory() as session:
         indexed = app.state.workbench.refresher.prime(session)
@@ -70,24 +79,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not replay.public_url.startswith("https://") and not is_loopback(replay.host):
         print("workbench: the replay origin needs HTTPS off loopback (docs/workbench.md)",
               flush=True)  # fmt: skip
-    print(f"workbench: http://{args.host}:{args.port}/", flush=True)
-    servers = [
-        uvicorn.Server(
-            uvicorn.Config(a, host=h, port=p, log_level=args.log_level, access_log=False)
-        )  # fmt: skip
+    configs = [
+        uvicorn.Config(a, host=h, port=p, log_level=args.log_level, access_log=False)
         for a, h, p in ((app, args.host, args.port), (replay_app, replay.host, replay.port))
     ]
-    asyncio.run(_serve_all(servers))
-    return 0
+    if workers == 1:
+        print(f"workbench: http://{args.host}:{args.port}/", flush=True)
+        asyncio.run(serve_all([(uvicorn.Server(config), None) for config in configs]))
+        return 0
+    print(f"workbench: http://{args.host}:{args.port}/ ({workers} worker processes)", flush=True)
+    wb = app.state.workbench
+    engine = factory.kw["bind"]
+    engine.dispose()  # no pooled connection is shared across the fork
 
+    def anchor(reason: str) -> None:
+        try:
+            anchor_audit(wb, reason)
+        except Exception:  # anchoring must never take the workbench down
+            logging.getLogger(__name__).exception("could not anchor the audit head (%s)", reason)
+        engine.dispose()  # nor one the parent made since
 
-async def _serve_all(servers: list[Any]) -> None:
-    """Both listeners in one process; when one stops (a signal, a bind error) both stop."""
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
-    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for server in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
+    return serve_forked(
+        configs,
+        workers,
+        after_fork=lambda: engine.dispose(close=False),
+        anchor=anchor,
+        interval=float(setting("ADARCHIVE_WORKBENCH_AUDIT_ANCHOR_INTERVAL")),
+    )
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -164,6 +182,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(default: ADARCHIVE_WORKBENCH_REPLAY_HOST, 127.0.0.2)")  # fmt: skip
     p.add_argument("--replay-port", type=int, help="its port "
                    "(default: ADARCHIVE_WORKBENCH_REPLAY_PORT, 8001)")  # fmt: skip
+    p.add_argument("--workers", type=int, metavar="N", help="server processes sharing the port "
+                   "(default: ADARCHIVE_WORKBENCH_WORKERS)")  # fmt: skip
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("users", help="workbench accounts")

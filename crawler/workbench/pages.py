@@ -22,7 +22,7 @@ from crawler.store.models import Ad, Crawl, Link, Network, Platform, utc
 from crawler.workbench import adview, audit, casepages, networkdata, secondfactor
 from crawler.workbench.accounts import AccountError, add_user, check_password, list_users
 from crawler.workbench.roles import ROLES, allowed
-from crawler.workbench.search import SearchError, SearchRequest, platforms, search
+from crawler.workbench.search import SearchError, SearchRequest, search
 from crawler.workbench.sessions import Login, find_session, open_session, revoke
 from crawler.workbench.throttle import is_throttled
 from crawler.workbench.totppages import ask_code
@@ -167,7 +167,7 @@ def search_page(request: Request, db: Session, login: Login) -> Response:
         q=q,
         errors=errors,
         result=result,
-        platforms=platforms(db),
+        platforms=workbench(request).platform_names(db),
         page_url=lambda n: "/search?" + urlencode({**params, "page": n}),
         panel=casepages.identifier_panel(db, login, result.identifier if result else None),
     )

@@ -10,6 +10,7 @@ before the handler runs. There is no route that skips these checks.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from crawler.workbench import audit
 from crawler.workbench.roles import PERMISSIONS, allowed
+from crawler.workbench.search import platforms
 from crawler.workbench.searchindex import Refresher
 from crawler.workbench.sessions import Login, find_session
 
@@ -34,7 +36,11 @@ TEMPLATES = Environment(
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates are package files: no stat() of each one per request
 )
+PLATFORMS_TTL = 30.0
+"""Seconds a process keeps the platform names of the search form (a platform appears
+with its first crawl: at worst a new one is offered half a minute late)."""
 
 
 @dataclass
@@ -46,6 +52,16 @@ class Workbench:
     secure_cookies: bool
     refresher: Refresher = field(default_factory=Refresher)
     """Keeps this store's search index fresh (one per application, so one per store)."""
+    _platforms: tuple[float, list[str]] = field(default=(float("-inf"), []), init=False, repr=False)
+
+    def platform_names(self, db: Session) -> list[str]:
+        """The platforms' names, read from the store at most every :data:`PLATFORMS_TTL` s."""
+        read_at, names = self._platforms
+        now = time.monotonic()
+        if now - read_at >= PLATFORMS_TTL:
+            names = platforms(db)
+            self._platforms = (now, names)
+        return names
 
 
 def workbench(request: Request) -> Workbench:
