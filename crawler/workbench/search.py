@@ -541,20 +541,34 @@ def _pg_search(session: Session, req: SearchRequest, crit: _Criteria) -> SearchR
         ordered = list(found or ())
         page, offset = _page_number(req, len(ordered))
         return crit.page(session, ordered[offset : offset + PAGE_SIZE], len(ordered), page)
-    # The words alone: count them (one word: its range of the word index, nothing
-    # else), then walk newest first until the page is full.
-    word = vocabulary.get(crit.content.text) if isinstance(crit.content, Term) else None
-    if word is not None and len(word) == 1:
-        counted = f"SELECT count(*) FROM ad_word WHERE word_id = {params.bind(word[0])}"
-    else:
-        counted = f"SELECT count(*) {where}"
-    total = int(session.scalar(text(counted), params.values))
+    # The words alone: count them, then walk newest first until the page is full.
+    total = int(session.scalar(text(_pg_count(crit.content, vocabulary, params, where)),
+                               params.values))  # fmt: skip
     if not total:
         return crit.empty()
     page, offset = _page_number(req, total)
     tail = f" {order} LIMIT {PAGE_SIZE} OFFSET {offset}"
     page_ids = list(session.scalars(text(f"SELECT {key} {where}{tail}"), params.values))
     return crit.page(session, page_ids, total, page)
+
+
+def _pg_count(node: Node, vocabulary: dict[str, list[int]], params: _Params, where: str) -> str:
+    """The SQL counting the adverts matching a query alone: where a word of its top-level
+    AND is found in one vocabulary word, over that word's range of the word index, the
+    rest of the query checked on those adverts only; otherwise over ``where``."""
+    children = list(node.nodes) if isinstance(node, And) else [node]
+    for i, child in enumerate(children):
+        if isinstance(child, Term) and len(vocabulary.get(child.text) or ()) == 1:
+            rest = children[:i] + children[i + 1 :]
+            sql = f"SELECT count(*) FROM ad_word WHERE word_id = {params.bind(vocabulary[child.text][0])}"
+            if not rest:
+                return sql
+            compile_ = _PgWhere(vocabulary, params)
+            condition = compile_(rest[0] if len(rest) == 1 else And(tuple(rest)))
+            if not compile_.uses_doc:  # else the trigram index's bitmaps read less
+                return f"{sql} AND {condition.replace('{key}', 'ad_id')}"
+            break
+    return f"SELECT count(*) {where}"
 
 
 def _dense(session: Session, hits: int, offset: int) -> bool:
