@@ -194,7 +194,10 @@ def _vocabulary(session: Session, node: Node) -> dict[str, list[int]]:
     """The vocabulary words (ids) containing each word of the query the word index may
     serve, in one statement over the vocabulary's trigram index; at most
     :data:`MAX_EXPANSION` + 1 each (more means: leave it to the trigram index)."""
-    wanted = sorted(_word_terms(node))
+    wanted = _word_terms(node)
+    if isinstance(node, Or):  # the count looks each branch up on its own
+        wanted = wanted.union(*(_word_terms(c) for c in node.nodes))
+    wanted = sorted(wanted)
     if not wanted:
         return {}
     params = _Params()
@@ -556,6 +559,8 @@ def _pg_count(node: Node, vocabulary: dict[str, list[int]], params: _Params, whe
     """The SQL counting the adverts matching a query alone: where a word of its top-level
     AND is found in one vocabulary word, over that word's range of the word index, the
     rest of the query checked on those adverts only; otherwise over ``where``."""
+    if isinstance(node, Or):
+        return _pg_count_union(node, vocabulary, params)
     children = list(node.nodes) if isinstance(node, And) else [node]
     for i, child in enumerate(children):
         if isinstance(child, Term) and len(vocabulary.get(child.text) or ()) == 1:
@@ -569,6 +574,23 @@ def _pg_count(node: Node, vocabulary: dict[str, list[int]], params: _Params, whe
                 return f"{sql} AND {condition.replace('{key}', 'ad_id')}"
             break
     return f"SELECT count(*) {where}"
+
+
+def _pg_count_union(node: Or, vocabulary: dict[str, list[int]], params: _Params) -> str:
+    """The SQL counting the adverts matching any branch of an OR: the union of each
+    branch's ids, a word's from the word index (one condition over the text would
+    recheck every trigram candidate of every branch)."""
+    branches = []
+    for child in node.nodes:
+        compile_ = _PgWhere(vocabulary, params)
+        ids = vocabulary.get(child.text) if isinstance(child, Term) else None
+        if ids is not None and len(ids) <= MAX_EXPANSION:
+            branches.append(compile_.words(ids))
+            continue
+        condition = compile_(child)
+        table, key = ("ad_search", "ad_id") if compile_.uses_doc else ("ad", "id")
+        branches.append(f"SELECT {key} FROM {table} WHERE {condition.replace('{key}', key)}")
+    return "SELECT count(*) FROM (" + " UNION ".join(f"({b})" for b in branches) + ") AS hits"
 
 
 def _dense(session: Session, hits: int, offset: int) -> bool:
