@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from conftest import migrated_sqlite
 from crawler.store.db import open_store
@@ -54,6 +55,17 @@ QUERIES = [
     "요리 -수업",
     "lessons -ab",
     "(東京 OR piano) 教室",
+    # the word index (PostgreSQL): inside a word, in several words, NOT and OR of words
+    "iano",
+    "pianos",
+    "lessons -evening",
+    "repair -piano -tuning",
+    "-lessons -piano",
+    "tutor OR 東京",
+    "guitar OR tuning OR repair",
+    '"piano lessons" OR tuning',
+    "lessons evenings",
+    "full-width",
 ]
 
 # Invented names and places, several scripts (a name per advert, a place per advert).
@@ -195,6 +207,10 @@ def test_changed_adverts_are_reindexed(store_url: str) -> None:
         assert refresh(s) == 1
         assert {a["title"] for a in search(s, SearchRequest(text="cello")).ads} == {"Cello lessons"}
         assert search(s, SearchRequest(text="guitar")).total == 0
+        if store_url.startswith("postgresql"):  # the word index followed the change
+            held = "SELECT w.word FROM ad_word a JOIN search_word w ON w.id = a.word_id"
+            now = set(s.scalars(text(f"{held} WHERE a.ad_id = :ad"), {"ad": ad.id}))
+            assert "cello" in now and "guitar" not in now and "evenings" in now
 
 
 FIELD_QUERIES: list[tuple[dict[str, str], set[int]]] = [
@@ -230,6 +246,20 @@ def test_bigrams_only_for_unspaced_scripts() -> None:
     assert is_gram("料理") and is_gram("요리") and is_gram("ทำ")
     assert not is_gram("ab") and not is_gram("東") and not is_gram("東a")
     assert grams("東京の料理 ab") == {"東京", "京の", "の料", "料理"}
+
+
+def test_word_index_holds_whole_words_of_spaced_scripts() -> None:
+    from crawler.workbench.searchquery import is_word, words
+
+    assert words("piano lessons, 50_50 ab 東京の料理 москва x1y2z3") == {
+        "piano", "lessons", "москва", "x1y2z3"
+    }  # fmt: skip
+    assert words("abc東京def") == {"abc", "def"}  # an unspaced script ends a word
+    assert is_word("iano") and is_word("уроки") and is_word("x1y")
+    # Words with a space, punctuation or an unspaced script, or shorter than three
+    # characters, may span words: they are not looked up in the word index.
+    for term in ("piano lessons", "50_50", "full-width", "ab", "東京の", "abc東"):
+        assert not is_word(term), term
 
 
 def test_refresher_indexes_only_past_its_watermark(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,26 +1,28 @@
 """Advert search: text (the query grammar), identifier, photo, name, location, platform, dates.
 
-A search runs in the same steps on both engines:
-
-1. Each criterion that picks adverts by their content gives the set of
-   matching advert ids from an index: a text query, and the name and
-   location words with it, become one FTS5 ``MATCH`` over the trigram table
-   (SQLite; the index intersects their hit lists) or one ``WHERE`` over the
-   pg_trgm-indexed ``ad_search.doc`` (PostgreSQL); two-character words of
-   unspaced scripts (Japanese, Korean, Thai...) come from the bigram table
-   ``ad_gram``; an identifier from its unique (kind, value digest) key; a
-   photo from the pHash index (:mod:`crawler.workbench.photosearch`). On
-   SQLite, ids picked by the text index alone stay in the engine's JSON
-   array (never a Python set); other sets are intersected in Python.
-2. The column filters (platform, dates, name, location) and the page are SQL
-   over ``ad`` (or ``ad_search`` when a name or location is given: one row
-   holds every filtered column); the id set goes in as one parameter
-   (``json_each`` on SQLite, an array on PostgreSQL). Newest sighting first.
-3. The count is the size of the id set when no column filter applies; with
-   column filters, every filtered hit is listed newest first in one pass
-   (the count is its length, the page a slice): always exact. PostgreSQL
-   does the same, except for text alone: a ``count(*)``, then a walk of
-   ``ad_search``'s recency index that stops when the page is full.
+1. Each criterion that picks adverts by their content is answered from an
+   index: a text query, and the name and location words with it, as one
+   tree; two-character words of unspaced scripts (Japanese, Korean, Thai...)
+   come from the bigram table ``ad_gram``; an identifier from its unique
+   (kind, value digest) key; a photo from the pHash index
+   (:mod:`crawler.workbench.photosearch`).
+2. SQLite: the tree is one FTS5 ``MATCH`` over the trigram table (the index
+   intersects the words' hit lists); ids picked by it alone stay in the
+   engine's JSON array (never a Python set), other id sets are intersected
+   in Python. The column filters (platform, dates, name, location) and the
+   page are then SQL over ``ad`` (or ``ad_search`` when a name or location is
+   given: one row holds every filtered column); with column filters every
+   filtered hit is listed newest first in one pass (the count is its length,
+   the page a slice), without them the count is the size of the id set.
+3. PostgreSQL: the tree is one condition the planner combines. A word that
+   lies inside one word of the text (:func:`~crawler.workbench.searchquery.is_word`)
+   and is contained in few words of the vocabulary is looked up in the word
+   index (``search_word`` -> ``ad_word``: exact, no text is read); phrases,
+   words under an OR, and common syllables use the pg_trgm index on
+   ``ad_search.doc``. With column filters, every hit is listed newest first
+   in one statement; the text alone is counted (over one word's range of the
+   word index, or as the union of an OR's branches, where it can), then the
+   page is a walk of the recency index that stops when it is full.
 
 Both engines look for the same normalised substring in the same normalised
 text, so they agree (tests/test_workbench_search.py). One-character words

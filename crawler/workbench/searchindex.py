@@ -6,6 +6,10 @@ sighting changed), and then, at most every :data:`REFRESH_EVERY` seconds,
 when a cheap watermark (the newest advert id and sighting) has moved, only
 for the adverts added or seen again since. Searches therefore never pay for
 a scan of the whole store.
+
+On PostgreSQL the refresh also fills the word index: the vocabulary
+(``search_word``) and which adverts hold which word (``ad_word``), from the
+same normalised text (:func:`crawler.workbench.searchquery.words`).
 """
 
 from __future__ import annotations
