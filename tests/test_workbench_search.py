@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from conftest import migrated_sqlite
 from crawler.store.db import open_store
-from crawler.store.models import Ad, AdIdentifier, Identifier, Platform
+from crawler.store.models import Ad, AdIdentifier, AdSearch, Identifier, Platform
 from crawler.workbench.search import SearchError, SearchRequest, search
 from crawler.workbench.searchindex import refresh
 from crawler.workbench.searchquery import And, Not, Or, QueryError, Term, parse
@@ -300,3 +300,32 @@ def test_results_are_cached_until_the_index_changes(tmp_path) -> None:  # type: 
         again = refresher.cached(req, lambda: search(s, req))
         assert again is not first and again.total == first.total + 1
     assert Refresher(every=0, cache_size=0).cached(req, lambda: 7) == 7
+
+
+def test_a_store_indexed_before_the_word_index_is_searched_after_upgrade(store_url: str) -> None:
+    """Migration 0012 on an existing store: PostgreSQL's index is rebuilt with words."""
+    from sqlalchemy.orm import Session
+
+    from crawler.store.db import make_engine, upgrade_schema
+
+    engine = make_engine(store_url)
+    upgrade_schema(engine, "0011")
+    with Session(engine) as s:
+        p = Platform(name="board")
+        s.add(p)
+        s.flush()
+        ad = Ad(platform_id=p.id, external_id="1", url="http://127.0.0.10/1", first_seen=T0,
+                last_seen=T0, title="Piano lessons", text_sha256="a" * 64)  # fmt: skip
+        s.add(ad)
+        s.flush()
+        # indexed as 0011 knew it: the text, no words
+        s.add(AdSearch(ad_id=ad.id, text_sha256=ad.text_sha256, last_seen=T0, first_seen=T0,
+                       doc="piano lessons", platform_id=p.id))  # fmt: skip
+        s.commit()
+    engine.dispose()
+    factory = open_store(store_url, create=False)  # upgraded to the newest schema
+    with factory() as s:
+        again = refresh(s)
+        assert again == (1 if store_url.startswith("postgresql") else 0)
+        for query in ("piano", "iano", "lessons -guitar", "piano OR guitar"):
+            assert search(s, SearchRequest(text=query)).total == 1, query
