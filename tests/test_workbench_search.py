@@ -329,3 +329,16 @@ def test_a_store_indexed_before_the_word_index_is_searched_after_upgrade(store_u
         assert again == (1 if store_url.startswith("postgresql") else 0)
         for query in ("piano", "iano", "lessons -guitar", "piano OR guitar"):
             assert search(s, SearchRequest(text=query)).total == 1, query
+
+
+def test_not_means_not_among_the_indexed_adverts(store_url: str) -> None:
+    """An advert the index has not seen yet matches no query, NOT ones included."""
+    factory = _fill(store_url)
+    with factory() as s:  # type: ignore[operator]
+        s.add(Ad(platform_id=1, external_id="new", url="http://127.0.0.10/new", first_seen=T0,
+                 last_seen=T0 + timedelta(days=30), title="Piano lessons", text_sha256="f" * 64))  # fmt: skip
+        s.commit()
+        for query in ("NOT piano", "-guitar", "lessons -guitar"):
+            ids = {a["title"] for a in search(s, SearchRequest(text=query)).ads}
+            assert "Piano lessons" not in ids, query
+        assert search(s, SearchRequest(text="NOT piano")).total == len(TEXTS) - 4

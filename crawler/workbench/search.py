@@ -176,8 +176,8 @@ MAX_EXPANSION = 8
 inside more (a common syllable) is found by the trigram index, which then reads less."""
 
 
-def _word_pattern(term: str) -> str:
-    """The LIKE pattern of the vocabulary words containing ``term``."""
+def _contains(term: str) -> str:
+    """The LIKE pattern of a text (a vocabulary word, a document) containing ``term``."""
     return "%" + _escape_like(term) + "%"
 
 
@@ -204,7 +204,7 @@ def _vocabulary(session: Session, node: Node) -> dict[str, list[int]]:
         return {}
     params = _Params()
     columns = ", ".join(
-        f"ARRAY(SELECT id FROM search_word WHERE word LIKE {params.bind(_word_pattern(w))}"
+        f"ARRAY(SELECT id FROM search_word WHERE word LIKE {params.bind(_contains(w))}"
         f" LIMIT {MAX_EXPANSION + 1})"
         for w in wanted
     )
@@ -222,7 +222,15 @@ class _PgWhere:
     def __init__(self, vocabulary: dict[str, list[int]], params: _Params) -> None:
         self.vocabulary, self.params = vocabulary, params
         self.uses_doc = False
-        """Whether the condition reads ``ad_search.doc`` (else any id column will do)."""
+        """Whether the condition reads ``ad_search.doc``."""
+        self.negates = False
+        """Whether it has a NOT: then it must run over ``ad_search``, or an advert not
+        indexed yet would match every NOT (on SQLite too, NOT means "of the indexed")."""
+
+    def table(self) -> tuple[str, str]:
+        """The table (and its advert id) the condition runs over: ``ad`` where it can,
+        whose covering indexes hold every filtered column."""
+        return ("ad_search", "ad_id") if self.uses_doc or self.negates else ("ad", "id")
 
     def words(self, ids: list[int]) -> str:
         """SQL selecting the adverts holding one of the vocabulary words ``ids``."""
@@ -238,13 +246,14 @@ class _PgWhere:
             return f"{{key}} IN ({self.words(ids)})"
         if len(term) >= 3:
             self.uses_doc = True
-            return f"doc LIKE {self.params.bind(_word_pattern(term))}"
+            return f"doc LIKE {self.params.bind(_contains(term))}"
         return f"{{key}} IN ({_short_term(term, self.params, 'strpos')})"
 
     def __call__(self, node: Node, conjunctive: bool = True) -> str:
         if isinstance(node, Term):
             return self.term(node.text, conjunctive)
         if isinstance(node, Not):
+            self.negates = True
             return f"NOT ({self(node.node, conjunctive)})"
         inner = conjunctive and isinstance(node, And)
         joiner = " AND " if isinstance(node, And) else " OR "
@@ -525,10 +534,10 @@ def _pg_search(session: Session, req: SearchRequest, crit: _Criteria) -> SearchR
     vocabulary = _vocabulary(session, crit.content)
     compile_ = _PgWhere(vocabulary, params)
     condition = compile_(crit.content)
-    table, key = ("ad_search", "ad_id") if compile_.uses_doc or crit.fields else ("ad", "id")
+    table, key = ("ad_search", "ad_id") if crit.fields else compile_.table()
     clauses = [condition.replace("{key}", key)]
     for label, norm in crit.fields:
-        clauses.append(f"{label} LIKE {params.bind(_word_pattern(norm))}")
+        clauses.append(f"{label} LIKE {params.bind(_contains(norm))}")
     if req.platform:
         clauses.append(
             f"platform_id = (SELECT id FROM platform WHERE name = {params.bind(req.platform)})"
@@ -590,7 +599,7 @@ def _pg_count_union(node: Or, vocabulary: dict[str, list[int]], params: _Params)
             branches.append(compile_.words(ids))
             continue
         condition = compile_(child)
-        table, key = ("ad_search", "ad_id") if compile_.uses_doc else ("ad", "id")
+        table, key = compile_.table()
         branches.append(f"SELECT {key} FROM {table} WHERE {condition.replace('{key}', key)}")
     return "SELECT count(*) FROM (" + " UNION ".join(f"({b})" for b in branches) + ") AS hits"
 
