@@ -179,6 +179,10 @@ _UNSPACED = (
 )
 
 
+_UNSPACED_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _UNSPACED)
+_UNSPACED_RUN = re.compile(f"[{_UNSPACED_CLASS}]{{2,}}")
+
+
 def unspaced(char: str) -> bool:
     code = ord(char)
     return any(lo <= code <= hi for lo, hi in _UNSPACED)
@@ -190,13 +194,14 @@ def is_gram(term: str) -> bool:
 
 
 def grams(doc: str) -> set[str]:
-    """The two-character sequences of ``doc`` that :func:`is_gram` would look up."""
-    return {doc[i : i + 2] for i in range(len(doc) - 1) if is_gram(doc[i : i + 2])}
+    """The two-character sequences of ``doc`` that :func:`is_gram` would look up: those
+    inside runs of unspaced scripts (a text without any is not walked character by
+    character)."""
+    return {run[i : i + 2] for run in _UNSPACED_RUN.findall(doc) for i in range(len(run) - 1)}
 
 
 # A word, for the word index: a maximal run of letters and digits of spaced
 # scripts (an unspaced script's run is a whole sentence, not a word).
-_UNSPACED_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _UNSPACED)
 _WORD = re.compile(f"[^\\W_{_UNSPACED_CLASS}]+")
 MIN_WORD = 3
 """Shortest word indexed (a trigram index needs three characters too)."""
