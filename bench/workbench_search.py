@@ -165,7 +165,8 @@ def prepare(url: str) -> None:
         return
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        for table in ("ad", "ad_search", "ad_gram", "ad_identifier", "identifier", "platform"):
+        for table in ("ad", "ad_search", "ad_gram", "ad_word", "search_word", "ad_identifier",
+                      "identifier", "platform"):  # fmt: skip
             conn.execute(text(f"VACUUM ANALYZE {table}"))
     engine.dispose()
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from conftest import migrated_sqlite
 from crawler.store.db import open_store
-from crawler.store.models import Ad, AdIdentifier, Identifier, Platform
+from crawler.store.models import Ad, AdIdentifier, AdSearch, Identifier, Platform
 from crawler.workbench.search import SearchError, SearchRequest, search
 from crawler.workbench.searchindex import refresh
 from crawler.workbench.searchquery import And, Not, Or, QueryError, Term, parse
@@ -54,6 +55,17 @@ QUERIES = [
     "요리 -수업",
     "lessons -ab",
     "(東京 OR piano) 教室",
+    # the word index (PostgreSQL): inside a word, in several words, NOT and OR of words
+    "iano",
+    "pianos",
+    "lessons -evening",
+    "repair -piano -tuning",
+    "-lessons -piano",
+    "tutor OR 東京",
+    "guitar OR tuning OR repair",
+    '"piano lessons" OR tuning',
+    "lessons evenings",
+    "full-width",
 ]
 
 # Invented names and places, several scripts (a name per advert, a place per advert).
@@ -195,6 +207,10 @@ def test_changed_adverts_are_reindexed(store_url: str) -> None:
         assert refresh(s) == 1
         assert {a["title"] for a in search(s, SearchRequest(text="cello")).ads} == {"Cello lessons"}
         assert search(s, SearchRequest(text="guitar")).total == 0
+        if store_url.startswith("postgresql"):  # the word index followed the change
+            held = "SELECT w.word FROM ad_word a JOIN search_word w ON w.id = a.word_id"
+            now = set(s.scalars(text(f"{held} WHERE a.ad_id = :ad"), {"ad": ad.id}))
+            assert "cello" in now and "guitar" not in now and "evenings" in now
 
 
 FIELD_QUERIES: list[tuple[dict[str, str], set[int]]] = [
@@ -230,6 +246,20 @@ def test_bigrams_only_for_unspaced_scripts() -> None:
     assert is_gram("料理") and is_gram("요리") and is_gram("ทำ")
     assert not is_gram("ab") and not is_gram("東") and not is_gram("東a")
     assert grams("東京の料理 ab") == {"東京", "京の", "の料", "料理"}
+
+
+def test_word_index_holds_whole_words_of_spaced_scripts() -> None:
+    from crawler.workbench.searchquery import is_word, words
+
+    assert words("piano lessons, 50_50 ab 東京の料理 москва x1y2z3") == {
+        "piano", "lessons", "москва", "x1y2z3"
+    }  # fmt: skip
+    assert words("abc東京def") == {"abc", "def"}  # an unspaced script ends a word
+    assert is_word("iano") and is_word("уроки") and is_word("x1y")
+    # Words with a space, punctuation or an unspaced script, or shorter than three
+    # characters, may span words: they are not looked up in the word index.
+    for term in ("piano lessons", "50_50", "full-width", "ab", "東京の", "abc東"):
+        assert not is_word(term), term
 
 
 def test_refresher_indexes_only_past_its_watermark(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -270,3 +300,45 @@ def test_results_are_cached_until_the_index_changes(tmp_path) -> None:  # type: 
         again = refresher.cached(req, lambda: search(s, req))
         assert again is not first and again.total == first.total + 1
     assert Refresher(every=0, cache_size=0).cached(req, lambda: 7) == 7
+
+
+def test_a_store_indexed_before_the_word_index_is_searched_after_upgrade(store_url: str) -> None:
+    """Migration 0012 on an existing store: PostgreSQL's index is rebuilt with words."""
+    from sqlalchemy.orm import Session
+
+    from crawler.store.db import make_engine, upgrade_schema
+
+    engine = make_engine(store_url)
+    upgrade_schema(engine, "0011")
+    with Session(engine) as s:
+        p = Platform(name="board")
+        s.add(p)
+        s.flush()
+        ad = Ad(platform_id=p.id, external_id="1", url="http://127.0.0.10/1", first_seen=T0,
+                last_seen=T0, title="Piano lessons", text_sha256="a" * 64)  # fmt: skip
+        s.add(ad)
+        s.flush()
+        # indexed as 0011 knew it: the text, no words
+        s.add(AdSearch(ad_id=ad.id, text_sha256=ad.text_sha256, last_seen=T0, first_seen=T0,
+                       doc="piano lessons", platform_id=p.id))  # fmt: skip
+        s.commit()
+    engine.dispose()
+    factory = open_store(store_url, create=False)  # upgraded to the newest schema
+    with factory() as s:
+        again = refresh(s)
+        assert again == (1 if store_url.startswith("postgresql") else 0)
+        for query in ("piano", "iano", "lessons -guitar", "piano OR guitar"):
+            assert search(s, SearchRequest(text=query)).total == 1, query
+
+
+def test_not_means_not_among_the_indexed_adverts(store_url: str) -> None:
+    """An advert the index has not seen yet matches no query, NOT ones included."""
+    factory = _fill(store_url)
+    with factory() as s:  # type: ignore[operator]
+        s.add(Ad(platform_id=1, external_id="new", url="http://127.0.0.10/new", first_seen=T0,
+                 last_seen=T0 + timedelta(days=30), title="Piano lessons", text_sha256="f" * 64))  # fmt: skip
+        s.commit()
+        for query in ("NOT piano", "-guitar", "lessons -guitar"):
+            ids = {a["title"] for a in search(s, SearchRequest(text=query)).ads}
+            assert "Piano lessons" not in ids, query
+        assert search(s, SearchRequest(text="NOT piano")).total == len(TEXTS) - 4

@@ -572,6 +572,37 @@ class AdGram(Base):
     ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), primary_key=True, index=True)
 
 
+class SearchWord(Base):
+    """The vocabulary of the word index: every word (see
+    :func:`crawler.workbench.searchquery.words`) some advert's text holds or held.
+
+    A query word is expanded through it (every word containing it, found with
+    a pg_trgm index on ``word``) and its adverts read from ``ad_word``. Words
+    are never removed: one no advert holds any more maps to no advert.
+    PostgreSQL only (SQLite's FTS5 trigram index counts a word from its own
+    lists); the table exists on both engines so the schema is one.
+    """
+
+    __tablename__ = "search_word"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    word: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class AdWord(Base):
+    """Which adverts hold which word of the vocabulary (PostgreSQL; migration 0012).
+
+    An exact count of a common word is then an index-only walk of its
+    ``(word_id, ad_id)`` range, not a recheck of every trigram candidate's text
+    (crawler/workbench/searchindex.py fills it with ``ad_search``).
+    """
+
+    __tablename__ = "ad_word"
+
+    word_id: Mapped[int] = mapped_column(ForeignKey("search_word.id"), primary_key=True)
+    ad_id: Mapped[int] = mapped_column(ForeignKey("ad.id"), primary_key=True, index=True)
+
+
 class LinkDecision(Base):
     """A reviewer's word on the link between two adverts: accept, reject or a note.
 
@@ -735,7 +766,7 @@ class WorkbenchPendingLogin(Base):
     address: Mapped[str | None] = mapped_column(String(64))
 
 
-SEARCH_INDEX_NAMES = ("ad_fts", "ix_ad_search_doc_trgm")
+SEARCH_INDEX_NAMES = ("ad_fts", "ix_ad_search_doc_trgm", "ix_search_word_trgm")
 """Engine-specific search structures the migration makes outside the models."""
 
 

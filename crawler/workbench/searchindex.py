@@ -6,6 +6,10 @@ sighting changed), and then, at most every :data:`REFRESH_EVERY` seconds,
 when a cheap watermark (the newest advert id and sighting) has moved, only
 for the adverts added or seen again since. Searches therefore never pay for
 a scan of the whole store.
+
+On PostgreSQL the refresh also fills the word index: the vocabulary
+(``search_word``) and which adverts hold which word (``ad_word``), from the
+same normalised text (:func:`crawler.workbench.searchquery.words`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,24 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from crawler.store.models import Ad, AdGram, AdSearch
-from crawler.workbench.searchquery import grams, normalise
+from crawler.store.models import Ad, AdGram, AdSearch, AdWord
+from crawler.workbench.searchquery import grams, normalise, words
 
 T = TypeVar("T")
 REFRESH_EVERY = 10.0
@@ -94,6 +111,7 @@ def refresh(session: Session, since: Watermark | None = None) -> int:
 
 
 def _write(session: Session, rows: list[Any]) -> None:
+    postgres = session.get_bind().dialect.name == "postgresql"
     new = [
         {
             "ad_id": r.id,
@@ -136,9 +154,37 @@ def _write(session: Session, rows: list[Any]) -> None:
             ],  # fmt: skip
         )
         session.execute(delete(AdGram).where(AdGram.ad_id.in_([c["ad_id"] for c in changed])))
+        if postgres:
+            session.execute(delete(AdWord).where(AdWord.ad_id.in_([c["ad_id"] for c in changed])))
     pairs = [{"gram": g, "ad_id": row["ad_id"]} for row in new for g in sorted(grams(row["doc"]))]
     if pairs:
         session.execute(insert(AdGram), pairs)
+    if postgres:
+        _write_words(session, [(row["ad_id"], w) for row in new for w in sorted(words(row["doc"]))])
+
+
+def _write_words(session: Session, pairs: list[tuple[int, str]]) -> None:
+    """PostgreSQL: add the batch's new words to the vocabulary, then its (word, advert)
+    pairs, each as one statement over two arrays (a row per parameter set would
+    cost more than the rest of the batch)."""
+    if not pairs:
+        return
+    ad_ids, texts = [a for a, _ in pairs], [w for _, w in pairs]
+    session.execute(
+        text(
+            "INSERT INTO search_word (word) SELECT DISTINCT w FROM unnest(:words) AS w"
+            " ORDER BY w ON CONFLICT (word) DO NOTHING"
+        ).bindparams(bindparam("words", sorted(set(texts)), type_=ARRAY(Text())))
+    )
+    session.execute(
+        text(
+            "INSERT INTO ad_word (word_id, ad_id) SELECT sw.id, x.ad_id"
+            " FROM unnest(:ads, :texts) AS x(ad_id, word) JOIN search_word sw ON sw.word = x.word"
+        ).bindparams(
+            bindparam("ads", ad_ids, type_=ARRAY(Integer())),
+            bindparam("texts", texts, type_=ARRAY(Text())),
+        )
+    )
 
 
 class Refresher:

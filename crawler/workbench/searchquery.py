@@ -179,6 +179,10 @@ _UNSPACED = (
 )
 
 
+_UNSPACED_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _UNSPACED)
+_UNSPACED_RUN = re.compile(f"[{_UNSPACED_CLASS}]{{2,}}")
+
+
 def unspaced(char: str) -> bool:
     code = ord(char)
     return any(lo <= code <= hi for lo, hi in _UNSPACED)
@@ -190,5 +194,25 @@ def is_gram(term: str) -> bool:
 
 
 def grams(doc: str) -> set[str]:
-    """The two-character sequences of ``doc`` that :func:`is_gram` would look up."""
-    return {doc[i : i + 2] for i in range(len(doc) - 1) if is_gram(doc[i : i + 2])}
+    """The two-character sequences of ``doc`` that :func:`is_gram` would look up: those
+    inside runs of unspaced scripts (a text without any is not walked character by
+    character)."""
+    return {run[i : i + 2] for run in _UNSPACED_RUN.findall(doc) for i in range(len(run) - 1)}
+
+
+# A word, for the word index: a maximal run of letters and digits of spaced
+# scripts (an unspaced script's run is a whole sentence, not a word).
+_WORD = re.compile(f"[^\\W_{_UNSPACED_CLASS}]+")
+MIN_WORD = 3
+"""Shortest word indexed (a trigram index needs three characters too)."""
+
+
+def is_word(text: str) -> bool:
+    """Whether ``text`` (normalised) lies inside one word wherever it occurs: its
+    matches are then exactly the adverts with an indexed word containing it."""
+    return len(text) >= MIN_WORD and _WORD.fullmatch(text) is not None
+
+
+def words(doc: str) -> set[str]:
+    """The words of ``doc`` (see :func:`is_word`) that the word index holds."""
+    return {w for w in _WORD.findall(doc) if len(w) >= MIN_WORD}
