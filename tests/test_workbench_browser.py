@@ -19,11 +19,10 @@ from workbench_server import (
     PASSWORD,
     ROLES,
     Served,
-    add_users,
-    crawl_store,
     plant_hostile_text,
     serve,
 )
+from workbench_stores import BuiltStore, copy_store
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
 
@@ -45,14 +44,11 @@ MENU = {
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    out = tmp_path_factory.mktemp("workbench-browser")
-    truth = crawl_store(out)
-    db = out / "adarchive.db"
-    hostile = plant_hostile_text(db)
-    add_users(db)
-    for url, proc in serve(db):
-        yield Served(url, db, out, truth, hostile, proc)
+def served(crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    store = copy_store(crawled_store, tmp_path_factory.mktemp("workbench-browser"))
+    hostile = plant_hostile_text(store.db)
+    for url, proc in serve(store.db):
+        yield Served(url, store.db, store.out, store.truth, hostile, proc)
 
 
 @pytest.fixture(scope="module")
