@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["workbench_stores"]  # crawled stores built once per session, copied per module
 REPO = Path(__file__).resolve().parent.parent
 # Workbench passwords are hashed with argon2 at its cheapest here (defined settings, so every
 # CLI and server subprocess inherits them); the production cost, a quarter of a second of CPU

@@ -21,17 +21,12 @@ import pytest
 from PIL import Image, ImageStat
 from pypdf import PdfReader
 from tsa import LocalTSA
+from workbench_stores import BROWSER_PLATFORMS as PLATFORMS
+from workbench_stores import BuiltStore, copy_store
 
-from conftest import FAST, adarchive, start_url_args
-from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
+from conftest import adarchive
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser, pytest.mark.slow]
-
-PLATFORMS = ["kz_board", "th_board", "jp_dating", "kr_board"]
-BROWSER = [
-    "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",
-    "-s", 'ADARCHIVE_BROWSER_ARGS=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]',
-]  # fmt: skip
 
 
 def tool(*cmd: str) -> subprocess.CompletedProcess[str]:
@@ -44,18 +39,14 @@ def squash(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def exhibit(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def exhibit(
+    browser_crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("exhibit")
-    out = root / "data"
-    crawl = adarchive(
-        "crawl", *PLATFORMS, *start_url_args(fixture_web, PLATFORMS), "--out", str(out),
-        *FAST, *BROWSER,
-    )  # fmt: skip
-    assert crawl.returncode == 0, crawl.stdout + crawl.stderr[-3000:]
-    db = out / "adarchive.db"
-    adarchive("analyze", "--db", str(db), check=True)
+    store = copy_store(browser_crawled_store, root / "data")  # crawled and analysed
+    db = store.db
     # Two planted networks: one through the browser platform, one through a Japanese board.
-    networks = fixture_web.truth()["networks"]
+    networks = store.truth["networks"]
     chosen = [
         next(n for n in networks if any(a.startswith(f"{name}:") for a in n["ads"]))
         for name in ("th_board", "jp_dating")

@@ -19,11 +19,10 @@ from workbench_server import (
     PASSWORD,
     ROLES,
     Served,
-    add_users,
-    crawl_store,
     plant_hostile_text,
     serve,
 )
+from workbench_stores import BuiltStore, copy_store
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
 
@@ -45,14 +44,11 @@ MENU = {
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    out = tmp_path_factory.mktemp("workbench-browser")
-    truth = crawl_store(out)
-    db = out / "adarchive.db"
-    hostile = plant_hostile_text(db)
-    add_users(db)
-    for url, proc in serve(db):
-        yield Served(url, db, out, truth, hostile, proc)
+def served(crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    store = copy_store(crawled_store, tmp_path_factory.mktemp("workbench-browser"))
+    hostile = plant_hostile_text(store.db)
+    for url, proc in serve(store.db):
+        yield Served(url, store.db, store.out, store.truth, hostile, proc)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +74,12 @@ class Watch:
                 else self.problems.append(f"request {r.url}"))  # fmt: skip
 
 
-def new_page(browser: Any, served: Served, width: int = 1280) -> tuple[Any, Any, Watch]:
-    context = browser.new_context(viewport={"width": width, "height": 900})
+def new_page(
+    browser: Any, served: Served, width: int = 1280, state: dict[str, Any] | None = None
+) -> tuple[Any, Any, Watch]:
+    """A page in a new browser context; ``state`` (Playwright's storage state) carries a
+    session cookie over from a context that logged in."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, storage_state=state)
     page = context.new_page()
     return context, page, Watch(page, served.url)
 
@@ -288,7 +288,10 @@ def unnamed_controls(page: Any) -> list[str]:
 
 
 def _ops_data(served: Served) -> None:
-    """A schedule, a paused one and a watched phone with hits, for the operations pages."""
+    """A schedule, a paused one and a watched phone with hits, for the operations pages,
+    made by the `adarchive` commands (run one after another in one Python process: seven
+    interpreters importing the CLI cost more than the whole page walk's log-ins)."""
+    import json
     import subprocess
     import sys
 
@@ -298,17 +301,26 @@ def _ops_data(served: Served) -> None:
     (phone,) = served.query(
         "SELECT i.value FROM identifier i JOIN ad_identifier ai ON ai.identifier_id = i.id "
         "WHERE i.kind = 'phone' GROUP BY i.id ORDER BY count(DISTINCT ai.ad_id) DESC LIMIT 1")[0]  # fmt: skip
-    for args in (("schedule", "add", "kz_board", "--every", "6h"),
-                 ("schedule", "add", "uk_directory", "--cron", "0 */6 * * *"),
-                 ("schedule", "pause", "2"),
-                 ("watch", "add", phone, "--note", "case 2026-17"),
-                 ("watch", "hits"),
-                 ("users", "add", "coder", "--role", "analyst", "--password-stdin"),
-                 ("users", "totp", "coder")):  # fmt: skip
-        result = subprocess.run([sys.executable, "-m", "crawler.cli", *args, "--db", db],
-                                input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO,
-                                timeout=300)  # fmt: skip
-        assert result.returncode == 0, result.stderr
+    commands = [[*args, "--db", db] for args in (
+        ("schedule", "add", "kz_board", "--every", "6h"),
+        ("schedule", "add", "uk_directory", "--cron", "0 */6 * * *"),
+        ("schedule", "pause", "2"),
+        ("watch", "add", phone, "--note", "case 2026-17"),
+        ("watch", "hits"),
+        ("users", "add", "coder", "--role", "analyst", "--password-stdin"),  # reads stdin
+        ("users", "totp", "coder"))]  # fmt: skip
+    script = (
+        "import json, sys\n"
+        "from crawler.cli.entry import main\n"
+        "for args in json.loads(sys.argv[1]):\n"
+        "    code = main(args)\n"
+        "    if code:\n"
+        "        sys.exit(f'adarchive {args[:3]}: exit {code}')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(commands)],
+                            input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
     # A crawl still running elsewhere (another host), as its progress rows would show it.
     import sqlite3
 
@@ -332,12 +344,18 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
         0
     ]
     _ops_data(served)
+    # Each role logs in once through the form; its later pages open in fresh contexts
+    # that carry its session cookie (logging in 30 times cost a third of this test).
+    sessions: dict[str, dict[str, Any]] = {}
     for width in (1280, 800):
         for name, role, path in PAGES:
-            context, page, watch = new_page(browser, served, width)
-            if role:
+            context, page, watch = new_page(browser, served, width, sessions.get(role or ""))
+            if role and role not in sessions:
                 log_in(page, served, role)
+                sessions[role] = context.storage_state()
             page.goto(served.url + path.format(ad=ad, network=network))
+            if role:  # still logged in: the page is the role's, not the log-in form
+                assert page.url == served.url + path.format(ad=ad, network=network), name
             if name == "advert-revealed":
                 navigate(page, page.get_by_role("button", name=re.compile("Reveal")).click)
                 page.wait_for_function("Array.from(document.images).every(i => i.complete)")

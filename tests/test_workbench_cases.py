@@ -26,12 +26,11 @@ import pytest
 from test_workbench_browser import CHROMIUM, Watch, log_in, navigate
 from workbench_server import (
     Served,
-    add_users,
-    crawl_store,
     csrf,
     serve,
     wait_for_exports,
 )
+from workbench_stores import BuiltStore, copy_store
 
 from conftest import REPO, adarchive
 
@@ -43,11 +42,9 @@ UPLOAD_MAX = 3_000_000
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    out = tmp_path_factory.mktemp("workbench-cases")
-    truth = crawl_store(out)
-    db = out / "adarchive.db"
-    add_users(db)
+def served(crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    store = copy_store(crawled_store, tmp_path_factory.mktemp("workbench-cases"))
+    out, db, truth = store.out, store.db, store.truth
     keys = out / "keys"
     adarchive("keys", "generate", "--out", str(keys), check=True)
     key = keys / "adarchive-signing-key.pem"

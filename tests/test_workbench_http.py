@@ -13,14 +13,13 @@ from workbench_server import (
     PASSWORD,
     ROLES,
     Served,
-    add_users,
-    crawl_store,
     csrf,
     login,
     plant_hostile_text,
     serve,
     wait_for_exports,
 )
+from workbench_stores import BuiltStore, copy_store
 
 from crawler.store.db import open_store
 from crawler.workbench import audit
@@ -30,14 +29,11 @@ pytestmark = [pytest.mark.crawl]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    out = tmp_path_factory.mktemp("workbench-http")
-    truth = crawl_store(out)
-    db = out / "adarchive.db"
-    hostile = plant_hostile_text(db)
-    add_users(db)
-    for url, proc in serve(db):
-        s = Served(url, db, out, truth, hostile, proc)
+def served(crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    store = copy_store(crawled_store, tmp_path_factory.mktemp("workbench-http"))
+    hostile = plant_hostile_text(store.db)
+    for url, proc in serve(store.db):
+        s = Served(url, store.db, store.out, store.truth, hostile, proc)
         yield s
         for c in s.clients.values():
             c.close()

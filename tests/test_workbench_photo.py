@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from PIL import Image, ImageDraw
-from workbench_server import PASSWORD, Served, add_users, crawl_store, csrf, serve
+from workbench_server import PASSWORD, Served, csrf, serve
+from workbench_stores import BuiltStore, copy_store
 
 from crawler.analysis.phash import hamming, image_facts
 from crawler.analysis.warcread import read_payload
@@ -31,13 +32,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    out = tmp_path_factory.mktemp("workbench-photo")
-    truth = crawl_store(out)
-    db = out / "adarchive.db"
-    add_users(db)
-    for url, proc in serve(db):
-        s = Served(url, db, out, truth, 0, proc)
+def served(crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    store = copy_store(crawled_store, tmp_path_factory.mktemp("workbench-photo"))
+    for url, proc in serve(store.db):
+        s = Served(url, store.db, store.out, store.truth, 0, proc)
         yield s
         for c in s.clients.values():
             c.close()

@@ -28,14 +28,12 @@ from workbench_server import (
     REPLAY_HOST,
     Served,
     add_users,
-    crawl_store,
     csrf,
     plant_hostile_text,
     serve,
 )
+from workbench_stores import BuiltStore, copy_store
 
-from conftest import FAST, adarchive, start_url_args
-from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 from crawler.workbench.replaytoken import _b64, _unb64, sign
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
@@ -54,17 +52,14 @@ def shots_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     if not (RWP / "sw.js").exists() or not (RWP / "ui.js").exists():
         pytest.fail(f"ReplayWeb.page's static build is not at {RWP}; run: make tools")
-    out = tmp_path_factory.mktemp("workbench-replay")
-    truth = crawl_store(out)
-    db = out / "adarchive.db"
-    hostile = plant_hostile_text(db)
-    add_users(db)
+    store = copy_store(crawled_store, tmp_path_factory.mktemp("workbench-replay"))
+    hostile = plant_hostile_text(store.db)
     env = {"ADARCHIVE_WORKBENCH_REPLAY_SECRET": SECRET, "ADARCHIVE_REPLAYWEBPAGE_DIR": str(RWP)}
-    for url, proc in serve(db, env):
-        s = Served(url, db, out, truth, hostile, proc)
+    for url, proc in serve(store.db, env):
+        s = Served(url, store.db, store.out, store.truth, hostile, proc)
         yield s
         for c in s.clients.values():
             c.close()
@@ -303,29 +298,24 @@ def test_the_evidence_officer_replays_the_advert_in_the_browser(
 
 @pytest.mark.slow
 def test_a_browser_rendered_advert_replays(
-    fixture_web: Any, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    browser_crawled_store: BuiltStore, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     """th_board, the JavaScript platform (crawled in headless Chromium), replays too.
 
-    conftest's crawl_world crawls the static platforms only, so this test crawls
-    th_board itself and serves that store."""
+    The static store has no browser platform, so this test serves a copy of the session's
+    browser crawl (tests/workbench_stores.py) and replays one of its th_board adverts."""
     from playwright.sync_api import sync_playwright
 
-    out = tmp_path_factory.mktemp("workbench-replay-browser")
-    result = adarchive(
-        "crawl", "th_board", *start_url_args(fixture_web, ["th_board"]), "--out", str(out),
-        *FAST, "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",
-        "-s", 'ADARCHIVE_BROWSER_ARGS=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]',
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    db = out / "adarchive.db"
+    store = copy_store(browser_crawled_store, tmp_path_factory.mktemp("workbench-replay-browser"))
+    db = store.db
     add_users(db)
     env = {"ADARCHIVE_WORKBENCH_REPLAY_SECRET": SECRET, "ADARCHIVE_REPLAYWEBPAGE_DIR": str(RWP)}
     for url, proc in serve(db, env):
-        served = Served(url, db, out, {}, 0, proc)
+        served = Served(url, db, store.out, {}, 0, proc)
         ad_id, title, page_url = served.query(
             "SELECT a.id, a.title, c.url FROM ad a JOIN capture c ON c.id = a.capture_id "
-            "WHERE a.title IS NOT NULL ORDER BY a.id LIMIT 1"
+            "JOIN platform p ON p.id = a.platform_id "
+            "WHERE p.name = 'th_board' AND a.title IS NOT NULL ORDER BY a.id LIMIT 1"
         )[0]
         link = link_of(issue(served, "evidence_officer", ad_id))
         served.clients["evidence_officer"].close()

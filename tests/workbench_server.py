@@ -1,9 +1,11 @@
 """A crawled store with one account per role, served by the real `adarchive serve`.
 
 Shared by the workbench's HTTP and browser tests. The store comes from a real
-crawl of the fixture web (images on), analysed by `adarchive analyze`; one
-advert's text is then replaced with hostile markup, as an adversary would
-write it, to check that the workbench escapes it.
+crawl of the fixture web (images on), analysed by `adarchive analyze`, made once
+per test session (`crawled_store` in tests/workbench_stores.py) and copied for
+each module that serves it; in some copies one advert's text is then replaced
+with hostile markup, as an adversary would write it, to check that the
+workbench escapes it.
 """
 
 from __future__ import annotations

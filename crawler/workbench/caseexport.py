@@ -33,7 +33,6 @@ from crawler.evidence.evidence_errors import (
 from crawler.evidence.pywb_replay import ReplayError
 from crawler.evidence.verify import configured_anchors, print_report, verify_bundle
 from crawler.evidence.wacz_export import ExportOptions, export_bundle, summary_lines
-from crawler.exhibit.build import ExhibitOptions, build_exhibit, default_out
 from crawler.exhibit.case import ExhibitError
 from crawler.printable import printable
 from crawler.store.models import Case, CaseExport, utc, utcnow
@@ -148,6 +147,10 @@ def start_exhibit(
     data_root: Path,
 ) -> CaseExport:  # fmt: skip
     """Queue the court exhibit of an exported bundle (``adarchive exhibit BUNDLE``)."""
+    # Imported here: the exhibit's PDF, signing and picture code (and what it loads: pypdf,
+    # pyHanko, datasketch, SciPy) is 1.5 s of CPU that every `adarchive serve` paid at start.
+    from crawler.exhibit.build import ExhibitOptions, build_exhibit, default_out
+
     if bundle.kind != "bundle" or bundle.status != "done":
         raise cases.CaseError("an exhibit is made of an exported bundle that is done")
     path = export_dir(data_root) / bundle.file_name
