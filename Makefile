@@ -77,14 +77,17 @@ PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest
 bytecode: setup
 	$(PY) -m compileall -q crawler spiders pipelines tests bench
 
-# The whole suite, two workers (one per core); a module's tests stay on one
-# worker so its module-scoped crawl runs once.
+# The whole suite in parallel; a module's tests stay on one worker so its
+# module-scoped crawl runs once. Three workers on two cores: much of a crawl
+# test's time is spent waiting (for a subprocess to start, a site's delay, a
+# server), and a third worker fills those waits.
 # The browser-egress tests run first, alone (they measure the crawl's process
-# tree, the memory-ceiling test included), then everything else on two workers.
+# tree, the memory-ceiling test included), then everything else.
 EGRESS := tests/test_browser_egress.py
+TEST_WORKERS ?= 3
 test: setup tools lint bytecode
 	$(PYTEST) -q $(EGRESS)
-	$(PYTEST) -q -n 2 --dist loadscope --no-loadscope-reorder --durations=15 --ignore=$(EGRESS)
+	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 --ignore=$(EGRESS)
 
 # The edit loop: no crawls, no browser, nothing slow; under a minute. A module's tests stay
 # on one worker, so its module-scoped store or server is built once, not once per worker.
