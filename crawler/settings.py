@@ -483,6 +483,15 @@ ADARCHIVE_BROWSER_MEMORY_CEILING = 1536 * 1024 * 1024
 EXTENSIONS["crawler.gctune.GcTuneExtension"] = 0
 ADARCHIVE_GC_THRESHOLD = 10_000
 
+# --- Memory diagnosis (issue 21: crawler/memtrace.py) --------------------------
+
+# Opt-in: comma-separated response counts ("2000,6000") at which the crawl
+# process takes a tracemalloc snapshot; each later one is compared with the
+# first and written to ADARCHIVE_DATA_DIR (tracemalloc-<a>-<b>.txt, grouped by
+# traceback and by file, and tracemalloc.json). Tracing slows the crawl; empty = off.
+EXTENSIONS["crawler.memtrace.TracemallocExtension"] = 0
+ADARCHIVE_TRACEMALLOC_SNAPSHOTS = ""
+
 # --- Alerts and drift (issue 17: crawler/alerts.py, crawler/schedule/drift.py) ---
 
 # Where alerts go: watch hits, crawls ending in one of ADARCHIVE_ALERT_STATES,
