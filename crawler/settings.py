@@ -482,6 +482,11 @@ ADARCHIVE_BROWSER_MEMORY_CEILING = 1536 * 1024 * 1024
 # (CPython's default is 700). 0 leaves the collector alone.
 EXTENSIONS["crawler.gctune.GcTuneExtension"] = 0
 ADARCHIVE_GC_THRESHOLD = 10_000
+# And every this many responses (of the whole crawl process) run a full
+# collection: cyclic garbage holding memory the collector does not count (lxml
+# trees) otherwise piles up between CPython's rare full collections, and the
+# process grows with the crawl (issue 21). About 10-20 ms each. 0 = never.
+ADARCHIVE_GC_COLLECT_EVERY = 200
 
 # --- Memory diagnosis (issue 21: crawler/memtrace.py) --------------------------
 
