@@ -140,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                    "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
                    "-s", f"ADARCHIVE_IMAGES_ENABLED={args.images}",
                    "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",
-                   "-s", "ADARCHIVE_PROGRESS_BAR=False"]  # fmt: skip
+                   "-s", "ADARCHIVE_PROGRESS_BAR=False",
+                   # The trap budgets (500 listing pages, 500 query variants, depth
+                   # 600) would stop a 20,000-advert crawl short: raised, not off.
+                   "-s", f"ADARCHIVE_MAX_LISTING_PAGES={args.pages}",
+                   "-s", f"ADARCHIVE_MAX_DEPTH={args.pages}",
+                   "-s", f"ADARCHIVE_MAX_QUERY_VARIANTS={args.pages}"]  # fmt: skip
             if args.tracemalloc is not None:
                 points = f"{min(2000, args.pages // 3)},{args.pages}"
                 cmd += ["-s", f"ADARCHIVE_TRACEMALLOC_SNAPSHOTS={points}"]
