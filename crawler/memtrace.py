@@ -53,9 +53,10 @@ def growth(
     """The ``top`` largest growths from ``first`` to ``later`` grouped by ``key``
     (``"traceback"``, ``"filename"`` or ``"lineno"``)."""
     rows = []
-    for stat in later.compare_to(first, key)[:top]:
-        if stat.size_diff <= 0:
-            break
+    # compare_to() sorts by the size of the change either way: keep the growths only.
+    grown = sorted((s for s in later.compare_to(first, key) if s.size_diff > 0),
+                   key=lambda s: s.size_diff, reverse=True)  # fmt: skip
+    for stat in grown[:top]:
         frames = [f"{frame.filename}:{frame.lineno}" for frame in stat.traceback]
         rows.append({"bytes": stat.size_diff, "blocks": stat.count_diff, "where": frames})
     return rows
