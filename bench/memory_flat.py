@@ -16,7 +16,14 @@ The default, 6,000 pages, keeps ``make bench`` to minutes; the issue's
 shared 2-core machine). Bounded caches fill in the first thousands of pages,
 so a slope over the second half of 6,000 already shows a leak.
 
+With ``--tracemalloc [DIR]`` the crawl process also traces its allocations
+(crawler/memtrace.py, ADARCHIVE_TRACEMALLOC_SNAPSHOTS) and the benchmark
+prints what grew between about 2,000 responses and the end, in bytes per
+response by file: a figure the machine's load does not move, unlike RSS
+(which tracing inflates, so read the slopes from a run without it).
+
     .venv/bin/python bench/memory_flat.py [--pages 6000] [--images] [--max-slope 1.0]
+    .venv/bin/python bench/memory_flat.py --tracemalloc /tmp/traces
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,6 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", action="store_true", help="with the images pipeline")
     parser.add_argument("--max-slope", type=float, default=1.0, help="MiB per 1,000 pages")
     parser.add_argument("--strict", action="store_true", help="exit 1 when memory grows")
+    parser.add_argument(
+        "--tracemalloc",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="trace the crawl's allocations (slower; RSS then includes tracemalloc's own "
+        "tables), print its growth in bytes per response by file, and copy the full "
+        "report (by traceback) into DIR if given",
+    )
     args = parser.parse_args(argv)
 
     from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES, build_world
@@ -123,7 +140,15 @@ def main(argv: list[str] | None = None) -> int:
                    "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
                    "-s", f"ADARCHIVE_IMAGES_ENABLED={args.images}",
                    "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",
-                   "-s", "ADARCHIVE_PROGRESS_BAR=False"]  # fmt: skip
+                   "-s", "ADARCHIVE_PROGRESS_BAR=False",
+                   # The trap budgets (500 listing pages, 500 query variants, depth
+                   # 600) would stop a 20,000-advert crawl short: raised, not off.
+                   "-s", f"ADARCHIVE_MAX_LISTING_PAGES={args.pages}",
+                   "-s", f"ADARCHIVE_MAX_DEPTH={args.pages}",
+                   "-s", f"ADARCHIVE_MAX_QUERY_VARIANTS={args.pages}"]  # fmt: skip
+            if args.tracemalloc is not None:
+                points = f"{min(2000, args.pages // 3)},{args.pages}"
+                cmd += ["-s", f"ADARCHIVE_TRACEMALLOC_SNAPSHOTS={points}"]
             print(f"crawling {len(platforms)} platforms x {ads} adverts "
                   f"(images {'on' if args.images else 'off'})", flush=True)  # fmt: skip
             began = time.monotonic()
@@ -136,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"crawl failed ({proc.returncode}):\n{out.decode()[-2000:]}\n"
                                  f"{err.decode()[-4000:]}")  # fmt: skip
             total = sampler.served()
+            traced = root / "out" / "tracemalloc.json"
+            report = json.loads(traced.read_text()) if traced.exists() else None
+            if args.tracemalloc:
+                keep = Path(args.tracemalloc)
+                keep.mkdir(parents=True, exist_ok=True)
+                for path in (root / "out").glob("tracemalloc*"):
+                    shutil.copy(path, keep / path.name)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -161,7 +193,17 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{n} {v:+.2f}" for n, v in verdict.items())
         + f" (target <= {args.max_slope}: {'flat' if flat else 'GROWS'})"
     )
-    print(json.dumps({"requests": total, "slopes": verdict, "flat": flat}))
+    summary: dict[str, object] = {"requests": total, "slopes": verdict, "flat": flat}
+    if report and report["diffs"]:
+        diff = report["diffs"][-1]
+        span = diff["to"] - diff["from"]
+        print(f"tracemalloc, crawl process, responses {diff['from']} -> {diff['to']}: "
+              f"{diff['bytes_per_response']:+.0f} B per response "
+              f"(traced {diff['traced'] / 2**20:.1f} MiB); largest growths by file:")  # fmt: skip
+        for row in diff["by_file"][:12]:
+            print(f"{row['bytes'] / span:>10.1f} B/response  {row['where'][0]}")
+        summary["traced_bytes_per_response"] = diff["bytes_per_response"]
+    print(json.dumps(summary))
     return 1 if args.strict and not flat else 0
 
 

@@ -482,6 +482,25 @@ ADARCHIVE_BROWSER_MEMORY_CEILING = 1536 * 1024 * 1024
 # (CPython's default is 700). 0 leaves the collector alone.
 EXTENSIONS["crawler.gctune.GcTuneExtension"] = 0
 ADARCHIVE_GC_THRESHOLD = 10_000
+# And every this many responses (of the whole crawl process) run a full
+# collection: cyclic garbage holding memory the collector does not count (lxml
+# trees) otherwise piles up between CPython's rare full collections, and the
+# process grows with the crawl (issue 21). About 10-20 ms each. 0 = never.
+ADARCHIVE_GC_COLLECT_EVERY = 200
+
+# --- Memory diagnosis (issue 21: crawler/memtrace.py) --------------------------
+
+# Opt-in: comma-separated response counts ("2000,6000") at which the crawl
+# process takes a tracemalloc snapshot; each later one is compared with the
+# first and written to ADARCHIVE_DATA_DIR (tracemalloc-<a>-<b>.txt, grouped by
+# traceback and by file, and tracemalloc.json). Tracing slows the crawl; empty = off.
+EXTENSIONS["crawler.memtrace.TracemallocExtension"] = 0
+ADARCHIVE_TRACEMALLOC_SNAPSHOTS = ""
+
+# Scrapy's duplicate filter, keeping a 16-byte digest of each request's
+# fingerprint in flat arrays instead of a bytes object in a set (crawler/dupefilter.py):
+# the same requests filtered, the same JOBDIR file, about a third of the memory.
+DUPEFILTER_CLASS = "crawler.dupefilter.CompactDupeFilter"
 
 # --- Alerts and drift (issue 17: crawler/alerts.py, crawler/schedule/drift.py) ---
 

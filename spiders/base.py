@@ -22,6 +22,7 @@ from crawler import health
 from crawler.fields import extract_fields, extract_links
 from crawler.guard.scheme import scheme_refusal, url_scheme
 from crawler.items import Ad
+from crawler.keyset import KeySet, digest_key
 from crawler.platforms import DETAIL_REQUIRED, PlatformDefinition, host_allowed
 from crawler.politeness.refusals import note_refusal
 
@@ -48,9 +49,10 @@ class DefinitionSpider(scrapy.Spider):
                 self.allowed_hosts = (*self.allowed_hosts, host.lower())
         # Scrapy's offsite middleware filters redirects with the same list.
         self.allowed_domains = list(self.allowed_hosts)
-        # Canonical URLs requested as detail pages: a later next_page link to one
-        # of them is fetched again as a listing page instead of dropped as a duplicate.
-        self._detail_urls: set[str] = set()
+        # Canonical URLs requested as detail pages (as 16-byte digests: this grows
+        # with the crawl, issue 21): a later next_page link to one of them is
+        # fetched again as a listing page instead of dropped as a duplicate.
+        self._detail_urls = KeySet()
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -135,7 +137,7 @@ class DefinitionSpider(scrapy.Spider):
                 )
                 self.logger.debug("skipping off-platform link %s", url)
                 continue
-            key = canonicalize_url(url)
+            key = digest_key(canonicalize_url(url))
             refetch = role == "listing" and key in self._detail_urls
             if role == "detail":
                 self._detail_urls.add(key)

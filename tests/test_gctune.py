@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 
 from conftest import project_crawler
+from crawler import gctune
 from crawler.gctune import GcTuneExtension
 from crawler.heap import forget_freeze
 
@@ -41,6 +43,32 @@ def test_engine_start_freezes_the_heap_and_raises_the_threshold(restored_gc: Non
     assert all(id(obj) in collected for obj in made_since)
 
 
-def test_zero_leaves_the_collector_alone() -> None:
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_full_collection_every_so_many_responses_frees_cyclic_garbage(
+    restored_gc: None,
+) -> None:
+    extension = GcTuneExtension.from_crawler(
+        project_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 0, "ADARCHIVE_GC_COLLECT_EVERY": 3})
+    )
+    gc.disable()  # only the extension collects
+    try:
+        gc.collect()
+        gctune._Responses.since_collect = 0
+        cycle = weakref.ref(_Cycle())
+        extension.response_received()
+        extension.response_received()
+        assert cycle() is not None  # two responses: not yet
+        extension.response_received()
+        assert cycle() is None  # the third: collected
+    finally:
+        gc.enable()
+
+
+def test_both_zero_leaves_the_collector_alone() -> None:
+    settings = {"ADARCHIVE_GC_THRESHOLD": 0, "ADARCHIVE_GC_COLLECT_EVERY": 0}
     with pytest.raises(NotConfigured):
-        GcTuneExtension.from_crawler(project_crawler(Spider, {"ADARCHIVE_GC_THRESHOLD": 0}))
+        GcTuneExtension.from_crawler(project_crawler(Spider, settings))
