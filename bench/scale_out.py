@@ -17,9 +17,18 @@ holds (worker concurrency / latency); a second worker holds as many more,
 until the sites' own bound (sites x per-site / latency, or sites / delay) or
 the CPU is reached. With three sites the defaults give a worker 2 pages in
 flight (4 pages/s, plus their images, which the images pipeline fetches
-beside them) against a site bound of about 40 requests/s; the run is long
-enough (150 adverts per site) that start-up and the last pages do not decide
-it (with 60, the listing chain left the frontier short at both ends: 1.71x).
+beside them, about 13 requests/s in all); the run is long enough (150 adverts
+per site) that start-up and the last pages do not decide it (with 60, the
+listing chain left the frontier short at both ends: 1.71x).
+
+Three sites stand in for the hundreds of a real crawl, so the per-site delay
+is scaled so that the sites' own bound (sites / delay) is as far above what
+the workers ask as it is on a real crawl: the model's 500 sites at 2 s allow
+250 requests/s, of which two workers use about 13 %; three sites at 0.02 s
+allow 150/s, of which two workers here use about 17 %. With 0.1 s (30/s) two
+workers used 60 % of the sites' bound and waited for each other's delays:
+1.74x, a measure of three busy sites, not of the workers (``--delay 0.1``
+still shows it).
 ``--latency 0 --delay 0 --worker-concurrency 32 --per-site 8`` gives the CPU-
 and store-bound measurement.
 
@@ -32,7 +41,7 @@ model: predicted pages/s of N workers on a larger machine and where it
 saturates. Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 are needed.
 
     .venv/bin/python bench/scale_out.py [--ads 150] [--workers 2] [--latency 0.5]
-        [--delay 0.1] [--per-site 8] [--worker-concurrency 2] [--cores 8] [--store-cores 8] [--sites 500] [--site-delay 2]
+        [--delay 0.02] [--per-site 8] [--worker-concurrency 2] [--cores 8] [--store-cores 8] [--sites 500] [--site-delay 2]
 """
 
 from __future__ import annotations
@@ -233,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="workers in the second run")
     parser.add_argument("--per-site", type=int, default=8, help="requests in flight per site")
     parser.add_argument(
-        "--delay", type=float, default=0.1, help="seconds between a site's requests"
+        "--delay", type=float, default=0.02, help="seconds between a site's requests"
     )
     parser.add_argument(
         "--latency", type=float, default=0.5, help="each site's time to first byte, s"
