@@ -18,7 +18,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,26 +96,40 @@ def append_event(
     Raises IntegrityError when another writer took the same ``seq`` first;
     :func:`record_event` handles that by retrying.
     """
-    at = (at or datetime.now(UTC)).astimezone(UTC)
-    details_text = canonical_bytes(dict(details)).decode("utf-8")
-    details_sha256 = sha256_hex(details_text.encode("utf-8"))
     last = head(session, model)
-    seq = 1 if last is None else last.seq + 1
-    prev_hash = GENESIS_HASH if last is None else last.hash
-    event = model(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        details=details_text,
-        details_sha256=details_sha256,
-        prev_hash=prev_hash,
-        hash=event_hash(seq, rfc3339(at), actor, action, subject, details_sha256, prev_hash),
-    )
+    at_head = None if last is None else (last.seq, last.hash)
+    event = model(**next_event(at_head, actor, action, subject, details, at))
     session.add(event)
     session.flush()
     return event
+
+
+def next_event(
+    last: tuple[int, str] | None,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, Any],
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The columns of the event that follows ``last`` ((seq, hash) of the chain's head, or
+    None for an empty chain): the one place the chain's arithmetic is written."""
+    at = (at or datetime.now(UTC)).astimezone(UTC)
+    details_text = canonical_bytes(dict(details)).decode("utf-8")
+    details_sha256 = sha256_hex(details_text.encode("utf-8"))
+    seq = 1 if last is None else last[0] + 1
+    prev_hash = GENESIS_HASH if last is None else last[1]
+    return {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "details": details_text,
+        "details_sha256": details_sha256,
+        "prev_hash": prev_hash,
+        "hash": event_hash(seq, rfc3339(at), actor, action, subject, details_sha256, prev_hash),
+    }
 
 
 def record_event(
@@ -127,15 +141,22 @@ def record_event(
     actor: str | None = None,
     model: type[Any] = CustodyEvent,
     retries: int = RETRIES,
+    lock: Callable[[Session], None] | None = None,
+    append: Callable[..., Any] = append_event,
 ) -> Any:
     """Append and commit one event, retrying when a concurrent writer won the race.
 
-    The session must have nothing else pending: a lost race rolls it back.
+    ``lock``, when given, runs first in each attempt's transaction (a chain whose
+    writers serialise before reading the head); ``append`` writes the event
+    (:func:`append_event`'s signature). The session must have nothing else pending:
+    a lost race rolls it back.
     """
     actor = actor or default_actor()
     for attempt in range(retries):
         try:
-            event = append_event(session, actor, action, subject, details, model=model)
+            if lock is not None:
+                lock(session)
+            event = append(session, actor, action, subject, details, model=model)
             session.commit()
             return event
         except (IntegrityError, OperationalError):

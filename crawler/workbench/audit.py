@@ -9,22 +9,19 @@ therefore never waits behind evidence writes on the custody chain's head.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from crawler.evidence.audithead import verify_audit_chain
-from crawler.evidence.canonical import canonical_bytes
 from crawler.evidence.chain import (
     ChainResult,
 )
-from crawler.evidence.custody import GENESIS_HASH, event_hash, rfc3339, sha256_hex
+from crawler.evidence.custody import next_event, record_event
 from crawler.store.db import begin_sqlite_transaction
 from crawler.store.models import AuditEvent
 
@@ -53,40 +50,29 @@ def append(
     a retry rolls it back.
     """
     with _APPEND:
-        for attempt in range(RETRIES):
-            try:
-                _lock_chain(session)
-                event = _insert(session, actor, action, subject, details)
-                session.commit()
-                return event
-            except (IntegrityError, OperationalError):
-                session.rollback()
-                if attempt == RETRIES - 1:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
+        return record_event(session, action, subject, details, actor=actor, model=AuditEvent,
+                            retries=RETRIES, lock=_lock_chain, append=_insert)  # fmt: skip
 
 
 def _insert(
-    session: Session, actor: str, action: str, subject: str, details: Mapping[str, Any]
+    session: Session,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, Any],
+    *,
+    model: type[AuditEvent] = AuditEvent,
 ) -> AuditEvent:
-    """The next event on top of the head, written with one INSERT (the custody log's
-    arithmetic, :func:`crawler.evidence.custody.append_event`, without loading the head
-    row as an object or flushing one through the ORM: a third of an append's cost)."""
-    at = datetime.now(UTC)
-    details_text = canonical_bytes(dict(details)).decode("utf-8")
-    details_sha256 = sha256_hex(details_text.encode("utf-8"))
+    """The next event on top of the head, written with one INSERT (the chain's arithmetic,
+    :func:`crawler.evidence.custody.next_event`, without loading the head row as an object
+    or flushing one through the ORM: a third of an append's cost)."""
     last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        select(model.seq, model.hash).order_by(model.seq.desc()).limit(1)
     ).first()
-    seq = 1 if last is None else last.seq + 1
-    prev_hash = GENESIS_HASH if last is None else last.hash
-    values = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
-              "details": details_text, "details_sha256": details_sha256, "prev_hash": prev_hash,
-              "hash": event_hash(seq, rfc3339(at), actor, action, subject, details_sha256,
-                                 prev_hash)}  # fmt: skip
-    session.execute(insert(AuditEvent).values(**values))
-    return AuditEvent(**values)
+    values = next_event(None if last is None else (last.seq, last.hash), actor, action, subject,
+                        details)  # fmt: skip
+    session.execute(insert(model).values(**values))
+    return model(**values)
 
 
 def _lock_chain(session: Session) -> None:
