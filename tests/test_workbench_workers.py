@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
-from workbench_server import free_port, login
+from workbench_server import free_port, login, wait_until_up
 
 from conftest import REPO, migrated_sqlite
 from crawler.store.db import open_store
@@ -103,7 +103,7 @@ def test_two_workers_share_throttle_sessions_and_chain(tmp_path: Path) -> None:
         while "workbench: http://" not in (line := server.stdout.readline()):
             assert line, "the server stopped before it listened"
         assert "(2 worker processes)" in line
-        _wait_up(base)
+        wait_until_up(base, server, timeout=120)
         assert len(_worker_pids(server.pid)) == 2
 
         # Wrong passwords, each on a new connection (any worker may take it): the
@@ -149,14 +149,3 @@ def test_two_workers_share_throttle_sessions_and_chain(tmp_path: Path) -> None:
     factory.kw["bind"].dispose()
     verify = _cli("custody", "verify", "--db", url)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-
-
-def _wait_up(base: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/login", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("the workbench did not start")

@@ -114,6 +114,24 @@ def add_users(db: Path) -> None:
 REPLAY_HOST = "127.0.0.2"  # the replay origin: another host than the workbench's
 
 
+def wait_until_up(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until the workbench at ``url`` answers its log-in page; fails with the server's
+    output if ``proc`` ends first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/login", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(
+                "the workbench did not start: " + (proc.stdout.read() if proc.stdout else "")
+            )
+        time.sleep(0.2)
+
+
 def serve(
     db: Path, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
@@ -126,19 +144,7 @@ def serve(
         env={**os.environ, **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/login", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(
-                "the workbench did not start: " + (proc.stdout.read() if proc.stdout else "")
-            )
-        time.sleep(0.2)
+    wait_until_up(url, proc)
     try:
         yield url, proc
     finally:
