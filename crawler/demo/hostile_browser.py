@@ -86,7 +86,7 @@ ad_links = "css:ul#ads a.ad::attr(href)"
 
 [detail]
 render = "browser"
-actions = [{{ wait = "css:#done", timeout = 60 }}]
+actions = [{{ wait = "css:#done", timeout = {wait} }}]
 external_id = {{ from = "url", re = "/ad/([a-z-]+)$" }}
 title = "css:h1.title"
 body = "css:div.contacts"
@@ -182,9 +182,10 @@ class HostileBrowserSite:
         chosen = [t for t in served if not self.only or t in self.only]
         return [t for t in chosen if self.link_local or t != "linklocal"]
 
-    def definition(self, scheme: str) -> str:
+    def definition(self, scheme: str, wait: int = 60) -> str:
+        """The platform's definition; ``wait``: seconds an advert may take to say it is done."""
         return DEFINITION.format(
-            name=NAME, start=self.base_url(scheme) + "/", host=HOST, rebind=REBIND_NAME
+            name=NAME, start=self.base_url(scheme) + "/", host=HOST, rebind=REBIND_NAME, wait=wait
         )
 
     @property
