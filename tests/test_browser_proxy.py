@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from crawler.browser import memory
 from crawler.browser.memory import process_tree, pss_bytes, tree_pss
 from crawler.browser.proxy import EgressProxy, ProxyPolicy, Refused, _Inflater, static_resolver
 from crawler.guard.address import parse_allow_list
@@ -161,6 +162,41 @@ def fake_browser() -> Any:
     yield driver.pid, browser
     driver.kill()
     driver.wait()
+
+
+def test_tree_memory_reads_pss_only_past_its_limit(fake_browser: Any, monkeypatch: Any) -> None:
+    """RSS (a counter) bounds PSS (a walk over every mapping), so PSS is read only where the
+    bound does not settle it; the tree is the same whichever way /proc is walked."""
+    driver, browser = fake_browser
+    assert sorted(process_tree(driver)) == sorted(process_tree(driver, memory.children_map()))
+    assert sorted(process_tree(driver)) == sorted([driver, browser])
+    for pid in (driver, browser):
+        assert memory.rss_bytes(pid) >= pss_bytes(pid) > 0
+    read: list[int] = []
+    monkeypatch.setattr(memory, "pss_bytes", lambda pid: read.append(pid) or pss_bytes(pid))
+    bound = memory.tree_memory(driver, limit=1 << 40)
+    assert read == [] and bound >= tree_pss(driver) > 0
+    read.clear()
+    exact = memory.tree_memory(driver, limit=0)
+    assert sorted(read) == sorted([driver, browser]) and 0 < exact <= bound
+
+
+def test_watchdog_reads_pss_once_a_second_under_its_trigger(
+    fake_browser: Any, monkeypatch: Any
+) -> None:
+    from crawler.browser.memory import MemoryWatchdog
+
+    driver, _ = fake_browser
+    read: list[int] = []
+    monkeypatch.setattr(memory, "pss_bytes", lambda pid: read.append(pid) or pss_bytes(pid))
+    dog = MemoryWatchdog(1 << 40, lambda kill: None, root=driver)
+    assert [dog.check() for _ in range(5)] == [None] * 5
+    assert len(read) == 2 and dog.readings == 5 and dog.peak > 0  # the first reading only
+    read.clear()
+    monkeypatch.setattr(memory, "EXACT_EVERY", 0.0)  # the peak read at every reading
+    dog = MemoryWatchdog(1 << 40, lambda kill: None, root=driver)
+    assert [dog.check() for _ in range(3)] == [None] * 3
+    assert len(read) == 6
 
 
 def _gone(pid: int) -> bool:
