@@ -130,7 +130,9 @@ def crawled(static_crawl: CrawlRun, tmp_path_factory: pytest.TempPathFactory) ->
     copy of the session's crawl of them (the same crawl this module made itself)."""
     out = tmp_path_factory.mktemp("mistakes") / "data"
     shutil.copytree(static_crawl.out, out)
-    assert adarchive("analyze", "--db", str(out / "adarchive.db")).returncode == 0
+    # in-process: analyze's real CLI builds the workbench's stores (tests/workbench_stores.py)
+    analysed = adarchive_here("analyze", "--db", str(out / "adarchive.db"))
+    assert analysed.returncode == 0, analysed.stdout + analysed.stderr
     return out
 
 
