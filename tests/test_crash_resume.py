@@ -96,7 +96,9 @@ def test_sigkill_then_resume_and_repair(fixture_web: Any, tmp_path: Path, kill_a
 
     # -- repair -------------------------------------------------------------------------
     originals = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in state.open}
-    repaired = adarchive("repair", str(tmp_path), "--json", check=True)
+    # in-process: repair's real CLI runs in test_crash_shutdown and test_evidence_process
+    repaired = adarchive_here("repair", str(tmp_path), "--json")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     if not originals:
         assert repaired.stdout.startswith("no *.open WARC files")
         return
@@ -133,7 +135,7 @@ def test_sigkill_then_resume_and_repair(fixture_web: Any, tmp_path: Path, kill_a
     assert {d["open_sha256"] for d in details} == set(originals.values())
     check_custody(db)
     # repairing again changes nothing
-    again = adarchive_here("repair", str(tmp_path))  # in-process: the first repair ran the CLI
+    again = adarchive_here("repair", str(tmp_path))
     assert again.returncode == 0, again.stdout + again.stderr
     assert ("already exists" in again.stderr) or ("no complete record" in again.stderr)
     assert len(query(db, "SELECT 1 FROM custody_event WHERE action = 'warc.repaired'")) == len(

@@ -146,7 +146,7 @@ def test_rewritten_and_restamped_history_shows_a_late_token(
 
 
 def test_status_reports_the_gap(anchored: dict[str, Any]) -> None:
-    result = adarchive("status", "--db", str(anchored["db"]))
+    result = adarchive_here("status", "--db", str(anchored["db"]))  # real CLI: below
     assert result.returncode == 0, result.stderr
     assert "chain-head time-stamp request(s) queued, TSA unreachable" in result.stdout
 
@@ -159,7 +159,9 @@ def signed_bundle(
 ) -> dict[str, Any]:
     """Exported signed with the two TSAs and the dead one configured: a token from each."""
     root = tmp_path_factory.mktemp("several-tsas")
-    adarchive("keys", "generate", "--out", str(root / "keys"), check=True)
+    # in-process: test_evidence_export runs `keys generate` as a real subprocess
+    made = adarchive_here("keys", "generate", "--out", str(root / "keys"))
+    assert made.returncode == 0, made.stdout + made.stderr
     bundle = root / "case.wacz"
     urls = f"{tsas[0].url} {tsas[1].url} {anchored['dead']}"
     export = adarchive(

@@ -44,8 +44,10 @@ def stamped(fixture_web: Any, tsa: LocalTSA, tmp_path_factory: pytest.TempPathFa
         "-s", "ADARCHIVE_WARC_MAX_SIZE=30000",  # several files: one can break alone
     )  # fmt: skip
     assert crawl.returncode == 0, crawl.stdout + crawl.stderr
-    adarchive("keys", "generate", "--out", str(root / "keys"), check=True)
-    adarchive("keys", "generate", "--out", str(root / "other"), check=True)
+    # in-process: test_evidence_export runs `keys generate` as a real subprocess
+    for folder in ("keys", "other"):
+        made = adarchive_here("keys", "generate", "--out", str(root / folder))
+        assert made.returncode == 0, made.stdout + made.stderr
     bundle = root / "stamped.wacz"
     export = adarchive(
         "export", "--db", str(out / "adarchive.db"), "--out", str(bundle), "--platform", name,
@@ -334,11 +336,12 @@ def test_full_forgery_fails_against_the_trusted_signers_file(stamped: dict, tmp_
 
 def test_a_key_outside_its_validity_period_is_refused(stamped: dict, tmp_path: Path) -> None:
     trusted = tmp_path / "retired.json"
-    adarchive(
+    added = adarchive_here(  # the real CLI: test_full_forgery_fails_against_the_trusted_signers_file
         "keys", "trust", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem"),
         "--name", "Retired Office", "--valid-from", "2020-01-01", "--valid-until", "2021-01-01",
-        "--file", str(trusted), check=True,
+        "--file", str(trusted),
     )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
     result = _verify(stamped["bundle"], "--trusted-signers", str(trusted))
     assert result.returncode == 1
     assert "key of Retired Office is valid 2020-01-01 to 2021-01-01" in result.stdout
@@ -592,10 +595,10 @@ def test_signature_is_time_stamped_when_a_tsa_is_configured(
     validated = run([str(require_wacz()), "validate", "-f", str(bundle)])
     assert validated.returncode == 0, validated.stdout + validated.stderr
     retired = tmp_path / "retired.json"
-    adarchive(
+    added = adarchive_here(
         "keys", "trust", str(stamped["root"] / "keys" / "adarchive-signing-key.pub.pem"),
         "--name", "Retired Office", "--valid-until", "2021-01-01", "--file", str(retired),
-        check=True,
     )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
     late = _verify(bundle, "--trusted-signers", str(retired), "--tsa-root", str(tsa.ca_pem))
     assert late.returncode == 1 and "(trusted time)" in late.stdout

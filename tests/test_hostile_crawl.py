@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from cli_inprocess import adarchive_here
 
 from conftest import FAST, REPO, adarchive, crawl_stat
 
@@ -377,10 +378,14 @@ def test_page_budget_and_ignore_robots_authority(fixture_web: Any, tmp_path: Pat
 
 
 def test_override_without_authority_refused(tmp_path: Path) -> None:
-    result = adarchive("crawl", "hostile_board", "--out", str(tmp_path), "--ignore-robots")
+    # In-process (tests/cli_inprocess.py): the refusal is what the test is about; the crawl's
+    # real one-line errors are tested in tests/test_crawl.py.
+    result = adarchive_here("crawl", "hostile_board", "--out", str(tmp_path), "--ignore-robots")
     assert result.returncode == 2
     assert result.stderr.startswith("adarchive: error: --ignore-robots needs --authority")
-    result = adarchive("crawl", "hostile_board", "--out", str(tmp_path), "-s", "ROBOTSTXT_OBEY=0")
+    result = adarchive_here(
+        "crawl", "hostile_board", "--out", str(tmp_path), "-s", "ROBOTSTXT_OBEY=0"
+    )
     assert result.returncode == 2 and "authority" in result.stderr
 
 

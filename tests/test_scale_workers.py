@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cli_inprocess import adarchive_here
 
 from conftest import FAST, PG_SERVER, REPO, postgres_schema_url
 
@@ -216,10 +217,12 @@ def test_two_workers_share_one_frontier(
     from crawler.store.db import open_store
     from crawler.store.models import Ad, Capture, Crawl, Platform, Sighting, WarcFile
 
-    assert run_cli("db", "upgrade", "--db", pg_url).returncode == 0
-    for name in PLATFORMS:
-        seeded = run_cli("frontier", "seed", name, "--start-url", scale_web.start_urls[name],
-                         "--prefix", redis_prefix, "--redis", REDIS_URL)  # fmt: skip
+    # The store and the second seed are made in this process through the CLI's entry point
+    # (test_mistakes runs `db upgrade` as a real subprocess; the first seed here is one).
+    assert adarchive_here("db", "upgrade", "--db", pg_url).returncode == 0
+    for name, cli in zip(PLATFORMS, (run_cli, adarchive_here), strict=True):
+        seeded = cli("frontier", "seed", name, "--start-url", scale_web.start_urls[name],
+                     "--prefix", redis_prefix, "--redis", REDIS_URL)  # fmt: skip
         assert seeded.returncode == 0, seeded.stderr
     log_start = len(scale_web.request_log)
     env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}

@@ -66,12 +66,14 @@ def rounds(fixture_web: Any, tmp_path_factory: pytest.TempPathFactory) -> Rounds
     out = tmp_path_factory.mktemp("scheduled")
     db = out / "adarchive.db"
     watched = watched_identifier(fixture_web.truth())
+    # Made in this process through the CLI's own entry point: test_mistakes runs each of
+    # these commands as a real subprocess; this module is about the scheduler.
     for args in (
         ("db", "upgrade", "--db", str(db)),  # write commands never create a store (issue 17)
         ("schedule", "add", PLATFORM, "--every", "1s", "--db", str(db)),
         ("watch", "add", watched[1], "--db", str(db)),
     ):
-        done = cli(*args)
+        done = adarchive_here(*args)
         assert done.returncode == 0, done.stderr
     result = cli(
         "scheduler", "--db", str(db), "--out", str(out), "--tick", "0.2", "--max-runs", "2",
@@ -207,7 +209,7 @@ def test_export_of_the_recrawl_resolves_revisits(rounds: Rounds) -> None:
 
 
 def test_status_lists_the_scheduled_crawls(rounds: Rounds) -> None:
-    done = cli("status", "--db", str(rounds.db))
+    done = adarchive_here("status", "--db", str(rounds.db))  # its real CLI: test_alerts_drift
     assert done.returncode == 0, done.stderr
     assert "(no crawl running)" in done.stdout
     assert "finished (run 1)" in done.stdout and "finished (run 2)" in done.stdout
@@ -226,8 +228,7 @@ def _wait_for(predicate: Any, timeout: float) -> None:
 
 def test_scheduler_killed_mid_run_is_adopted_on_restart(fixture_web: Any, tmp_path: Path) -> None:
     db = tmp_path / "adarchive.db"
-    # The store and its schedule are made in this process (the `rounds` fixture makes its
-    # own with the real CLI): this test is about the scheduler.
+    # The store and its schedule are made in this process: this test is about the scheduler.
     migrated_sqlite(db)
     added = adarchive_here("schedule", "add", PLATFORM, "--every", "1s", "--db", str(db))
     assert added.returncode == 0, added.stderr
