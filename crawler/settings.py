@@ -130,22 +130,6 @@ TELNETCONSOLE_ENABLED = False
 # and writes its token to ~/.local/state/scrapy: no code-execution port during a
 # crawl of hostile sites, and nothing written outside the data directory.
 REMOTE_CONTROL_ENABLED = False
-# Scrapy's own extensions less those two, so that neither is ever loaded: Scrapy imports
-# every extension it lists before the extension can say it is off, and these two pull in
-# aiohttp's web server and Twisted's conch, about 0.2 s of CPU per crawl process for code
-# that never runs. Turning them on (-s TELNETCONSOLE_ENABLED=True) therefore does nothing.
-# tests/test_escape_hatches.py checks this stays Scrapy's list less the two.
-EXTENSIONS_BASE = {
-    "scrapy.extensions.corestats.CoreStats": 0,
-    "scrapy.extensions.logcount.LogCount": 0,
-    "scrapy.extensions.memusage.MemoryUsage": 0,
-    "scrapy.extensions.memdebug.MemoryDebugger": 0,
-    "scrapy.extensions.closespider.CloseSpider": 0,
-    "scrapy.extensions.feedexport.FeedExporter": 0,
-    "scrapy.extensions.logstats.LogStats": 0,
-    "scrapy.extensions.spiderstate.SpiderState": 0,
-    "scrapy.extensions.throttle.AutoThrottle": 0,
-}
 LOG_LEVEL = "INFO"
 
 # --- Store ----------------------------------------------------------------

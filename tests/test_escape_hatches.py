@@ -217,26 +217,6 @@ def test_non_http_download_handlers_are_off() -> None:
     assert {handlers.get(s, "on") for s in ("file", "ftp", "s3", "data")} == {None}
 
 
-def test_telnet_console_and_remote_control_are_never_loaded() -> None:
-    """Both run code sent to a local port; off, and not even imported (Scrapy imports every
-    extension it lists): the project's list is Scrapy's own less those two."""
-    from scrapy.settings import default_settings
-    from scrapy.utils.project import get_project_settings
-
-    never = {
-        "scrapy.extensions.telnet.TelnetConsole",
-        "scrapy.extensions.remote_control.RemoteControl",
-    }
-    assert never <= set(default_settings.EXTENSIONS_BASE)
-    settings = get_project_settings()
-    assert settings.getdict("EXTENSIONS_BASE") == {
-        k: v for k, v in default_settings.EXTENSIONS_BASE.items() if k not in never
-    }
-    assert not never & set(settings.getwithbase("EXTENSIONS"))
-    assert not settings.getbool("TELNETCONSOLE_ENABLED")
-    assert not settings.getbool("REMOTE_CONTROL_ENABLED")
-
-
 REFUSE_TRIGGER = {
     "sqlite": (
         "CREATE TRIGGER refuse_one BEFORE INSERT ON ad WHEN NEW.external_id = 'many-images' "
