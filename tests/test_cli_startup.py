@@ -95,3 +95,14 @@ def test_a_mistake_from_a_lazily_loaded_command_is_still_one_line(tmp_path) -> N
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("adarchive: error: unknown role 'nobody'"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_evidence_writer_process_starts_without_scrapy_or_alembic() -> None:
+    # One writer process per crawl: Scrapy (0.2 s of CPU) and Alembic (0.13 s) are not
+    # needed to write records and rows into a store at the newest schema.
+    probe = "import json, sys, crawler.sink.evidence_writer; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=REPO, timeout=120, check=True)  # fmt: skip
+    loaded = {m.split(".")[0] for m in json.loads(result.stdout)}
+    assert "sqlalchemy" in loaded  # the probe really ran
+    assert loaded.isdisjoint({"scrapy", "twisted", "alembic"}), loaded & {"scrapy", "twisted", "alembic"}
