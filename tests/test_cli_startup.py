@@ -105,4 +105,8 @@ def test_the_evidence_writer_process_starts_without_scrapy_or_alembic() -> None:
                             cwd=REPO, timeout=120, check=True)  # fmt: skip
     loaded = {m.split(".")[0] for m in json.loads(result.stdout)}
     assert "sqlalchemy" in loaded  # the probe really ran
-    assert loaded.isdisjoint({"scrapy", "twisted", "alembic"}), loaded & {"scrapy", "twisted", "alembic"}
+    assert loaded.isdisjoint({"scrapy", "twisted", "alembic"}), loaded & {
+        "scrapy",
+        "twisted",
+        "alembic",
+    }

@@ -147,7 +147,13 @@ class ReceivedResponse:
     def rebuilt(self) -> ReceivedResponse:
         ip = ip_address(self.ip_address) if self.ip_address else None
         return ReceivedResponse(
-            self.url, self.status, WireHeaders(self.headers), self.body, ip, self.protocol, self.flags
+            self.url,
+            self.status,
+            WireHeaders(self.headers),
+            self.body,
+            ip,
+            self.protocol,
+            self.flags,
         )
 
 
