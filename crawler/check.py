@@ -13,7 +13,7 @@ from typing import Any
 
 from crawler.fields import extract_field, extract_links
 from crawler.guard.address import check_address, literal_address
-from crawler.guard.scheme import scheme_refusal
+from crawler.guard.urlscheme import scheme_refusal
 from crawler.platforms import PlatformDefinition
 
 

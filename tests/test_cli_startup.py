@@ -97,16 +97,14 @@ def test_a_mistake_from_a_lazily_loaded_command_is_still_one_line(tmp_path) -> N
     assert "Traceback" not in result.stderr
 
 
-def test_the_evidence_writer_process_starts_without_scrapy_or_alembic() -> None:
-    # One writer process per crawl: Scrapy (0.2 s of CPU) and Alembic (0.13 s) are not
-    # needed to write records and rows into a store at the newest schema.
-    probe = "import json, sys, crawler.sink.evidence_writer; print(json.dumps(sorted(sys.modules)))"
+def test_processes_that_never_crawl_start_without_scrapy_or_alembic() -> None:
+    # The evidence writer (one process per crawl), the workbench (`serve`) and `platform
+    # check`: Scrapy costs 0.2 s of CPU, Alembic 0.13 s, and none of them needs either to
+    # write records into a store at the newest schema, serve pages or check a definition.
+    modules = ("crawler.sink.evidence_writer", "crawler.workbench.app", "crawler.check")
+    probe = f"import json, sys, {', '.join(modules)}; print(json.dumps(sorted(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             cwd=REPO, timeout=120, check=True)  # fmt: skip
     loaded = {m.split(".")[0] for m in json.loads(result.stdout)}
     assert "sqlalchemy" in loaded  # the probe really ran
-    assert loaded.isdisjoint({"scrapy", "twisted", "alembic"}), loaded & {
-        "scrapy",
-        "twisted",
-        "alembic",
-    }
+    assert loaded.isdisjoint({"scrapy", "twisted", "alembic"}), loaded & {"scrapy", "alembic"}
