@@ -471,11 +471,12 @@ SKIPPED_WHEN_OFF = {"scrapy.extensions.remote_control.RemoteControl": "REMOTE_CO
 
 def _skip_disabled_extensions(settings: Any) -> None:
     """Leave out (never import) the extensions of :data:`SKIPPED_WHEN_OFF` whose setting
-    turns them off, as Scrapy leaves out an extension set to None."""
-    extensions = settings["EXTENSIONS"]  # Scrapy's per-key table (BaseSettings)
+    turns them off: None in Scrapy's own table (``EXTENSIONS_BASE``), whose keys Scrapy
+    does not import (it imports every key of ``EXTENSIONS``, None or not)."""
+    base, extensions = settings["EXTENSIONS_BASE"], settings["EXTENSIONS"]
     for path, enabled in SKIPPED_WHEN_OFF.items():
-        if not settings.getbool(enabled) and path not in extensions:
-            extensions.set(path, None, priority=PRIORITY_DEFAULT)
+        if not settings.getbool(enabled) and path in base and path not in extensions:
+            base.set(path, None, priority=PRIORITY_DEFAULT)
 
 
 def load_settings(

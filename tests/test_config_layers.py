@@ -327,13 +327,11 @@ def test_scrapy_number_settings_keep_accepting_fractions() -> None:
 def test_an_extension_turned_off_by_its_setting_is_never_imported() -> None:
     # Scrapy imports every listed extension before it reads its on/off setting: the remote
     # control (aiohttp's web server, 0.1 s of CPU per crawl) is left out while it is off.
-    from scrapy.utils.conf import build_component_list
-
     remote = "scrapy.extensions.remote_control.RemoteControl"
     settings, _ = load_settings({}, environ={})
-    assert remote not in build_component_list(settings.getwithbase("EXTENSIONS"))
-    assert "crawler.schedule.progress.ProgressExtension" in build_component_list(
-        settings.getwithbase("EXTENSIONS")
-    )
+    # What Scrapy's ExtensionManager reads (it imports every key of EXTENSIONS on the way).
+    loaded = settings.get_component_priority_dict_with_base("EXTENSIONS")
+    assert remote not in loaded
+    assert "crawler.schedule.progress.ProgressExtension" in loaded
     settings, _ = load_settings({"REMOTE_CONTROL_ENABLED": True}, environ={})
-    assert remote in build_component_list(settings.getwithbase("EXTENSIONS"))
+    assert remote in settings.get_component_priority_dict_with_base("EXTENSIONS")
