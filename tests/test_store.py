@@ -42,6 +42,25 @@ def test_schema_heads_read_from_the_files_are_alembics(tmp_path: Path) -> None:
         assert set(MigrationContext.configure(conn).get_current_heads()) == schema_heads()
 
 
+def test_a_new_sqlite_store_is_the_migrations_result(tmp_path: Path) -> None:
+    # New stores are copies of one the migrations made (crawler.store.db._new_sqlite_store):
+    # the same tables, indexes and triggers as migrating in place, at the newest revision.
+    import sqlite3
+
+    migrated = make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    upgrade_schema(migrated)
+    migrated.dispose()
+    open_store(f"sqlite:///{tmp_path / 'new.db'}").kw["bind"].dispose()
+
+    def shape(path: Path) -> tuple[set[tuple[str, str, str]], list[tuple[str]]]:
+        with sqlite3.connect(path) as conn:
+            names = set(conn.execute("SELECT type, name, tbl_name FROM sqlite_master"))
+            return names, conn.execute("SELECT version_num FROM alembic_version").fetchall()
+
+    assert shape(tmp_path / "new.db") == shape(tmp_path / "migrated.db")
+    assert shape(tmp_path / "new.db")[1] == [(head,) for head in schema_heads()]
+
+
 def test_resolve_db_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ADARCHIVE_DB", raising=False)
     assert resolve_db_url(None, None) == "sqlite:///adarchive-data/adarchive.db"
