@@ -236,14 +236,28 @@ def _store_template() -> Path:
     return template
 
 
-def _at_head(engine: Engine) -> bool:
-    """Whether the store's schema is the newest migration (no upgrade needed)."""
+def _revisions(engine: Engine) -> set[str]:
+    """The store's current revision(s), as Alembic's version table holds them."""
     try:
         with engine.connect() as conn:
             rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
     except DBAPIError:
-        return False  # no version table (a new store): Alembic reports no current head
-    return {row[0] for row in rows} == schema_heads()
+        return set()  # no version table (a new store): Alembic reports no current head
+    return {row[0] for row in rows}
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The store's revision (None for a store without one), as Alembic's
+    ``get_current_revision`` says it, without loading Alembic."""
+    revisions = _revisions(engine)
+    if len(revisions) > 1:
+        raise StoreError(f"the store is at several revisions at once: {sorted(revisions)}")
+    return next(iter(revisions), None)
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the store's schema is the newest migration (no upgrade needed)."""
+    return _revisions(engine) == schema_heads()
 
 
 # `revision = "0012"`, `down_revision: str | None = "0011"` (a merge names a tuple).
