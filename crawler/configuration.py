@@ -459,7 +459,24 @@ def apply_layers(settings: Any, environ: Mapping[str, str] | None = None) -> Con
         # Ours only: Scrapy's component dicts keep their per-key priorities.
         if name.startswith(ENV_PREFIX) and settings.get(name) != value:
             settings.set(name, value, priority=settings.getpriority(name))
+    if hasattr(settings, "getbool"):  # Scrapy's Settings (Layers hold no components)
+        _skip_disabled_extensions(settings)
     return config
+
+
+# Scrapy extensions that Scrapy imports before they find themselves turned off by their
+# setting: the remote control loads aiohttp's web server, 0.1 s of CPU per crawl.
+SKIPPED_WHEN_OFF = {"scrapy.extensions.remote_control.RemoteControl": "REMOTE_CONTROL_ENABLED"}
+
+
+def _skip_disabled_extensions(settings: Any) -> None:
+    """Leave out (never import) the extensions of :data:`SKIPPED_WHEN_OFF` whose setting
+    turns them off: None in Scrapy's own table (``EXTENSIONS_BASE``), whose keys Scrapy
+    does not import (it imports every key of ``EXTENSIONS``, None or not)."""
+    base, extensions = settings["EXTENSIONS_BASE"], settings["EXTENSIONS"]
+    for path, enabled in SKIPPED_WHEN_OFF.items():
+        if not settings.getbool(enabled) and path in base and path not in extensions:
+            base.set(path, None, priority=PRIORITY_DEFAULT)
 
 
 def load_settings(

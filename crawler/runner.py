@@ -102,13 +102,13 @@ def prepare_output_dir(path: Path) -> None:
 
 def check_store_url(url: str) -> None:
     """Open (and close) the store once before the reactor starts, so errors are one line."""
-    from crawler.store.db import sqlite_path, upgrade_schema
+    from crawler.store.db import ensure_schema, sqlite_path
 
     path = sqlite_path(url)
     new = path is not None and not path.exists()
     engine = make_engine(url, create=True)
     try:
-        upgrade_schema(engine)
+        ensure_schema(engine)
     except StoreError:
         raise
     except Exception as exc:  # driver errors: connection refused, auth, ...

@@ -95,3 +95,20 @@ def test_a_mistake_from_a_lazily_loaded_command_is_still_one_line(tmp_path) -> N
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("adarchive: error: unknown role 'nobody'"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_processes_that_never_crawl_start_without_scrapy_or_alembic() -> None:
+    # The evidence writer (one process per crawl), the workbench (`serve`), `platform
+    # check`, `report` and `exhibit`: Scrapy costs 0.2 s of CPU, Alembic 0.13 s,
+    # datasketch (with numpy and scipy) 0.5 s, bs4 and lxml 0.1 s, and none of them needs
+    # these to write records into a store at the newest schema, serve pages, check a
+    # definition or read the analysis configuration.
+    modules = ("crawler.sink.evidence_writer", "crawler.workbench.app", "crawler.check",
+               "crawler.analysis.htmlreport", "crawler.exhibit.build")  # fmt: skip
+    probe = f"import json, sys, {', '.join(modules)}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=REPO, timeout=120, check=True)  # fmt: skip
+    loaded = {m.split(".")[0] for m in json.loads(result.stdout)}
+    assert "sqlalchemy" in loaded  # the probe really ran
+    unwanted = {"scrapy", "twisted", "alembic", "datasketch", "numpy", "scipy", "bs4", "lxml"}
+    assert loaded.isdisjoint(unwanted), sorted(loaded & unwanted)

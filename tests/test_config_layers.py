@@ -322,3 +322,16 @@ def test_scrapy_number_settings_keep_accepting_fractions() -> None:
     assert settings.getfloat("DOWNLOAD_TIMEOUT") == 1.5
     with pytest.raises(ConfigError, match="ADARCHIVE_MAX_DEPTH: expected a whole number"):
         load_settings({"ADARCHIVE_MAX_DEPTH": "1.5"}, environ={})
+
+
+def test_an_extension_turned_off_by_its_setting_is_never_imported() -> None:
+    # Scrapy imports every listed extension before it reads its on/off setting: the remote
+    # control (aiohttp's web server, 0.1 s of CPU per crawl) is left out while it is off.
+    remote = "scrapy.extensions.remote_control.RemoteControl"
+    settings, _ = load_settings({}, environ={})
+    # What Scrapy's ExtensionManager reads (it imports every key of EXTENSIONS on the way).
+    loaded = settings.get_component_priority_dict_with_base("EXTENSIONS")
+    assert remote not in loaded
+    assert "crawler.schedule.progress.ProgressExtension" in loaded
+    settings, _ = load_settings({"REMOTE_CONTROL_ENABLED": True}, environ={})
+    assert remote in settings.get_component_priority_dict_with_base("EXTENSIONS")

@@ -15,11 +15,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.analysis.minhash import SignatureParams
-
 DATA_DIR = Path(__file__).resolve().parent / "data"
 IDENTIFIER_KINDS = ("phone", "email", "telegram", "line", "kakao", "wechat", "url")
 LINK_KINDS = (*IDENTIFIER_KINDS, "image_sha256", "image_phash", "poster_account", "text")
+
+
+# The MinHash hash scheme (crawler/analysis/minhash.py computes it).
+SIGNATURE_SCHEME = "affine32"
+
+
+@dataclass(frozen=True)
+class SignatureParams:
+    """How texts become signatures; a change of any field means recomputing them.
+
+    Defined here, not beside the signer (crawler.analysis.minhash, which re-exports it):
+    reading the configuration must not load datasketch and numpy (0.5 s of CPU), which
+    `exhibit` and `report` never use.
+    """
+
+    num_perm: int = 64
+    shingle: int = 5
+    seed: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"minhash/{SIGNATURE_SCHEME}/p{self.num_perm}/k{self.shingle}/s{self.seed}"
 
 
 class ConfigError(ValueError):

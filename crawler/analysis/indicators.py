@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from crawler.analysis.analysis_config import AnalysisConfig, IndicatorRule, Lexicon
-from crawler.analysis.minhash import TextIndex, estimated_jaccard
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -219,7 +219,9 @@ def poster_many_people(ctx, rule, config):  # type: ignore[no-untyped-def]
 
 
 def duplicate_text_many_names(ctx, rule, config):  # type: ignore[no-untyped-def]
-    from crawler.analysis.minhash import Signer
+    # Here, not at the top: reading the rules (every analysis command's configuration)
+    # must not load datasketch and numpy, 0.5 s of CPU.
+    from crawler.analysis.minhash import Signer, TextIndex, estimated_jaccard
 
     index = TextIndex(Signer(config.linking.signature), config.linking.jaccard_threshold)
     for ad_id, row in ctx.signatures.items():

@@ -12,30 +12,20 @@ so a later ``analyze`` does not recompute them).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-SCHEME = "affine32"
+# Defined with the configuration (reading it loads no datasketch); re-exported here.
+from crawler.analysis.analysis_config import SIGNATURE_SCHEME as SCHEME
+from crawler.analysis.analysis_config import SignatureParams
+
+DEFAULT_PARAMS = SignatureParams()
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _BASE = np.uint64(0x100000001B3)
 _F1 = np.uint32(0x85EBCA6B)
 _F2 = np.uint32(0xC2B2AE35)
-
-
-@dataclass(frozen=True)
-class SignatureParams:
-    """How texts become signatures; a change of any field means recomputing them."""
-
-    num_perm: int = 64
-    shingle: int = 5
-    seed: int = 1
-
-    @property
-    def key(self) -> str:
-        return f"minhash/{SCHEME}/p{self.num_perm}/k{self.shingle}/s{self.seed}"
 
 
 def _fmix32(hv: np.ndarray) -> np.ndarray:
@@ -50,7 +40,7 @@ def _fmix32(hv: np.ndarray) -> np.ndarray:
 class Signer:
     """Turns normalised texts into MinHash signature rows (uint32, ``num_perm`` wide)."""
 
-    def __init__(self, params: SignatureParams = SignatureParams()) -> None:
+    def __init__(self, params: SignatureParams = DEFAULT_PARAMS) -> None:
         self.params = params
         perm_a, perm_b = MinHash(
             num_perm=params.num_perm, seed=params.seed, scheme=SCHEME

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING
-from urllib.parse import urldefrag
-
-from scrapy.utils.httpobj import urlparse_cached
+from urllib.parse import ParseResult, urldefrag, urlparse
 
 from crawler.archive.digests import secret_digest
 from crawler.archive.writer import RecordSpec, warc_date, warc_fields
@@ -110,9 +108,14 @@ def response_head(response: Response) -> bytes:
     return _head(status_line(response.status, http_version(response)), _header_lines(lines))
 
 
+def _parsed(request: Request) -> ParseResult:
+    # Not Scrapy's urlparse_cached: importing it loads all of Scrapy in the evidence writer.
+    return urlparse(request.url)
+
+
 def request_target(request: Request) -> str:
     """Path, params and query string as sent on the request line (never the fragment)."""
-    parsed = urlparse_cached(request)
+    parsed = _parsed(request)
     target = parsed.path or "/"
     if parsed.params:
         target += ";" + parsed.params
@@ -122,7 +125,7 @@ def request_target(request: Request) -> str:
 
 
 def host_header(request: Request) -> bytes:
-    parsed = urlparse_cached(request)
+    parsed = _parsed(request)
     host = parsed.hostname or ""
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"

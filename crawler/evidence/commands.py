@@ -148,12 +148,16 @@ def _data_root(args: argparse.Namespace) -> Path:
 def cmd_export(args: argparse.Namespace) -> int:
     from crawler.evidence.selection import Selection, parse_since
     from crawler.evidence.wacz_export import ExportOptions, export_bundle, summary_lines
-    from crawler.extract.argument import parse_identifier
 
+    identifiers: list[str] = []
+    if args.identifier:  # the identifier syntax loads the extractor (phonenumbers): only then
+        from crawler.extract.argument import parse_identifier
+
+        # KIND:VALUE or a recognisable value, normalised as extraction does (with --region).
+        identifiers = [str(parse_identifier(v, args.region)) for v in args.identifier]
     selection = Selection(
         ads=list(args.ad or []),
-        # KIND:VALUE or a recognisable value, normalised as extraction does (with --region).
-        identifiers=[str(parse_identifier(v, args.region)) for v in args.identifier or []],
+        identifiers=identifiers,
         platform=args.platform,
         crawl=args.crawl,
         since=parse_since(args.since) if args.since else None,

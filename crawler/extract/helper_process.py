@@ -17,7 +17,6 @@ pipeline extracts in its own thread instead: no advert is lost.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import os
@@ -26,11 +25,14 @@ import signal
 import struct
 import sys
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from crawler.extract import extract_identifiers
 from crawler.extract.urls import extract_from_url
+
+if TYPE_CHECKING:
+    import asyncio
 
 HEADER = struct.Struct(">I")
 URL_FIELD = "url"
@@ -137,6 +139,8 @@ class ExtractionWorker:
         process = self._process or await self._start()
         if self.gone or process.stdin is None:
             raise WorkerGone("extraction helper has exited")
+        import asyncio  # the crawl's end only: the helper process never loads it
+
         seq = next(self._seq)
         future = asyncio.get_running_loop().create_future()
         self._pending[seq] = future
@@ -152,6 +156,8 @@ class ExtractionWorker:
         return await future
 
     async def _start(self) -> asyncio.subprocess.Process:
+        import asyncio
+
         if self._starting is None:
             self._starting = asyncio.Lock()
         async with self._starting:
@@ -219,6 +225,8 @@ class ExtractionWorker:
             return
         if process.stdin is not None:
             process.stdin.close()
+        import asyncio
+
         try:
             await asyncio.wait_for(process.wait(), timeout=10)
         except TimeoutError:

@@ -12,38 +12,19 @@ the images pipeline, robots.txt, a redirect hop or ``--resume``.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.guard.urlscheme import ALLOWED_SCHEMES, scheme_refusal, url_scheme
 from crawler.politeness.refusals import note_refusal
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
 
-ALLOWED_SCHEMES = frozenset({"http", "https"})
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
-
-
-def url_scheme(url: str) -> str:
-    """The scheme of ``url`` in lower case, or ``"none"`` (a safe stats key either way)."""
-    head = url.strip().split(":", 1)
-    if len(head) == 2 and _SCHEME.fullmatch(head[0]):
-        return head[0].lower()
-    return "none"
-
-
-def scheme_refusal(url: str) -> str | None:
-    """Why ``url`` may not be fetched, or None when its scheme is http or https."""
-    scheme = url_scheme(url)
-    if scheme in ALLOWED_SCHEMES:
-        return None
-    if scheme == "none":
-        return "no URL scheme (only http and https are fetched)"
-    return f"scheme {scheme!r} is never fetched (only http and https)"
+__all__ = ["ALLOWED_SCHEMES", "SchemePolicyMiddleware", "scheme_refusal", "url_scheme"]
 
 
 class SchemePolicyMiddleware:

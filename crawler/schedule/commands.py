@@ -41,18 +41,22 @@ def _print_json(row: Any) -> None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from alembic.migration import MigrationContext
-
-    from crawler.store.db import make_engine, resolve_db_url, upgrade_schema
+    from crawler.store.db import (
+        current_revision,
+        ensure_schema,
+        make_engine,
+        resolve_db_url,
+        sqlite_path,
+    )
 
     url = resolve_db_url(args.db)
+    path = sqlite_path(url)
     engine = make_engine(url, create=True)
     try:
-        with engine.connect() as conn:
-            before = MigrationContext.configure(conn).get_current_revision()
-        upgrade_schema(engine)
-        with engine.connect() as conn:
-            revision = MigrationContext.configure(conn).get_current_revision()
+        # Not connected to a SQLite file that does not exist yet: that would create it empty.
+        before = None if path is not None and not path.exists() else current_revision(engine)
+        ensure_schema(engine)  # Alembic loads only if there is a migration to run
+        revision = current_revision(engine)
     finally:
         engine.dispose()
     made = "created store" if before is None else "store"
