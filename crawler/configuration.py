@@ -465,8 +465,12 @@ def apply_layers(settings: Any, environ: Mapping[str, str] | None = None) -> Con
 
 
 # Scrapy extensions that Scrapy imports before they find themselves turned off by their
-# setting: the remote control loads aiohttp's web server, 0.1 s of CPU per crawl.
-SKIPPED_WHEN_OFF = {"scrapy.extensions.remote_control.RemoteControl": "REMOTE_CONTROL_ENABLED"}
+# setting: the remote control loads aiohttp's web server, 0.1 s of CPU per crawl, the
+# telnet console Twisted's conch. Each is loaded again when its setting turns it on.
+SKIPPED_WHEN_OFF = {
+    "scrapy.extensions.remote_control.RemoteControl": "REMOTE_CONTROL_ENABLED",
+    "scrapy.extensions.telnet.TelnetConsole": "TELNETCONSOLE_ENABLED",
+}
 
 
 def _skip_disabled_extensions(settings: Any) -> None:

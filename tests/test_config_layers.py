@@ -328,10 +328,14 @@ def test_an_extension_turned_off_by_its_setting_is_never_imported() -> None:
     # Scrapy imports every listed extension before it reads its on/off setting: the remote
     # control (aiohttp's web server, 0.1 s of CPU per crawl) is left out while it is off.
     remote = "scrapy.extensions.remote_control.RemoteControl"
+    telnet = "scrapy.extensions.telnet.TelnetConsole"
     settings, _ = load_settings({}, environ={})
     # What Scrapy's ExtensionManager reads (it imports every key of EXTENSIONS on the way).
     loaded = settings.get_component_priority_dict_with_base("EXTENSIONS")
-    assert remote not in loaded
+    assert remote not in loaded and telnet not in loaded
     assert "crawler.schedule.progress.ProgressExtension" in loaded
     settings, _ = load_settings({"REMOTE_CONTROL_ENABLED": True}, environ={})
     assert remote in settings.get_component_priority_dict_with_base("EXTENSIONS")
+    settings, _ = load_settings({"TELNETCONSOLE_ENABLED": True}, environ={})
+    loaded = settings.get_component_priority_dict_with_base("EXTENSIONS")
+    assert telnet in loaded and remote not in loaded
