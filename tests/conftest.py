@@ -34,6 +34,12 @@ CHEAP_PASSWORD_HASH = {
 }
 for _name, _value in CHEAP_PASSWORD_HASH.items():
     os.environ.setdefault(_name, _value)
+# Hundreds of new SQLite stores per run: each a copy of one the migrations made once per
+# migration set (crawler.store.db), not migrated in place (0.3 s of CPU each).
+# tests/test_store.py compares the two.
+os.environ.setdefault(
+    "ADARCHIVE_STORE_TEMPLATES", str(REPO / ".pytest_cache" / "adarchive-store-templates")
+)
 TINY_ADS = 6
 # Local fixture web: short pause between requests; robots.txt still obeyed.
 FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False",

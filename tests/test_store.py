@@ -42,11 +42,15 @@ def test_schema_heads_read_from_the_files_are_alembics(tmp_path: Path) -> None:
         assert set(MigrationContext.configure(conn).get_current_heads()) == schema_heads()
 
 
-def test_a_new_sqlite_store_is_the_migrations_result(tmp_path: Path) -> None:
-    # New stores are copies of one the migrations made (crawler.store.db._new_sqlite_store):
-    # the same tables, indexes and triggers as migrating in place, at the newest revision.
+def test_a_new_sqlite_store_is_the_migrations_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With ADARCHIVE_STORE_TEMPLATES, new stores are copies of one the migrations made
+    # (crawler.store.db._new_sqlite_store): the same tables, indexes and triggers as
+    # migrating in place, at the newest revision.
     import sqlite3
 
+    monkeypatch.setenv("ADARCHIVE_STORE_TEMPLATES", str(tmp_path / "templates"))
     migrated = make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
     upgrade_schema(migrated)
     migrated.dispose()
@@ -58,6 +62,10 @@ def test_a_new_sqlite_store_is_the_migrations_result(tmp_path: Path) -> None:
             return names, conn.execute("SELECT version_num FROM alembic_version").fetchall()
 
     assert shape(tmp_path / "new.db") == shape(tmp_path / "migrated.db")
+    assert len(list((tmp_path / "templates").glob("empty-*.db"))) == 1  # the copy's source
+    monkeypatch.delenv("ADARCHIVE_STORE_TEMPLATES")  # unset: migrated in place, no template
+    open_store(f"sqlite:///{tmp_path / 'third.db'}").kw["bind"].dispose()
+    assert shape(tmp_path / "third.db") == shape(tmp_path / "migrated.db")
     assert shape(tmp_path / "new.db")[1] == [(head,) for head in schema_heads()]
 
 

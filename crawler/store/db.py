@@ -172,28 +172,32 @@ def ensure_schema(engine: Engine) -> None:
     """Create the store, or bring it to the newest schema, unless it is there already.
 
     The check reads one row; Alembic (about 0.3 s of CPU to load and run) only loads
-    when there is a migration to run. A new SQLite store is a copy of an empty one that
-    these very migrations made (:func:`_new_sqlite_store`).
+    when there is a migration to run. With ``ADARCHIVE_STORE_TEMPLATES``, a new SQLite
+    store is a copy of an empty one that these very migrations made (:func:`_new_sqlite_store`).
     """
     path = sqlite_path(engine.url.render_as_string(hide_password=False))
     if path is not None and not path.exists():
-        _new_sqlite_store(path)  # checked below like any store
+        from crawler.configuration import setting
+
+        templates = setting("ADARCHIVE_STORE_TEMPLATES")
+        if templates:
+            _new_sqlite_store(path, Path(templates))  # checked below like any store
     if not _at_head(engine):
         upgrade_schema(engine)
 
 
-def _new_sqlite_store(path: Path) -> bool:
+def _new_sqlite_store(path: Path, folder: Path) -> bool:
     """Make ``path`` a copy of an empty store at the newest schema; False if it cannot
     (then the migrations run on it as usual).
 
     The twelve migrations cost about 0.25 s of CPU on an empty store (SQLite's table
-    rebuilds), paid by every first crawl into a new folder. Their result is kept once per
-    user (the cache directory), named by a digest of the migration files, env.py, the
+    rebuilds), paid by every first crawl into a new folder. Their result is kept once in
+    ``folder`` (``ADARCHIVE_STORE_TEMPLATES``), named by a digest of the migration files, env.py, the
     SQLite library and SQLAlchemy versions: a changed migration makes a new one. Never
     overwrites: a store another process created meanwhile is left alone.
     """
     try:
-        template = _store_template()
+        template = _store_template(folder)
         partial = path.with_name(f".{path.name}.{os.getpid()}.new")
         try:
             shutil.copyfile(template, partial)
@@ -206,19 +210,17 @@ def _new_sqlite_store(path: Path) -> bool:
 
 
 @functools.cache
-def _store_template() -> Path:
+def _store_template(folder: Path) -> Path:
     import hashlib
     import sqlite3
     import tempfile
 
-    import platformdirs
     import sqlalchemy
 
     digest = hashlib.sha256(f"{sqlite3.sqlite_version}/{sqlalchemy.__version__}".encode())
     for source in sorted(MIGRATIONS_DIR.rglob("*.py")):
         digest.update(source.relative_to(MIGRATIONS_DIR).as_posix().encode() + b"\0")
         digest.update(source.read_bytes() + b"\0")
-    folder = Path(platformdirs.user_cache_dir("adarchive")) / "store-templates"
     template = folder / f"empty-{digest.hexdigest()[:24]}.db"
     if template.is_file():
         return template
