@@ -24,9 +24,10 @@ from workbench_server import (
 )
 from workbench_stores import BuiltStore, copy_store
 
+from conftest import CHROMIUM
+
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOME = {
     "admin": "/users",
     "technical": "/platforms",
