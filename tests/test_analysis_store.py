@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from conftest import crawl_world
+from conftest import CHROMIUM, crawl_world
 from crawler.analysis.analysis_config import load_config
 from crawler.analysis.analyze import analyze
 from crawler.analysis.commands import USER_ERRORS, register
@@ -38,7 +38,6 @@ from crawler.store.models import (
 pytestmark = [pytest.mark.crawl]
 
 SEED, ADS = 2, 30
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from PIL import Image
 from pywb import wayback
 from warcio.archiveiterator import ArchiveIterator
 
-from conftest import FAST, CrawlRun, adarchive, start_url_args
+from conftest import CHROMIUM, FAST, CrawlRun, adarchive, start_url_args
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
@@ -267,9 +267,7 @@ def test_listing_replays_in_pywb_with_its_content(
     titles = {a["title"] for a in th_ads(truth)}
     warcs = sorted((browser_crawl.out / "warc").glob("*.warc.gz"))
     with wayback(warcs, tmp_path / "pywb") as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", args=json.loads(BROWSER_ARGS)
-        )
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=json.loads(BROWSER_ARGS))
         try:
             page = browser.new_page()
             live: list[str] = []

@@ -21,14 +21,13 @@ from evidence_tools import copy_store
 from pywb import COLLECTION, free_port, require_pywb
 from rangeserver import serve
 
-from conftest import FAST, CrawlRun, adarchive, start_url_args
+from conftest import CHROMIUM, FAST, CrawlRun, adarchive, start_url_args
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parent.parent
 RWP = REPO / ".tools" / "replaywebpage"
-CHROMIUM = "/usr/bin/chromium"
 # Chromium's own background look-ups stay off the network: only loopback resolves.
 HOST_RULES = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"
 BROWSER_ARGS = '["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]'
@@ -90,7 +89,7 @@ def replay_in_replaywebpage(
     shutil.copy(bundle, site / bundle.name)
     shot = workdir / "replaywebpage.png"
     with serve(site) as (base, log), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[HOST_RULES])
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[HOST_RULES])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             source = urllib.parse.quote(f"{base}/{bundle.name}", safe="")

@@ -24,9 +24,10 @@ from workbench_server import (
 )
 from workbench_stores import BuiltStore, copy_store
 
+from conftest import CHROMIUM
+
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOME = {
     "admin": "/users",
     "technical": "/platforms",
@@ -344,15 +345,18 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
         0
     ]
     _ops_data(served)
-    # Each role logs in once through the form; its later pages open in fresh contexts
-    # that carry its session cookie (logging in 30 times cost a third of this test).
-    sessions: dict[str, dict[str, Any]] = {}
+    # Each role logs in once through the form and keeps its page for all its pages, at
+    # both widths (logging in 30 times cost a third of this test; a new page, its first
+    # screenshot above all, costs Chromium twice what a navigation in an open one does).
+    # The log-in pages (no role) open in fresh contexts: nobody is logged in there.
+    tabs: dict[str, tuple[Any, Any, Watch]] = {}
     for width in (1280, 800):
         for name, role, path in PAGES:
-            context, page, watch = new_page(browser, served, width, sessions.get(role or ""))
-            if role and role not in sessions:
-                log_in(page, served, role)
-                sessions[role] = context.storage_state()
+            if role and role not in tabs:
+                tabs[role] = new_page(browser, served, width)
+                log_in(tabs[role][1], served, role)
+            context, page, watch = tabs[role] if role else new_page(browser, served, width)
+            page.set_viewport_size({"width": width, "height": 900})
             page.goto(served.url + path.format(ad=ad, network=network))
             if role:  # still logged in: the page is the role's, not the log-in form
                 assert page.url == served.url + path.format(ad=ad, network=network), name
@@ -385,4 +389,7 @@ def test_pages_labelled_keyboard_reachable_and_screenshots(browser: Any, served:
             assert page.evaluate("document.activeElement.textContent") == "Skip to content"
             assert page.get_by_role("link", name="Skip to content").bounding_box()["x"] >= 0
             assert watch.problems == [], (name, watch.problems)
-            context.close()
+            if not role:
+                context.close()
+    for context, _page, _watch in tabs.values():
+        context.close()

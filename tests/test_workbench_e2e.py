@@ -32,12 +32,11 @@ from test_workbench_photo import reencoded
 from test_workbench_replay import RWP, SECRET, replayed_text
 from workbench_server import PASSWORD, ROLES, Served, add_users, serve, wait_for_exports
 
-from conftest import REPO, adarchive
+from conftest import CHROMIUM, REPO, adarchive
 from crawler.analysis.warcread import read_payload
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
 DEMO_ADS = "6"  # per platform: the smallest world in which the demo plants networks
 CASE = "OP-E2E-18"
 

@@ -22,13 +22,12 @@ from PIL import Image, ImageDraw
 from workbench_server import PASSWORD, Served, csrf, serve
 from workbench_stores import BuiltStore, copy_store
 
+from conftest import CHROMIUM
 from crawler.analysis.phash import hamming, image_facts
 from crawler.analysis.warcread import read_payload
 from crawler.configuration import setting
 
 pytestmark = [pytest.mark.crawl]
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")

@@ -34,13 +34,13 @@ from workbench_server import (
 )
 from workbench_stores import BuiltStore, copy_store
 
+from conftest import CHROMIUM
 from crawler.workbench.replaytoken import _b64, _unb64, sign
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parent.parent
 RWP = REPO / ".tools" / "replaywebpage"
-CHROMIUM = "/usr/bin/chromium"
 SECRET = "a test-only replay key, not a real one: 0123456789"
 
 
@@ -242,7 +242,8 @@ def test_the_evidence_officer_replays_the_advert_in_the_browser(
     shots = shots_dir(tmp_path)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]
+            executable_path=str(CHROMIUM),
+            args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"],
         )
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -321,7 +322,7 @@ def test_a_browser_rendered_advert_replays(
         served.clients["evidence_officer"].close()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
-                executable_path=CHROMIUM,
+                executable_path=str(CHROMIUM),
                 args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"],
             )
             try:

@@ -95,15 +95,19 @@ def browser_crawled_store(fixture_web: Any, tmp_path_factory: pytest.TempPathFac
     """`BROWSER_PLATFORMS` of the session's fixture web crawled (th_board in headless
     Chromium) and analysed; no accounts. The exhibit tests and the browser-rendered replay
     test each copy it."""
-    from conftest import FAST, adarchive, start_url_args
+    from conftest import CHROMIUM, FAST, adarchive, start_url_args
     from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 
     def build(folder: Path) -> dict[str, Any]:
+        # The tests' Chromium (the headless shell when installed): this store feeds the
+        # exhibit and replay tests; the crawl's own browser is tested with the product's
+        # Chromium by test_browser_crawl, test_browser_egress and test_evidence_replay.
         crawl = adarchive(
             "crawl", *BROWSER_PLATFORMS, *start_url_args(fixture_web, BROWSER_PLATFORMS),
             "--out", str(folder), *FAST,
             "-s", f"ADARCHIVE_ALLOWED_ADDRESSES={FIXTURE_ALLOWED_ADDRESSES}",
             "-s", 'ADARCHIVE_BROWSER_ARGS=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.*"]',
+            "-s", f"ADARCHIVE_BROWSER_EXECUTABLE={CHROMIUM}",
         )  # fmt: skip
         assert crawl.returncode == 0, crawl.stdout + crawl.stderr[-3000:]
         adarchive("analyze", "--db", str(folder / "adarchive.db"), check=True)
