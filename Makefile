@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TOOLS := .tools
 
-.PHONY: setup browser tools demo test test-fast lint bench clean screenshots bytecode
+.PHONY: setup browser tools demo test test-fast test-durations lint bench clean screenshots bytecode
 BROWSER_TIMEOUT ?= 300
 BROWSER_CHECK ?= $(PY) -c "from crawler.browser.launch import find_browser; find_browser()"
 
@@ -88,6 +88,13 @@ TEST_WORKERS ?= 3
 test: setup tools lint bytecode
 	$(PYTEST) -q $(EGRESS)
 	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 --ignore=$(EGRESS)
+
+# The order a fresh checkout (CI's) starts modules in, longest first: seconds per module from
+# this checkout's last runs (pytest's cache), into tests/durations.json.
+test-durations:
+	$(PY) -c "import collections, json; d = json.load(open('.pytest_cache/v/adarchive/test-durations')); \
+		m = collections.defaultdict(float); [m.__setitem__(k.split('::')[0], m[k.split('::')[0]] + v) for k, v in d.items()]; \
+		json.dump({k: round(v, 1) for k, v in sorted(m.items())}, open('tests/durations.json', 'w'), indent=1)"
 
 # The edit loop: no crawls, no browser, nothing slow; under a minute. A module's tests stay
 # on one worker, so its module-scoped store or server is built once, not once per worker.

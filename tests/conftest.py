@@ -276,8 +276,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # started last keeps one worker busy while the other idles: longest first, estimated from
 # the durations the previous runs recorded in pytest's cache (the same file for both
 # workers, so both collect the same order). A test never run before counts as a guess by
-# its markers.
+# its markers. A fresh checkout (CI's) has no cache: it orders by tests/durations.json, seconds
+# per module from a whole run (`make test-durations` rewrites it from this checkout's cache).
 
+DURATIONS_FILE = Path(__file__).with_name("durations.json")
 DURATIONS_KEY = "adarchive/test-durations"
 GUESS_SECONDS = {"browser": 10.0, "crawl": 6.0, "slow": 6.0}
 GUESS_OTHER = 0.3
@@ -308,14 +310,28 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput[DURATIONS_KEY] = _known_durations(node.config)
 
 
+def _committed_durations() -> dict[str, float]:
+    """Seconds per module, from tests/durations.json (empty if it is missing or unreadable)."""
+    try:
+        data = json.loads(DURATIONS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
+
+
 def longest_modules_first(config: pytest.Config, items: list[pytest.Item]) -> None:
     known = _known_durations(config)
     per_module: dict[str, float] = {}
+    unknown: set[str] = set()
     for item in items:
         seconds = known.get(item.nodeid)
-        per_module[_module(item.nodeid)] = per_module.get(_module(item.nodeid), 0.0) + (
-            seconds if isinstance(seconds, int | float) else _guess(item)
-        )
+        if not isinstance(seconds, int | float):
+            unknown.add(_module(item.nodeid))
+            seconds = _guess(item)
+        per_module[_module(item.nodeid)] = per_module.get(_module(item.nodeid), 0.0) + seconds
+    committed = _committed_durations()
+    for module in unknown & committed.keys():  # no run of this module here yet: the file's
+        per_module[module] = max(per_module[module], committed[module])
     rank = {m: i for i, m in enumerate(sorted(per_module, key=lambda m: (-per_module[m], m)))}
     items.sort(key=lambda item: rank[_module(item.nodeid)])  # stable: a module keeps its order
 
