@@ -80,14 +80,11 @@ bytecode: setup
 # The whole suite in parallel; a module's tests stay on one worker so its
 # module-scoped crawl runs once. Three workers on two cores: much of a crawl
 # test's time is spent waiting (for a subprocess to start, a site's delay, a
-# server), and a third worker fills those waits.
-# The browser-egress tests run first, alone (they measure the crawl's process
-# tree, the memory-ceiling test included), then everything else.
-EGRESS := tests/test_browser_egress.py
+# server), and a third worker fills those waits. The longest modules start first
+# (tests/conftest.py), the browser-egress module among them: its crawls mostly wait.
 TEST_WORKERS ?= 3
 test: setup tools lint bytecode
-	$(PYTEST) -q $(EGRESS)
-	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 --ignore=$(EGRESS)
+	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15
 
 # The order a fresh checkout (CI's) starts modules in, longest first: seconds per module from
 # this checkout's last runs (pytest's cache), into tests/durations.json.
