@@ -37,7 +37,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ from crawler.sink.messages import (
     encode_reply,
 )
 from crawler.sink.rotation import warc_max_age
-from crawler.store.db import begin_sqlite_transaction
+from crawler.store.db import begin_sqlite_transaction, transient
 from crawler.store.models import Capture
 from crawler.store.recorder import CrawlRecorder
 
@@ -82,6 +82,8 @@ logger = logging.getLogger("crawler.sink.evidence_writer")
 # nearly every lookup; older ones are read back from the store (record_id is unique,
 # so indexed). At 50,000 the map grew through any crawl shorter than that (issue 21).
 RECENT_CAPTURES = 2_000
+# Tries of one advert or image that lost a race with another writer (PostgreSQL deadlocks).
+TRIES = 3
 # Seconds without input after which pending rows are committed.
 IDLE_COMMIT = 0.2
 # Messages (exchanges, adverts, images) of one crawler per batch: one commit each.
@@ -220,8 +222,7 @@ class CrawlerEvidence:
                 fields["identifiers"] = identifiers_for(*extraction_args(fields))
             if fields.get("capture_id") is None:
                 fields["capture_id"] = self.capture_id(fields.get("capture_record_id"))
-            with self.savepoint():
-                self.adverts.store_ad(fields)
+            self.in_savepoint(lambda: self.adverts.store_ad(fields))
         except Exception as exc:
             # Counted after the savepoint has undone its own counts: the loss stays said.
             ad_not_stored(self.stats, fields, exc)
@@ -235,10 +236,28 @@ class CrawlerEvidence:
             return
         # The advert's page capture: a row id when it came from an earlier crawl (resume).
         parent = self.capture_id(message.parent)
-        with self.savepoint():
-            images.store_image(
-                ad_id, message.url, message.data, self.capture_id(message.capture), parent
-            )
+        capture = self.capture_id(message.capture)
+        self.in_savepoint(
+            lambda: images.store_image(ad_id, message.url, message.data, capture, parent)
+        )
+
+    def in_savepoint(self, store: Callable[[], object]) -> None:
+        """``store()`` in its own savepoint. On PostgreSQL two writers adding adverts that share
+        identifiers or images can deadlock: the loser's savepoint is undone, the batch so far
+        committed (which frees the rows the other writer waits for), and it tries again."""
+        for attempt in range(1, TRIES + 1):
+            try:
+                with self.savepoint():
+                    store()
+                return
+            except Exception as exc:
+                if not transient(exc) or attempt == TRIES:
+                    raise
+                logger.warning(
+                    "evidence writer: %s with another writer (try %d of %d): batch committed, "
+                    "trying again", type(exc.__cause__ or exc).__name__, attempt, TRIES,
+                )  # fmt: skip
+                self.recorder.store.commit()
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -282,6 +282,20 @@ def schema_heads() -> frozenset[str]:
     return frozenset(revisions - parents)
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the statement lost a race with
+# another transaction, and the same work in a new transaction can succeed.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lost race with another writer (see :data:`TRANSIENT_SQLSTATES`):
+    SQLAlchemy's error around the driver's, or the driver's own (raw-cursor writes)."""
+    return any(
+        getattr(e, "sqlstate", None) in TRANSIENT_SQLSTATES
+        for e in (exc, getattr(exc, "orig", None))
+    )
+
+
 def begin_sqlite_transaction(session: Session) -> None:
     """Make sure SQLite is inside a transaction before a SAVEPOINT.
 
