@@ -6,15 +6,12 @@ process), against the synthetic fixture web on loopback addresses only.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,26 +189,16 @@ def load_truth_file(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@functools.cache
-def _store_template() -> Path:
-    """A SQLite store migrated to the newest schema, once per test process."""
-    from crawler.store.db import open_store
-
-    folder = Path(tempfile.mkdtemp(prefix="adarchive-store-template-"))
-    atexit.register(shutil.rmtree, folder, True)
-    factory = open_store(f"sqlite:///{folder / 'template.db'}")
-    factory.kw["bind"].dispose()  # last connection closed: the WAL is folded into the file
-    return folder / "template.db"
-
-
 def migrated_sqlite(path: Path) -> str:
     """The URL of a new, empty SQLite store at ``path``, at the newest schema.
 
-    A copy of one migrated template: running the ten migrations costs about half a second
-    of CPU (and many fsyncs) per store. Tests of the migrations themselves, and of stores
-    the CLI creates, still migrate for real.
+    A copy of the run's migrated template (``ADARCHIVE_STORE_TEMPLATES``, above): running
+    the migrations costs about half a second of CPU (and many fsyncs) per store. Tests of
+    the migrations themselves still migrate for real.
     """
-    shutil.copyfile(_store_template(), path)
+    from crawler.store.db import store_template
+
+    shutil.copyfile(store_template(Path(os.environ["ADARCHIVE_STORE_TEMPLATES"])), path)
     return f"sqlite:///{path}"
 
 

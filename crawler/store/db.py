@@ -197,7 +197,7 @@ def _new_sqlite_store(path: Path, folder: Path) -> bool:
     overwrites: a store another process created meanwhile is left alone.
     """
     try:
-        template = _store_template(folder)
+        template = store_template(folder)
         partial = path.with_name(f".{path.name}.{os.getpid()}.new")
         try:
             shutil.copyfile(template, partial)
@@ -210,7 +210,9 @@ def _new_sqlite_store(path: Path, folder: Path) -> bool:
 
 
 @functools.cache
-def _store_template(folder: Path) -> Path:
+def store_template(folder: Path) -> Path:
+    """An empty store in ``folder`` that this code's migrations made, made once per set of
+    migrations (for :func:`_new_sqlite_store`, and for tests that copy stores themselves)."""
     import hashlib
     import sqlite3
     import tempfile
