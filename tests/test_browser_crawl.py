@@ -23,6 +23,7 @@ from pywb import wayback
 from warcio.archiveiterator import ArchiveIterator
 
 from conftest import CHROMIUM, FAST, CrawlRun, adarchive, start_url_args
+from crawler.browser.features import QUIET_FEATURES, playwright_disabled_features
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 
 pytestmark = [pytest.mark.crawl, pytest.mark.browser]
@@ -104,6 +105,12 @@ def test_crawl_stores_every_advert_and_restarts_the_browser(
     restarts = browser_crawl.stat("adarchive/browser/restarts")
     assert restarts >= 2, "the browser was not restarted"
     assert log.count("browser page failed") == 0
+    # Every launch (one per restart) with one --disable-features: Playwright's names and ours.
+    launches = re.findall(r"browser switches: (.*)", log)
+    assert len(launches) >= 1 + restarts, log[-3000:]
+    for switches in launches:
+        (features,) = re.findall(r"--disable-features=(\S+)", switches)
+        assert {*QUIET_FEATURES, *playwright_disabled_features()} <= set(features.split(","))
     actions = [
         line
         for headers, body in all_records(browser_crawl)

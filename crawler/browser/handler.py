@@ -31,6 +31,7 @@ from scrapy_playwright.page import PageMethod
 
 from crawler.archive.browser import META_RENDERED
 from crawler.browser.capture import AddressRefused, CaptureLimits, PageCapture
+from crawler.browser.features import with_quiet_features
 from crawler.browser.guard import BrowserGuard
 from crawler.browser.launch import page_timeout, proxy_args
 from crawler.browser.memory import MemoryKill, MemoryWatchdog
@@ -264,6 +265,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             options = self.config.launch_options
             options["proxy"] = {"server": self._sink.url}
             options["args"] = [*options.get("args", []), *proxy_args(self._sink.address[0])]
+        options = self.config.launch_options
+        options["args"] = with_quiet_features(options.get("args", []))
+        logger.info("browser switches: %s", " ".join(options["args"]))
         await super()._maybe_launch_browser()
         # The memory watchdog starts once a browser runs, knowing whose browser it may kill.
         self._loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from markupsafe import escape
 from playwright.sync_api import sync_playwright
 
+from crawler.browser.features import with_quiet_features
 from crawler.browser.launch import find_browser
 from crawler.exhibit.pictures import blocked_proxy, guard_args
 
@@ -30,7 +31,7 @@ def html_to_pdf(html: str, case_ref: str, browser: str | None = None) -> bytes:
         with sync_playwright() as pw:
             launched = pw.chromium.launch(
                 executable_path=find_browser(browser),
-                args=guard_args(dead.getsockname()[1], dead.getsockname()[1]),
+                args=with_quiet_features(guard_args(dead.getsockname()[1], dead.getsockname()[1])),
             )
             try:
                 context = launched.new_context(java_script_enabled=False, service_workers="block")

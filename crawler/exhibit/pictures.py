@@ -36,6 +36,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from playwright.sync_api import sync_playwright
 
+from crawler.browser.features import with_quiet_features
 from crawler.browser.launch import find_browser
 from crawler.browser.proxy import EgressProxy, ProxyPolicy
 from crawler.evidence.pywb_replay import Wayback, wayback
@@ -225,7 +226,7 @@ def renderer(case: Case, workdir: Path, pywb_bin: Path | None = None,
             with sync_playwright() as pw:
                 launched = pw.chromium.launch(
                     executable_path=find_browser(browser),
-                    args=CHROMIUM_ARGS,
+                    args=with_quiet_features(CHROMIUM_ARGS),
                     proxy={"server": guard.url},
                 )
                 try:
