@@ -13,17 +13,20 @@ import io
 import logging
 import os
 import subprocess
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 
 
-def adarchive_here(*args: str) -> subprocess.CompletedProcess[str]:
+def adarchive_here(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """``adarchive ARGS`` run by ``main`` in this process, as :func:`conftest.adarchive` runs
-    it in a subprocess (without ``ADARCHIVE_DB``): its exit code, stdout and stderr."""
+    it in a subprocess (without ``ADARCHIVE_DB``): its exit code, stdout and stderr.
+    ``stdin``: what the command reads on standard input."""
     from crawler.cli.entry import main
 
     out, err = io.StringIO(), io.StringIO()
     record_factory = logging.getLogRecordFactory()  # main installs log escaping for good
     store = os.environ.pop("ADARCHIVE_DB", None)
+    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
     try:
         with redirect_stdout(out), redirect_stderr(err):
             try:
@@ -31,6 +34,7 @@ def adarchive_here(*args: str) -> subprocess.CompletedProcess[str]:
             except SystemExit as exc:  # argparse's usage errors
                 code = exc.code if isinstance(exc.code, int) else 1
     finally:
+        sys.stdin = saved_stdin
         logging.setLogRecordFactory(record_factory)
         if store is not None:
             os.environ["ADARCHIVE_DB"] = store

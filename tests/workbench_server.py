@@ -102,12 +102,13 @@ def plant_hostile_text(db: Path) -> int:
 
 
 def add_users(db: Path) -> None:
+    """One account per role, by `adarchive users add` run in this process (the command's
+    own subprocess tests are in test_workbench_units and test_workbench_e2e's demo)."""
+    from cli_inprocess import adarchive_here
+
     for role in ROLES:
-        result = subprocess.run(
-            [sys.executable, "-m", "crawler.cli", "users", "add", role, "--role", role,
-             "--password-stdin", "--db", str(db)],
-            input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO, timeout=120,
-        )  # fmt: skip
+        result = adarchive_here("users", "add", role, "--role", role, "--password-stdin",
+                                "--db", str(db), stdin=PASSWORD + "\n")  # fmt: skip
         assert result.returncode == 0, result.stderr
 
 
