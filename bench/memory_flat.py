@@ -52,9 +52,12 @@ def role(pid: int, root: int) -> str:
         return "crawl"
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return "helpers"
-    return "writer" if b"crawler.sink.evidence_writer" in cmd else "helpers"
+    # forked from the crawl (crawler/sink/writer_fork.py), or a new interpreter
+    forked_or_execd = name == "evidence-writer" or b"crawler.sink.evidence_writer" in cmd
+    return "writer" if forked_or_execd else "helpers"
 
 
 class Sampler(threading.Thread):

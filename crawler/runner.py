@@ -131,6 +131,13 @@ def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
         from crawler.browser.launch import find_browser
 
         find_browser(settings.get("ADARCHIVE_BROWSER_EXECUTABLE"))
+    if settings.getbool("ADARCHIVE_EVIDENCE_PROCESS") and settings.getbool(
+        "ADARCHIVE_EVIDENCE_WRITER_FORK"
+    ):
+        # Now, while this process is one thread with nothing open (crawler/sink/writer_fork.py).
+        from crawler.sink.writer_fork import start_spare
+
+        start_spare(settings.get("LOG_LEVEL"))
     process = CrawlerProcess(settings)
     crawlers = []
     started = time.monotonic()

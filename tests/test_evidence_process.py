@@ -161,6 +161,18 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def is_writer(pid: int) -> bool:
+    """The evidence writer: forked from the crawl (named evidence-writer), or exec'd."""
+    return comm(pid) == "evidence-writer" or "crawler.sink.evidence_writer" in cmdline(pid)
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -187,7 +199,11 @@ def crawl_until(web: Any, out: Path, requests: int, *extra: str) -> Any:
 
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc to find the writer")
 def test_crawl_killed_alone_leaves_the_writer_to_finish(fixture_web: Any, tmp_path: Path) -> None:
-    running = crawl_until(fixture_web, tmp_path, 12, "-s", "ADARCHIVE_WARC_MAX_SIZE=20000")
+    # the writer as a new interpreter here (the kill test above has the forked one)
+    running = crawl_until(fixture_web, tmp_path, 12, "-s", "ADARCHIVE_WARC_MAX_SIZE=20000",
+                          "-s", "ADARCHIVE_EVIDENCE_WRITER_FORK=False")  # fmt: skip
+    writers = [pid for pid in session_processes(running.proc.pid) if is_writer(pid)]
+    assert [comm(pid) for pid in writers] == ["python"], [cmdline(p) for p in writers]
     running.proc.send_signal(signal.SIGKILL)  # the crawl only: its writer lives on
     running.wait(timeout=30)
     wait_until(lambda: not session_processes(running.proc.pid), 60, "the writer to exit")
@@ -210,12 +226,9 @@ def test_crawl_killed_alone_leaves_the_writer_to_finish(fixture_web: Any, tmp_pa
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc to find the writer")
 def test_writer_killed_stops_the_crawl_with_a_clear_error(fixture_web: Any, tmp_path: Path) -> None:
     running = crawl_until(fixture_web, tmp_path, 8)
-    writers = [
-        pid
-        for pid in session_processes(running.proc.pid)
-        if "crawler.sink.evidence_writer" in cmdline(pid)
-    ]
+    writers = [pid for pid in session_processes(running.proc.pid) if is_writer(pid)]
     assert len(writers) == 1, [cmdline(pid) for pid in session_processes(running.proc.pid)]
+    assert comm(writers[0]) == "evidence-writer"  # forked from the crawl, the default
     os.kill(writers[0], signal.SIGKILL)
     _, err = running.wait(timeout=60)
     assert running.proc.returncode != 0

@@ -65,6 +65,7 @@ from crawler.sink.messages import (
     WriterConfig,
     encode_frame,
 )
+from crawler.sink.writer_fork import ForkedWriter, take_spare
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -236,14 +237,25 @@ class EvidenceWriterProcess:
         *,
         pipe_size: int = 1 << 20,
         queue_max: int = 2 << 20,
+        fork: bool = True,
     ) -> None:
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "crawler.sink.evidence_writer", "--log-level", log_level],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=child_environment(),
-            )
+            spare = take_spare(log_level) if fork else None
+            if spare is not None:  # forked before the crawl started (writer_fork.py)
+                self.process: subprocess.Popen[bytes] | ForkedWriter = spare
+            else:
+                self.process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "crawler.sink.evidence_writer",
+                        "--log-level",
+                        log_level,
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=child_environment(),
+                )
         except OSError as exc:
             raise EvidenceWriterGone(f"cannot start the evidence writer process: {exc}") from None
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -258,7 +270,7 @@ class EvidenceWriterProcess:
         EvidenceWriterProcess._live.add(self.process.pid)
 
     @classmethod
-    def shared(cls, log_level: str = "WARNING", **options: int) -> EvidenceWriterProcess:
+    def shared(cls, log_level: str = "WARNING", **options: Any) -> EvidenceWriterProcess:
         current = cls._current
         if current is None or current.gone:
             current = cls._current = cls(log_level, **options)
@@ -406,6 +418,7 @@ class WriterProcessSink(EvidenceSink):
             settings.get("LOG_LEVEL"),
             pipe_size=settings.getint("ADARCHIVE_EVIDENCE_PIPE_SIZE"),
             queue_max=settings.getint("ADARCHIVE_EVIDENCE_QUEUE_MAX"),
+            fork=settings.getbool("ADARCHIVE_EVIDENCE_WRITER_FORK"),
         )
         self.key = self.process.open_channel(self._config_for(), self)
 

@@ -124,6 +124,14 @@ def shared_store(url: str, commit_every: int = 0, *, create: bool = True) -> Sha
     return store
 
 
+def set_aside_shared_stores() -> dict[str, SharedStore]:
+    """For a process forked from one that shares stores: they are its parent's (the same
+    connections); take them out of use and return them, to be kept, never closed."""
+    stores = dict(_STORES)
+    _STORES.clear()
+    return stores
+
+
 def release_store(store: SharedStore) -> None:
     store.users -= 1
     if store.users <= 0:
