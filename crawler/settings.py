@@ -436,7 +436,8 @@ ADARCHIVE_BROWSER_EXECUTABLE = None
 # Extra Chromium flags: a list, or a JSON list with -s (flags contain commas).
 # Empty in production; the tests and the demo add `--host-resolver-rules=MAP *
 # ~NOTFOUND , EXCLUDE 127.*` so Chromium's own background look-ups stay off the
-# network.
+# network. A `--disable-features=...` here is merged with Playwright's own list and
+# ours (crawler/browser/features.py): Chromium keeps only the last such flag.
 ADARCHIVE_BROWSER_ARGS: list[str] = []
 
 # Pages of one platform open at once (one browser context per platform). The
