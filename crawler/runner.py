@@ -119,6 +119,18 @@ def check_store_url(url: str) -> None:
         print(f"created a new store at {path}", flush=True)  # stdout: not an error
 
 
+def fork_spare_writer(settings: Any) -> None:
+    """Fork the evidence writer the crawls will take, now, while this process is one
+    thread with nothing open (crawler/sink/writer_fork.py); a no-op when one is ready,
+    when the settings say otherwise, or when a fork is not safe any more."""
+    if settings.getbool("ADARCHIVE_EVIDENCE_PROCESS") and settings.getbool(
+        "ADARCHIVE_EVIDENCE_WRITER_FORK"
+    ):
+        from crawler.sink.writer_fork import start_spare
+
+        start_spare(settings.get("LOG_LEVEL"))
+
+
 def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
     """Crawl every job concurrently in this process; return one result per job."""
     from scrapy.crawler import CrawlerProcess
@@ -131,13 +143,7 @@ def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
         from crawler.browser.launch import find_browser
 
         find_browser(settings.get("ADARCHIVE_BROWSER_EXECUTABLE"))
-    if settings.getbool("ADARCHIVE_EVIDENCE_PROCESS") and settings.getbool(
-        "ADARCHIVE_EVIDENCE_WRITER_FORK"
-    ):
-        # Now, while this process is one thread with nothing open (crawler/sink/writer_fork.py).
-        from crawler.sink.writer_fork import start_spare
-
-        start_spare(settings.get("LOG_LEVEL"))
+    fork_spare_writer(settings)  # unless the caller did, before starting threads of its own
     process = CrawlerProcess(settings)
     crawlers = []
     started = time.monotonic()

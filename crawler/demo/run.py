@@ -13,7 +13,13 @@ from pathlib import Path
 
 from crawler.demo.world import FIXTURE_ALLOWED_ADDRESSES
 from crawler.platforms import load_all
-from crawler.runner import CrawlJob, build_settings, prepare_output_dir, run_crawls
+from crawler.runner import (
+    CrawlJob,
+    build_settings,
+    fork_spare_writer,
+    prepare_output_dir,
+    run_crawls,
+)
 
 DEMO_PORT = 8700
 DEMO_SETTINGS = {
@@ -61,6 +67,11 @@ def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed:
     world = build_world(seed=seed, ads_per_platform=ads_per_platform)
     port = DEMO_PORT if _port_free(DEMO_PORT) else 0
     definitions = load_all()
+    settings = build_settings(
+        out, db, overrides={**DEMO_SETTINGS, "LOG_FILE": str(out / "crawl.log")}
+    )
+    # Before the fixture web's thread starts: a fork is safe only in a one-thread process.
+    fork_spare_writer(settings)
     with FixtureWeb(world, port=port) as web:
         web.write_truth(out / "truth.json")
         # Browser platforms (issue 6) are crawled too when a Chromium is found.
@@ -72,9 +83,6 @@ def run_demo(out: Path, db: str | None = None, ads_per_platform: int = 16, seed:
         ]
         skipped = [n for n, d in definitions.items() if d.needs_browser and missing]
         rendered = [j.definition.name for j in jobs if j.definition.needs_browser]
-        settings = build_settings(
-            out, db, overrides={**DEMO_SETTINGS, "LOG_FILE": str(out / "crawl.log")}
-        )
         print(f"fixture web: {len(web.base_urls)} synthetic platforms on loopback", flush=True)
         for name, url in sorted(web.base_urls.items()):
             print(f"  {name:<14} {url}")
