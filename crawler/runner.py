@@ -143,7 +143,8 @@ def run_crawls(jobs: Sequence[CrawlJob], settings: Any) -> list[CrawlResult]:
         from crawler.browser.launch import find_browser
 
         find_browser(settings.get("ADARCHIVE_BROWSER_EXECUTABLE"))
-    fork_spare_writer(settings)  # unless the caller did, before starting threads of its own
+    if not all(job.definition.needs_browser for job in jobs):  # browser pages: in process
+        fork_spare_writer(settings)  # unless the caller did, before starting threads
     process = CrawlerProcess(settings)
     crawlers = []
     started = time.monotonic()

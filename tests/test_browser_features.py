@@ -55,6 +55,35 @@ def test_an_unknown_driver_layout_adds_nothing(
     assert with_quiet_features(mine) == mine  # Playwright's list unknown: never dropped by us
 
 
+def test_only_a_list_of_plain_names_is_read(tmp_path: Path) -> None:
+    """A list read wrongly would turn Playwright's features back on: any doubt reads None."""
+    bundle = tmp_path / "lib" / "coreBundle.js"
+    bundle.parent.mkdir()
+    cases = {
+        'disabledFeatures = [\n  // a ] in a comment\n  "A",\n  "B"\n].filter(Boolean);': (
+            "A",
+            "B",
+        ),
+        'disabledFeatures = ["A", cond ? "B" : ""].filter(Boolean);': None,
+        'disabledFeatures = ["A", other];': None,
+        'disabledFeatures = (mode) => ["A"];': None,
+    }
+    for text, expected in cases.items():
+        bundle.write_text(text)
+        playwright_disabled_features.cache_clear()
+        assert playwright_disabled_features(tmp_path) == expected, text
+    playwright_disabled_features.cache_clear()
+
+
+def test_the_user_can_enable_any_name_and_drop_playwrights_defaults() -> None:
+    args = with_quiet_features(["--enable-features=WebUIOmniboxPopup,HttpsUpgrades"])
+    names = feature_names(args)
+    assert "WebUIOmniboxPopup" not in names and "HttpsUpgrades" not in names
+    assert "WebUIOmniboxAimPopup" in names
+    # ignore_default_args (PLAYWRIGHT_LAUNCH_OPTIONS): Playwright's list is not restored
+    assert with_quiet_features(["--mute-audio"], True) == ["--mute-audio"]
+
+
 def _launched(args: list[str]) -> tuple[list[str], list[str]]:
     """Launch the crawl's Chromium with ``args``; open one page. The browser process's
     ``--disable-features`` switches (in order), and the URLs of its omnibox popup pages."""

@@ -266,7 +266,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             options["proxy"] = {"server": self._sink.url}
             options["args"] = [*options.get("args", []), *proxy_args(self._sink.address[0])]
         options = self.config.launch_options
-        options["args"] = with_quiet_features(options.get("args", []))
+        options["args"] = with_quiet_features(
+            options.get("args", []), options.get("ignore_default_args")
+        )
         logger.info("browser switches: %s", " ".join(options["args"]))
         await super()._maybe_launch_browser()
         # The memory watchdog starts once a browser runs, knowing whose browser it may kill.

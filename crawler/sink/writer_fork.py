@@ -44,12 +44,15 @@ _PR_SET_NAME = 15
 
 
 def fork_is_safe() -> bool:
-    """One thread, no child process, and a ``fork`` to call."""
+    """One thread (native ones counted too), no child process, standard input, output and
+    error open (the child's pipes go to fds 0 and 1), and a ``fork`` to call."""
     if not hasattr(os, "fork") or threading.active_count() != 1:
         return False
     try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)
         tasks = list(Path("/proc/self/task").iterdir())
-        return all(not (task / "children").read_text().strip() for task in tasks)
+        return len(tasks) == 1 and not (tasks[0] / "children").read_text().strip()
     except OSError:
         return False  # cannot tell: the exec'd writer
 
@@ -66,8 +69,11 @@ class ForkedWriter:
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            with contextlib.suppress(ChildProcessError):
+            try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by the kernel (SIGCHLD ignored): as Popen says
+                self.returncode = 0
+            else:
                 if pid == self.pid:
                     self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
@@ -156,6 +162,12 @@ def _run_child(log_level: str, stdin: int, stdout: int, crawl_ends: tuple[int, .
         os.dup2(stdout, 1)
         os.close(stdin)
         os.close(stdout)
+        _close_inherited_fds()
+        # main reads sys.stdin's and sys.stdout's fds: new objects on 0 and 1, whatever the
+        # crawl had bound there (a redirect_stdout, a test's capture)
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         _forget_the_crawl()
         from crawler.sink.evidence_writer import main
 
@@ -168,6 +180,22 @@ def _run_child(log_level: str, stdin: int, stdout: int, crawl_ends: tuple[int, .
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
+
+
+def _close_inherited_fds() -> None:
+    """Close what the crawl's launcher passed down (a harness's pipe, a jobserver's fds):
+    the exec'd writer never had them, and a writer outliving its crawl would hold them
+    open. Only inheritable fds above 2: every fd Python opens itself is not inheritable,
+    so no object of the crawl's loses its fd."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                if os.get_inheritable(fd):
+                    os.close(fd)
 
 
 def _forget_the_crawl() -> None:
