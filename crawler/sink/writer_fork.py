@@ -211,10 +211,9 @@ def _forget_the_crawl() -> None:
                 signal.signal(number, signal.SIG_DFL)
     with contextlib.suppress(Exception):
         import ctypes
-        import ctypes.util
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(NAME), 0, 0, 0)
+        # the process's own symbols (libc's among them): find_library would run ldconfig
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(NAME), 0, 0, 0)
     # The crawl's log handlers (its stderr handler, a LOG_FILE) are not the writer's: main
     # installs its own. Levels stay as the modules set them when they were imported.
     manager = logging.Logger.manager
