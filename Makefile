@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TOOLS := .tools
 
-.PHONY: setup browser tools demo test test-fast test-durations lint bench clean screenshots bytecode
+.PHONY: setup browser tools demo test test-fast test-cpu test-durations lint bench clean screenshots bytecode
 BROWSER_TIMEOUT ?= 300
 BROWSER_CHECK ?= $(PY) -c "from crawler.browser.launch import find_browser; find_browser()"
 
@@ -85,6 +85,12 @@ bytecode: setup
 TEST_WORKERS ?= 3
 test: setup tools lint bytecode
 	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15
+
+# `make test`, and the CPU each test module spent (tests/cpu_per_test.py): children and
+# Chromium included where a cgroup can be made (as root). Wall time drifts with this
+# machine's speed; CPU tells whether the suite got cheaper.
+test-cpu: setup tools bytecode
+	PYTHONPATH=tests $(PYTEST) -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder -p cpu_per_test
 
 # The order a fresh checkout (CI's) starts modules in, longest first: seconds per module from
 # this checkout's last runs (pytest's cache), into tests/durations.json.
