@@ -81,27 +81,18 @@ print(writer_fork._spare.pid)
 """
 
 
+def in_a_new_interpreter(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
 def test_forked_only_when_safe_and_ends_with_its_input() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )
+    result = in_a_new_interpreter(PROBE)
     assert result.returncode == 0 and "probe ok" in result.stdout, result.stderr[-3000:]
 
 
 def test_a_spare_nobody_takes_ends_with_the_crawl() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", UNUSED],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )
+    result = in_a_new_interpreter(UNUSED)
     assert result.returncode == 0, result.stderr[-3000:]
     pid = int(result.stdout.split()[-1])
     assert not Path(f"/proc/{pid}").exists()  # ended and reaped at the crawl's exit
