@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from crawler.archive.writer import ClosedWarc, RecordSpec, RotatingWarcWriter, WrittenRecord
+from crawler.archive.writer import ClosedWarc, RecordSpec, RotatingWarcWriter
 from crawler.evidence.custody import record_event
 from crawler.evidence.events import WARC_CLOSED, warc_subject
 from crawler.store.db import open_store
 from crawler.store.models import Capture, Crawl, Platform, WarcFile
+from crawler.store.recorder import capture_values
 
 PLATFORM = "synthetic_board"
 
@@ -113,8 +114,10 @@ def build_synthetic_archive(
                     ),  # fmt: skip
                 ]
             )
-            rows.append(_capture(crawl_id, response, next_id))
-            rows.append(_capture(crawl_id, request, next_id + 1, parent_id=next_id))
+            rows.append({**capture_values(response, crawl_id, response.warc_file_id),
+                         "id": next_id})  # fmt: skip
+            rows.append({**capture_values(request, crawl_id, request.warc_file_id, next_id),
+                         "id": next_id + 1})  # fmt: skip
             next_id += 2
             if len(rows) >= 4000:
                 session.execute(insert(Capture), rows)
@@ -148,27 +151,6 @@ def build_synthetic_archive(
     return SyntheticArchive(
         data_root, db_url, crawl_id, pages * 2, len(closed), sum(c.size for c in closed)
     )
-
-
-def _capture(crawl_id: int, rec: WrittenRecord, row_id: int,
-             parent_id: int | None = None) -> dict[str, object]:  # fmt: skip
-    """The capture row of a written record, as ``insert(Capture)`` takes it."""
-    return {
-        "id": row_id,
-        "crawl_id": crawl_id,
-        "warc_file_id": rec.warc_file_id,
-        "kind": rec.kind,
-        "url": rec.url,
-        "fetched_at": rec.fetched_at,
-        "status": rec.status,
-        "offset": rec.offset,
-        "length": rec.length,
-        "record_id": rec.record_id,
-        "block_sha256": rec.block_sha256,
-        "payload_sha256": rec.payload_sha256,
-        "content_type": rec.content_type,
-        "parent_capture_id": parent_id,
-    }
 
 
 def _body(rng: random.Random, n: int, size: int) -> bytes:

@@ -105,6 +105,29 @@ CAPTURE_INSERT = Prepared(
 CAPTURE_INSERT_MANY = Prepared(insert(Capture.__table__), CAPTURE_COLUMNS)
 
 
+def capture_values(
+    record: RecordInfo, crawl_id: int | None, warc_file_id: int | None,
+    parent_id: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The capture row's values (:data:`CAPTURE_COLUMNS`) for one written record."""
+    return {
+        "crawl_id": crawl_id,
+        "warc_file_id": warc_file_id,
+        "kind": record.kind,
+        "url": record.url,
+        "fetched_at": record.fetched_at,
+        "status": record.status,
+        "offset": record.offset,
+        "length": record.length,
+        "record_id": record.record_id,
+        "block_sha256": record.block_sha256,
+        "payload_sha256": record.payload_sha256,
+        "ip": record.ip,
+        "content_type": record.content_type,
+        "parent_capture_id": parent_id,
+    }
+
+
 def default_commit_every(url: str) -> int:
     """Batch commits on SQLite (one writer, fast); commit each item elsewhere.
 
@@ -362,23 +385,8 @@ class CrawlRecorder:
     def capture_row(
         self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None
     ) -> dict[str, Any]:
-        """The capture row's values for one written record."""
-        return {
-            "crawl_id": self.crawl_id,
-            "warc_file_id": warc_file_id,
-            "kind": record.kind,
-            "url": record.url,
-            "fetched_at": record.fetched_at,
-            "status": record.status,
-            "offset": record.offset,
-            "length": record.length,
-            "record_id": record.record_id,
-            "block_sha256": record.block_sha256,
-            "payload_sha256": record.payload_sha256,
-            "ip": record.ip,
-            "content_type": record.content_type,
-            "parent_capture_id": parent_id,
-        }
+        """The capture row's values for one written record of this crawl."""
+        return capture_values(record, self.crawl_id, warc_file_id, parent_id)
 
     def add_capture(
         self, record: RecordInfo, warc_file_id: int | None, parent_id: int | None = None
