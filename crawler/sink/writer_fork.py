@@ -34,6 +34,7 @@ import traceback
 from pathlib import Path
 from typing import BinaryIO
 
+logger = logging.getLogger("crawler.sink.writer_process")  # the crawl's end, as before
 _spare: ForkedWriter | None = None
 _spare_level: str | None = None
 # What the crawl had open, set aside in the child and never closed (closing a
@@ -117,20 +118,26 @@ def take_spare(log_level: str) -> ForkedWriter | None:
     return spare
 
 
+def end_input_and_wait(process: subprocess.Popen[bytes] | ForkedWriter, timeout: float) -> int:
+    """Close a writer's pipes (its end of input) and wait for its exit; killed past
+    ``timeout``. Its exit code. For a writer forked or exec'd alike."""
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            stream.close()
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        logger.error("evidence writer did not exit within %s s: killed", timeout)
+        process.kill()
+        return process.wait()
+
+
 def _end_spare() -> None:
     """At exit, a spare nobody took: its end of input, then its exit."""
     global _spare
     spare, _spare = _spare, None
-    if spare is None:
-        return
-    for stream in (spare.stdin, spare.stdout):
-        if stream is not None:
-            stream.close()
-    try:
-        spare.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        spare.kill()
-        spare.wait()
+    if spare is not None:
+        end_input_and_wait(spare, timeout=10)
 
 
 def fork_writer(log_level: str) -> ForkedWriter:

@@ -65,7 +65,7 @@ from crawler.sink.messages import (
     WriterConfig,
     encode_frame,
 )
-from crawler.sink.writer_fork import ForkedWriter, take_spare
+from crawler.sink.writer_fork import ForkedWriter, end_input_and_wait, take_spare
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -372,18 +372,10 @@ class EvidenceWriterProcess:
                 self.feeder.drain(timeout)
         self.feeder.close()
         self.gone = True
-        process = self.process
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
         try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            logger.error("evidence writer did not exit within %s s: killed", timeout)
-            process.kill()
-            return process.wait()
+            return end_input_and_wait(self.process, timeout)
         finally:
-            EvidenceWriterProcess._live.discard(process.pid)
+            EvidenceWriterProcess._live.discard(self.process.pid)
 
 
 class WriterProcessSink(EvidenceSink):
