@@ -31,6 +31,8 @@ from pathlib import Path
 
 from _fixtureweb import start_server
 
+from crawler.cpugroup import CpuGroup
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET_WRITER = 0.9
 TARGET_PAGES = 0.8
@@ -60,38 +62,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-class CpuGroup:
-    """A cgroup (v1 cpuacct or v2) the command runs in: every descendant's CPU, Chromium's
-    renderers included. None of it where cgroups cannot be made (not root): rusage then."""
-
-    def __init__(self) -> None:
-        self.path: Path | None = None
-        for base, usage in ((Path("/sys/fs/cgroup/cpuacct"), "cpuacct.usage"),
-                            (Path("/sys/fs/cgroup"), "cpu.stat")):  # fmt: skip
-            folder = base / f"adarchive-bench-{os.getpid()}"
-            try:
-                folder.mkdir(exist_ok=True)
-                if (folder / usage).exists() and (folder / "cgroup.procs").exists():
-                    self.path, self.usage = folder, usage
-                    return
-                folder.rmdir()
-            except OSError:
-                continue
-
-    def join(self) -> None:
-        """In the child, before exec: into the group."""
-        assert self.path is not None
-        (self.path / "cgroup.procs").write_text("0")
-
-    def seconds(self) -> float:
-        assert self.path is not None
-        text = (self.path / self.usage).read_text()
-        if self.usage == "cpuacct.usage":
-            return int(text) / 1e9
-        return int(text.split("usage_usec")[1].split()[0]) / 1e6
-
-
-GROUP = CpuGroup()
+GROUP = CpuGroup(f"adarchive-bench-{os.getpid()}")
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
@@ -153,8 +124,7 @@ def main() -> int:
     print(f"pages quiet/plain CPU, median {pages:.3f} (target <= {TARGET_PAGES}: "
           f"{'met' if pages_ok else 'MISSED'})")  # fmt: skip
     print(f"(CPU read from {'a cgroup' if GROUP.path else 'rusage: renderers missed'})")
-    if GROUP.path is not None:
-        GROUP.path.rmdir()
+    GROUP.close()
     return 1 if args.strict and not (writer_ok and pages_ok) else 0
 
 

@@ -24,42 +24,34 @@ from typing import Any
 
 import pytest
 
+from crawler.cpugroup import CpuGroup
+
 _OUT = Path(".pytest_cache/adarchive/cpu")
 
 
 class _Counter:
+    """CPU of this worker and everything it starts: its cgroup's, else rusage."""
+
     def __init__(self, worker: str) -> None:
-        self.kind, self.path = "rusage", None
-        for base, usage in ((Path("/sys/fs/cgroup/cpuacct"), "cpuacct.usage"),
-                            (Path("/sys/fs/cgroup"), "cpu.stat")):  # fmt: skip
-            folder = base / f"adarchive-test-{os.getppid()}-{worker}"
+        self.group = CpuGroup(f"adarchive-test-{os.getppid()}-{worker}")
+        self.kind = "rusage"
+        if self.group.path is not None:
             try:
-                folder.mkdir(exist_ok=True)
-                (folder / "cgroup.procs").write_text(str(os.getpid()))
+                self.group.join_self()
+                self.kind = "cgroup"
             except OSError:
-                continue
-            if (folder / usage).exists():
-                self.kind, self.path, self.usage = "cgroup", folder, usage
-                return
+                self.group.close()
+                self.group.path = None
 
     def close(self) -> None:
-        """Back into the parent group, and the group removed (once its processes are gone)."""
-        if self.path is not None:
-            try:
-                (self.path.parent / "cgroup.procs").write_text(str(os.getpid()))
-                self.path.rmdir()
-            except OSError:
-                pass
+        self.group.close()
 
     def seconds(self) -> float:
-        if self.path is None:
-            own = resource.getrusage(resource.RUSAGE_SELF)
-            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-            return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-        text = (self.path / self.usage).read_text()
-        if self.usage == "cpuacct.usage":
-            return int(text) / 1e9
-        return int(text.split("usage_usec")[1].split()[0]) / 1e6
+        if self.kind == "cgroup":
+            return self.group.seconds()
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 _counter: _Counter | None = None
