@@ -11,13 +11,14 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_forkserver import run_cli
+from cli_forkserver import start as start_forkserver
 
 pytest_plugins = ["workbench_stores"]  # crawled stores built once per session, copied per module
 REPO = Path(__file__).resolve().parent.parent
@@ -54,17 +55,11 @@ FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False",
 
 def adarchive(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
               check: bool = False) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run the real CLI in a subprocess."""
+    """Run the real CLI in a process of its own (forked from a warm interpreter: see
+    tests/cli_forkserver.py)."""
     inherited = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
     full_env = {**inherited, **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        env=full_env,
-    )
+    result = run_cli(list(args), env=full_env, cwd=REPO, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"adarchive {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
@@ -240,6 +235,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A test worker starts its CLI fork server now: it imports while the tests are collected."""
+    if hasattr(session.config, "workerinput"):
+        start_forkserver()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

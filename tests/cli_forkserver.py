@@ -1,0 +1,287 @@
+"""``python -m crawler.cli`` for tests, in a child forked from a warm interpreter.
+
+Each CLI subprocess spends about a second of CPU importing Scrapy, Twisted, SQLAlchemy and
+our own modules before it does anything, and the suite starts a few hundred of them. A
+fork server per test process imports every module of ``crawler``, ``spiders`` and
+``pipelines`` once; each command then runs in a child forked from it, as multiprocessing's
+``forkserver`` start method does. The child takes the test's argument list, environment,
+working directory and standard streams, runs the same ``python -m crawler.cli`` entry
+(``runpy``) and leaves through the interpreter's own exit (threads joined, ``atexit``,
+streams flushed): the command, its crawl, its writer process and its browser are the real
+ones, in a real process of their own.
+
+What differs from a new interpreter: every child shares the server's hash seed, and
+modules a command would import lazily are already imported. tests/test_cli_startup.py and
+tests/test_packaged.py start real interpreters; ``ADARCHIVE_TEST_FORKSERVER=0`` runs every
+command of the suite in one (``make test`` then needs about a fifth more CPU).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import json
+import locale
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("crawler", "spiders", "pipelines")
+ENABLED = os.environ.get("ADARCHIVE_TEST_FORKSERVER", "1") != "0"
+MAX_REQUEST = 1 << 20  # an argument list and an environment, as JSON
+
+
+class ForkServerError(RuntimeError):
+    """The fork server could not start or answer."""
+
+
+# -- the client: in the test process ---------------------------------------------------
+
+
+class ForkServer:
+    """One server process, started on first use, ended when the test process exits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._socket_path = ""
+        self._up = False
+
+    def start(self) -> None:
+        """Start the server (it imports in the background until :meth:`run` needs it)."""
+        with self._lock:
+            if self._proc is not None:
+                return
+            folder = tempfile.mkdtemp(prefix="adarchive-forkserver-")
+            self._socket_path = os.path.join(folder, "socket")
+            env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
+            # numpy's OpenBLAS starts a thread pool on import, and a process with threads
+            # is not safe to fork: the server's pool is one thread (its children's too).
+            env["OPENBLAS_NUM_THREADS"] = "1"
+            self._proc = subprocess.Popen(
+                [sys.executable, __file__, self._socket_path],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO, env=env,
+            )  # fmt: skip
+            atexit.register(self.stop)
+
+    def _ready(self) -> str:
+        self.start()
+        with self._lock:
+            proc = self._proc
+            assert proc is not None and proc.stdout is not None
+            if not self._up:
+                line = proc.stdout.readline()
+                if line.strip() != b"ready":
+                    raise ForkServerError(f"the CLI fork server did not start (said {line!r})")
+                self._up = True
+        return self._socket_path
+
+    def stop(self) -> None:
+        proc, self._proc, self._up = self._proc, None, False
+        if proc is None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()  # the server ends at the end of its input
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(os.path.dirname(self._socket_path), ignore_errors=True)
+
+    def run(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path | str,
+        timeout: float | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """``subprocess.run([python, -m, crawler.cli, *args], capture_output=True,
+        text=True, ...)``, the child forked by the server."""
+        cmd = [sys.executable, "-m", "crawler.cli", *args]
+        path = self._ready()
+        with (
+            tempfile.TemporaryFile() as stdin,
+            tempfile.TemporaryFile() as stdout,
+            tempfile.TemporaryFile() as stderr,
+            socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn,
+        ):
+            if input:
+                stdin.write(input.encode(locale.getpreferredencoding(False)))
+                stdin.seek(0)
+            request = json.dumps({"argv": list(args), "env": env, "cwd": str(cwd)}).encode()
+            conn.connect(path)
+            socket.send_fds(conn, [request], [stdin.fileno(), stdout.fileno(), stderr.fileno()])
+            pid = int(_receive(conn))
+            conn.settimeout(timeout)
+            try:
+                code = int(_receive(conn))
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                conn.settimeout(None)
+                _receive(conn)
+                raise subprocess.TimeoutExpired(
+                    cmd, timeout or 0, _text(stdout), _text(stderr)
+                ) from None
+            return subprocess.CompletedProcess(cmd, code, _text(stdout), _text(stderr))
+
+
+def _receive(conn: socket.socket) -> str:
+    data = conn.recv(64)
+    if not data:
+        raise ForkServerError("the CLI fork server closed the connection")
+    return data.decode()
+
+
+def _text(file: Any) -> str:
+    """What the child wrote, decoded as ``subprocess.run(text=True)`` decodes it."""
+    file.seek(0)
+    return io.TextIOWrapper(
+        io.BytesIO(file.read()), encoding=locale.getpreferredencoding(False)
+    ).read()
+
+
+_SERVER = ForkServer()
+
+
+def start() -> None:
+    if ENABLED:
+        _SERVER.start()
+
+
+def run_cli(
+    args: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path | str,
+    timeout: float | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The CLI with ``args``: forked from the warm server, or (server disabled) exec'd."""
+    if not ENABLED:
+        return subprocess.run(
+            [sys.executable, "-m", "crawler.cli", *args], capture_output=True, text=True,
+            timeout=timeout, cwd=cwd, env=env, input=input,
+        )  # fmt: skip
+    return _SERVER.run(args, env=env, cwd=cwd, timeout=timeout, input=input)
+
+
+# -- the server: its own process -------------------------------------------------------
+
+
+def _preload() -> None:
+    """Import every module of our packages (and, through them, their libraries)."""
+    import gc
+    import importlib
+    import pkgutil
+
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        for info in pkgutil.walk_packages(module.__path__, f"{package}."):
+            if not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+    if "twisted.internet.reactor" in sys.modules:  # each command installs its own
+        raise ForkServerError("importing our modules installed a Twisted reactor")
+    if len(os.listdir("/proc/self/task")) != 1:
+        raise ForkServerError("importing our modules started a thread: forking is unsafe")
+    gc.collect()
+    gc.freeze()  # the children's collections leave the preloaded objects' pages shared
+
+
+def _child(request: dict[str, Any], fds: list[int], inherited: list[Any]) -> None:
+    """In the forked child: become ``python -m crawler.cli ARGV``; never returns."""
+    import runpy
+
+    for thing in inherited:
+        thing.close()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    tempfile.tempdir = None  # found again from the child's TMPDIR
+    sys.argv = ["-m", *request["argv"]]
+    sys.path[0] = os.getcwd()  # as `python -m` sets it
+    runpy.run_module("crawler.cli", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
+
+
+def serve(socket_path: str) -> None:
+    sys.path[0] = str(REPO)
+    _preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(socket_path)
+    listener.listen(16)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(wake_r, selectors.EVENT_READ)
+    selector.register(sys.stdin.fileno(), selectors.EVENT_READ)
+    waiting: dict[int, socket.socket] = {}
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is listener:
+                conn, _ = listener.accept()
+                data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
+                pid = os.fork()
+                if pid == 0:
+                    inherited = [selector, listener, conn, *waiting.values()]
+                    os.close(wake_r)
+                    os.close(wake_w)
+                    _child(json.loads(data), fds, inherited)
+                for fd in fds:
+                    os.close(fd)
+                conn.sendall(str(pid).encode())
+                waiting[pid] = conn
+            elif key.fileobj == wake_r:
+                while True:
+                    try:
+                        if not os.read(wake_r, 512):
+                            break
+                    except BlockingIOError:
+                        break
+                _reap(waiting)
+            elif not os.read(sys.stdin.fileno(), 512):
+                return  # the test process has gone
+
+
+def _reap(waiting: dict[int, socket.socket]) -> None:
+    while waiting:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = waiting.pop(pid, None)
+        if conn is not None:
+            with contextlib.suppress(OSError):  # the test gave up waiting
+                conn.sendall(str(os.waitstatus_to_exitcode(status)).encode())
+            conn.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
