@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import io
 import json
-import locale
 import os
 import selectors
 import shutil
@@ -74,7 +72,7 @@ class ForkServer:
             )  # fmt: skip
             atexit.register(self.stop)
 
-    def _ready(self) -> str:
+    def ready(self) -> str:
         self.start()
         with self._lock:
             proc = self._proc
@@ -99,43 +97,18 @@ class ForkServer:
             proc.wait()
         shutil.rmtree(os.path.dirname(self._socket_path), ignore_errors=True)
 
-    def run(
-        self,
-        args: list[str],
-        *,
-        env: dict[str, str],
-        cwd: Path | str,
-        timeout: float | None = None,
-        input: str | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """``subprocess.run([python, -m, crawler.cli, *args], capture_output=True,
-        text=True, ...)``, the child forked by the server."""
-        cmd = [sys.executable, "-m", "crawler.cli", *args]
-        path = self._ready()
-        with (
-            tempfile.TemporaryFile() as stdin,
-            tempfile.TemporaryFile() as stdout,
-            tempfile.TemporaryFile() as stderr,
-            socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn,
-        ):
-            if input:
-                stdin.write(input.encode(locale.getpreferredencoding(False)))
-                stdin.seek(0)
-            request = json.dumps({"argv": list(args), "env": env, "cwd": str(cwd)}).encode()
+    def connect(self, request: dict[str, Any], fds: list[int]) -> socket.socket:
+        """Ask for a child running ``request`` with ``fds`` as its standard streams; the
+        connection then brings its pid, and later its exit status."""
+        path = self.ready()
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
             conn.connect(path)
-            socket.send_fds(conn, [request], [stdin.fileno(), stdout.fileno(), stderr.fileno()])
-            pid = int(_receive(conn))
-            conn.settimeout(timeout)
-            try:
-                code = int(_receive(conn))
-            except TimeoutError:
-                os.kill(pid, signal.SIGKILL)
-                conn.settimeout(None)
-                _receive(conn)
-                raise subprocess.TimeoutExpired(
-                    cmd, timeout or 0, _text(stdout), _text(stderr)
-                ) from None
-            return subprocess.CompletedProcess(cmd, code, _text(stdout), _text(stderr))
+            socket.send_fds(conn, [json.dumps(request).encode()], fds)
+        except OSError:
+            conn.close()
+            raise
+        return conn
 
 
 def _receive(conn: socket.socket) -> str:
@@ -145,12 +118,62 @@ def _receive(conn: socket.socket) -> str:
     return data.decode()
 
 
-def _text(file: Any) -> str:
-    """What the child wrote, decoded as ``subprocess.run(text=True)`` decodes it."""
-    file.seek(0)
-    return io.TextIOWrapper(
-        io.BytesIO(file.read()), encoding=locale.getpreferredencoding(False)
-    ).read()
+class ForkedPopen(subprocess.Popen):  # type: ignore[type-arg]
+    """``subprocess.Popen([python, -m, crawler.cli, *args], ...)`` whose child the fork
+    server forks: the same constructor, pipes, ``communicate``, ``poll``, ``wait`` and
+    signals (Popen's own code, over the two methods that start and reap a child)."""
+
+    def __init__(self, args: list[str], **kwargs: Any) -> None:
+        self._conn: socket.socket | None = None
+        super().__init__([sys.executable, "-m", "crawler.cli", *args], **kwargs)
+
+    def _execute_child(  # type: ignore[override]
+        self, args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
+        creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite,
+        restore_signals, gid, gids, uid, umask, start_new_session, process_group,
+    ) -> None:  # fmt: skip
+        if preexec_fn is not None or pass_fds or shell or executable is not None:
+            raise ValueError("the fork server runs the CLI only")
+        try:
+            fds = [p2cread, c2pwrite, errwrite]
+            # -1: the child inherits this process's stream, as a new process would
+            fds = [fd if fd != -1 else target for target, fd in enumerate(fds)]
+            request = {
+                "argv": list(args[3:]), "env": dict(os.environ if env is None else env),
+                "cwd": str(cwd if cwd is not None else os.getcwd()),
+                "new_session": bool(start_new_session),
+            }  # fmt: skip
+            self._conn = _SERVER.connect(request, fds)
+            self.pid = int(_receive(self._conn))
+            self._child_created = True
+        finally:
+            self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
+
+    def _internal_poll(self, _deadstate: int | None = None, **_: Any) -> int | None:
+        if self.returncode is None and self._conn is not None:
+            self._conn.setblocking(False)
+            try:
+                self._exited(int(_receive(self._conn)))
+            except BlockingIOError:
+                self._conn.setblocking(True)
+        return self.returncode
+
+    def _wait(self, timeout: float | None) -> int:
+        if self.returncode is None and self._conn is not None:
+            self._conn.settimeout(timeout)
+            try:
+                self._exited(int(_receive(self._conn)))
+            except TimeoutError:
+                self._conn.settimeout(None)
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+        assert self.returncode is not None
+        return self.returncode
+
+    def _exited(self, code: int) -> None:
+        self.returncode = code
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 _SERVER = ForkServer()
@@ -164,18 +187,31 @@ def start() -> None:
 def run_cli(
     args: list[str],
     *,
-    env: dict[str, str],
-    cwd: Path | str,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
     timeout: float | None = None,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI with ``args``: forked from the warm server, or (server disabled) exec'd."""
+    """``subprocess.run`` of the CLI with ``args``, its output captured as text: forked
+    from the warm server, or (server disabled) exec'd. No ``input``: an empty stdin."""
+    stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
+    with popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+               cwd=cwd, env=env) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            exc.output, exc.stderr = process.communicate()
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def popen(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen([python, -m, crawler.cli, *args], **kwargs)``: forked from the warm
+    server, or (server disabled) exec'd."""
     if not ENABLED:
-        return subprocess.run(
-            [sys.executable, "-m", "crawler.cli", *args], capture_output=True, text=True,
-            timeout=timeout, cwd=cwd, env=env, input=input,
-        )  # fmt: skip
-    return _SERVER.run(args, env=env, cwd=cwd, timeout=timeout, input=input)
+        return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], **kwargs)
+    return ForkedPopen(args, **kwargs)
 
 
 # -- the server: its own process -------------------------------------------------------
@@ -206,6 +242,8 @@ def _child(request: dict[str, Any], fds: list[int], inherited: list[Any]) -> Non
 
     for thing in inherited:
         thing.close()
+    if request.get("new_session"):
+        os.setsid()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for target, fd in enumerate(fds):

@@ -6,12 +6,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cli_forkserver import popen
 
 from conftest import FAST, REPO
 from crawler.evidence.warcscan import WarcFormatError, scan_warc
@@ -47,8 +48,8 @@ def start_crawl(logs: Path, *args: str) -> RunningCrawl:
     n = len(list(logs.glob("crawl-*.stdout")))
     out, err = logs / f"crawl-{n}.stdout", logs / f"crawl-{n}.stderr"
     with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", *args, *FAST],
+        proc = popen(
+            ["crawl", *args, *FAST],
             cwd=REPO,
             env=env,
             stdout=fo,

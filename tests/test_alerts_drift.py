@@ -8,7 +8,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
+from cli_forkserver import popen
 
 from conftest import FAST, REPO, adarchive, migrated_sqlite
 from crawler.schedule.drift import DriftConfig, departures
@@ -267,8 +267,8 @@ def test_scheduled_run_whose_crawl_dies_is_alerted(tmp_path: Path, receivers: An
     common = ["--db", db, "--definitions", str(definitions)]
     scheduled_store(tmp_path / "adarchive.db", 3600)
     env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "scheduler", "--once", "--out", str(tmp_path / "data"),
+    scheduler = popen(
+        ["scheduler", "--once", "--out", str(tmp_path / "data"),
          "--tick", "0.2", *common, "--start-url", f"drift_board={url}", *FAST, *alert_settings],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

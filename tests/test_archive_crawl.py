@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cli_forkserver import popen
 from pywb import Wayback, wayback
 from warcio.archiveiterator import ArchiveIterator
 
@@ -268,9 +269,6 @@ def test_killed_crawl_leaves_only_closed_or_open_files(fixture_web: Any, tmp_pat
     name = "kz_board"
     out = tmp_path / "killed"
     cmd = [
-        sys.executable,
-        "-m",
-        "crawler.cli",
         "crawl",
         name,
         *start_url_args(fixture_web, [name]),
@@ -287,7 +285,7 @@ def test_killed_crawl_leaves_only_closed_or_open_files(fixture_web: Any, tmp_pat
         "ADARCHIVE_STORE_COMMIT_EVERY=3",
     ]
     # Its own process group, killed whole: the evidence writer dies with the crawl.
-    proc = subprocess.Popen(
+    proc = popen(
         cmd,
         cwd=REPO,
         stdout=subprocess.DEVNULL,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from scrapy.http import HtmlResponse
-from test_platforms import GOOD, run_cli, write
+from test_platforms import GOOD, cli, write
 
 from crawler.archive.writer import RotatingWarcWriter, check_prefix
 from crawler.fields import extract_field
@@ -32,7 +32,7 @@ def test_regex_the_linear_engine_cannot_run_is_refused(tmp_path: Path, regex: st
     path = write(tmp_path, GOOD.replace('re = "(\\\\d+)"', f're = "{regex}"'))
     with pytest.raises(DefinitionError, match="detail.age.re: bad regex for the linear-time"):
         load_definition(path)
-    result = run_cli("platform", "check", str(path))
+    result = cli("platform", "check", str(path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("adarchive: error: ") and "RE2" in result.stderr
 
@@ -41,7 +41,7 @@ def test_platform_check_reports_start_urls_the_crawl_refuses(tmp_path: Path) -> 
     urls = '["http://127.0.0.1:8700/", "http://127.0.0.50:8700/ads/"]'
     text = GOOD.replace('["http://127.0.0.50:8700/ads/"]', urls)
     path = write(tmp_path, text.replace('["127.0.0.50"]', '["127.0.0.50", "127.0.0.1"]'))
-    result = run_cli("platform", "check", str(path))
+    result = cli("platform", "check", str(path))
     assert result.returncode == 0, result.stderr
     assert "note: start URL http://127.0.0.1:8700/: 127.0.0.1 is loopback: refused" in (
         result.stderr
@@ -49,7 +49,7 @@ def test_platform_check_reports_start_urls_the_crawl_refuses(tmp_path: Path) -> 
     assert result.stdout.startswith("OK ")
     # a scheme other than http(s) is refused by the crawl's own loader
     path = write(tmp_path, GOOD.replace("http://127.0.0.50:8700/ads/", "ftp://127.0.0.50/x"))
-    result = run_cli("platform", "check", str(path))
+    result = cli("platform", "check", str(path))
     assert result.returncode == 2 and "start_urls[0]: bad URL 'ftp://127.0.0.50/x'" in (
         result.stderr
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from cli_forkserver import run_cli
 
 from crawler.platforms import DefinitionError, load_all, load_definition
 
@@ -108,15 +108,13 @@ def test_bundled_definitions_are_valid() -> None:
         assert all(url.startswith("http://127.0.0.") for url in d.start_urls), d.name
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args], capture_output=True, text=True, timeout=120
-    )
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(list(args), timeout=120)
 
 
 def test_platform_check_cli_reports_bad_key(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace('country = "KZ"', 'country = "KZ"\ncolour = 1'))
-    result = run_cli("platform", "check", str(path))
+    result = cli("platform", "check", str(path))
     assert result.returncode == 2
     assert result.stderr.strip() == f"adarchive: error: {path}: platform.colour: unknown key " + (
         "(allowed: allowed_hosts, country, description, language, name, start_urls)"
@@ -130,7 +128,7 @@ def test_platform_check_on_saved_page(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     page = tmp_path / "saved.html"
     page.write_text(PAGE, encoding="utf-8")
-    result = run_cli("platform", "check", str(path), "--page", str(page), "--url",
+    result = cli("platform", "check", str(path), "--page", str(page), "--url",
                      "http://127.0.0.50:8700/ad/7.html")  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.split("\n", 1)[1])
@@ -152,6 +150,6 @@ def test_platform_check_on_saved_page(tmp_path: Path) -> None:
 
 def test_platform_check_page_without_url_is_error(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
-    result = run_cli("platform", "check", str(path), "--page", str(tmp_path / "x.html"))
+    result = cli("platform", "check", str(path), "--page", str(tmp_path / "x.html"))
     assert result.returncode == 2
     assert "--page needs --url" in result.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cli_forkserver import popen, run_cli
 from cli_inprocess import adarchive_here
 
 from conftest import FAST, PG_SERVER, REPO, postgres_schema_url
@@ -33,14 +33,9 @@ ADS = 20
 ALLOWED = [arg for arg in FAST if arg.startswith("ADARCHIVE_ALLOWED_ADDRESSES")]
 
 
-def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "crawler.cli", *args]
-
-
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
-    return subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO, env=env)  # fmt: skip
+    return run_cli(list(args), timeout=timeout, cwd=REPO, env=env)
 
 
 @pytest.fixture
@@ -203,7 +198,7 @@ def test_seeds_status_and_rounds(redis_prefix: str) -> None:
 
 
 def test_worker_refuses_sqlite(tmp_path: Path, redis_prefix: str) -> None:
-    done = run_cli("worker", "kz_board", "--db", str(tmp_path / "a.db"), "--out", str(tmp_path),
+    done = cli("worker", "kz_board", "--db", str(tmp_path / "a.db"), "--out", str(tmp_path),
                    "--prefix", redis_prefix)  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.startswith("adarchive: error: workers share one store: use PostgreSQL")
@@ -220,15 +215,15 @@ def test_two_workers_share_one_frontier(
     # The store and the second seed are made in this process through the CLI's entry point
     # (test_mistakes runs `db upgrade` as a real subprocess; the first seed here is one).
     assert adarchive_here("db", "upgrade", "--db", pg_url).returncode == 0
-    for name, cli in zip(PLATFORMS, (run_cli, adarchive_here), strict=True):
-        seeded = cli("frontier", "seed", name, "--start-url", scale_web.start_urls[name],
+    for name, command in zip(PLATFORMS, (cli, adarchive_here), strict=True):
+        seeded = command("frontier", "seed", name, "--start-url", scale_web.start_urls[name],
                      "--prefix", redis_prefix, "--redis", REDIS_URL)  # fmt: skip
         assert seeded.returncode == 0, seeded.stderr
     log_start = len(scale_web.request_log)
     env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
     workers = [
-        subprocess.Popen(
-            cli_command(
+        popen(
+            [
                 "worker",
                 *PLATFORMS,
                 "--db",
@@ -245,7 +240,7 @@ def test_two_workers_share_one_frontier(
                 "1",
                 "-s",
                 *ALLOWED,
-            ),  # fmt: skip
+            ],  # fmt: skip
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

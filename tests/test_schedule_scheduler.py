@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_forkserver import popen
 from cli_inprocess import adarchive_here
 
 from conftest import FAST, REPO, adarchive, migrated_sqlite
@@ -236,7 +237,7 @@ def test_scheduler_killed_mid_run_is_adopted_on_restart(fixture_web: Any, tmp_pa
     args = ["scheduler", "--db", str(db), "--out", str(tmp_path), "--tick", "0.2",
             "--start-url", f"{PLATFORM}={fixture_web.start_urls[PLATFORM]}", *slow]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
-    first = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], cwd=REPO,
+    first = popen(args, cwd=REPO,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
 
     def running_crawl() -> bool:

@@ -13,10 +13,11 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from cli_forkserver import popen
 
 from conftest import FAST, REPO
 
@@ -28,8 +29,8 @@ def test_sigterm_stops_a_crawl_busy_parsing(fixture_web: Any, tmp_path: Path) ->
     site.reset()
     site.escape.flood()  # built before the crawl, so the server answers at once
     env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
-    crawl = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "crawl", "hostile_board", "--start-url",
+    crawl = popen(
+        ["crawl", "hostile_board", "--start-url",
          site.base_url + "/escape/flood", "--out", str(tmp_path), *FAST],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

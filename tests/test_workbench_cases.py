@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_forkserver import run_cli
 from test_workbench_browser import CHROMIUM, Watch, log_in, navigate
 from workbench_server import (
     Served,
@@ -357,11 +357,8 @@ def session(browser: Any, served: Served, role: str, width: int = 1280) -> tuple
 def cli_verify(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`adarchive verify NAME` run beside the file, so its first line names it as the page does."""
     inherited = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "verify", path.name],
-        capture_output=True, text=True, timeout=300, cwd=path.parent,
-        env={**inherited, "PYTHONPATH": str(REPO), **env},
-    )  # fmt: skip
+    return run_cli(["verify", path.name], timeout=300, cwd=path.parent,
+                   env={**inherited, "PYTHONPATH": str(REPO), **env})  # fmt: skip
 
 
 @pytest.mark.browser

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_forkserver import run_cli
 from test_workbench_browser import Watch
 from test_workbench_cases import cli_verify
 from test_workbench_photo import reencoded
@@ -253,10 +252,7 @@ def test_the_whole_workbench_on_the_demo_store(demo: Demo, browser: Any, tmp_pat
     row.get_by_label(re.compile("Note on link")).fill("Different person: same agency switchboard.")
     s.go(row.get_by_role("button", name="Reject").click)
     assert "rejected" in s.page.locator(f"#link-{p['link']}").inner_text()
-    analysed = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "analyze", "--db", str(served.db)],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )  # fmt: skip
+    analysed = run_cli(["analyze", "--db", str(served.db)], cwd=REPO, timeout=300)
     assert analysed.returncode == 0, analysed.stdout + analysed.stderr
     open_network(s, p["network"])
     assert network_members(s.page) == p["members"] - {p["leaf"]}

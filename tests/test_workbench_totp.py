@@ -9,13 +9,13 @@ import re
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cli_forkserver import run_cli
 from workbench_server import InThread, csrf
 
 from conftest import REPO, migrated_sqlite
@@ -77,8 +77,7 @@ def test_a_code_is_accepted_once(
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=120)  # fmt: skip
+    return run_cli(list(args), cwd=REPO, timeout=120)
 
 
 @pytest.fixture

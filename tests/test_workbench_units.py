@@ -7,13 +7,13 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from cli_forkserver import run_cli
 from sqlalchemy import update
 from workbench_server import InThread, login
 
@@ -36,8 +36,7 @@ PASSWORD = "a long enough password"
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], input=stdin,
-                          capture_output=True, text=True, cwd=REPO, timeout=120)  # fmt: skip
+    return run_cli(list(args), input=stdin, cwd=REPO, timeout=120)
 
 
 def test_accounts_hash_and_refuse(tmp_path: Path) -> None:
@@ -61,9 +60,8 @@ def test_passwords_are_hashed_at_the_production_cost_by_default(tmp_path: Path) 
     # real `users add` stores argon2id at RFC 9106's low-memory cost: 64 MiB, 3 passes, 4 lanes.
     env = {k: v for k, v in os.environ.items() if k not in CHEAP_PASSWORD_HASH}
     db = tmp_path / "s.db"
-    added = subprocess.run([sys.executable, "-m", "crawler.cli", "users", "add", "ana", "--role",
-                            "analyst", "--password-stdin", "--db", str(db)], input=PASSWORD + "\n",
-                           capture_output=True, text=True, cwd=REPO, timeout=120, env=env)  # fmt: skip
+    added = run_cli(["users", "add", "ana", "--role", "analyst", "--password-stdin", "--db",
+                     str(db)], input=PASSWORD + "\n", cwd=REPO, timeout=120, env=env)  # fmt: skip
     assert added.returncode == 0, added.stderr
     with sqlite3.connect(db) as conn:
         (stored,) = conn.execute("SELECT password_hash FROM workbench_user").fetchone()

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+from cli_forkserver import popen, run_cli
 from sqlalchemy import func, select
 from workbench_server import free_port, login, wait_until_up
 
@@ -45,8 +46,7 @@ APPENDER = textwrap.dedent("""
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=120)  # fmt: skip
+    return run_cli(list(args), cwd=REPO, timeout=120)
 
 
 def test_two_processes_append_one_valid_chain(store_url: str) -> None:
@@ -93,7 +93,7 @@ def test_two_workers_share_throttle_sessions_and_chain(tmp_path: Path) -> None:
     factory.kw["bind"].dispose()
     port = free_port()
     env = dict(os.environ, ADARCHIVE_WORKBENCH_AUDIT_ANCHOR_INTERVAL="0")
-    server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "serve", "--db", url,
+    server = popen(["serve", "--db", url,
                                "--port", str(port), "--replay-port", str(free_port("127.0.0.2")),
                                "--workers", "2"],
                               cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip

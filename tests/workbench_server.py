@@ -15,7 +15,6 @@ import re
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cli_forkserver import popen
 
 from conftest import REPO, adarchive, crawl_world
 
@@ -138,8 +138,8 @@ def serve(
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``adarchive serve`` on a free port; ``env`` adds settings (ADARCHIVE_*) for the server."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "serve", "--db", str(db), "--port", str(port),
+    proc = popen(
+        ["serve", "--db", str(db), "--port", str(port),
          "--replay-host", REPLAY_HOST, "--replay-port", str(free_port(REPLAY_HOST))],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, **(env or {})},

@@ -1,0 +1,83 @@
+"""The tests' CLI fork server (tests/cli_forkserver.py) runs a command as a new process would.
+
+Each child gets the argument list, environment, working directory and standard streams of
+its own call, not the server's or another child's; exit codes, signals, timeouts and
+sessions behave as ``subprocess`` promises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from cli_forkserver import ENABLED, ForkedPopen, popen, run_cli
+
+from conftest import REPO, migrated_sqlite
+
+pytestmark = pytest.mark.skipif(not ENABLED, reason="ADARCHIVE_TEST_FORKSERVER=0: commands exec")
+
+CONTACT = "ADARCHIVE_OPERATOR_CONTACT"
+
+
+def contact(cwd: Path, **env: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in (CONTACT, "ADARCHIVE_CONFIG")}
+    result = run_cli(["settings", CONTACT, "--json"], cwd=cwd, env={**base, **env}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_each_child_has_its_own_environment_and_working_directory(tmp_path: Path) -> None:
+    assert contact(REPO, **{CONTACT: "one@example.org"})["value"] == "one@example.org"
+    assert contact(REPO, **{CONTACT: "two@example.org"})["value"] == "two@example.org"
+    assert contact(REPO)["source"] == "default"  # nothing left over from the calls before
+    (tmp_path / "adarchive.toml").write_text(f'{CONTACT} = "file@example.org"\n')
+    from_file = contact(tmp_path)  # ./adarchive.toml of the child's working directory
+    assert from_file["value"] == "file@example.org"
+    assert from_file["source"] == str(tmp_path / "adarchive.toml")
+
+
+def test_exit_status_streams_and_input_are_the_childs(tmp_path: Path) -> None:
+    missing = run_cli(["platform", "check", str(tmp_path / "nowhere.toml")], cwd=REPO, timeout=60)
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.startswith("adarchive: error:") and "Traceback" not in missing.stderr
+    lines = json.dumps({"id": "a1", "text": "Call me on 07911 123456"}) + "\n"
+    extracted = run_cli(["extract", "-", "--region", "GB"], input=lines, cwd=REPO, timeout=60)
+    assert extracted.returncode == 0, extracted.stderr
+    assert json.loads(extracted.stdout)["identifiers"][0]["value"] == "+447911123456"
+
+
+def test_signals_timeouts_and_sessions_reach_the_child() -> None:
+    # `extract -` waits on its standard input: a child that runs until it is stopped
+    waiting = popen(["extract", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, cwd=REPO, start_new_session=True)  # fmt: skip
+    assert isinstance(waiting, ForkedPopen)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=0.5)
+        assert waiting.poll() is None
+        deadline = time.monotonic() + 10
+        while os.getpgid(waiting.pid) != waiting.pid and time.monotonic() < deadline:
+            time.sleep(0.01)  # setsid runs in the child just after the fork
+        assert os.getpgid(waiting.pid) == waiting.pid != os.getpgid(0)
+        waiting.send_signal(signal.SIGTERM)
+        waiting.communicate(timeout=30)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    assert waiting.returncode == -signal.SIGTERM
+
+
+def test_a_child_past_its_timeout_is_killed(tmp_path: Path) -> None:
+    db = tmp_path / "adarchive.db"
+    migrated_sqlite(db)
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):  # a scheduler runs until it is stopped
+        run_cli(["scheduler", "--db", str(db), "--out", str(tmp_path), "--tick", "0.2"],
+                cwd=REPO, timeout=3)  # fmt: skip
+    assert time.monotonic() - started < 30
