@@ -39,6 +39,10 @@ os.environ.setdefault(
     "ADARCHIVE_STORE_TEMPLATES", str(REPO / ".pytest_cache" / "adarchive-store-templates")
 )
 TINY_ADS = 6
+# jp_dating's robots.txt asks for 1 s between requests, and every crawl of the static platforms
+# waited about 8 s on it; the suite's worlds state 0.3 s (tests/test_crawl.py still measures
+# that the crawl keeps it, against a DOWNLOAD_DELAY of 0.01 s).
+CRAWL_DELAYS = {"jp_dating": 0.3}
 # The Chromium that tests of the workbench and of replay launch themselves: Debian's headless
 # shell when installed (a new page with a full-page screenshot costs 0.37 s of CPU there, 0.92 s
 # in /usr/bin/chromium's headless mode, which keeps a browser window per page). Not for the
@@ -83,7 +87,9 @@ def fixture_web() -> Iterator[Any]:
     from crawler.demo.server import FixtureWeb
     from crawler.demo.world import build_world
 
-    web = FixtureWeb(build_world(seed=1, ads_per_platform=TINY_ADS), port=0)
+    web = FixtureWeb(
+        build_world(seed=1, ads_per_platform=TINY_ADS, crawl_delays=CRAWL_DELAYS), port=0
+    )
     web.start()
     try:
         yield web
@@ -160,7 +166,9 @@ def crawl_world(out: Path, seed: int, ads: int) -> dict[str, Any]:
     from crawler.demo.server import FixtureWeb
     from crawler.demo.world import build_world
 
-    web = FixtureWeb(build_world(seed=seed, ads_per_platform=ads), port=0)
+    web = FixtureWeb(
+        build_world(seed=seed, ads_per_platform=ads, crawl_delays=CRAWL_DELAYS), port=0
+    )
     web.start()
     try:
         names = static_platforms(web)

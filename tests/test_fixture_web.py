@@ -113,6 +113,18 @@ def test_same_seed_same_world_other_seed_other_world():
     assert first != other
 
 
+def test_a_world_can_state_another_crawl_delay():
+    from crawler.demo.render import robots_txt
+
+    world = build_world(seed=3, ads_per_platform=2, crawl_delays={"jp_dating": 0.3})
+    assert [p["crawl_delay"] for p in world.truth()["platforms"]] == [None, 0.3, None, None, None]
+    (jp,) = [p for p in world.platforms if p.spec.name == "jp_dating"]
+    assert Protego.parse(robots_txt(jp.spec)).crawl_delay(UA) == 0.3
+    # the rest of the world is the one of the same seed
+    plain = build_world(seed=3, ads_per_platform=2).truth()
+    assert [a["url"] for a in world.truth()["ads"]] == [a["url"] for a in plain["ads"]]
+
+
 def test_truth_has_the_design_schema(truth, web):
     assert truth["schema"] == "adarchive-fixture-truth/1"
     assert truth["seed"] == 7

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import phonenumbers
@@ -49,7 +49,7 @@ class PlatformSpec:
     image: str
     trap: str
     extra_disallowed: tuple[str, ...]
-    crawl_delay: int | None = None
+    crawl_delay: float | None = None
     posted_format: str = "%Y-%m-%d"
     """How the definition's ``posted`` selector sees the date."""
     messenger: str = "telegram"
@@ -381,14 +381,23 @@ def _ad_truth(ad: Advert, base: str) -> dict:
 
 
 def build_world(
-    seed: int = 1, ads_per_platform: int = 12, sizes: Mapping[str, int] | None = None
+    seed: int = 1,
+    ads_per_platform: int = 12,
+    sizes: Mapping[str, int] | None = None,
+    crawl_delays: Mapping[str, float] | None = None,
 ) -> World:
     """Generate the world for ``seed``; every platform gets ``ads_per_platform`` adverts,
-    except jp_dating (Crawl-delay 1 s) which gets at most 5 unless ``sizes`` says otherwise."""
+    except jp_dating (Crawl-delay 1 s) which gets at most 5 unless ``sizes`` says otherwise.
+    ``crawl_delays``: the Crawl-delay a platform's robots.txt states instead of its own (the
+    test suite's worlds ask for less than a second, so that its crawls wait less)."""
     counts = {s.name: ads_per_platform for s in SPECS}
     counts["jp_dating"] = min(ads_per_platform, 5)
     counts.update(sizes or {})
-    return _Builder(seed, counts).build(ads_per_platform)
+    specs = tuple(
+        replace(s, crawl_delay=crawl_delays[s.name]) if s.name in (crawl_delays or {}) else s
+        for s in SPECS
+    )
+    return _Builder(seed, counts).build(ads_per_platform, specs)
 
 
 class _Builder:
@@ -411,9 +420,9 @@ class _Builder:
         self.label_turns[key] = turn + 1
         return labels[turn % len(labels)]
 
-    def build(self, ads_per_platform: int) -> World:
+    def build(self, ads_per_platform: int, specs: tuple[PlatformSpec, ...]) -> World:
         networks, slots = self._plan_networks()
-        platforms = [self._platform(spec, slots[spec.name], networks) for spec in SPECS]
+        platforms = [self._platform(spec, slots[spec.name], networks) for spec in specs]
         by_key = {n.id: n for n in networks}
         shown: dict[str, set[tuple[str, str]]] = {n.id: set() for n in networks}
         for p in platforms:
