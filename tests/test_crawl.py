@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import statistics
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,8 +106,10 @@ def test_crawl_delay_respected(static_crawl: CrawlRun, truth: dict, fixture_web:
         times = sorted(e.time for e in entries)
         assert len(times) >= 5
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-        # The delay is measured between request starts on the server side.
-        assert min(gaps) >= platform["crawl_delay"] * 0.9, (platform["name"], min(gaps))
+        # The delay is measured between request starts on the server side, whose threads
+        # see a request up to a tenth of a second late on a busy machine.
+        assert min(gaps) >= platform["crawl_delay"] - 0.1, (platform["name"], gaps)
+        assert statistics.median(gaps) >= platform["crawl_delay"] * 0.95, (platform["name"], gaps)
 
 
 def test_user_agent_is_honest(static_crawl: CrawlRun, fixture_web: Any) -> None:

@@ -40,7 +40,10 @@ child = subprocess.Popen(["sleep", "30"])
 assert not fork_is_safe(), "a child that would inherit the writer's pipes"
 child.kill()
 child.wait()
-assert fork_is_safe()
+deadline = time.monotonic() + 10  # a joined thread's kernel task may linger a moment
+while not fork_is_safe():
+    assert time.monotonic() < deadline, "still unsafe with one thread and no child"
+    time.sleep(0.01)
 
 # Whatever the crawl has bound to sys.stdout, the writer answers on its own pipe.
 with contextlib.redirect_stdout(io.StringIO()):
