@@ -12,7 +12,7 @@ ones, in a real process of their own.
 
 What differs from a new interpreter: every child shares the server's hash seed, and
 modules a command would import lazily are already imported. tests/test_cli_startup.py and
-tests/test_packaged.py start real interpreters; ``ADARCHIVE_TEST_FORKSERVER=0`` runs every
+tests/test_packaged.py start real interpreters; ``TEST_FORKSERVER=0`` runs every
 command of the suite in one (``make test`` then needs about a fifth more CPU).
 """
 
@@ -35,7 +35,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("crawler", "spiders", "pipelines")
-ENABLED = os.environ.get("ADARCHIVE_TEST_FORKSERVER", "1") != "0"
+ENABLED = os.environ.get("TEST_FORKSERVER", "1") != "0"
 MAX_REQUEST = 1 << 20  # an argument list and an environment, as JSON
 
 
@@ -256,12 +256,24 @@ def _child(request: dict[str, Any], fds: list[int], inherited: list[Any]) -> Non
     os.environ.update(request["env"])
     tempfile.tempdir = None  # found again from the child's TMPDIR
     sys.argv = ["-m", *request["argv"]]
-    sys.path[0] = os.getcwd()  # as `python -m` sets it
+    # sys.path as `python -m` in this directory with this PYTHONPATH would start: the
+    # working directory first, then PYTHONPATH's entries instead of the server's
+    rest = [p for p in sys.path[1:] if p not in _SERVER_PYTHONPATH]
+    sys.path[:] = [os.getcwd(), *_python_path(os.environ), *rest]
     runpy.run_module("crawler.cli", run_name="__main__", alter_sys=True)
     raise SystemExit(0)
 
 
+def _python_path(environ: Any) -> list[str]:
+    """The entries ``PYTHONPATH`` puts on ``sys.path`` (absolute, as ``site`` makes them)."""
+    return [os.path.abspath(p) for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+_SERVER_PYTHONPATH: list[str] = []
+
+
 def serve(socket_path: str) -> None:
+    _SERVER_PYTHONPATH[:] = _python_path(os.environ)
     sys.path[0] = str(REPO)
     _preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from cli_forkserver import ENABLED, ForkedPopen, popen, run_cli
 
-from conftest import REPO, migrated_sqlite
+from conftest import FAST, REPO, migrated_sqlite
+from crawler.settings import EXTENSIONS
 
-pytestmark = pytest.mark.skipif(not ENABLED, reason="ADARCHIVE_TEST_FORKSERVER=0: commands exec")
+pytestmark = pytest.mark.skipif(not ENABLED, reason="TEST_FORKSERVER=0: commands exec")
 
 CONTACT = "ADARCHIVE_OPERATOR_CONTACT"
 
@@ -81,3 +82,35 @@ def test_a_child_past_its_timeout_is_killed(tmp_path: Path) -> None:
         run_cli(["scheduler", "--db", str(db), "--out", str(tmp_path), "--tick", "0.2"],
                 cwd=REPO, timeout=3)  # fmt: skip
     assert time.monotonic() - started < 30
+
+
+PROBE_EXTENSION = """
+import os
+from pathlib import Path
+
+from scrapy.exceptions import NotConfigured
+
+
+class Probe:
+    @classmethod
+    def from_crawler(cls, crawler):
+        Path(os.environ["PROBE_MARK"]).write_text("loaded")
+        raise NotConfigured
+"""
+
+
+def test_the_childs_pythonpath_finds_its_modules(tmp_path: Path) -> None:
+    # A Scrapy component from a folder on the child's PYTHONPATH, as a user's project adds one;
+    # PYTHONPATH is read at an interpreter's start, so the server puts it on sys.path itself.
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "probe_extension.py").write_text(PROBE_EXTENSION, encoding="utf-8")
+    mark = tmp_path / "mark"
+    extensions = json.dumps({**EXTENSIONS, "probe_extension.Probe": 1})
+    env = {**os.environ, "PYTHONPATH": str(modules), "PROBE_MARK": str(mark)}
+    env.pop("ADARCHIVE_DB", None)
+    result = run_cli(["crawl", "kz_board", "--start-url", "kz_board=http://127.0.0.11:9/",
+                      "--out", str(tmp_path / "out"), *FAST, "-s", "RETRY_TIMES=0",
+                      "-s", f"EXTENSIONS={extensions}"], env=env, cwd=REPO, timeout=120)  # fmt: skip
+    assert "ModuleNotFoundError" not in result.stderr, result.stderr[-2000:]
+    assert mark.read_text() == "loaded", result.stderr[-2000:]
