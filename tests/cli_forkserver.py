@@ -37,6 +37,10 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("crawler", "spiders", "pipelines")
 ENABLED = os.environ.get("TEST_FORKSERVER", "1") != "0"
 MAX_REQUEST = 1 << 20  # an argument list and an environment, as JSON
+START_TIMEOUT = 60.0  # seconds for the server to fork and set up a child
+# Read by an interpreter only as it starts (with every PYTHON* and LC_* variable): a call
+# whose environment changes one is exec'd, not forked.
+_AT_START = frozenset({"LANG", "LANGUAGE"})
 
 
 class ForkServerError(RuntimeError):
@@ -54,6 +58,8 @@ class ForkServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._socket_path = ""
         self._up = False
+        self._env: dict[str, str] = {}
+        self._owner = os.getpid()
 
     def start(self) -> None:
         """Start the server (it imports in the background until :meth:`run` needs it)."""
@@ -66,6 +72,7 @@ class ForkServer:
             # numpy's OpenBLAS starts a thread pool on import, and a process with threads
             # is not safe to fork: the server's pool is one thread (its children's too).
             env["OPENBLAS_NUM_THREADS"] = "1"
+            self._env = env
             self._proc = subprocess.Popen(
                 [sys.executable, __file__, self._socket_path],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO, env=env,
@@ -73,6 +80,8 @@ class ForkServer:
             atexit.register(self.stop)
 
     def ready(self) -> str:
+        if self._proc is not None and self._proc.poll() is not None:
+            self.stop()  # it died (its children carry on): a new one for the next command
         self.start()
         with self._lock:
             proc = self._proc
@@ -85,6 +94,8 @@ class ForkServer:
         return self._socket_path
 
     def stop(self) -> None:
+        if os.getpid() != self._owner:
+            return  # a forked copy of the test process: the server is not its own
         proc, self._proc, self._up = self._proc, None, False
         if proc is None:
             return
@@ -97,22 +108,42 @@ class ForkServer:
             proc.wait()
         shutil.rmtree(os.path.dirname(self._socket_path), ignore_errors=True)
 
-    def connect(self, request: dict[str, Any], fds: list[int]) -> socket.socket:
-        """Ask for a child running ``request`` with ``fds`` as its standard streams; the
-        connection then brings its pid, and later its exit status."""
+    def forks_like(self, env: dict[str, str]) -> bool:
+        """Whether a child with ``env`` starts as an exec'd one would: the variables an
+        interpreter reads only at its start (but PYTHONPATH, which the child applies) are
+        the server's."""
+        self.start()
+
+        def start_time(e: dict[str, str]) -> dict[str, str]:
+            return {k: v for k, v in e.items() if k in _AT_START or k.startswith(("PYTHON", "LC_"))
+                    and k != "PYTHONPATH"}  # fmt: skip
+
+        return start_time(env) == start_time(self._env)
+
+    def connect(self, request: dict[str, Any], fds: list[int]) -> tuple[socket.socket, int]:
+        """A child running ``request`` with ``fds`` as its standard streams, set up (its
+        session, streams and working directory): the connection that will bring its exit
+        status, and its pid. OSError if it could not be set up, as Popen raises."""
         path = self.ready()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
+            conn.settimeout(START_TIMEOUT)
             conn.connect(path)
             socket.send_fds(conn, [json.dumps(request).encode()], fds)
-        except OSError:
+            reply = _receive(conn)
+            conn.settimeout(None)
+        except (OSError, ForkServerError):
             conn.close()
             raise
-        return conn
+        if not reply.startswith("pid "):  # "errno N message": its set-up failed
+            conn.close()
+            _, number, message = reply.split(" ", 2)
+            raise OSError(int(number), message)
+        return conn, int(reply.split()[1])
 
 
 def _receive(conn: socket.socket) -> str:
-    data = conn.recv(64)
+    data = conn.recv(512)
     if not data:
         raise ForkServerError("the CLI fork server closed the connection")
     return data.decode()
@@ -132,8 +163,11 @@ class ForkedPopen(subprocess.Popen):  # type: ignore[type-arg]
         creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite,
         restore_signals, gid, gids, uid, umask, start_new_session, process_group,
     ) -> None:  # fmt: skip
-        if preexec_fn is not None or pass_fds or shell or executable is not None:
-            raise ValueError("the fork server runs the CLI only")
+        unsupported = (preexec_fn is not None or pass_fds or shell or executable is not None
+                       or not close_fds or not restore_signals or umask != -1 or uid is not None
+                       or gid is not None or gids or process_group not in (None, -1))  # fmt: skip
+        if unsupported:
+            raise ValueError("the fork server runs the CLI only, with Popen's defaults")
         try:
             fds = [p2cread, c2pwrite, errwrite]
             # -1: the child inherits this process's stream, as a new process would
@@ -143,29 +177,45 @@ class ForkedPopen(subprocess.Popen):  # type: ignore[type-arg]
                 "cwd": str(cwd if cwd is not None else os.getcwd()),
                 "new_session": bool(start_new_session),
             }  # fmt: skip
-            self._conn = _SERVER.connect(request, fds)
-            self.pid = int(_receive(self._conn))
+            self._conn, self.pid = _SERVER.connect(request, fds)
             self._child_created = True
         finally:
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
 
     def _internal_poll(self, _deadstate: int | None = None, **_: Any) -> int | None:
-        if self.returncode is None and self._conn is not None:
-            self._conn.setblocking(False)
-            try:
-                self._exited(int(_receive(self._conn)))
-            except BlockingIOError:
-                self._conn.setblocking(True)
+        """Popen's: never raises; a lost server gives ``_deadstate`` where one is asked for."""
+        if self.returncode is not None or self._conn is None:
+            return self.returncode
+        if not self._waitpid_lock.acquire(False):
+            return None  # another thread is waiting for it
+        try:
+            if self._conn is not None:
+                self._conn.setblocking(False)
+                try:
+                    self._exited(int(_receive(self._conn)))
+                except BlockingIOError:
+                    self._conn.setblocking(True)
+                except (OSError, ForkServerError, ValueError):
+                    if _deadstate is not None:
+                        self._exited(_deadstate)
+        finally:
+            self._waitpid_lock.release()
         return self.returncode
 
     def _wait(self, timeout: float | None) -> int:
-        if self.returncode is None and self._conn is not None:
-            self._conn.settimeout(timeout)
-            try:
-                self._exited(int(_receive(self._conn)))
-            except TimeoutError:
-                self._conn.settimeout(None)
-                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+        if timeout is not None and timeout <= 0:  # Popen's: one look, then TimeoutExpired
+            if self.poll() is None:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            assert self.returncode is not None
+            return self.returncode
+        with self._waitpid_lock:
+            if self.returncode is None and self._conn is not None:
+                self._conn.settimeout(timeout)
+                try:
+                    self._exited(int(_receive(self._conn)))
+                except TimeoutError:
+                    self._conn.settimeout(None)
+                    raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
         assert self.returncode is not None
         return self.returncode
 
@@ -199,9 +249,9 @@ def run_cli(
                cwd=cwd, env=env) as process:  # fmt: skip
         try:
             stdout, stderr = process.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            process.kill()
-            exc.output, exc.stderr = process.communicate()
+        except subprocess.TimeoutExpired:
+            process.kill()  # then wait, as subprocess.run does: a grandchild may hold the pipes
+            process.wait()
             raise
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -209,7 +259,8 @@ def run_cli(
 def popen(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
     """``subprocess.Popen([python, -m, crawler.cli, *args], **kwargs)``: forked from the warm
     server, or (server disabled) exec'd."""
-    if not ENABLED:
+    env = kwargs.get("env")
+    if not ENABLED or not _SERVER.forks_like(dict(os.environ if env is None else env)):
         return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], **kwargs)
     return ForkedPopen(args, **kwargs)
 
@@ -236,24 +287,29 @@ def _preload() -> None:
     gc.freeze()  # the children's collections leave the preloaded objects' pages shared
 
 
-def _child(request: dict[str, Any], fds: list[int], inherited: list[Any]) -> None:
-    """In the forked child: become ``python -m crawler.cli ARGV``; never returns."""
+def _child(request: dict[str, Any], fds: list[int], report: int) -> None:
+    """In the forked child: become ``python -m crawler.cli ARGV``; never returns. Its set-up
+    (session, streams, working directory) is reported on ``report``: "ok", or the error."""
     import runpy
+    import time
 
-    for thing in inherited:
-        thing.close()
-    if request.get("new_session"):
-        os.setsid()
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-    for fd in fds:
-        if fd > 2:
-            os.close(fd)
-    os.chdir(request["cwd"])
+    try:
+        if request.get("new_session"):
+            os.setsid()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        os.chdir(request["cwd"])
+    except OSError as exc:
+        os.write(report, f"errno {exc.errno} {exc.strerror}: {request['cwd']}".encode())
+        os._exit(127)
+    os.write(report, b"ok")
+    os.close(report)
     os.environ.clear()
     os.environ.update(request["env"])
+    time.tzset()  # the child's TZ
     tempfile.tempdir = None  # found again from the child's TMPDIR
     sys.argv = ["-m", *request["argv"]]
     # sys.path as `python -m` in this directory with this PYTHONPATH would start: the
@@ -295,17 +351,9 @@ def serve(socket_path: str) -> None:
         for key, _ in selector.select():
             if key.fileobj is listener:
                 conn, _ = listener.accept()
-                data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
-                pid = os.fork()
-                if pid == 0:
-                    inherited = [selector, listener, conn, *waiting.values()]
-                    os.close(wake_r)
-                    os.close(wake_w)
-                    _child(json.loads(data), fds, inherited)
-                for fd in fds:
-                    os.close(fd)
-                conn.sendall(str(pid).encode())
-                waiting[pid] = conn
+                child = _answer(conn, [selector, listener, *waiting.values()], (wake_r, wake_w))
+                if child:
+                    waiting[child] = conn
             elif key.fileobj == wake_r:
                 while True:
                     try:
@@ -318,8 +366,54 @@ def serve(socket_path: str) -> None:
                 return  # the test process has gone
 
 
+def _answer(conn: socket.socket, inherited: list[Any], wake: tuple[int, int]) -> int:
+    """Fork the child ``conn`` asks for and tell it the pid (or why not); its pid, 0 if none.
+    Nothing a client does here stops the server. The child leaves through here: whatever
+    its command raises goes up to the interpreter, as in ``python -m``."""
+    fds: list[int] = []
+    try:
+        conn.settimeout(START_TIMEOUT)
+        data, fds, flags, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
+        if flags & socket.MSG_TRUNC or len(fds) != 3:
+            raise ValueError("a request too long or without its three streams")
+        request = json.loads(data)
+        report_r, report_w = os.pipe()
+        pid = os.fork()
+    except (OSError, ValueError) as exc:  # a client gone, a bad request: that client only
+        _close(fds)
+        with contextlib.suppress(OSError):
+            conn.sendall(f"errno 0 the fork server refused the request: {exc}".encode())
+        conn.close()
+        return 0
+    if pid == 0:
+        signal.set_wakeup_fd(-1)  # before its pipe is closed: the number may be reused
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for thing in (*inherited, conn):
+            thing.close()
+        _close([*wake, report_r])
+        _child(request, fds, report_w)
+    _close([*fds, report_w])
+    with os.fdopen(report_r, "rb") as report:
+        status = report.read()
+    try:
+        conn.sendall(f"pid {pid}".encode() if status == b"ok" else status)
+    except OSError:  # the client gave up: the child runs on, reaped when it ends
+        conn.close()
+        return 0
+    if status != b"ok":
+        conn.close()
+        return 0
+    return pid
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def _reap(waiting: dict[int, socket.socket]) -> None:
-    while waiting:
+    while True:  # every child that ended, asked for or not
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:

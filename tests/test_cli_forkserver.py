@@ -61,9 +61,9 @@ def test_signals_timeouts_and_sessions_reach_the_child() -> None:
         with pytest.raises(subprocess.TimeoutExpired):
             waiting.wait(timeout=0.5)
         assert waiting.poll() is None
-        deadline = time.monotonic() + 10
-        while os.getpgid(waiting.pid) != waiting.pid and time.monotonic() < deadline:
-            time.sleep(0.01)  # setsid runs in the child just after the fork
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=0)  # as Popen: one look
+        # set up when Popen returns, as a real one is: its own session already
         assert os.getpgid(waiting.pid) == waiting.pid != os.getpgid(0)
         waiting.send_signal(signal.SIGTERM)
         waiting.communicate(timeout=30)
@@ -114,3 +114,29 @@ def test_the_childs_pythonpath_finds_its_modules(tmp_path: Path) -> None:
                       "-s", f"EXTENSIONS={extensions}"], env=env, cwd=REPO, timeout=120)  # fmt: skip
     assert "ModuleNotFoundError" not in result.stderr, result.stderr[-2000:]
     assert mark.read_text() == "loaded", result.stderr[-2000:]
+
+
+def test_set_up_errors_raise_and_bad_clients_leave_the_server_serving(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):  # as subprocess.Popen raises for a missing cwd
+        popen(["platforms"], cwd=tmp_path / "nowhere", stdout=subprocess.DEVNULL)
+    # a client that asks and leaves before its answer, one that sends garbage
+    import socket
+
+    from cli_forkserver import _SERVER
+
+    path = _SERVER.ready()
+    for message in (None, b"not json"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
+            conn.connect(path)
+            if message is not None:
+                socket.send_fds(conn, [message], [0, 1, 2])
+                conn.recv(512)
+    assert run_cli(["platforms"], cwd=REPO, timeout=60).returncode == 0
+
+
+def test_an_environment_an_interpreter_reads_at_start_is_execd() -> None:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-16"}
+    process = popen(["platforms"], env=env, cwd=REPO, stdout=subprocess.PIPE)
+    out, _ = process.communicate(timeout=60)
+    assert not isinstance(process, ForkedPopen) and process.returncode == 0
+    assert out.decode("utf-16").strip()  # what a new interpreter with that encoding writes
