@@ -74,6 +74,7 @@ def test_signals_timeouts_and_sessions_reach_the_child() -> None:
     assert waiting.returncode == -signal.SIGTERM
 
 
+@pytest.mark.slow  # waits out its timeout
 def test_a_child_past_its_timeout_is_killed(tmp_path: Path) -> None:
     db = tmp_path / "adarchive.db"
     migrated_sqlite(db)
@@ -99,6 +100,7 @@ class Probe:
 """
 
 
+@pytest.mark.crawl
 def test_the_childs_pythonpath_finds_its_modules(tmp_path: Path) -> None:
     # A Scrapy component from a folder on the child's PYTHONPATH, as a user's project adds one;
     # PYTHONPATH is read at an interpreter's start, so the server puts it on sys.path itself.
