@@ -35,6 +35,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("crawler", "spiders", "pipelines")
+CLI = (sys.executable, "-m", "crawler.cli")  # the command line the children stand for
 ENABLED = os.environ.get("TEST_FORKSERVER", "1") != "0"
 MAX_REQUEST = 1 << 20  # an argument list and an environment, as JSON
 START_TIMEOUT = 60.0  # seconds for the server to fork and set up a child
@@ -156,7 +157,7 @@ class ForkedPopen(subprocess.Popen):  # type: ignore[type-arg]
 
     def __init__(self, args: list[str], **kwargs: Any) -> None:
         self._conn: socket.socket | None = None
-        super().__init__([sys.executable, "-m", "crawler.cli", *args], **kwargs)
+        super().__init__([*CLI, *args], **kwargs)
 
     def _execute_child(  # type: ignore[override]
         self, args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
@@ -173,7 +174,7 @@ class ForkedPopen(subprocess.Popen):  # type: ignore[type-arg]
             # -1: the child inherits this process's stream, as a new process would
             fds = [fd if fd != -1 else target for target, fd in enumerate(fds)]
             request = {
-                "argv": list(args[3:]), "env": dict(os.environ if env is None else env),
+                "argv": list(args[len(CLI):]), "env": dict(os.environ if env is None else env),
                 "cwd": str(cwd if cwd is not None else os.getcwd()),
                 "new_session": bool(start_new_session),
             }  # fmt: skip
@@ -261,7 +262,7 @@ def popen(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
     server, or (server disabled) exec'd."""
     env = kwargs.get("env")
     if not ENABLED or not _SERVER.forks_like(dict(os.environ if env is None else env)):
-        return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], **kwargs)
+        return subprocess.Popen([*CLI, *args], **kwargs)
     return ForkedPopen(args, **kwargs)
 
 
