@@ -74,6 +74,9 @@ ADARCHIVE_ROBOTS_CRAWL_DELAY_MAX = 60.0
 # small businesses' servers, not CDNs.
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
+# Scrapy's downloader sends more than one request at a time to a site when the
+# crawl runs late (crawler/politeness/downloader.py); this one keeps the limit.
+DOWNLOADER = "crawler.politeness.downloader.PoliteDownloader"
 # Scrapy starts this many tasks for *every* callback's output, however little
 # it yields (2.19: scrapy.utils.asyncio._parallel_asyncio). Our callbacks yield
 # one advert or a page of links, and the default of 100 cost a sixth of a
