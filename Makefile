@@ -83,7 +83,7 @@ bytecode: setup
 # third and fourth workers fill those waits (4 against 3: 286-296 s against 313-318 s
 # of pytest here). The longest modules start first (tests/conftest.py), the
 # browser-egress module among them: its crawls mostly wait. Each worker runs the
-# CLI's commands forked from a warm interpreter (tests/cli_forkserver.py).
+# CLI's commands forked from one warm interpreter for the run (tests/cli_forkserver.py).
 TEST_WORKERS ?= 4
 test: setup tools lint bytecode
 	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15

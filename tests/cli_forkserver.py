@@ -1,14 +1,14 @@
 """``python -m crawler.cli`` for tests, in a child forked from a warm interpreter.
 
 Each CLI subprocess spends about a second of CPU importing Scrapy, Twisted, SQLAlchemy and
-our own modules before it does anything, and the suite starts a few hundred of them. A
-fork server per test process imports every module of ``crawler``, ``spiders`` and
-``pipelines`` once; each command then runs in a child forked from it, as multiprocessing's
-``forkserver`` start method does. The child takes the test's argument list, environment,
-working directory and standard streams, runs the same ``python -m crawler.cli`` entry
-(``runpy``) and leaves through the interpreter's own exit (threads joined, ``atexit``,
-streams flushed): the command, its crawl, its writer process and its browser are the real
-ones, in a real process of their own.
+our own modules before it does anything, and the suite starts a few hundred of them. One
+fork server per run (pytest-xdist's workers share their controller's) imports every module
+of ``crawler``, ``spiders`` and ``pipelines`` once; each command then runs in a child forked
+from it, as multiprocessing's ``forkserver`` start method does. The child takes the test's
+argument list, environment, working directory and standard streams, runs the same
+``python -m crawler.cli`` entry (``runpy``) and leaves through the interpreter's own exit
+(threads joined, ``atexit``, streams flushed): the command, its crawl, its writer process
+and its browser are the real ones, in a real process of their own.
 
 What differs from a new interpreter: every child shares the server's hash seed, and
 modules a command would import lazily are already imported. tests/test_cli_startup.py and
@@ -38,6 +38,9 @@ PACKAGES = ("crawler", "spiders", "pipelines")
 CLI = (sys.executable, "-m", "crawler.cli")  # the command line the children stand for
 ENABLED = os.environ.get("TEST_FORKSERVER", "1") != "0"
 MAX_REQUEST = 1 << 20  # an argument list and an environment, as JSON
+# A cgroup's process list a child puts itself in (tests/cpu_per_test.py sets it, so that a
+# command counts with the test that ran it, whichever process's server forked it).
+CGROUP_VARIABLE = "TEST_CGROUP_PROCS"
 START_TIMEOUT = 60.0  # seconds for the server to fork and set up a child
 # Read by an interpreter only as it starts (with every PYTHON* and LC_* variable): a call
 # whose environment changes one is exec'd, not forked.
@@ -52,7 +55,8 @@ class ForkServerError(RuntimeError):
 
 
 class ForkServer:
-    """One server process, started on first use, ended when the test process exits."""
+    """One server process, started on first use, ended when the test process exits; or
+    another process's server, attached to (pytest-xdist's workers use the controller's)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -61,11 +65,25 @@ class ForkServer:
         self._up = False
         self._env: dict[str, str] = {}
         self._owner = os.getpid()
+        self._attached = False
+
+    def address(self) -> dict[str, Any]:
+        """What :meth:`attach` needs, for another process to use this server."""
+        self.start()
+        return {"socket": self._socket_path, "at_start": _start_time(self._env)}
+
+    def attach(self, address: dict[str, Any]) -> None:
+        """Use the server at ``address`` (its :meth:`address`) instead of one's own; if it
+        cannot be reached, this process starts its own."""
+        with self._lock:
+            if self._proc is None:
+                self._socket_path, self._env = address["socket"], dict(address["at_start"])
+                self._attached = self._up = True
 
     def start(self) -> None:
         """Start the server (it imports in the background until :meth:`run` needs it)."""
         with self._lock:
-            if self._proc is not None:
+            if self._proc is not None or self._attached:
                 return
             folder = tempfile.mkdtemp(prefix="adarchive-forkserver-")
             self._socket_path = os.path.join(folder, "socket")
@@ -81,6 +99,8 @@ class ForkServer:
             atexit.register(self.stop)
 
     def ready(self) -> str:
+        if self._attached:  # the owner's server listens from its start; it imports meanwhile
+            return self._socket_path
         if self._proc is not None and self._proc.poll() is not None:
             self.stop()  # it died (its children carry on): a new one for the next command
         self.start()
@@ -114,12 +134,7 @@ class ForkServer:
         interpreter reads only at its start (but PYTHONPATH, which the child applies) are
         the server's."""
         self.start()
-
-        def start_time(e: dict[str, str]) -> dict[str, str]:
-            return {k: v for k, v in e.items() if k in _AT_START or k.startswith(("PYTHON", "LC_"))
-                    and k != "PYTHONPATH"}  # fmt: skip
-
-        return start_time(env) == start_time(self._env)
+        return _start_time(env) == _start_time(self._env)
 
     def connect(self, request: dict[str, Any], fds: list[int]) -> tuple[socket.socket, int]:
         """A child running ``request`` with ``fds`` as its standard streams, set up (its
@@ -129,7 +144,16 @@ class ForkServer:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             conn.settimeout(START_TIMEOUT)
-            conn.connect(path)
+            try:
+                conn.connect(path)
+            except (FileNotFoundError, ConnectionRefusedError):
+                if not self._attached:
+                    raise
+                with self._lock:  # the owner's server is gone: one of this process's own
+                    self._attached = self._up = False
+                    self._socket_path, self._env = "", {}
+                conn.close()
+                return self.connect(request, fds)
             socket.send_fds(conn, [json.dumps(request).encode()], fds)
             reply = _receive(conn)
             conn.settimeout(None)
@@ -141,6 +165,13 @@ class ForkServer:
             _, number, message = reply.split(" ", 2)
             raise OSError(int(number), message)
         return conn, int(reply.split()[1])
+
+
+def _start_time(env: dict[str, str]) -> dict[str, str]:
+    """The variables of ``env`` an interpreter reads only as it starts (PYTHONPATH aside:
+    the child applies it)."""
+    return {k: v for k, v in env.items()
+            if k in _AT_START or k.startswith(("PYTHON", "LC_")) and k != "PYTHONPATH"}  # fmt: skip
 
 
 def _receive(conn: socket.socket) -> str:
@@ -233,6 +264,18 @@ _SERVER = ForkServer()
 def start() -> None:
     if ENABLED:
         _SERVER.start()
+
+
+def address() -> dict[str, Any] | None:
+    """This process's server, for :func:`attach` in another (None: the server is off)."""
+    return _SERVER.address() if ENABLED else None
+
+
+def attach(server: dict[str, Any] | None) -> None:
+    """Use another process's server (its :func:`address`), or start one's own."""
+    if ENABLED and server is not None:
+        _SERVER.attach(server)
+    start()
 
 
 def run_cli(
@@ -340,6 +383,9 @@ def _child(request: dict[str, Any], fds: list[int], report: int) -> None:
     os.close(report)
     os.environ.clear()
     os.environ.update(request["env"])
+    if os.environ.get(CGROUP_VARIABLE):  # `make test-cpu`: counted with the test that ran it
+        with contextlib.suppress(OSError), open(os.environ[CGROUP_VARIABLE], "w") as procs:
+            procs.write(str(os.getpid()))
     time.tzset()  # the child's TZ
     tempfile.tempdir = None  # found again from the child's TMPDIR
     sys.argv = ["-m", *request["argv"]]
@@ -362,10 +408,11 @@ _SERVER_PYTHONPATH: list[str] = []
 def serve(socket_path: str) -> None:
     _SERVER_PYTHONPATH[:] = _python_path(os.environ)
     sys.path[0] = str(REPO)
-    _preload()
+    # Listening first: the other processes' clients connect while it imports, and wait.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(socket_path)
-    listener.listen(16)
+    listener.listen(64)
+    _preload()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_forkserver import address as forkserver_address
+from cli_forkserver import attach as attach_forkserver
 from cli_forkserver import run_cli
 from cli_forkserver import start as start_forkserver
 
@@ -245,10 +247,19 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+FORKSERVER_KEY = "adarchive/cli-forkserver"
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """A test worker starts its CLI fork server now: it imports while the tests are collected."""
-    if hasattr(session.config, "workerinput"):
-        start_forkserver()
+    """The CLI fork server starts now, and imports while the tests are collected: one for the
+    whole run, started by pytest-xdist's controller (before its workers) and used by every
+    worker (see pytest_configure_node), or by the one process of a run without workers."""
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is None:
+        if getattr(session.config.option, "numprocesses", None):
+            start_forkserver()  # without workers: started by the first command
+    else:
+        attach_forkserver(workerinput.get(FORKSERVER_KEY))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -304,6 +315,7 @@ def pytest_configure_node(node: Any) -> None:
     """xdist, on the controller: every worker orders by the same durations, even if another
     run in this checkout rewrites the cache while they collect."""
     node.workerinput[DURATIONS_KEY] = _known_durations(node.config)
+    node.workerinput[FORKSERVER_KEY] = forkserver_address()
 
 
 def _committed_durations() -> dict[str, float]:

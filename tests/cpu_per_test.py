@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_forkserver import CGROUP_VARIABLE
 
 from crawler.cpugroup import CpuGroup
 
@@ -39,6 +40,8 @@ class _Counter:
             try:
                 self.group.join_self()
                 self.kind = "cgroup"
+                # CLI children forked by the run's shared fork server join it too
+                os.environ[CGROUP_VARIABLE] = str(self.group.path / "cgroup.procs")
             except OSError:
                 self.group.close()
                 self.group.path = None
