@@ -336,9 +336,8 @@ def _preload_named_components() -> None:
     """Import what a crawl loads by name from its settings (Scrapy's middlewares, extensions,
     download handlers, queues; the cookie middleware's tldextract and requests) and the
     SQLite dialect: importing our packages does not, and each crawl child imported them
-    again, about 0.15 s of CPU a crawl. A name that does not import here is left to the
-    child, which reports it as it would have."""
-    import contextlib
+    again (a one-platform crawl child: 0.30 s of CPU before, 0.25 s after). A name that
+    does not import here is left to the child, which reports it as it would have."""
     import importlib
 
     from scrapy.settings import BaseSettings, Settings

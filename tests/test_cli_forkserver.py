@@ -142,3 +142,24 @@ def test_an_environment_an_interpreter_reads_at_start_is_execd() -> None:
     out, _ = process.communicate(timeout=60)
     assert not isinstance(process, ForkedPopen) and process.returncode == 0
     assert out.decode("utf-16").strip()  # what a new interpreter with that encoding writes
+
+
+def test_a_worker_whose_shared_server_is_gone_starts_its_own(tmp_path: Path) -> None:
+    """pytest-xdist's workers attach to the controller's server; when it cannot be reached
+    (it died, its socket is gone), the next command starts one of the worker's own."""
+    from cli_forkserver import ForkServer, _receive
+
+    server = ForkServer()
+    server.attach({"socket": str(tmp_path / "gone" / "socket"), "at_start": {}})
+    out = tmp_path / "out.txt"
+    try:
+        with out.open("w") as stdout:
+            request = {"argv": ["platforms"], "env": dict(os.environ), "cwd": str(REPO),
+                       "new_session": False}  # fmt: skip
+            conn, pid = server.connect(request, [0, stdout.fileno(), 2])
+        with conn:
+            assert int(_receive(conn)) == 0
+        assert pid > 0 and "kz_board" in out.read_text()
+        assert server._proc is not None and not server._attached  # its own, started now
+    finally:
+        server.stop()
