@@ -11,7 +11,9 @@ in the test suite on a loaded machine: a 503's pause skipped by a request sent
 0.5 ms after the one before it). Here a request counts as transferring from the
 moment it leaves the queue.
 
-Enabled by ``DOWNLOADER`` in crawler/settings.py.
+Enabled by ``DOWNLOADER`` in crawler/settings.py. Written against Scrapy 2.19's downloader
+(its private ``_process_queue``, ``_wait_for_download``, ``_latercall``), hence the floor
+on Scrapy in pyproject.toml; tests/test_site_concurrency.py fails if that contract moves.
 """
 
 from __future__ import annotations
