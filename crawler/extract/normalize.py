@@ -146,7 +146,8 @@ _LOOK_TOKEN_RE = re.compile(rf"(?<![^\W_])(?:[0-9]|{_LOOK_CLASS})++(?![^\W\d_])"
 class Normalized:
     """A rewritten copy of a text; ``starts[i]:ends[i]`` is the source of ``text[i]``.
 
-    ``starts``/``ends`` are ``None`` while the copy is identical to the original.
+    ``starts``/``ends`` are ``None`` while every character of the copy stands at the offset
+    of its source (the original, or one character for one).
     """
 
     text: str
@@ -175,6 +176,13 @@ def _apply(norm: Normalized, replacements: Iterable[Replacement]) -> Normalized:
     if not reps:
         return norm
     text = norm.text
+    if all(b - a == 1 and len(ch) == 1 for a, b, ch in reps):
+        # One character for one (a numeral, a look-alike, a full-width digit): every offset
+        # stays where it was, so the maps are the old ones.
+        chars = list(text)
+        for a, _, ch in reps:
+            chars[a] = ch
+        return Normalized("".join(chars), norm.starts, norm.ends)
     old_starts = norm.starts if norm.starts is not None else range(len(text))
     old_ends = norm.ends if norm.ends is not None else range(1, len(text) + 1)
     parts: list[str] = []
