@@ -147,11 +147,14 @@ class ForkServer:
             try:
                 conn.connect(path)
             except (FileNotFoundError, ConnectionRefusedError):
-                if not self._attached:
+                with self._lock:
+                    if self._attached and self._socket_path == path:
+                        # the owner's server is gone: one of this process's own from now on
+                        self._attached = self._up = False
+                        self._socket_path, self._env = "", {}
+                    moved = self._socket_path != path  # by this thread or another
+                if not moved:
                     raise
-                with self._lock:  # the owner's server is gone: one of this process's own
-                    self._attached = self._up = False
-                    self._socket_path, self._env = "", {}
                 conn.close()
                 return self.connect(request, fds)
             socket.send_fds(conn, [json.dumps(request).encode()], fds)
@@ -332,6 +335,12 @@ def _preload() -> None:
     gc.freeze()  # the children's collections leave the preloaded objects' pages shared
 
 
+# Modules whose import fixes something from the environment a child would choose for
+# itself: the cookie middleware makes its TLDExtract at import, and with it the cache
+# folder under the importing process's HOME (a child's HOME must decide where it writes).
+_NOT_PRELOADED = ("scrapy.downloadermiddlewares.cookies",)
+
+
 def _preload_named_components() -> None:
     """Import what a crawl loads by name from its settings (Scrapy's middlewares, extensions,
     download handlers, queues; the cookie middleware's tldextract and requests) and the
@@ -351,8 +360,10 @@ def _preload_named_components() -> None:
             names.update(v for v in value.values() if isinstance(v, str))
         elif isinstance(value, str):
             names.add(value)
-    for name in sorted(names):
-        if "." not in name or not name.replace(".", "").replace("_", "").isalnum():
+    dotted = {n for n in names if "." in n and n.replace(".", "").replace("_", "").isalnum()}
+    dotted |= {"tldextract.tldextract", "requests.adapters"}  # the cookie middleware's
+    for name in sorted(dotted):
+        if name.startswith(_NOT_PRELOADED):
             continue
         for module in (name, name.rpartition(".")[0]):  # a module, or a module's attribute
             with contextlib.suppress(Exception):
