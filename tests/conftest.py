@@ -256,8 +256,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     worker (see pytest_configure_node), or by the one process of a run without workers."""
     workerinput = getattr(session.config, "workerinput", None)
     if workerinput is None:
+        # the controller's, for its workers; a run without workers starts one at its first command
         if getattr(session.config.option, "numprocesses", None):
-            start_forkserver()  # without workers: started by the first command
+            start_forkserver()
     else:
         attach_forkserver(workerinput.get(FORKSERVER_KEY))
 
@@ -313,7 +314,8 @@ def _known_durations(config: pytest.Config) -> dict[str, float]:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist, on the controller: every worker orders by the same durations, even if another
-    run in this checkout rewrites the cache while they collect."""
+    run in this checkout rewrites the cache while they collect, and uses the controller's CLI
+    fork server."""
     node.workerinput[DURATIONS_KEY] = _known_durations(node.config)
     node.workerinput[FORKSERVER_KEY] = forkserver_address()
 
