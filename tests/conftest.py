@@ -60,12 +60,14 @@ FAST = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "AUTOTHROTTLE_ENABLED=False",
 
 
 def adarchive(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
-              check: bool = False) -> subprocess.CompletedProcess[str]:  # fmt: skip
+              check: bool = False,
+              input: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run the real CLI in a process of its own (forked from a warm interpreter: see
-    tests/cli_forkserver.py)."""
+    tests/cli_forkserver.py), in the repository, without the caller's ADARCHIVE_DB;
+    ``input``: its standard input (none: empty)."""
     inherited = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
     full_env = {**inherited, **(env or {})}
-    result = run_cli(list(args), env=full_env, cwd=REPO, timeout=timeout)
+    result = run_cli(list(args), env=full_env, cwd=REPO, timeout=timeout, input=input)
     if check and result.returncode != 0:
         raise AssertionError(
             f"adarchive {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"

@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cli_forkserver import run_cli
 
+from conftest import adarchive
 from crawler.platforms import DefinitionError, load_all, load_definition
 
 GOOD = """
@@ -109,7 +109,7 @@ def test_bundled_definitions_are_valid() -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(list(args), timeout=120)
+    return adarchive(*args, timeout=120)
 
 
 def test_platform_check_cli_reports_bad_key(tmp_path: Path) -> None:

@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from cli_forkserver import popen, run_cli
+from cli_forkserver import popen
 from cli_inprocess import adarchive_here
 
-from conftest import FAST, PG_SERVER, REPO, postgres_schema_url
+from conftest import FAST, PG_SERVER, REPO, adarchive, postgres_schema_url
 
 pytestmark = [pytest.mark.crawl, pytest.mark.redis, pytest.mark.postgres]
 
@@ -34,8 +34,7 @@ ALLOWED = [arg for arg in FAST if arg.startswith("ADARCHIVE_ALLOWED_ADDRESSES")]
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ADARCHIVE_DB"}
-    return run_cli(list(args), timeout=timeout, cwd=REPO, env=env)
+    return adarchive(*args, timeout=timeout)
 
 
 @pytest.fixture

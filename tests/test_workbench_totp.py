@@ -15,10 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_forkserver import run_cli
 from workbench_server import InThread, csrf
 
-from conftest import REPO, migrated_sqlite
+from conftest import adarchive, migrated_sqlite
 from crawler.store.db import open_store
 from crawler.store.models import WorkbenchTotp, WorkbenchUser
 from crawler.workbench import secondfactor, totp, totpseal
@@ -77,7 +76,7 @@ def test_a_code_is_accepted_once(
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(list(args), cwd=REPO, timeout=120)
+    return adarchive(*args, timeout=120)
 
 
 @pytest.fixture

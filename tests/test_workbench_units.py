@@ -17,7 +17,7 @@ from cli_forkserver import run_cli
 from sqlalchemy import update
 from workbench_server import InThread, login
 
-from conftest import CHEAP_PASSWORD_HASH, REPO, migrated_sqlite
+from conftest import CHEAP_PASSWORD_HASH, REPO, adarchive, migrated_sqlite
 from crawler.store.db import open_store
 from crawler.store.models import Ad, AuditEvent, Platform
 from crawler.workbench import audit
@@ -36,7 +36,7 @@ PASSWORD = "a long enough password"
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return run_cli(list(args), input=stdin, cwd=REPO, timeout=120)
+    return adarchive(*args, input=stdin, timeout=120)
 
 
 def test_accounts_hash_and_refuse(tmp_path: Path) -> None:

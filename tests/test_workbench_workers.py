@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import httpx
-from cli_forkserver import popen, run_cli
+from cli_forkserver import popen
 from sqlalchemy import func, select
 from workbench_server import free_port, login, wait_until_up
 
-from conftest import REPO, migrated_sqlite
+from conftest import REPO, adarchive, migrated_sqlite
 from crawler.store.db import open_store
 from crawler.store.models import AuditEvent, CustodyEvent
 from crawler.workbench import audit
@@ -46,7 +46,7 @@ APPENDER = textwrap.dedent("""
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(list(args), cwd=REPO, timeout=120)
+    return adarchive(*args, timeout=120)
 
 
 def test_two_processes_append_one_valid_chain(store_url: str) -> None:
