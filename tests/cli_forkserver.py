@@ -78,10 +78,10 @@ class ForkServer:
         with self._lock:
             if self._proc is None:
                 self._socket_path, self._env = address["socket"], dict(address["at_start"])
-                self._attached = self._up = True
+                self._attached = True
 
     def start(self) -> None:
-        """Start the server (it imports in the background until :meth:`run` needs it)."""
+        """Start the server (it imports in the background until :meth:`ready` waits for it)."""
         with self._lock:
             if self._proc is not None or self._attached:
                 return
@@ -150,7 +150,7 @@ class ForkServer:
                 with self._lock:
                     if self._attached and self._socket_path == path:
                         # the owner's server is gone: one of this process's own from now on
-                        self._attached = self._up = False
+                        self._attached = False
                         self._socket_path, self._env = "", {}
                     moved = self._socket_path != path  # by this thread or another
                 if not moved:
